@@ -1,0 +1,157 @@
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One serialisable record of a runbook run, and the files built from it.
+
+Every runbook keeps its record in ``reports/<run-id>/``:
+
+- ``state.json``  the journal: run metadata plus one entry per step (name, status,
+  started/finished timestamps, details). It is rewritten atomically after every change, so
+  an interrupted run can be resumed by reading it back (:meth:`RunJournal.step_done`).
+- ``report.json`` and ``report.md``, written by :meth:`RunJournal.write_report` from the
+  journal plus runbook-specific sections.
+
+Plain dicts on disk, one schema: ``{"run_id", "runbook", "created", "updated", "status",
+"facts": {}, "steps": [{"name", "status", "started", "finished", "details"}]}``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import json
+import os
+import random
+import string
+import tempfile
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
+
+STEP_STATUSES = ("running", "done", "failed", "skipped", "rolled_back")
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def iso(dt=None):
+    return (dt or utcnow()).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+
+
+def new_run_id(runbook, now=None):
+    """``<runbook>-YYYYmmddTHHMMSSZ-<4 random chars>``: sortable and unique enough."""
+    suffix = "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(4))
+    return "%s-%s-%s" % (runbook, (now or utcnow()).strftime("%Y%m%dT%H%M%SZ"), suffix)
+
+
+def write_json_atomic(path, data):
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        os.makedirs(directory)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True, default=str)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except Exception:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class RunJournal(object):
+    """The state of one run under ``<reports_dir>/<run_id>/``."""
+
+    def __init__(self, reports_dir, run_id, runbook):
+        if not run_id or os.sep in run_id or run_id.startswith("."):
+            raise RunbookError("run id %r is not valid; use letters, digits, '-' and '_'" % (run_id,))
+        self.dir = os.path.join(reports_dir, run_id)
+        self.state_path = os.path.join(self.dir, "state.json")
+        if os.path.exists(self.state_path):
+            try:
+                with open(self.state_path) as handle:
+                    self.state = json.load(handle)
+            except ValueError as err:
+                raise RunbookError("state file %s is corrupt (%s); move it away to start the run afresh"
+                                   % (self.state_path, err))
+            if self.state.get("runbook") != runbook:
+                raise RunbookError("run %s belongs to runbook %r, not %r; choose another run id"
+                                   % (run_id, self.state.get("runbook"), runbook))
+        else:
+            now = iso()
+            self.state = {"run_id": run_id, "runbook": runbook, "created": now, "updated": now,
+                          "status": "running", "facts": {}, "steps": []}
+
+    @property
+    def resumed(self):
+        return bool(self.state["steps"])
+
+    def save(self):
+        self.state["updated"] = iso()
+        write_json_atomic(self.state_path, self.state)
+
+    def _find(self, name):
+        for step in self.state["steps"]:
+            if step["name"] == name:
+                return step
+        return None
+
+    def step_done(self, name):
+        step = self._find(name)
+        return bool(step and step["status"] in ("done", "skipped"))
+
+    def step(self, name, status, **details):
+        """Create or update the step ``name``; timestamps are kept per transition."""
+        if status not in STEP_STATUSES:
+            raise RunbookError("step status %r is not one of %s" % (status, ", ".join(STEP_STATUSES)))
+        step = self._find(name)
+        if step is None:
+            step = {"name": name, "status": status, "started": iso(), "finished": None, "details": {}}
+            self.state["steps"].append(step)
+        step["status"] = status
+        if status != "running":
+            step["finished"] = iso()
+        step["details"].update(details)
+        self.save()
+        return step
+
+    def set_fact(self, key, value):
+        self.state["facts"][key] = value
+        self.save()
+
+    def finish(self, status):
+        self.state["status"] = status
+        self.save()
+
+    def write_report(self, title, sections=None, data=None):
+        """Write report.json (journal + data) and report.md (title, steps, sections).
+
+        ``sections`` is a list of (heading, markdown_body) pairs.
+        """
+        report = dict(self.state, report=data or {})
+        write_json_atomic(os.path.join(self.dir, "report.json"), report)
+        lines = ["# %s" % title, "", "- run: `%s`" % self.state["run_id"],
+                 "- status: **%s**" % self.state["status"],
+                 "- started: %s" % self.state["created"], "- updated: %s" % self.state["updated"], "",
+                 "## Steps", "", "| step | status | started | finished |", "| --- | --- | --- | --- |"]
+        for step in self.state["steps"]:
+            lines.append("| %s | %s | %s | %s |" % (step["name"], step["status"], step["started"], step["finished"] or ""))
+        for heading, body in sections or []:
+            lines += ["", "## %s" % heading, "", body.rstrip()]
+        md_path = os.path.join(self.dir, "report.md")
+        with open(md_path, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+        return {"dir": self.dir, "json": os.path.join(self.dir, "report.json"), "markdown": md_path}
+
+
+def markdown_table(headers, rows):
+    """A Markdown table; cells are str()-ed and pipes escaped."""
+    def cell(value):
+        return str("" if value is None else value).replace("|", "\\|").replace("\n", " ")
+    out = ["| " + " | ".join(cell(h) for h in headers) + " |", "|" + " --- |" * len(headers)]
+    out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(out)

@@ -1,0 +1,44 @@
+"""The run journal is what makes runbooks resumable: it must survive a restart."""
+
+import json
+
+import pytest
+
+from ansible_collections.fournines.runbooks.plugins.module_utils import report
+from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
+
+
+def test_journal_resumes_from_disk(tmp_path):
+    j = report.RunJournal(str(tmp_path), "upgrade-1", "upgrade-cluster")
+    assert not j.resumed
+    j.step("drain node-a", "running", node="node-a")
+    j.step("drain node-a", "done")
+    again = report.RunJournal(str(tmp_path), "upgrade-1", "upgrade-cluster")
+    assert again.resumed and again.step_done("drain node-a") and not again.step_done("drain node-b")
+    assert again.state["steps"][0]["details"] == {"node": "node-a"}
+
+
+def test_journal_refuses_other_runbook_and_corrupt_state(tmp_path):
+    report.RunJournal(str(tmp_path), "r", "dns-migration").save()
+    with pytest.raises(RunbookError, match="belongs to runbook 'dns-migration'"):
+        report.RunJournal(str(tmp_path), "r", "upgrade-cluster")
+    (tmp_path / "r" / "state.json").write_text("{not json")
+    with pytest.raises(RunbookError, match="corrupt"):
+        report.RunJournal(str(tmp_path), "r", "dns-migration")
+
+
+@pytest.mark.parametrize("run_id", ["", "../x", ".hidden", "a/b"])
+def test_bad_run_id(tmp_path, run_id):
+    with pytest.raises(RunbookError, match="run id"):
+        report.RunJournal(str(tmp_path), run_id, "x")
+
+
+def test_report_files(tmp_path):
+    j = report.RunJournal(str(tmp_path), "r1", "check-certificates")
+    j.step("scan", "done", endpoints=3)
+    j.finish("succeeded")
+    paths = j.write_report("Certificates", [("Findings", report.markdown_table(["host", "days"], [["a|b", 3]]))],
+                           data={"findings": 1})
+    md = open(paths["markdown"]).read()
+    assert "| scan | done |" in md and "a\\|b" in md and "**succeeded**" in md
+    assert json.load(open(paths["json"]))["report"] == {"findings": 1}

@@ -1,0 +1,134 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: postgres_journal
+short_description: Record the steps of a Postgres upgrade run in its journal and write its report
+version_added: 0.1.0
+description:
+  - Keeps C(reports/<run_id>/state.json) (module_utils/report.py RunJournal) so that a re-run with
+    the same O(run_id) knows which steps are done and carries on.
+  - Records one step's status and details, merges O(facts), sets the run's final status and
+    writes C(report.md) and C(report.json).
+author:
+  - fournines.runbooks engineers
+attributes:
+  check_mode:
+    support: full
+    description: Reads the journal and writes nothing.
+  diff_mode:
+    support: none
+    description: Journal entries only.
+options:
+  reports_dir:
+    description: Directory holding one folder per run.
+    type: path
+    required: true
+  run_id:
+    description: Identifier of the run (letters, digits, C(-), C(_)).
+    type: str
+    required: true
+  runbook:
+    description: Name of the runbook the run belongs to.
+    type: str
+    default: upgrade-postgres
+  step:
+    description: Step to record.
+    type: str
+  status:
+    description: Status of O(step).
+    type: str
+    choices: [running, done, failed, skipped, rolled_back]
+    default: done
+  details:
+    description: Details merged into the step.
+    type: dict
+    default: {}
+  facts:
+    description: Facts merged into the run.
+    type: dict
+    default: {}
+  finish:
+    description: Final status of the run; also writes the report.
+    type: str
+  title:
+    description: Report title.
+    type: str
+    default: PostgreSQL upgrade
+  sections:
+    description: Extra report sections, each with C(heading) and C(body) (Markdown).
+    type: list
+    elements: dict
+    default: []
+"""
+
+EXAMPLES = r"""
+- name: Record the canary step
+  fournines.runbooks.postgres_journal:
+    reports_dir: "{{ playbook_dir }}/../reports"
+    run_id: "{{ postgres_run_id }}"
+    step: major-canary
+    details:
+      predicted_downtime_seconds: 4.2
+"""
+
+RETURN = r"""
+journal:
+  description: The journal (run_id, status, facts, steps).
+  returned: always
+  type: dict
+done:
+  description: Names of steps already done or skipped.
+  returned: always
+  type: list
+  elements: str
+report:
+  description: Paths of report.md and report.json.
+  returned: when O(finish) is set
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import RunJournal
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        reports_dir=dict(type="path", required=True), run_id=dict(type="str", required=True),
+        runbook=dict(type="str", default="upgrade-postgres"), step=dict(type="str"),
+        status=dict(type="str", choices=["running", "done", "failed", "skipped", "rolled_back"], default="done"),
+        details=dict(type="dict", default={}), facts=dict(type="dict", default={}), finish=dict(type="str"),
+        title=dict(type="str", default="PostgreSQL upgrade"), sections=dict(type="list", elements="dict", default=[]),
+    ), supports_check_mode=True)
+    p = module.params
+    result = dict(changed=False)
+    try:
+        journal = RunJournal(p["reports_dir"], p["run_id"], p["runbook"])
+        if not module.check_mode:
+            for key, value in p["facts"].items():
+                journal.state["facts"][key] = value
+            if p["step"]:
+                journal.step(p["step"], p["status"], **p["details"])
+            if p["finish"]:
+                journal.finish(p["finish"])
+                sections = [(s.get("heading", ""), s.get("body", "")) for s in p["sections"]]
+                result["report"] = journal.write_report(p["title"], sections, data=journal.state["facts"])
+            journal.save()
+            result["changed"] = True
+    except RunbookError as err:
+        module.fail_json(msg=str(err))
+    result["journal"] = journal.state
+    result["done"] = [s["name"] for s in journal.state["steps"] if s["status"] in ("done", "skipped")]
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: postgres_switchover
+short_description: Promote a streaming replica and turn the old primary into its replica, losing nothing
+version_added: 0.1.0
+description:
+  - Checks that the primary is a primary and the candidate a streaming replica within
+    O(max_lag_bytes), stops the primary cleanly, waits until the candidate has replayed up to
+    the primary's shutdown checkpoint, promotes it, then runs pg_rewind on the old primary and
+    starts it as a replica of the new one on O(target_bindir).
+  - If the candidate does not catch up within O(catchup_timeout), nothing is promoted and the
+    old primary is started again.
+  - Downtime (primary stopped until the candidate accepts writes) is returned.
+author:
+  - fournines.runbooks engineers
+extends_documentation_fragment:
+  - fournines.runbooks.postgres
+attributes:
+  check_mode:
+    support: full
+    description: Runs the preflight checks and returns the plan.
+  diff_mode:
+    support: full
+    description: Shows the primary before and after.
+options:
+  primary_data_dir:
+    description: Data directory of the current primary (the one at O(login_host):O(login_port)).
+    type: path
+    required: true
+  candidate_host:
+    description: Host of the replica to promote.
+    type: str
+    default: 127.0.0.1
+  candidate_port:
+    description: Port of the replica to promote.
+    type: int
+    required: true
+  target_bindir:
+    description: Bindir the old primary runs on once it is a replica (the new minor in a minor upgrade).
+    type: path
+    required: true
+  primary_name:
+    description: C(application_name) the old primary uses when it streams from the new one.
+    type: str
+    default: old-primary
+  os_user:
+    description: OS user that owns the data directories.
+    type: str
+    default: postgres
+  log_file:
+    description: Server log file of the old primary.
+    type: path
+  max_lag_bytes:
+    description: Refuse to start when the candidate lags more than this.
+    type: int
+    default: 16777216
+  catchup_timeout:
+    description: Seconds to wait for the candidate to replay the primary's last WAL.
+    type: int
+    default: 60
+"""
+
+EXAMPLES = r"""
+- name: Switch over to the canary replica
+  fournines.runbooks.postgres_switchover:
+    login_port: 5432
+    login_password: "{{ postgres_password }}"
+    primary_data_dir: /var/lib/postgresql/15/main
+    candidate_host: db2.internal
+    candidate_port: 5432
+    target_bindir: /usr/lib/postgresql/15/bin
+  register: switchover
+"""
+
+RETURN = r"""
+switchover:
+  description: Plan (check mode) or result, with C(downtime_seconds), C(shutdown_checkpoint_lsn), C(timings) and C(rewind).
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import (
+    CONNECTION_SPEC,
+    PostgresError,
+    bindir_version,
+    conn_params,
+)
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres_switchover import switchover
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        CONNECTION_SPEC,
+        primary_data_dir=dict(type="path", required=True), candidate_host=dict(type="str", default="127.0.0.1"),
+        candidate_port=dict(type="int", required=True), target_bindir=dict(type="path", required=True),
+        primary_name=dict(type="str", default="old-primary"), os_user=dict(type="str", default="postgres"),
+        log_file=dict(type="path"), max_lag_bytes=dict(type="int", default=16777216),
+        catchup_timeout=dict(type="int", default=60),
+    ), supports_check_mode=True)
+    p = module.params
+    try:
+        bindir_version(p["target_bindir"], what="target_bindir")
+        primary = conn_params(p)
+        candidate = conn_params(p, host=p["candidate_host"], port=p["candidate_port"])
+        result = switchover(primary, p["primary_data_dir"], candidate, p["target_bindir"], p["os_user"], p["log_file"],
+                            p["max_lag_bytes"], p["catchup_timeout"], primary_name=p["primary_name"],
+                            check_mode=module.check_mode)
+    except PostgresError as err:
+        module.fail_json(msg=str(err))
+    module.exit_json(changed=True, switchover=result,
+                     diff={"before": {"primary": result["old_primary"]}, "after": {"primary": result["new_primary"]}})
+
+
+if __name__ == "__main__":
+    main()

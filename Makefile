@@ -48,13 +48,16 @@ test: deps venv lint sanity unit integration molecule
 lint: venv
 	$(BIN)/ansible-lint --profile production
 
-## ansible-test wants the collection under ansible_collections/<ns>/<name>: test a copy of
-## the tracked files (what would be published) rather than the working tree.
-sanity: venv
+## ansible-test wants the collection under ansible_collections/<ns>/<name>: test exactly what
+## would be published (the built tarball, without lab/, tests/, benchmarks/ ...).
+sanity: build
 	rm -rf .build && mkdir -p $(COLLECTION_COPY)
-	git ls-files -co --exclude-standard -z | grep -zv '^\.collections/' | xargs -0 cp --parents -t $(COLLECTION_COPY)
+	tar -xzf fournines-runbooks-*.tar.gz -C $(COLLECTION_COPY)
+	pipv=$$($(PY) -c 'import re,ansible_test._internal.python_requirements as m; print(re.search(r"pip=.([0-9.]+).", open(m.__file__).read()).group(1))') && \
+	  cache=$$HOME/.ansible/test/cache/get_pip_$${pipv//./_}.py && mkdir -p $$(dirname $$cache) && \
+	  { [ -f $$cache ] || cp tests/sanity/get_pip_offline.py $$cache; }
 	cd $(COLLECTION_COPY) && git init -q && git add -A && \
-	  $(abspath $(BIN))/ansible-test sanity --python 3.11 --color no --exclude lab/ --exclude tests/ --exclude benchmarks/ --exclude molecule/
+	  $(abspath $(BIN))/ansible-test sanity --python 3.11 --color no --requirements
 
 unit: venv
 	$(BIN)/pytest -q tests/unit

@@ -41,7 +41,7 @@ def iso(dt=None):
 
 def new_run_id(runbook, now=None):
     """``<runbook>-YYYYmmddTHHMMSSZ-<4 random chars>``: sortable and unique enough."""
-    suffix = "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(4))
+    suffix = "".join(random.choice(string.ascii_lowercase + string.digits) for dummy in range(4))
     return "%s-%s-%s" % (runbook, (now or utcnow()).strftime("%Y%m%dT%H%M%SZ"), suffix)
 
 

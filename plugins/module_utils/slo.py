@@ -25,6 +25,7 @@ __metaclass__ = type
 
 import datetime
 import json
+import math
 import os
 import re
 
@@ -75,7 +76,7 @@ def validate_objective(objective):
         value = float(objective)
     except (TypeError, ValueError):
         raise SLOError("objective %r is not a number; give a percentage strictly between 0 and 100, such as 99.99" % (objective,))
-    if value != value or not 0 < value < 100:
+    if math.isnan(value) or not 0 < value < 100:
         raise SLOError("objective %r is outside (0, 100); give a percentage such as 99.9 or 99.99" % (objective,))
     return value
 
@@ -152,7 +153,7 @@ def merge_intervals(intervals):
                 merged[-1][1] = end
         else:
             merged.append([start, end])
-    return [(s, e) for s, e in merged]
+    return [tuple(pair) for pair in merged]
 
 
 def budget(objective, window, intervals, now=None, exclude_tags=None):
@@ -219,9 +220,9 @@ def budget_allows(report, planned_seconds, min_remaining_percent=0.0):
     reserve = report["allowed_seconds"] * float(min_remaining_percent) / 100.0
     after = report["remaining_seconds"] - planned
     if after < reserve:
-        return False, ("%.0f s of planned downtime would leave %.0f s of the %.0f s budget (%s, %s %%), "
-                       "below the reserve of %.0f s" % (planned, after, report["allowed_seconds"],
-                                                         report["window"], report["objective"], reserve))
+        reason = "%.0f s of planned downtime would leave %.0f s of the %.0f s budget (%s, %s %%), below the reserve of %.0f s" % (
+            planned, after, report["allowed_seconds"], report["window"], report["objective"], reserve)
+        return False, reason
     return True, "%.0f s of planned downtime leaves %.0f s of %.0f s" % (planned, after, report["allowed_seconds"])
 
 

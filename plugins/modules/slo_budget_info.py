@@ -25,7 +25,7 @@ description:
   - "Example line: C({\"start\": \"2026-11-03T10:00:00Z\", \"end\": \"2026-11-03T10:07:35Z\",
     \"tags\": [\"drill\"], \"source\": \"node-failure-drill\"})."
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 attributes:
   check_mode:
     support: full

@@ -1,0 +1,72 @@
+"""The admin endpoint (/__admin/..., outside /v4, no token): for tests and benchmarks only.
+
+GET    /health            {"ok", "pending"}: pending = scheduled tasks + queued Node actions
+GET    /state             the whole state document
+POST   /reset             rebuild the lab cluster: {"pools": [{"type", "count"}], "k8s_version",
+                          "versions", "instant": true}  (instant = nodes join at once)
+GET    /faults            the fault rules, with hit counts
+POST   /faults            add a rule (see faults.Faults)
+POST   /faults/burst429   {"count": N, "retry_after": s, "path": regex}
+DELETE /faults            clear all rules
+GET    /requests          the request log (method, path, catalogue op, body, unknown_fields)
+DELETE /requests          clear it
+GET    /settings, PUT /settings   {"strict_fields": bool}
+GET    /dead-nodes        Node names whose instance is gone or not running (the edge reads it)
+"""
+
+from .store import ApiError, bad_request
+
+
+def _dead_nodes(cloud):
+    with cloud.lock:
+        dead = set(cloud.data.get("orphans", {}))
+        for node in cloud.data["nodes"].values():
+            inst = cloud.data["instances"].get(str(node["instance_id"]))
+            if node.get("node_name") and (inst is None or inst["status"] != "running"):
+                dead.add(node["node_name"])
+    return sorted(dead)
+
+
+def handle(ctx, method, path, body, query):
+    cloud = ctx.cloud
+    key = (method, path.rstrip("/"))
+    if key == ("GET", "/health"):
+        return 200, {"ok": True, "pending": cloud.pending()}
+    if key == ("GET", "/state"):
+        return 200, cloud.store.snapshot()
+    if key == ("POST", "/reset"):
+        config = {k: body[k] for k in ("pools", "k8s_version", "versions", "patches", "label",
+                                       "region", "cluster_id", "domains") if k in body}
+        try:
+            cloud.reset(config, instant=bool(body.get("instant", True)))
+        except (ValueError, KeyError, TypeError) as err:
+            raise bad_request("reset: %s" % err)
+        ctx.faults.clear()
+        return 200, {"ok": True}
+    if key == ("GET", "/faults"):
+        return 200, {"data": ctx.faults.listing()}
+    if key == ("POST", "/faults"):
+        return 200, ctx.faults.add(body)
+    if key == ("POST", "/faults/burst429"):
+        return 200, ctx.faults.burst_429(int(body.get("count", 3)),
+                                         int(body.get("retry_after", 1)),
+                                         body.get("path", ".*"))
+    if key == ("DELETE", "/faults"):
+        ctx.faults.clear()
+        return 200, {}
+    if key == ("GET", "/requests"):
+        with ctx.log_lock:
+            return 200, {"data": list(ctx.requests)}
+    if key == ("DELETE", "/requests"):
+        with ctx.log_lock:
+            ctx.requests.clear()
+        return 200, {}
+    if key == ("GET", "/settings"):
+        return 200, {"strict_fields": ctx.strict_fields}
+    if key == ("PUT", "/settings"):
+        if "strict_fields" in body:
+            ctx.strict_fields = bool(body["strict_fields"])
+        return 200, {"strict_fields": ctx.strict_fields}
+    if key == ("GET", "/dead-nodes"):
+        return 200, {"data": _dead_nodes(cloud)}
+    raise ApiError(404, "Unknown admin route %s %s" % (method, path))

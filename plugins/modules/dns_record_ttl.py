@@ -1,0 +1,223 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: dns_record_ttl
+short_description: Read, lower and restore the TTLs of DNS RRsets through a provider
+version_added: 0.1.0
+description:
+  - Reads the TTL of named RRsets, sets a new TTL while keeping their data, or restores the
+    original TTLs saved by an earlier run.
+  - Before anything is written the whole change is checked: the zone must be hosted by the
+    provider, every record must exist and every TTL must be a whole number of seconds from 0
+    to 2147483647. Otherwise the module fails and nothing is changed.
+  - "With O(action=set) the original TTLs are saved to the run's journal
+    (C(<reports_dir>/<run_id>/state.json)) before the provider is asked to change them, and a
+    saved original is never overwritten by a lowered value. O(action=restore) with the same
+    O(run_id), even from another play or days later, puts the originals back."
+  - A provider that stores only some TTLs (Linode) is asked for the value it will really keep,
+    and the module warns when that differs from the requested TTL.
+author:
+  - fournines.runbooks engineers
+extends_documentation_fragment:
+  - fournines.runbooks.dns_provider
+  - fournines.runbooks.linode
+  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    support: full
+    description: Reads the current TTLs and returns the plan; writes neither records nor the journal.
+  diff_mode:
+    support: full
+    description: Shows the TTL of each RRset before and after.
+options:
+  action:
+    description:
+      - V(read) returns the current TTLs and changes nothing.
+      - V(set) sets the TTL of every RRset in O(records) to O(ttl) (or the record's own C(ttl)).
+      - V(restore) puts back the original TTLs saved under O(run_id) (all of them, or only O(records) if given).
+    type: str
+    choices: [read, set, restore]
+    default: set
+  records:
+    description: The RRsets, by owner name (relative to O(zone), absolute, or V(@) for the apex) and type.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Owner name.
+        type: str
+        required: true
+      type:
+        description: RR type, for example V(A), V(AAAA), V(CNAME).
+        type: str
+        default: A
+      ttl:
+        description: TTL for this RRset, instead of O(ttl).
+        type: raw
+  ttl:
+    description: The TTL in seconds to set with O(action=set).
+    type: raw
+  run_id:
+    description:
+      - Run whose journal keeps the original TTLs. Required for O(action=set) and O(action=restore).
+      - Use the same value to restore later, for example from P(fournines.runbooks.restore-dns-ttl#playbook).
+    type: str
+  reports_dir:
+    description: Directory holding the runs' journals.
+    type: path
+    default: reports
+"""
+
+EXAMPLES = r"""
+- name: Lower the app's TTLs to 60 s a day before a migration
+  fournines.runbooks.dns_record_ttl:
+    provider: powerdns
+    zone: example.com
+    powerdns:
+      api_url: https://pdns.internal:8081
+      api_key: "{{ vault_pdns_api_key }}"
+    records:
+      - {name: app, type: A}
+      - {name: app, type: AAAA}
+      - {name: www, type: CNAME}
+    ttl: 60
+    run_id: dns-2026-11-27
+  register: lowered
+
+- name: Put the original TTLs back (any later run)
+  fournines.runbooks.dns_record_ttl:
+    provider: rfc2136
+    zone: example.com
+    rfc2136:
+      server: 192.0.2.53
+      tsig_key_name: ansible
+      tsig_key_secret: "{{ vault_tsig_secret }}"
+    action: restore
+    run_id: dns-2026-11-27
+"""
+
+RETURN = r"""
+records:
+  description: One entry per RRset.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Absolute owner name.
+      type: str
+      sample: app.example.com.
+    type:
+      description: RR type.
+      type: str
+      sample: A
+    old_ttl:
+      description: TTL before the change (the current TTL with O(action=read)).
+      type: int
+      sample: 3600
+    new_ttl:
+      description: TTL after the change (what the provider stores).
+      type: int
+      sample: 60
+    original_ttl:
+      description: The original TTL saved in the journal, when an earlier run lowered it already.
+      type: int
+      returned: when known
+    note:
+      description: Why the stored TTL differs from the requested one.
+      type: str
+      returned: when the provider rounded the TTL
+    values:
+      description: The RRset's data (unchanged).
+      type: list
+      elements: str
+    changed:
+      description: Whether this RRset's TTL changes.
+      type: bool
+state_file:
+  description: The journal that keeps the original TTLs.
+  returned: when O(run_id) is set
+  type: str
+  sample: reports/dns-2026-11-27/state.json
+pending_restore:
+  description: Records still lowered according to the journal (name/type to original TTL).
+  returned: when O(run_id) is set
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fournines.runbooks.plugins.module_utils import dns as dnsutil
+from ansible_collections.fournines.runbooks.plugins.module_utils.dns_providers import (
+    build_provider,
+    dns_provider_argument_spec,
+)
+from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dns_provider_argument_spec(
+            action=dict(type="str", choices=["read", "set", "restore"], default="set"),
+            records=dict(type="list", elements="dict", options=dict(
+                name=dict(type="str", required=True),
+                type=dict(type="str", default="A"),
+                ttl=dict(type="raw"),
+            )),
+            ttl=dict(type="raw"),
+            run_id=dict(type="str"),
+            reports_dir=dict(type="path", default="reports"),
+        ),
+        required_if=[("action", "set", ("records",)), ("action", "set", ("run_id",)),
+                      ("action", "restore", ("run_id",)), ("action", "read", ("records",))],
+        supports_check_mode=True,
+    )
+    p = module.params
+    result = dict(changed=False)
+    try:
+        zone = dnsutil.normalize_zone(p["zone"])
+        keys = dnsutil.normalize_records(p["records"], zone) if p["records"] else None
+        per_record = {}
+        for rec, key in zip(p["records"] or [], keys or []):
+            if rec.get("ttl") is not None:
+                per_record[key] = dnsutil.validate_ttl(rec["ttl"], "ttl of %s %s" % key)
+        if p["action"] == "set" and p["ttl"] is None and len(per_record) != len(keys):
+            raise dnsutil.DNSError("action=set needs ttl (or a ttl on every record)")
+        ttl = dnsutil.validate_ttl(p["ttl"]) if p["ttl"] is not None else None
+        state = dnsutil.TTLState(p["reports_dir"], p["run_id"], zone, p["provider"]) if p["run_id"] else None
+        provider = build_provider(p)
+        if p["action"] == "read":
+            rows = dnsutil.read(provider, zone, keys)
+            for row in rows:
+                row["old_ttl"] = row["new_ttl"] = row["ttl"]
+        elif p["action"] == "set":
+            rows = dnsutil.lower(provider, zone, keys, ttl, state, check_mode=module.check_mode,
+                                 per_record=per_record)
+        else:
+            if not state.data["records"]:
+                module.warn("run %s saved no TTLs for zone %s; there is nothing to restore" % (p["run_id"], zone))
+            rows = dnsutil.restore(provider, zone, state, check_mode=module.check_mode, keys=keys)
+        for row in rows:
+            if row.get("note"):
+                module.warn(row["note"])
+        result["records"] = rows
+        result["changed"] = any(r.get("changed") for r in rows)
+        if result["changed"]:
+            result["diff"] = dnsutil.diff_of(rows)
+        if state:
+            result["state_file"] = state.path
+            result["pending_restore"] = dict((k, v["original_ttl"]) for k, v in state.pending().items())
+    except RunbookError as err:
+        module.fail_json(msg=str(err), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: cert_manager_certificate_info
+short_description: Read cert-manager Certificates and check them against their Secrets
+version_added: 0.1.0
+description:
+  - Lists cert-manager Certificates across all namespaces (or O(namespaces)) with C(notAfter),
+    C(renewalTime), the Ready and Issuing conditions, C(failedIssuanceAttempts),
+    C(lastFailureTime) and the issuer.
+  - Reads only the Secret each Certificate names (never every Secret in the cluster) and
+    compares the certificate it really holds with the status (notAfter, DNS names).
+  - Judges each Certificate: state V(ready), V(renewing), V(failing), V(overdue) (past
+    renewalTime, nothing running), V(not_ready) or V(expired); status V(ok), V(warning) or
+    V(critical) by O(warn_days)/O(fail_days); for failing ones, when cert-manager will retry
+    (1 h x 2^(attempts-1), at most 32 h).
+  - Also returns RV(issuances), the certificates issued through CertificateRequests, for
+    M(fournines.runbooks.tls_acme_headroom).
+author:
+  - fournines.runbooks engineers
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    support: full
+    description: Only reads; runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Changes nothing.
+options:
+  namespaces:
+    description: Namespaces to read; empty means all namespaces.
+    type: list
+    elements: str
+    default: []
+  warn_days:
+    description: A Certificate expiring in fewer days is a V(warning).
+    type: int
+    default: 21
+  fail_days:
+    description: A Certificate expiring in fewer days is V(critical). Must not exceed O(warn_days).
+    type: int
+    default: 7
+  timeout:
+    description: One deadline in seconds for all API calls, retries of HTTP 429/5xx included.
+    type: int
+    default: 60
+  now:
+    description: Judge at this time (ISO 8601) instead of now.
+    type: str
+requirements:
+  - kubernetes
+  - cryptography
+"""
+
+EXAMPLES = r"""
+- name: What cert-manager believes, in every namespace
+  fournines.runbooks.cert_manager_certificate_info:
+    kubeconfig: ~/.kube/config
+  register: cm
+
+- name: Certificates past their renewal time that nothing is renewing
+  ansible.builtin.debug:
+    msg: "{{ cm.certificates | selectattr('state', 'equalto', 'overdue') | map(attribute='name') | list }}"
+"""
+
+RETURN = r"""
+certificates:
+  description: One entry per Certificate, sorted by namespace and name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    namespace:
+      description: Namespace.
+      type: str
+    name:
+      description: Name.
+      type: str
+    state:
+      description: V(ready), V(renewing), V(failing), V(overdue), V(not_ready) or V(expired).
+      type: str
+    status:
+      description: V(ok), V(warning) or V(critical).
+      type: str
+    findings:
+      description: Why the status is not V(ok).
+      type: list
+      elements: str
+    ready:
+      description: Ready condition (null when missing).
+      type: bool
+    issuing:
+      description: Issuing condition is True.
+      type: bool
+    not_after:
+      description: status.notAfter.
+      type: str
+    renewal_time:
+      description: status.renewalTime.
+      type: str
+    failed_issuance_attempts:
+      description: status.failedIssuanceAttempts (0 when absent).
+      type: int
+    last_failure_time:
+      description: status.lastFailureTime.
+      type: str
+    next_retry_at:
+      description: When cert-manager retries a failing issuance.
+      type: str
+    days_left:
+      description: Days until notAfter.
+      type: float
+    issuer:
+      description: C(name), C(kind), C(group) of spec.issuerRef.
+      type: dict
+    secret:
+      description: The Secret's real certificate (C(exists), C(not_after), C(serial), C(names), C(issuer), C(matches_status)).
+      type: dict
+    latest_request:
+      description: The newest CertificateRequest (C(name), C(revision), C(ready), C(reason), C(message)) and its ACME C(order) (C(state), C(reason)).
+      type: dict
+issuances:
+  description: Certificates issued through CertificateRequests (C(names), C(issued_at), C(serial), C(source), C(issuer)).
+  returned: always
+  type: list
+  elements: dict
+summary:
+  description: Counts per status and in total.
+  returned: always
+  type: dict
+checked_at:
+  description: Time the Certificates were judged at.
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fournines.runbooks.plugins.module_utils import k8s as K
+from ansible_collections.fournines.runbooks.plugins.module_utils.certmanager import CertManagerError, collect
+from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.retry import Deadline, backoff_delays, retry_call
+
+
+def _transient(err):
+    status = getattr(err, "status", None)
+    if status is not None:
+        return status == 429 or status >= 500
+    return isinstance(err, (IOError, OSError)) or type(err).__module__.startswith("urllib3")
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=K.k8s_argument_spec(
+            namespaces=dict(type="list", elements="str", default=[]),
+            warn_days=dict(type="int", default=21),
+            fail_days=dict(type="int", default=7),
+            timeout=dict(type="int", default=60),
+            now=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        kube = K.kube_from_params(p)
+        deadline = Deadline(p["timeout"])
+
+        def call(func, path):
+            try:
+                return retry_call(lambda: func(path), deadline, _transient, delays=backoff_delays(0.5, 2.0, 5.0))
+            except K.ApiException as err:
+                if err.status == 404 and "/apis/" in path:
+                    raise CertManagerError("%s is not served (HTTP 404): are the cert-manager CRDs installed?" % path)
+                raise CertManagerError("reading %s failed: %s" % (path, K.api_error_text(err)))
+
+        result = collect(lambda path: call(kube.items, path),
+                         lambda path: call(lambda x: kube.get(x, ok_missing=True), path),
+                         namespaces=p["namespaces"], now=p["now"], warn_days=p["warn_days"], fail_days=p["fail_days"])
+    except RunbookError as err:
+        module.fail_json(msg=str(err))
+    except Exception as err:  # connection refused, TLS errors: name the cluster, no traceback
+        module.fail_json(msg="cannot read cert-manager objects: %s: %s" % (type(err).__name__, err))
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

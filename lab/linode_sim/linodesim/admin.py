@@ -11,6 +11,7 @@ DELETE /faults            clear all rules
 GET    /requests          the request log (method, path, catalogue op, body, unknown_fields)
 DELETE /requests          clear it
 GET    /settings, PUT /settings   {"strict_fields": bool}
+POST   /reconcile         make the lab's Nodes match the state again (after a cluster restart)
 GET    /dead-nodes        Node names whose instance is gone or not running (the edge reads it)
 """
 
@@ -67,6 +68,12 @@ def handle(ctx, method, path, body, query):
         if "strict_fields" in body:
             ctx.strict_fields = bool(body["strict_fields"])
         return 200, {"strict_fields": ctx.strict_fields}
+    if key == ("POST", "/reconcile"):
+        try:
+            cloud.reconcile()
+        except Exception as err:  # noqa: BLE001 - report, do not crash the handler
+            raise ApiError(503, "reconcile failed: %s" % err)
+        return 200, {"pending": cloud.pending()}
     if key == ("GET", "/dead-nodes"):
         return 200, {"data": _dead_nodes(cloud)}
     raise ApiError(404, "Unknown admin route %s %s" % (method, path))

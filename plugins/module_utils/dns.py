@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import re
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
@@ -201,6 +202,15 @@ class TTLState(object):
                                    % (run_id, saved.get("zone"), zone))
                 self.data = saved
 
+    def new_cycle_if_finished(self):
+        """A run whose TTLs were all restored starts over: its old journal is archived beside it."""
+        if not self.journal or self.pending() or self.journal.state.get("status") != "done":
+            return
+        archive = "%s.%s" % (self.journal.state_path, self.journal.state["updated"].replace(":", ""))
+        os.rename(self.journal.state_path, archive)
+        self.journal = RunJournal(os.path.dirname(self.journal.dir), self.journal.state["run_id"], JOURNAL_RUNBOOK)
+        self.data = {"zone": self.zone, "provider": self.provider, "records": {}}
+
     @property
     def path(self):
         return self.journal.state_path if self.journal else None
@@ -278,6 +288,7 @@ def lower(provider, zone, keys, ttl, state, check_mode=False, per_record=None):
     changes, rows = plan_set(provider, normalize_zone(zone), keys, ttl, per_record)
     if check_mode:
         return rows
+    state.new_cycle_if_finished()
     for rrset, new_ttl in changes:
         state.remember(rrset, new_ttl)
     for row in rows:  # an unchanged record lowered by an earlier run keeps its saved original
@@ -348,6 +359,8 @@ def restore(provider, zone, state, check_mode=False, keys=None):
                        "original TTLs stay in %s" % (len(rows), zone, ", ".join("%s %s" % p for p in missing),
                                                       state.path))
     state.save("dns_ttl_restore", "done", records=len(rows), changed=len(changes))
+    if state.journal and not state.pending():
+        state.journal.finish("done")
     return rows
 
 

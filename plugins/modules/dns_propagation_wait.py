@@ -268,7 +268,7 @@ def main():
             progress("nameservers not verified (verify=false); relying on publish lag %.0f s" % p["publish_lag"])
         if old_ttl is not None and not module.check_mode:
             moment, why = prop.expiry_moment(results, old_ttl, p["publish_lag"], changed_at)
-            saved = journal and journal.step_done(p["journal_step"]) and \
+            saved = journal and journal.state.get("status") != "done" and journal.step_done(p["journal_step"]) and \
                 journal._find(p["journal_step"])["details"].get("expires_at")
             if saved and prop._epoch(saved) < moment:  # a re-run keeps the true, earlier moment
                 moment, why = prop._epoch(saved), "saved by the earlier attempt of this run"

@@ -150,6 +150,22 @@ pending_restore:
   description: Records still lowered according to the journal (name/type to original TTL).
   returned: when O(run_id) is set
   type: dict
+expected:
+  description: What every nameserver must now serve (name, type, ttl), ready for
+    M(fournines.runbooks.dns_propagation_wait) O(fournines.runbooks.dns_propagation_wait#module:records).
+  returned: always
+  type: list
+  elements: dict
+old_ttl_max:
+  description: The largest TTL resolvers may have cached before this change (original TTLs
+    saved by an earlier run count), for M(fournines.runbooks.dns_propagation_wait) O(fournines.runbooks.dns_propagation_wait#module:old_ttl).
+  returned: always
+  type: int
+changed_at:
+  description: When the provider accepted the change (UTC, ISO 8601); for records lowered by an
+    earlier attempt of the run, when that attempt lowered them.
+  returned: always
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -208,6 +224,15 @@ def main():
             if row.get("note"):
                 module.warn(row["note"])
         result["records"] = rows
+        result["expected"] = [{"name": r["name"], "type": r["type"], "ttl": r["new_ttl"]} for r in rows]
+        olds = [r.get("original_ttl", r["old_ttl"]) for r in rows]
+        result["old_ttl_max"] = max([t for t in olds if t is not None] or [0])
+        result["changed_at"] = dnsutil.iso()
+        if state and p["action"] == "set":
+            stamps = [(state.original(dnsutil.key_of(r["name"], r["type"])) or {}).get("lowered_at") for r in rows
+                      if not r.get("changed")]
+            if stamps and all(stamps) and not result["changed"]:
+                result["changed_at"] = max(stamps)
         result["changed"] = any(r.get("changed") for r in rows)
         if result["changed"]:
             result["diff"] = dnsutil.diff_of(rows)

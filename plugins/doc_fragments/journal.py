@@ -1,0 +1,21 @@
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    """The run-journal option of modules that record their own step (module_utils/journal.py)."""
+
+    DOCUMENTATION = r"""
+options:
+  journal_dir:
+    description:
+      - Directory of a runbook run, C(reports/<run-id>), whose C(state.json) (see
+        P(fournines.runbooks.runbook_journal#module)) gets a step for this task, C(running) at the start and
+        C(done) or C(failed) at the end, with timestamps and details. Not written in check mode.
+    type: path
+"""

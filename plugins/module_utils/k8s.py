@@ -1,0 +1,304 @@
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The Kubernetes connection and the object helpers the runbooks share.
+
+The connection takes kubernetes.core's options (``AUTH_ARG_SPEC``, doc fragment
+``kubernetes.core.k8s_auth_options``) and its client factory, so a user configures every
+Kubernetes task the same way. Objects are handled as plain dicts (the API's JSON), which
+keeps the logic testable and the module results serialisable.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import json
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
+
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+except ImportError:  # pragma: no cover - kubernetes.core is a declared dependency
+    AUTH_ARG_SPEC = {}
+
+try:
+    from kubernetes.client.rest import ApiException
+    HAS_K8S = True
+    K8S_IMPORT_ERROR = None
+except ImportError as _err:  # pragma: no cover
+    HAS_K8S = False
+    K8S_IMPORT_ERROR = _err
+    ApiException = Exception
+
+#: Annotations this collection writes on Nodes. Only a node carrying CORDONED_BY was
+#: cordoned by us, so only such a node is ever uncordoned by us.
+ANNOTATION_PREFIX = "runbooks.fournines.io/"
+CORDONED_BY = ANNOTATION_PREFIX + "cordoned-by"
+PHASE = ANNOTATION_PREFIX + "upgrade-phase"
+
+
+class K8sError(RunbookError):
+    """A Kubernetes call failed for good, or its input was wrong."""
+
+
+def k8s_argument_spec(**extra):
+    spec = copy.deepcopy(AUTH_ARG_SPEC)
+    spec.update(extra)
+    return spec
+
+
+class Kube(object):
+    """Thin JSON access to the API server over a kubernetes ApiClient."""
+
+    def __init__(self, api_client):
+        self.api = api_client
+
+    @property
+    def host(self):
+        return self.api.configuration.host
+
+    def request(self, method, path, query=None, body=None, content_type=None, ok_missing=False):
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type or "application/json"
+        try:
+            resp = self.api.call_api(path, method, query_params=list((query or {}).items()), header_params=headers,
+                                     body=body, auth_settings=["BearerToken"], _preload_content=False,
+                                     _return_http_data_only=True)
+        except ApiException as err:
+            if ok_missing and err.status == 404:
+                return None
+            raise
+        data = resp.data
+        return json.loads(data) if data else {}
+
+    def get(self, path, query=None, ok_missing=False):
+        return self.request("GET", path, query=query, ok_missing=ok_missing)
+
+    def items(self, path, query=None):
+        return (self.get(path, query=query) or {}).get("items", [])
+
+    def version(self):
+        return self.get("/version")
+
+    def nodes(self, label_selector=None):
+        return self.items("/api/v1/nodes", {"labelSelector": label_selector} if label_selector else None)
+
+    def node(self, name):
+        return self.get("/api/v1/nodes/%s" % name, ok_missing=True)
+
+    def patch_node(self, name, patch):
+        return self.request("PATCH", "/api/v1/nodes/%s" % name, body=patch,
+                            content_type="application/merge-patch+json")
+
+    def pods(self, node_name=None, namespace=None):
+        query = {"fieldSelector": "spec.nodeName=%s" % node_name} if node_name else None
+        path = "/api/v1/namespaces/%s/pods" % namespace if namespace else "/api/v1/pods"
+        return self.items(path, query)
+
+    def pdbs(self, namespace=None):
+        path = "/apis/policy/v1/namespaces/%s/poddisruptionbudgets" % namespace if namespace else \
+            "/apis/policy/v1/poddisruptionbudgets"
+        return self.items(path)
+
+    def owner(self, namespace, kind, name):
+        path = {"ReplicaSet": "replicasets", "StatefulSet": "statefulsets", "Deployment": "deployments",
+                "DaemonSet": "daemonsets"}.get(kind)
+        if path is None:
+            return None
+        return self.get("/apis/apps/v1/namespaces/%s/%s/%s" % (namespace, path, name), ok_missing=True)
+
+    def evict(self, namespace, name, dry_run=False, grace_period=None):
+        body = {"apiVersion": "policy/v1", "kind": "Eviction",
+                "metadata": {"name": name, "namespace": namespace}}
+        if grace_period is not None:
+            body["deleteOptions"] = {"gracePeriodSeconds": int(grace_period)}
+        if dry_run:
+            body.setdefault("deleteOptions", {})["dryRun"] = ["All"]
+        return self.request("POST", "/api/v1/namespaces/%s/pods/%s/eviction" % (namespace, name), body=body)
+
+
+def kube_from_params(params):
+    """A :class:`Kube` from kubernetes.core auth params (kubeconfig, context, host, ...)."""
+    if not HAS_K8S:
+        raise K8sError("the Python library kubernetes is required on the controller: %s" % K8S_IMPORT_ERROR)
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+    auth = dict((k, params.get(k)) for k in AUTH_ARG_SPEC if params.get(k) is not None)
+    try:
+        client = get_api_client(**auth)
+    except Exception as err:  # kubeconfig missing/invalid: say which input
+        raise K8sError("cannot build a Kubernetes client from kubeconfig=%r context=%r: %s"
+                       % (params.get("kubeconfig") if isinstance(params.get("kubeconfig"), str) else "<dict>",
+                          params.get("context"), err))
+    return Kube(client.client.client)
+
+
+def api_error_text(err):
+    body = getattr(err, "body", None)
+    try:
+        message = json.loads(body).get("message") if body else None
+    except (TypeError, ValueError):
+        message = None
+    return "HTTP %s: %s" % (getattr(err, "status", "?"), message or getattr(err, "reason", err))
+
+
+# ---- readiness ------------------------------------------------------------------------------
+
+def _condition(obj, kind):
+    for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return cond.get("status") == "True"
+    return False
+
+
+def node_ready(node):
+    return _condition(node, "Ready")
+
+
+def pod_ready(pod):
+    return (pod.get("status") or {}).get("phase") == "Running" and _condition(pod, "Ready") \
+        and not pod["metadata"].get("deletionTimestamp")
+
+
+def kubelet_version(node):
+    return (((node or {}).get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion")
+
+
+def node_unschedulable(node):
+    return bool(((node or {}).get("spec") or {}).get("unschedulable"))
+
+
+def annotations(obj):
+    return ((obj or {}).get("metadata") or {}).get("annotations") or {}
+
+
+def cordoned_by_us(node):
+    return CORDONED_BY in annotations(node)
+
+
+# ---- cordon ---------------------------------------------------------------------------------
+
+def cordon(kube, name, owner):
+    """Cordon ``name`` and mark it as ours; a node someone else cordoned is left unmarked.
+
+    Returns True when this call changed the node.
+    """
+    node = kube.node(name)
+    if node is None:
+        raise K8sError("node %r does not exist" % name)
+    if node_unschedulable(node):
+        return False
+    kube.patch_node(name, {"spec": {"unschedulable": True}, "metadata": {"annotations": {CORDONED_BY: owner}}})
+    return True
+
+
+def uncordon(kube, name, force=False):
+    """Uncordon ``name`` only if we cordoned it (or ``force``); drop our annotations.
+
+    Returns True when this call changed the node; a vanished node is not an error.
+    """
+    node = kube.node(name)
+    if node is None:
+        return False
+    ours = cordoned_by_us(node)
+    if not ours and not force:
+        return False
+    patch = {"metadata": {"annotations": {CORDONED_BY: None, PHASE: None}}}
+    if node_unschedulable(node):
+        patch["spec"] = {"unschedulable": None}
+    kube.patch_node(name, patch)
+    return True
+
+
+def set_phase(kube, name, phase):
+    kube.patch_node(name, {"metadata": {"annotations": {PHASE: phase}}})
+
+
+# ---- selectors and PDBs -----------------------------------------------------------------------
+
+def selector_matches(selector, labels):
+    """Evaluate a LabelSelector (matchLabels + matchExpressions) against ``labels``."""
+    if selector is None:
+        return False
+    labels = labels or {}
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def pdbs_for_pod(pod, pdbs):
+    meta = pod["metadata"]
+    return [p for p in pdbs if p["metadata"]["namespace"] == meta["namespace"]
+            and selector_matches((p.get("spec") or {}).get("selector"), meta.get("labels"))]
+
+
+def pdb_never_allows(pdb):
+    """True when the budget can never allow an eviction (maxUnavailable 0, minAvailable = all).
+
+    A budget at zero only because some pods are unhealthy right now may open up later; one
+    whose desired healthy count reaches the expected pod count never will, because a
+    replacement is only created after an eviction.
+    """
+    status = pdb.get("status") or {}
+    if int(status.get("disruptionsAllowed", 0) or 0) > 0:
+        return False
+    expected = int(status.get("expectedPods", 0) or 0)
+    desired = int(status.get("desiredHealthy", 0) or 0)
+    return expected > 0 and desired >= expected
+
+
+def pdb_name(pdb):
+    return "%s/%s" % (pdb["metadata"]["namespace"], pdb["metadata"]["name"])
+
+
+# ---- pods ------------------------------------------------------------------------------------
+
+def controller_of(pod):
+    for ref in pod["metadata"].get("ownerReferences") or []:
+        if ref.get("controller"):
+            return ref
+    return None
+
+
+def is_daemonset_pod(pod):
+    ref = controller_of(pod)
+    return bool(ref and ref.get("kind") == "DaemonSet")
+
+
+def is_mirror_pod(pod):
+    return "kubernetes.io/config.mirror" in annotations(pod)
+
+
+def is_finished(pod):
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def pod_key(pod):
+    return "%s/%s" % (pod["metadata"]["namespace"], pod["metadata"]["name"])
+
+
+def local_volumes(pod):
+    """Names of volumes that a recycle erases (emptyDir, hostPath, local PVs are not seen here)."""
+    out = []
+    for vol in (pod.get("spec") or {}).get("volumes") or []:
+        if "emptyDir" in vol or "hostPath" in vol:
+            out.append(vol["name"])
+    return out
+
+
+def pvc_claims(pod):
+    return [v["persistentVolumeClaim"]["claimName"] for v in (pod.get("spec") or {}).get("volumes") or []
+            if v.get("persistentVolumeClaim")]

@@ -1,0 +1,159 @@
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""LKE changes with waits that end on what Kubernetes sees, not on what the API accepted.
+
+A recycle is done when the node's new instance is a Ready Node with the target kubelet
+minor; a delete when the Node is gone; a resize when every pool node is a Ready Node.
+Every function is idempotent: re-running after an interruption never repeats a change.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.fournines.runbooks.plugins.module_utils import k8s as K
+from ansible_collections.fournines.runbooks.plugins.module_utils import versions as V
+from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode import LinodeError, instance_id_of
+from ansible_collections.fournines.runbooks.plugins.module_utils.retry import wait_until
+
+
+class LKEOpError(RunbookError):
+    """An LKE change was refused or did not complete in time."""
+
+
+def _nodes_by_instance(kube):
+    return dict((instance_id_of(n), n) for n in kube.nodes() if instance_id_of(n) is not None)
+
+
+def node_state(lke, kube, node_id, target=None):
+    """The LKE node joined to its Node: dict(id, instance_id, status, node_name, ready, kubelet_version, at_target)."""
+    try:
+        node = lke.node(node_id)
+    except LinodeError as err:
+        if "404" in str(err):
+            return None
+        raise
+    k8s_node = _nodes_by_instance(kube).get(node.get("instance_id")) if node.get("instance_id") else None
+    out = {"id": node["id"], "instance_id": node.get("instance_id"), "status": node.get("status"),
+           "node_name": k8s_node["metadata"]["name"] if k8s_node else None,
+           "ready": bool(k8s_node) and K.node_ready(k8s_node),
+           "kubelet_version": K.kubelet_version(k8s_node) if k8s_node else None}
+    out["at_target"] = bool(target and out["kubelet_version"] and V.version_at_least(out["kubelet_version"], target))
+    return out
+
+
+def upgrade_control_plane(lke, target, deadline, check_mode=False, poll=2.0):
+    """Raise the control plane one minor; return (changed, before, after)."""
+    cluster = lke.cluster()
+    before = cluster["k8s_version"]
+    step = V.plan_step(before, target, lke.versions())
+    if step == "at_target":
+        return False, before, before
+    if check_mode:
+        return True, before, V.minor(target)
+    lke.set_version(V.minor(target))
+
+    def done():
+        now = lke.cluster()
+        return V.minor(now["k8s_version"]) == V.minor(target) and now.get("status", "ready") == "ready"
+    wait_until(done, deadline, poll, "cluster %s to report Kubernetes %s" % (lke.cluster_id, V.minor(target)))
+    return True, before, V.minor(target)
+
+
+def pool_ready(lke, kube, pool_id):
+    """(ok, pool, pending node ids): every node of the pool is provisioned and a Ready Node."""
+    pool = lke.pool(pool_id)
+    nodes = pool.get("nodes") or []
+    by_instance = _nodes_by_instance(kube)
+    pending = []
+    for node in nodes:
+        k8s_node = by_instance.get(node.get("instance_id"))
+        if not node.get("instance_id") or node.get("status") != "ready" or k8s_node is None \
+                or not K.node_ready(k8s_node):
+            pending.append(node["id"])
+    return (len(nodes) == int(pool["count"]) and not pending), pool, pending
+
+
+def resize_pool(lke, kube, pool_id, count, deadline, wait=True, check_mode=False, poll=1.0):
+    pool = lke.pool(pool_id)
+    before_ids = [n["id"] for n in pool.get("nodes") or []]
+    if (pool.get("autoscaler") or {}).get("enabled"):
+        raise LKEOpError("pool %s has the autoscaler enabled (min %s, max %s); disable it or let the autoscaler own "
+                         "the size" % (pool_id, pool["autoscaler"].get("min"), pool["autoscaler"].get("max")))
+    changed = int(pool["count"]) != int(count)
+    if check_mode:
+        return {"changed": changed, "before": pool["count"], "after": int(count), "added": [], "pool": pool}
+    if changed:
+        lke.resize_pool(pool_id, count)
+    if wait:
+        wait_until(lambda: pool_ready(lke, kube, pool_id)[0], deadline, poll,
+                   "pool %s to have %d Ready nodes" % (pool_id, count))
+    after = lke.pool(pool_id)
+    added = [n["id"] for n in after.get("nodes") or [] if n["id"] not in before_ids]
+    return {"changed": changed, "before": pool["count"], "after": after["count"], "added": added, "pool": after}
+
+
+def recycle_batch(lke, kube, nodes, target, deadline, check_mode=False, poll=1.0):
+    """Recycle LKE nodes together unless they already were; wait for each new instance's Node.
+
+    ``nodes`` is a list of {"id", "instance_id"}; ``instance_id`` is the instance to replace.
+    If a node already has another instance (or none, while it provisions), the recycle was
+    requested before (an interrupted run) and only the wait remains, so a node is never
+    recycled twice.
+    """
+    results = []
+    for spec in nodes:
+        state = node_state(lke, kube, spec["id"], target)
+        if state is None:
+            raise LKEOpError("LKE node %s does not exist in cluster %s" % (spec["id"], lke.cluster_id))
+        old = spec.get("instance_id") if spec.get("instance_id") is not None else state["instance_id"]
+        needs = state["instance_id"] is not None and state["instance_id"] == old
+        if needs and spec.get("instance_id") is None and state["at_target"]:
+            needs = False  # already runs the target: nothing to replace
+        results.append({"node_id": spec["id"], "old_instance_id": old, "old_node_name": state["node_name"],
+                        "changed": needs})
+    if check_mode:
+        return results
+    started = time.time()
+    for res in results:
+        if res["changed"]:
+            try:
+                lke.recycle_node(res["node_id"])
+            except LinodeError as err:
+                if "409" not in str(err):
+                    raise
+                res["changed"] = False  # busy: a recycle is already under way, so only wait
+    for res in results:
+        node_id, old = res["node_id"], res["old_instance_id"]
+
+        def done():
+            now = node_state(lke, kube, node_id, target)
+            if now is None:
+                raise LKEOpError("LKE node %s vanished while it was being recycled" % node_id)
+            return now if (now["instance_id"] not in (None, old) and now["status"] == "ready" and now["ready"]
+                           and now["at_target"]) else None
+        final = wait_until(done, deadline, poll, "node %s to come back as a Ready Node running %s"
+                           % (node_id, V.minor(target)))
+        res.update(new_instance_id=final["instance_id"], node_name=final["node_name"],
+                   kubelet_version=final["kubelet_version"], seconds=round(time.time() - started, 1))
+    return results
+
+
+def delete_node(lke, kube, node_id, deadline, check_mode=False, poll=1.0):
+    """Delete an LKE node (the pool shrinks by one) and wait until its Node is gone."""
+    state = node_state(lke, kube, node_id)
+    if state is None:
+        return {"changed": False, "node_id": node_id}
+    result = {"changed": True, "node_id": node_id, "instance_id": state["instance_id"], "node_name": state["node_name"]}
+    if check_mode:
+        return result
+    lke.delete_node(node_id)
+    instance = state["instance_id"]
+    if instance is not None:
+        wait_until(lambda: instance not in _nodes_by_instance(kube), deadline, poll,
+                   "Node of instance %s to leave the cluster" % instance)
+    return result

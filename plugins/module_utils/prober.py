@@ -1,0 +1,297 @@
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A background HTTP prober: one request per target per interval (1 s by default).
+
+It runs as a detached process so it outlives the task that starts it, and writes under
+its directory:
+
+- ``prober.json``      the handle: pid, targets, interval, started (written at start)
+- ``failures.jsonl``   one line per failed request: ts, target, status or error, latency_ms
+- ``samples.jsonl``    one line per round: ts and the status of each target (for timelines)
+- ``stopped``          written when it stops
+
+Generic on purpose: the upgrade runbook and the node-failure drill share it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import signal
+import threading
+import time
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
+
+try:
+    from urllib.request import Request, urlopen
+    from urllib.error import HTTPError, URLError
+except ImportError:  # pragma: no cover
+    from urllib2 import Request, urlopen, HTTPError, URLError
+
+HANDLE = "prober.json"
+FAILURES = "failures.jsonl"
+SAMPLES = "samples.jsonl"
+STOPPED = "stopped"
+
+
+class ProberError(RunbookError):
+    """Bad targets, or a handle that does not belong to a prober."""
+
+
+def normalize_targets(targets):
+    out = []
+    for index, target in enumerate(targets or []):
+        if isinstance(target, str):
+            target = {"url": target}
+        if not isinstance(target, dict) or not str(target.get("url", "")).startswith(("http://", "https://")):
+            raise ProberError("target %d (%r) needs a 'url' starting with http:// or https://" % (index + 1, target))
+        out.append({"name": target.get("name") or target.get("host") or target["url"], "url": target["url"],
+                    "host": target.get("host"), "expect": [int(s) for s in target.get("expect") or [200]]})
+    if not out:
+        raise ProberError("no probe targets; give at least one {'url': ..., 'host': ...}")
+    names = [t["name"] for t in out]
+    if len(set(names)) != len(names):
+        raise ProberError("probe target names must be unique: %s" % ", ".join(names))
+    return out
+
+
+def probe_once(target, timeout):
+    """(ok, status or None, error or None, latency_ms)."""
+    headers = {"User-Agent": "fournines-prober/1"}
+    if target.get("host"):
+        headers["Host"] = target["host"]
+    started = time.time()
+    status, error = None, None
+    try:
+        resp = urlopen(Request(target["url"], headers=headers), timeout=timeout)
+        status = resp.status if hasattr(resp, "status") else resp.getcode()
+        resp.read()
+        resp.close()
+    except HTTPError as err:
+        status = err.code
+    except (URLError, OSError, ValueError) as err:
+        error = str(getattr(err, "reason", err))
+    latency = round((time.time() - started) * 1000.0, 1)
+    return (status in target["expect"]), status, error, latency
+
+
+def _append(path, record, lock):
+    line = json.dumps(record, sort_keys=True) + "\n"
+    with lock:
+        with open(path, "a") as handle:
+            handle.write(line)
+
+
+def run_loop(directory, targets, interval, timeout, should_stop):
+    """Probe until ``should_stop()``; rounds are aligned to the interval, not drifting."""
+    lock = threading.Lock()
+    failures, samples = os.path.join(directory, FAILURES), os.path.join(directory, SAMPLES)
+    next_round = time.time()
+    while not should_stop():
+        ts = time.time()
+        results = {}
+
+        def one(target):
+            ok, status, error, latency = probe_once(target, timeout)
+            results[target["name"]] = ok
+            if not ok:
+                _append(failures, {"ts": round(ts, 3), "target": target["name"], "url": target["url"],
+                                   "status": status, "error": error, "latency_ms": latency}, lock)
+
+        threads = [threading.Thread(target=one, args=(t,)) for t in targets]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        _append(samples, {"ts": round(ts, 3), "ok": results}, lock)
+        next_round += interval
+        delay = next_round - time.time()
+        if delay < 0:  # a slow round: skip ahead rather than burst
+            next_round = time.time()
+            delay = 0
+        end = time.time() + delay
+        while time.time() < end and not should_stop():
+            time.sleep(min(0.1, end - time.time()))
+
+
+def start(directory, targets, interval=1.0, timeout=None):
+    """Start a detached prober writing to ``directory``; return its handle.
+
+    A prober already running for ``directory`` is left alone and its handle returned.
+    """
+    targets = normalize_targets(targets)
+    if not 0.1 <= float(interval) <= 60:
+        raise ProberError("interval %r is not valid; give 0.1 to 60 seconds" % (interval,))
+    timeout = float(timeout or max(0.1, float(interval) * 0.8))
+    existing = read_handle(directory)
+    if existing and is_running(existing):
+        return dict(existing, already_running=True)
+    if not os.path.isdir(directory):
+        os.makedirs(directory)
+    for name in (STOPPED,):
+        if os.path.exists(os.path.join(directory, name)):
+            os.unlink(os.path.join(directory, name))
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # first child: new session, fork again so the prober is not our zombie
+        try:
+            os.close(read_fd)
+            os.setsid()
+            grandchild = os.fork()
+            if grandchild:
+                os.write(write_fd, str(grandchild).encode())
+                os._exit(0)
+            os.close(write_fd)
+            _daemon_main(directory, targets, float(interval), timeout)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    data = b""
+    while True:
+        chunk = os.read(read_fd, 64)
+        if not chunk:
+            break
+        data += chunk
+    os.close(read_fd)
+    os.waitpid(pid, 0)
+    handle = {"pid": int(data), "dir": os.path.abspath(directory), "targets": targets, "interval": float(interval),
+              "timeout": timeout, "started": time.time(),
+              "failures_file": os.path.join(os.path.abspath(directory), FAILURES),
+              "samples_file": os.path.join(os.path.abspath(directory), SAMPLES)}
+    _write_handle(directory, handle)
+    return dict(handle, already_running=False)
+
+
+def _write_handle(directory, handle):
+    tmp = os.path.join(directory, ".%s.tmp" % HANDLE)
+    with open(tmp, "w") as out:
+        json.dump(handle, out, indent=2, sort_keys=True)
+    os.replace(tmp, os.path.join(directory, HANDLE))
+
+
+def _daemon_main(directory, targets, interval, timeout):
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    stop = {"now": False}
+
+    def on_term(signum, frame):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    try:
+        run_loop(directory, targets, interval, timeout, lambda: stop["now"])
+    finally:
+        with open(os.path.join(directory, STOPPED), "w") as handle:
+            handle.write("%.3f\n" % time.time())
+
+
+def read_handle(directory):
+    path = os.path.join(directory, HANDLE)
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def is_running(handle):
+    """True if the handle's pid is alive and is a prober for the handle's directory."""
+    pid = int(handle.get("pid") or 0)
+    if pid <= 0 or os.path.exists(os.path.join(handle["dir"], STOPPED)):
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:  # guard against a recycled pid: our prober is a python process
+        with open("/proc/%d/cmdline" % pid, "rb") as handle_file:
+            return b"python" in handle_file.read()
+    except (IOError, OSError):
+        return True
+
+
+def stop(directory, wait=5.0):
+    """Stop the prober of ``directory`` (if running) and return its summary."""
+    handle = read_handle(directory)
+    if handle is None:
+        raise ProberError("no prober handle in %s; start one first (state=started)" % directory)
+    was_running = is_running(handle)
+    if was_running:
+        os.kill(int(handle["pid"]), signal.SIGTERM)
+        end = time.time() + wait
+        while time.time() < end and not os.path.exists(os.path.join(directory, STOPPED)):
+            time.sleep(0.05)
+    return dict(summary(directory), was_running=was_running)
+
+
+def _read_jsonl(path):
+    out = []
+    if os.path.exists(path):
+        with open(path) as handle:
+            for line in handle:
+                line = line.strip()
+                if line:
+                    try:
+                        out.append(json.loads(line))
+                    except ValueError:
+                        continue  # a line cut short by a kill
+    return out
+
+
+def downtime_intervals(samples, target, interval):
+    """Merge failing rounds of one target into [start, end) intervals (end = next good round)."""
+    intervals, current = [], None
+    for sample in samples:
+        if target not in sample["ok"]:
+            continue
+        if not sample["ok"][target]:
+            if current is None:
+                current = [sample["ts"], sample["ts"] + interval]
+            else:
+                current[1] = sample["ts"] + interval
+        elif current is not None:
+            current[1] = sample["ts"]
+            intervals.append(current)
+            current = None
+    if current is not None:
+        intervals.append(current)
+    return [{"start": round(s, 3), "end": round(e, 3), "seconds": round(e - s, 3)} for s, e in intervals]
+
+
+def _union(targets):
+    pairs = sorted((i["start"], i["end"]) for t in targets.values() for i in t["downtime_intervals"])
+    merged = []
+    for start, end in pairs:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return merged
+
+
+def summary(directory):
+    handle = read_handle(directory) or {}
+    samples = _read_jsonl(os.path.join(directory, SAMPLES))
+    failures = _read_jsonl(os.path.join(directory, FAILURES))
+    interval = float(handle.get("interval") or 1.0)
+    targets = {}
+    for target in handle.get("targets") or []:
+        name = target["name"]
+        rounds = [s for s in samples if name in s["ok"]]
+        failed = [f for f in failures if f["target"] == name]
+        intervals = downtime_intervals(samples, name, interval)
+        targets[name] = {"requests": len(rounds), "failed": len(failed),
+                         "downtime_seconds": round(sum(i["seconds"] for i in intervals), 3),
+                         "downtime_intervals": intervals}
+    return {"dir": directory, "pid": handle.get("pid"), "running": bool(handle) and is_running(handle),
+            "started": handle.get("started"), "first": samples[0]["ts"] if samples else None,
+            "last": samples[-1]["ts"] if samples else None,
+            "last_ok": bool(samples) and all(samples[-1]["ok"].values()),
+            "downtime_seconds": round(sum(e - s for s, e in _union(targets)), 3), "requests": sum(t["requests"] for t in targets.values()),
+            "failed": len(failures), "targets": targets, "failures_file": os.path.join(directory, FAILURES),
+            "samples_file": os.path.join(directory, SAMPLES)}

@@ -1,0 +1,204 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: k8s_node_drain
+short_description: Drain Kubernetes nodes through the Eviction API, patiently and reversibly
+version_added: 0.1.0
+description:
+  - V(drained) cordons each node and marks it with the annotation C(runbooks.fournines.io/cordoned-by), so
+    that only nodes this collection cordoned are ever uncordoned by it; a node someone else cordoned stays so.
+  - Evicts every pod through the Eviction API. A refusal by a PodDisruptionBudget (HTTP 429) is retried with
+    backoff until the one overall deadline O(timeout); the drain does not abort on the first refusal.
+  - Before any pod is touched, stops with a clear error when a PodDisruptionBudget can never allow an
+    eviction (C(maxUnavailable=0), or C(minAvailable) equal to the replicas) or a pod has no controller, and
+    uncordons the nodes it cordoned.
+  - DaemonSet pods, mirror pods and finished pods are left alone.
+  - Succeeds only when the evicted pods are gone and each of their ReplicaSets and StatefulSets has its
+    desired number of Ready pods on other nodes.
+  - On failure the nodes this task cordoned are uncordoned unless O(restore_on_failure=false).
+  - V(uncordoned) uncordons the nodes this collection cordoned (or any with O(force)), V(cordoned) only cordons.
+author:
+  - fournines.runbooks engineers
+extends_documentation_fragment:
+  - fournines.runbooks.journal
+  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    support: full
+    description: Runs server-side dry-run evictions and reports what would be evicted and what would block.
+  diff_mode:
+    support: none
+    description: No diff; RV(cordoned), RV(uncordoned) and RV(evicted) list the changes.
+options:
+  nodes:
+    description: Names of the Nodes, drained together under one deadline.
+    type: list
+    elements: str
+    required: true
+    aliases: [node, name]
+  state:
+    description: V(drained), V(cordoned) or V(uncordoned).
+    type: str
+    choices: [drained, cordoned, uncordoned]
+    default: drained
+  timeout:
+    description: One overall deadline in seconds for evictions, their retries and the replacements.
+    type: int
+    default: 600
+  owner:
+    description: Value of the cordon annotation, for example the run id, to tell who cordoned the node.
+    type: str
+    default: fournines.runbooks
+  allow_bare_pods:
+    description: Evict pods that no controller would recreate (they are lost).
+    type: bool
+    default: false
+  grace_period:
+    description: Termination grace period in seconds for evicted pods; unset keeps each pod's own.
+    type: int
+  restore_on_failure:
+    description: Uncordon the nodes this task cordoned when the drain fails.
+    type: bool
+    default: true
+  force:
+    description: With V(uncordoned), also uncordon nodes this collection did not cordon.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Drain one node, waiting up to 10 minutes for disruption budgets
+  fournines.runbooks.k8s_node_drain:
+    nodes: [lke314159-270001-4f3a2b1c0d]
+    kubeconfig: ~/.kube/lke.yaml
+    owner: "{{ run_id }}"
+    timeout: 600
+
+- name: Put back what the runbook cordoned
+  fournines.runbooks.k8s_node_drain:
+    nodes: "{{ cordoned_nodes }}"
+    state: uncordoned
+    kubeconfig: ~/.kube/lke.yaml
+"""
+
+RETURN = r"""
+cordoned:
+  description: Nodes this task cordoned.
+  returned: always
+  type: list
+  elements: str
+uncordoned:
+  description: Nodes this task uncordoned (with V(uncordoned), or when restoring after a failure).
+  returned: always
+  type: list
+  elements: str
+evicted:
+  description: Pods evicted (in check mode, the pods that would be).
+  returned: always
+  type: list
+  elements: str
+skipped:
+  description: Pods left alone, with the reason (DaemonSet, mirror, finished).
+  returned: always
+  type: list
+  elements: str
+refusals:
+  description: Evictions a disruption budget refused (HTTP 429) before they succeeded.
+  returned: always
+  type: int
+blocked:
+  description: Why the drain cannot finish (never-allowing budgets, bare pods; in check mode also refusals now).
+  returned: always
+  type: list
+  elements: str
+replacements:
+  description: Ready replicas per owner at the end, for example C(app/ReplicaSet/api-7d9 "3/3 ready").
+  returned: always
+  type: dict
+seconds:
+  description: Duration of the drain.
+  returned: always
+  type: float
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fournines.runbooks.plugins.module_utils import k8s as K
+from ansible_collections.fournines.runbooks.plugins.module_utils.drain import Drainer, DrainError
+from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.journal import StepRecorder
+from ansible_collections.fournines.runbooks.plugins.module_utils.retry import Deadline
+
+
+def main():
+    spec = K.k8s_argument_spec(
+        nodes=dict(type="list", elements="str", required=True, aliases=["node", "name"]),
+        state=dict(type="str", default="drained", choices=["drained", "cordoned", "uncordoned"]),
+        timeout=dict(type="int", default=600),
+        owner=dict(type="str", default="fournines.runbooks"),
+        allow_bare_pods=dict(type="bool", default=False),
+        grace_period=dict(type="int"),
+        restore_on_failure=dict(type="bool", default=True),
+        force=dict(type="bool", default=False),
+        journal_dir=dict(type="path"))
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    p = module.params
+    started = time.time()
+    result = dict(changed=False, cordoned=[], uncordoned=[], evicted=[], skipped=[], refusals=0, blocked=[],
+                  replacements={})
+    rec = StepRecorder(p["journal_dir"] if p["state"] == "drained" else None, "drain %s" % ",".join(p["nodes"]),
+                       module.check_mode)
+    try:
+        rec.start()
+        kube = K.kube_from_params(p)
+        if p["state"] == "uncordoned":
+            for name in p["nodes"]:
+                node = kube.node(name)
+                if node is not None and (K.cordoned_by_us(node) or (p["force"] and K.node_unschedulable(node))):
+                    if not module.check_mode:
+                        K.uncordon(kube, name, force=p["force"])
+                    result["uncordoned"].append(name)
+        elif p["state"] == "cordoned":
+            for name in p["nodes"]:
+                node = kube.node(name)
+                if node is None:
+                    raise K.K8sError("node %r does not exist" % name)
+                if not K.node_unschedulable(node):
+                    if not module.check_mode:
+                        K.cordon(kube, name, p["owner"])
+                    result["cordoned"].append(name)
+        else:
+            drainer = Drainer(kube, Deadline(p["timeout"]), p["owner"], allow_bare=p["allow_bare_pods"],
+                              grace_period=p["grace_period"], restore_on_failure=p["restore_on_failure"])
+            if module.check_mode:
+                result.update(drainer.dry_run(p["nodes"]))
+            else:
+                result.update(drainer.drain(p["nodes"]))
+            result["changed"] = bool(result["cordoned"] or result["evicted"])
+    except DrainError as err:
+        details = dict((k, v) for k, v in err.details.items() if k in result)
+        result.update(details)
+        rec.failed(str(err))
+        module.fail_json(msg=str(err), seconds=round(time.time() - started, 1), **dict(result, changed=True))
+    except RunbookError as err:
+        rec.failed(str(err))
+        module.fail_json(msg=str(err), **result)
+    except K.ApiException as err:
+        module.fail_json(msg="Kubernetes API call failed: %s" % K.api_error_text(err), **result)
+    if p["state"] != "drained":
+        result["changed"] = bool(result["cordoned"] or result["uncordoned"])
+    rec.done(evicted=len(result["evicted"]), refusals=result["refusals"], seconds=round(time.time() - started, 1))
+    module.exit_json(seconds=round(time.time() - started, 1), **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -3,7 +3,8 @@
 GET    /health            {"ok", "pending"}: pending = scheduled tasks + queued Node actions
 GET    /state             the whole state document
 POST   /reset             rebuild the lab cluster: {"pools": [{"type", "count"}], "k8s_version",
-                          "versions", "instant": true}  (instant = nodes join at once)
+                          "versions", "instant": true}  (instant = nodes join at once);
+                          an empty body rebuilds what the first start built (the seed)
 GET    /faults            the fault rules, with hit counts
 POST   /faults            add a rule (see faults.Faults)
 POST   /faults/burst429   {"count": N, "retry_after": s, "path": regex}
@@ -39,7 +40,8 @@ def handle(ctx, method, path, body, query):
         config = {k: body[k] for k in ("pools", "k8s_version", "versions", "patches", "label",
                                        "region", "cluster_id", "domains") if k in body}
         try:
-            cloud.reset(config, instant=bool(body.get("instant", True)))
+            cloud.reset(config or cloud.data.get("seed") or {},
+                        instant=bool(body.get("instant", True)))
         except (ValueError, KeyError, TypeError) as err:
             raise bad_request("reset: %s" % err)
         ctx.faults.clear()

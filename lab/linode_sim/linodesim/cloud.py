@@ -115,10 +115,12 @@ class Cloud(LkeMixin, InstancesMixin, DomainsMixin):
                          if n.get("node_name")]
             old_names += list(self.data.get("orphans", {}))
             next_ids = self.data.get("next_ids", {})
+            # what the first start built: an empty admin reset goes back to it
+            seed = self.data.get("seed") or config
             self.store.data = {
                 "config": merged, "versions": versions, "clusters": {}, "pools": {},
                 "nodes": {}, "instances": {}, "domains": {}, "records": {}, "tasks": [],
-                "orphans": {}, "next_ids": next_ids,
+                "orphans": {}, "next_ids": next_ids, "seed": seed,
             }
             for name in old_names:
                 self.node_action("delete", name)

@@ -47,6 +47,19 @@ def test_control_plane_upgrade_one_minor_only(client, sim):
     assert {spec["kubelet_version"] for spec in sim.backend.nodes.values()} == {"v1.34.6"}
 
 
+def test_linode_api4_upgrade_from_133_refuses_135_accepts_134(client, sim):
+    sim.cloud.reset({"k8s_version": "1.33"}, instant=True)
+    cluster = _cluster(client)
+    cluster.k8s_version = "1.35"
+    with pytest.raises(ApiError) as err:
+        cluster.save()
+    assert err.value.status == 400 and "one minor version at a time" in str(err.value)
+    cluster.invalidate()
+    cluster.k8s_version = "1.34"
+    cluster.save()
+    assert _cluster(client).k8s_version.id == "1.34"
+
+
 def test_upgrade_refuses_skipping_and_downgrade(sim):
     cloud = sim.cloud
     cloud.data["versions"].append("1.36")

@@ -1,0 +1,45 @@
+"""Fixtures for the Linode simulator's integration tests (running lab: make lab)."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import simlab  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def sim_env():
+    env = simlab.labenv.component_env("linode_sim")
+    if not env:
+        pytest.fail("the Linode simulator is not running (no .lab/linode_sim/env): run lab/up")
+    return env
+
+
+@pytest.fixture(scope="session")
+def sim_admin(sim_env):
+    return simlab.SimAdmin(sim_env["LINODE_SIM_ADMIN_URL"])
+
+
+@pytest.fixture(scope="session")
+def linode(sim_env):
+    from linode_api4 import LinodeClient
+    return LinodeClient(sim_env["LINODE_TOKEN"], base_url=sim_env["LINODE_API_URL"])
+
+
+@pytest.fixture(scope="session")
+def k8s_api():
+    from kubernetes import client, config
+    api = config.new_client_from_config(config_file=simlab.labenv.kubeconfig())
+    return client.CoreV1Api(api), client.AppsV1Api(api)
+
+
+@pytest.fixture(scope="module")
+def lab_cluster(linode, sim_env, sim_admin, k8s_api):
+    """The seeded LKE cluster, back in its seeded state after the module's tests."""
+    from linode_api4.objects import LKECluster
+    core, apps = k8s_api
+    sim_admin.wait_idle()
+    yield linode.load(LKECluster, int(sim_env["LKE_CLUSTER_ID"]))
+    simlab.restore_seed(sim_admin, core, apps)

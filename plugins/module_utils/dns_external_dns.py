@@ -15,7 +15,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import re
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.dns import (
@@ -126,7 +125,7 @@ class ExternalDNSProvider(DNSProvider):
             "/api/v1/namespaces/%s/services/%s"
         path = path % (obj["metadata"]["namespace"], obj["metadata"]["name"])
         try:
-            self.kube.request("PATCH", path, body=json.dumps({"metadata": {"annotations": notes}}),
+            self.kube.request("PATCH", path, body={"metadata": {"annotations": notes}},
                               content_type="application/merge-patch+json")
         except ApiException as err:
             raise DNSError("cannot annotate %s %s/%s: %s" % (obj["kind"], obj["metadata"]["namespace"],

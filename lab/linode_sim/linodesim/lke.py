@@ -166,10 +166,13 @@ class LkeMixin:
                 # LKE removes the newest nodes first
                 self._remove_node(self.data["nodes"][pool["node_ids"][-1]])
             pool["count"] = count
+        old_labels, old_taints = dict(pool["labels"]), list(pool["taints"])
         if "labels" in body:
             pool["labels"] = v.labels(body["labels"] or {})
         if "taints" in body:
             pool["taints"] = self._taints(body["taints"] or [])
+        if pool["labels"] != old_labels or pool["taints"] != old_taints:
+            self._sync_pool_meta(pool, old_labels, old_taints)
         if "tags" in body:
             pool["tags"] = v.str_list(body["tags"] or [], "tags")
         if "autoscaler" in body:
@@ -178,6 +181,17 @@ class LkeMixin:
             pool["label"] = v.label(body["label"], "label")
         self.save()
         return self.pool_view(pool)
+
+    def _sync_pool_meta(self, pool, old_labels, old_taints):
+        """LKE applies a pool's label and taint changes to its existing Nodes."""
+        change = {"labels": dict(pool["labels"]),
+                  "remove_labels": sorted(set(old_labels) - set(pool["labels"])),
+                  "taints": [dict(t) for t in pool["taints"]],
+                  "remove_taints": sorted({t["key"] for t in old_taints})}
+        for nid in pool["node_ids"]:
+            name = self.data["nodes"][nid]["node_name"]
+            if name:
+                self.node_action("update_meta", dict(change, name=name))
 
     def delete_pool(self, cid, pid):
         pool = self._pool(cid, pid)

@@ -37,6 +37,7 @@ def node_spec(name, pool, instance, kubelet_version, region):
     return {
         "name": name,
         "labels": labels,
+        "taints": [dict(t) for t in pool.get("taints") or []],
         "provider_id": "linode://%d" % instance["id"],
         "kubelet_version": "v" + kubelet_version,
         "capacity": {
@@ -58,6 +59,16 @@ class NullBackend:
     def create(self, spec):
         self.calls.append(("create", spec["name"]))
         self.nodes[spec["name"]] = dict(spec, heartbeat=True)
+
+    def update_meta(self, change):
+        self.calls.append(("update_meta", change["name"]))
+        node = self.nodes.get(change["name"])
+        if node is not None:
+            for key in change["remove_labels"]:
+                node["labels"].pop(key, None)
+            node["labels"].update(change["labels"])
+            node["taints"] = [t for t in node["taints"] if t["key"] not in change["remove_taints"]]
+            node["taints"] += change["taints"]
 
     def stop_heartbeat(self, name):
         self.calls.append(("stop_heartbeat", name))
@@ -102,6 +113,29 @@ class KwokBackend:
         core, kn = self._client()
         kn.create_node(core, spec["name"], spec["labels"], spec["provider_id"],
                        spec["kubelet_version"], **spec["capacity"])
+        if spec.get("taints"):
+            self.update_meta({"name": spec["name"], "labels": {}, "remove_labels": [],
+                              "taints": spec["taints"], "remove_taints": []})
+
+    def update_meta(self, change):
+        """Apply a pool's labels and taints to one Node, as LKE does; taints others set
+        (the node-lifecycle controller's, a cordon) are kept."""
+        core, _ = self._client()
+        if not self._exists(core, change["name"]):
+            return
+        node = core.read_node(change["name"])
+        drop = set(change["remove_taints"]) | {t["key"] for t in change["taints"]}
+        taints = [{"key": t.key, "value": t.value, "effect": t.effect}
+                  for t in node.spec.taints or [] if t.key not in drop]
+        taints += [{k: v for k, v in t.items() if v is not None} for t in change["taints"]]
+        labels = {key: None for key in change["remove_labels"]}
+        labels.update(change["labels"])
+        core.patch_node(change["name"], [
+            {"op": "add", "path": "/spec/taints", "value": taints},
+            {"op": "test", "path": "/metadata/resourceVersion",
+             "value": node.metadata.resource_version}])
+        if labels:
+            core.patch_node(change["name"], {"metadata": {"labels": labels}})
 
     def stop_heartbeat(self, name):
         core, kn = self._client()

@@ -99,3 +99,25 @@ def test_deleted_instance_goes_notready_then_is_replaced(lab_cluster, linode, k8
 
     wait_for("LKE's replacement Node", replaced, timeout=180)
     assert victim.metadata.name not in lke_nodes(core)
+
+
+def test_pool_labels_and_taints_reach_the_nodes(lab_cluster, k8s_api):
+    core, _ = k8s_api
+    pool = lab_cluster.pools[0]
+    key = "lab.fournines.io/test-pool-meta"
+    pool.labels = {key: "yes"}
+    pool.taints = [{"key": key, "value": "yes", "effect": "PreferNoSchedule"}]
+    pool.save()
+
+    def applied(want):
+        nodes = [n for n in lke_nodes(core).values()
+                 if n.metadata.labels.get("lke.linode.com/pool-id") == str(pool.id)]
+        has = [(n.metadata.labels.get(key) == "yes",
+                any(t.key == key for t in n.spec.taints or [])) for n in nodes]
+        return bool(nodes) and all(h == (want, want) for h in has)
+
+    wait_for("pool label and taint on every Node", lambda: applied(True), timeout=30)
+    pool.labels = {}
+    pool.taints = []
+    pool.save()
+    wait_for("pool label and taint gone from every Node", lambda: applied(False), timeout=30)

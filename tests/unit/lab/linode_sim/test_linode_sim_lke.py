@@ -230,3 +230,20 @@ def test_state_survives_restart_with_pending_work(client, sim, tmp_path):
         assert all(n["status"] == "ready" for n in cloud.pool_get(CID, pool.id)["nodes"])
     finally:
         again.server.shutdown()
+
+
+def test_pool_label_and_taint_changes_reach_existing_nodes(client, sim):
+    pool = _cluster(client).pools[0]
+    pool.labels = {"tier": "web"}
+    pool.taints = [{"key": "dedicated", "value": "web", "effect": "NoSchedule"}]
+    pool.save()
+    sim.advance(0)
+    for spec in sim.backend.nodes.values():
+        assert spec["labels"]["tier"] == "web"
+        assert spec["taints"] == [{"key": "dedicated", "value": "web", "effect": "NoSchedule"}]
+    pool.labels = {}
+    pool.taints = []
+    pool.save()
+    sim.advance(0)
+    for spec in sim.backend.nodes.values():
+        assert "tier" not in spec["labels"] and spec["taints"] == []

@@ -262,7 +262,7 @@ def instance(data_dir, bindir, state, os_user=None, log_file=None, check_mode=Fa
     that is how a minor upgrade swaps binaries. Returns (changed, before, after) descriptions.
     """
     data_dir_major(data_dir)
-    bindir = os.path.realpath(bindir)
+    bindir = os.path.realpath(bindir) if bindir else None
     current = postmaster(data_dir)
     before = {"running": bool(current), "bindir": running_bindir(data_dir)}
     if state == "stopped":

@@ -53,6 +53,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+seconds:
+  description: How long fingerprinting and smoke queries took.
+  returned: always
+  type: float
 fingerprints:
   description: Per table (C(schema.table)) its C(rows) and C(checksum).
   returned: always
@@ -73,6 +77,8 @@ ok:
   type: bool
 """
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import (
@@ -91,6 +97,7 @@ def main():
         smoke_queries=dict(type="list", elements="str", default=[]), compare_to=dict(type="dict"),
     ), supports_check_mode=True)
     p = module.params
+    started = time.monotonic()
     try:
         conn = conn_params(p)
         prints = table_fingerprints(conn, p["schemas"])
@@ -99,7 +106,7 @@ def main():
         module.fail_json(msg=str(err))
     diffs = compare_fingerprints(p["compare_to"], prints) if p["compare_to"] is not None else []
     module.exit_json(changed=False, fingerprints=prints, smoke=smoke_results, differences=diffs,
-                     ok=not diffs and all(s["ok"] for s in smoke_results))
+                     ok=not diffs and all(s["ok"] for s in smoke_results), seconds=round(time.monotonic() - started, 3))
 
 
 if __name__ == "__main__":

@@ -64,6 +64,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+seconds:
+  description: How long the start/stop took (the canary uses it to predict downtime).
+  returned: always
+  type: float
 before:
   description: C(running) and C(bindir) before.
   returned: always
@@ -73,6 +77,8 @@ after:
   returned: always
   type: dict
 """
+
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -88,12 +94,14 @@ def main():
         timeout=dict(type="int", default=120),
     ), required_if=[("state", "started", ["bindir"]), ("state", "restarted", ["bindir"])], supports_check_mode=True)
     p = module.params
+    started = time.monotonic()
     try:
         changed, before, after = instance(p["data_dir"], p["bindir"], p["state"], p["os_user"], p["log_file"],
                                           module.check_mode, p["timeout"], p["stop_mode"])
     except PostgresError as err:
         module.fail_json(msg=str(err))
-    module.exit_json(changed=changed, before=before, after=after, diff={"before": before, "after": after})
+    module.exit_json(changed=changed, before=before, after=after, diff={"before": before, "after": after},
+                     seconds=round(time.monotonic() - started, 3))
 
 
 if __name__ == "__main__":

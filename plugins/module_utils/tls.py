@@ -264,6 +264,13 @@ def cert_summary(cert, now):
     }
 
 
+def _is_ca(cert):
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+
+
 def _verify(leaf, intermediates, trust, at, name):
     """None when the chain verifies at ``at`` for ``name``, else cryptography's reason."""
     if not trust:
@@ -307,6 +314,9 @@ def judge_chain(chain, trust, now):
     if len(chain) == 1 and leaf.subject == leaf.issuer:
         return False, "self_signed", "self-signed certificate that is not in the trust store"
     top = chain[-1]
+    if top.issuer not in served and top.issuer not in trusted and len(chain) > 1 and _is_ca(top):
+        return False, "untrusted_root", ("chain ends at CA '%s', whose issuer '%s' is not trusted"
+                                         % (_name_text(top.subject), _name_text(top.issuer)))
     if top.issuer not in served and top.issuer not in trusted:
         return False, "incomplete_chain", ("issuer '%s' is neither served nor trusted: the server does not send "
                                            "the intermediate certificate(s)" % _name_text(top.issuer))

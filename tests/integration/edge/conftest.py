@@ -13,7 +13,8 @@ import simlab  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def edge_env():
+def edge_env(lab_up):
+    lab_up("k8s", "linode_sim", "edge")
     env = simlab.labenv.component_env("edge")
     if not env:
         pytest.fail("the app edge is not running (no .lab/edge/env): run lab/up")
@@ -36,14 +37,13 @@ def edge_status(edge_env):
 
 
 @pytest.fixture(scope="session")
-def edge_k8s():
-    from kubernetes import client, config
-    api = config.new_client_from_config(config_file=simlab.labenv.kubeconfig())
-    return client.CoreV1Api(api), client.AppsV1Api(api)
+def edge_k8s(k8s_client, edge_env):
+    from kubernetes import client
+    return client.CoreV1Api(k8s_client), client.AppsV1Api(k8s_client)
 
 
 @pytest.fixture(scope="session")
-def edge_linode():
+def edge_linode(edge_env):
     from linode_api4 import LinodeClient
     env = simlab.labenv.component_env("linode_sim")
     if not env:

@@ -10,7 +10,8 @@ import simlab  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def sim_env():
+def sim_env(lab_up):
+    lab_up("k8s", "linode_sim")
     env = simlab.labenv.component_env("linode_sim")
     if not env:
         pytest.fail("the Linode simulator is not running (no .lab/linode_sim/env): run lab/up")
@@ -29,10 +30,9 @@ def linode(sim_env):
 
 
 @pytest.fixture(scope="session")
-def k8s_api():
-    from kubernetes import client, config
-    api = config.new_client_from_config(config_file=simlab.labenv.kubeconfig())
-    return client.CoreV1Api(api), client.AppsV1Api(api)
+def k8s_api(k8s_client):
+    from kubernetes import client
+    return client.CoreV1Api(k8s_client), client.AppsV1Api(k8s_client)
 
 
 @pytest.fixture(scope="module")

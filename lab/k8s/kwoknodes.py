@@ -26,9 +26,11 @@ HEARTBEAT_OFF = "stopped"
 
 
 def node_manifest(name, labels, provider_id, kubelet_version, cpu="4", memory="16Gi", pods="110",
-                  **capacity):
+                  taints=None, **capacity):
     """A Node as a kubelet would register it; extra keyword arguments are more capacity
-    entries (e.g. ephemeral_storage="80Gi" or **{"ephemeral-storage": "80Gi"})."""
+    entries (e.g. ephemeral_storage="80Gi" or **{"ephemeral-storage": "80Gi"}). `taints`
+    (list of {key, value, effect}) are registered with the node, as kubelet --register-with-taints
+    does, so nothing is scheduled there before they apply."""
     resources = {"cpu": str(cpu), "memory": str(memory), "pods": str(pods)}
     resources.update({key.replace("_", "-"): str(val) for key, val in capacity.items()})
     all_labels = {
@@ -51,7 +53,7 @@ def node_manifest(name, labels, provider_id, kubelet_version, cpu="4", memory="1
             "labels": all_labels,
             "annotations": {"node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake"},
         },
-        "spec": {"providerID": provider_id},
+        "spec": dict({"providerID": provider_id}, **({"taints": list(taints)} if taints else {})),
         # A Node's status may be set on create (kubelets register this way); kwok keeps these.
         "status": {
             "addresses": [{"type": "InternalIP", "address": internal_ip},

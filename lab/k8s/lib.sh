@@ -10,9 +10,10 @@ LAB_PYTHON=${LAB_PYTHON:-$REPO/.venv/bin/python}
 if [ -z "${LAB_PROFILE:-}" ]; then
   LAB_PROFILE=$(cat "$LAB_STATE/profile" 2>/dev/null || echo fast)
 fi
+# LAB_PORTS_FILE lets a test run a second, isolated instance on other ports.
 set -a
 # shellcheck source=/dev/null
-. "$LAB_DIR/ports.env"
+. "${LAB_PORTS_FILE:-$LAB_DIR/ports.env}"
 set +a
 S=$LAB_STATE/k8s
 LOGS=$S/logs

@@ -1,0 +1,91 @@
+"""Fixtures for the DNS integration tests: the running lab DNS (lab/dns) and providers on it.
+
+Every test starts from the seeded zone: the ``seeded`` fixture (autouse) snapshots the
+primary's RRsets before a test and puts back whatever the test changed afterwards, then
+waits until the secondary serves the seeded data again.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.join(REPO, "lab"))
+import labenv  # noqa: E402
+
+from ansible_collections.fournines.runbooks.plugins.module_utils import dns as d  # noqa: E402
+from ansible_collections.fournines.runbooks.plugins.module_utils import dns_propagation as prop  # noqa: E402
+from ansible_collections.fournines.runbooks.plugins.module_utils.dns_powerdns import PowerDNSProvider  # noqa: E402
+from ansible_collections.fournines.runbooks.plugins.module_utils.dns_rfc2136 import RFC2136Provider  # noqa: E402
+
+ZONE = "lab.example."
+APP_RECORDS = [("app.lab.example.", "A"), ("app.lab.example.", "AAAA"), ("www.lab.example.", "CNAME")]
+
+
+@pytest.fixture(scope="session")
+def dns_env():
+    env = labenv.component_env("dns")
+    if not env:
+        pytest.fail("the lab DNS is not running (no .lab/dns/env): run lab/up dns")
+    return env
+
+
+@pytest.fixture(scope="session")
+def nameservers(dns_env):
+    return [prop.parse_nameserver(ns) for ns in dns_env["DNS_NAMESERVERS"].split(",")]
+
+
+@pytest.fixture(scope="session")
+def make_provider(dns_env):
+    def make(name, **override):
+        if name == "powerdns":
+            opts = dict(api_url=dns_env["PDNS_API_URL"], api_key=dns_env["PDNS_API_KEY"])
+            opts.update(override)
+            return PowerDNSProvider(opts["api_url"], opts["api_key"], deadline=10)
+        if name == "rfc2136":
+            opts = dict(server=dns_env["DNS_PRIMARY_HOST"], port=int(dns_env["DNS_PRIMARY_PORT"]),
+                        key_name=dns_env["DNS_TSIG_KEY_NAME"], key_secret=dns_env["DNS_TSIG_SECRET"],
+                        key_algorithm=dns_env["DNS_TSIG_ALGORITHM"])
+            opts.update(override)
+            return RFC2136Provider(opts["server"], opts["port"], opts["key_name"], opts["key_secret"],
+                                   opts["key_algorithm"], timeout=2, deadline=5)
+        raise ValueError(name)
+    return make
+
+
+@pytest.fixture(scope="session")
+def lag(dns_env):
+    """lag('hold') / lag('release') / lag(seconds): make the Knot secondary fall behind."""
+    def run(arg):
+        subprocess.run([dns_env["DNS_SECONDARY_LAG_CMD"], str(arg)], check=True, timeout=30)
+    return run
+
+
+@pytest.fixture(scope="session")
+def primary_ttls(make_provider):
+    """{(name, type): ttl} as the primary's API shows it now."""
+    def read(keys=APP_RECORDS):
+        provider = make_provider("powerdns")
+        return dict((k, v.ttl) for k, v in provider.get(ZONE, keys).items())
+    return read
+
+
+@pytest.fixture(autouse=True)
+def seeded(dns_env, make_provider, nameservers, lag):
+    api = make_provider("powerdns")
+    before = dict(((r["name"], r["type"]), r) for r in api._zone(ZONE, refresh=True)["rrsets"] if r["type"] != "SOA")
+    yield
+    lag("release")
+    after = dict(((r["name"], r["type"]), r) for r in api._zone(ZONE, refresh=True)["rrsets"] if r["type"] != "SOA")
+    changed = []
+    for key, raw in before.items():
+        now = after.get(key)
+        if now is None or now["ttl"] != raw["ttl"] or now["records"] != raw["records"]:
+            changed.append((d.RRset(key[0], key[1], raw["ttl"], [], handle=raw), raw["ttl"]))
+    if changed:
+        api.set_ttls(ZONE, changed)
+        expect = [{"name": r.name, "type": r.rtype, "ttl": ttl,
+                   "values": [x["content"] for x in r.handle["records"]]} for r, ttl in changed]
+        prop.wait_converged(nameservers, ZONE, prop.normalize_expectations(expect, ZONE), timeout=30, interval=0.1)

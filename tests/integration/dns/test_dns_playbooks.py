@@ -1,0 +1,76 @@
+"""The runbooks end to end against the lab: a failing migration hook still restores the TTLs on
+every nameserver, and TTLs lowered days ahead are restored by another run from the journal."""
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+
+import pytest
+
+from conftest import APP_RECORDS, REPO, ZONE
+
+from ansible_collections.fournines.runbooks.plugins.module_utils import dns_propagation as prop
+
+
+@pytest.fixture
+def run_id():
+    rid = "dns-test-%s" % uuid.uuid4().hex[:8]
+    yield rid
+    shutil.rmtree(os.path.join(REPO, "reports", rid), ignore_errors=True)
+
+
+def playbook(name, *extra):
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), os.path.join(REPO, "playbooks", name)]
+    for item in extra:
+        cmd += ["-e", json.dumps(item) if isinstance(item, dict) else item]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def served_ttls(nameservers):
+    out = {}
+    for label, ip, port in nameservers:
+        for name, rtype in APP_RECORDS:
+            out[(label, name, rtype)] = prop.query(ip, port, name, rtype, 2)["ttl"]
+    return out
+
+
+def journal(run_id):
+    return json.load(open(os.path.join(REPO, "reports", run_id, "state.json")))
+
+
+@pytest.mark.parametrize("provider", ["rfc2136", "powerdns"])
+def test_failing_hook_still_restores_every_nameserver(provider, run_id, nameservers):
+    result = playbook("dns-migration.yml", {"dns_migration_provider": provider, "dns_migration_run_id": run_id,
+                                            "dns_migration_ttl": 5, "dns_migration_hook_tasks": "",
+                                            "dns_migration_hook_command": ["false"], "dns_migration_wait_out": False})
+    assert result.returncode != 0, result.stdout
+    assert "Run the migration command" in result.stdout and "Restore the original TTLs" in result.stdout
+    assert "-    app.lab.example./A: 3600" in result.stdout and "+    app.lab.example./A: 5" in result.stdout
+    assert set(served_ttls(nameservers).values()) == {3600}
+    state = journal(run_id)
+    assert state["status"] == "done"
+    assert all(r["restored"] for r in state["facts"]["dns_ttl"]["records"].values())
+
+
+def test_lowered_days_ahead_restored_by_another_run(run_id, nameservers):
+    lowered = playbook("lower-dns-ttl.yml", {"dns_migration_run_id": run_id, "dns_migration_ttl": 5})
+    assert lowered.returncode == 0, lowered.stdout
+    assert set(served_ttls(nameservers).values()) == {5}
+    again = playbook("lower-dns-ttl.yml", {"dns_migration_run_id": run_id, "dns_migration_ttl": 5})
+    assert again.returncode == 0 and "changed=0" in again.stdout  # a re-run keeps the saved originals
+    pending = journal(run_id)["facts"]["dns_ttl"]["records"]
+    assert set(v["original_ttl"] for v in pending.values()) == {3600}
+    restored = playbook("restore-dns-ttl.yml", {"dns_migration_run_id": run_id, "dns_migration_provider": "rfc2136"})
+    assert restored.returncode == 0, restored.stdout
+    assert set(served_ttls(nameservers).values()) == {3600}
+
+
+def test_bad_ttl_fails_before_anything_changes(run_id, nameservers):
+    result = playbook("dns-migration.yml", {"dns_migration_run_id": run_id, "dns_migration_ttl": -5})
+    assert result.returncode != 0
+    assert "ttl -5 is negative" in result.stdout
+    assert "Run the migration" not in result.stdout
+    assert set(served_ttls(nameservers).values()) == {3600}

@@ -1,0 +1,172 @@
+"""Every provider lowers and restores for real; bad input changes nothing."""
+
+import json
+import os
+import sys
+import uuid
+
+import pytest
+
+from conftest import APP_RECORDS, ZONE, labenv
+
+from ansible_collections.fournines.runbooks.plugins.module_utils import dns as d
+from ansible_collections.fournines.runbooks.plugins.module_utils import dns_propagation as prop
+
+
+def _expect(keys, ttl):
+    return prop.normalize_expectations([{"name": n, "type": t, "ttl": ttl} for n, t in keys], ZONE)
+
+
+@pytest.mark.parametrize("provider_name", ["rfc2136", "powerdns"])
+def test_lower_verify_restore(provider_name, make_provider, nameservers, primary_ttls, tmp_path):
+    provider = make_provider(provider_name)
+    state = d.TTLState(str(tmp_path), "run", ZONE, provider_name)
+    rows = d.lower(provider, ZONE, APP_RECORDS, 5, state)
+    assert [(r["old_ttl"], r["new_ttl"]) for r in rows] == [(3600, 5)] * 3
+    results = prop.wait_converged(nameservers, ZONE, _expect(APP_RECORDS, 5), timeout=20, interval=0.1)
+    assert all(r["converged"] for r in results) and len(set(r["serial"] for r in results)) == 1
+    # a second lowering (a re-run) keeps the real originals
+    d.lower(provider, ZONE, APP_RECORDS, 5, d.TTLState(str(tmp_path), "run", ZONE, provider_name))
+    saved = json.load(open(state.path))["facts"]["dns_ttl"]["records"]
+    assert set(v["original_ttl"] for v in saved.values()) == {3600}
+    restored = d.restore(provider, ZONE, d.TTLState(str(tmp_path), "run", ZONE, provider_name))
+    assert [(r["old_ttl"], r["new_ttl"]) for r in restored] == [(5, 3600)] * 3
+    prop.wait_converged(nameservers, ZONE, _expect(APP_RECORDS, 3600), timeout=20, interval=0.1)
+    assert set(primary_ttls().values()) == {3600}
+    assert d.TTLState(str(tmp_path), "run", ZONE, provider_name).pending() == {}
+
+
+@pytest.fixture
+def linode_provider():
+    from ansible_collections.fournines.runbooks.plugins.module_utils.dns_linode import LinodeProvider
+    env = labenv.component_env("linode_sim")
+    if not env:
+        pytest.fail("the Linode simulator is not running (no .lab/linode_sim/env): run lab/up")
+    return lambda token=env["LINODE_TOKEN"]: LinodeProvider(token, env["LINODE_API_URL"], 20)
+
+
+def test_linode_lowers_snapped_and_restores(linode_provider, tmp_path):
+    provider, zone = linode_provider(), "fournines.test."
+    keys = [("web.lab.fournines.test.", "A"), ("api.lab.fournines.test.", "A")]
+    state = d.TTLState(str(tmp_path), "lin", zone, "linode")
+    rows = d.lower(provider, zone, keys, 60, state)
+    try:
+        assert all(r["new_ttl"] == 120 and "stored as 120" in r["note"] for r in rows)
+        assert set(r.ttl for r in provider.get(zone, keys).values()) == {120}
+    finally:
+        d.restore(provider, zone, d.TTLState(str(tmp_path), "lin", zone, "linode"))
+    assert set(r.ttl for r in provider.get(zone, keys).values()) == {3600}
+    with pytest.raises(d.DNSError, match="refused the token"):
+        linode_provider("not-the-token").check_zone(zone)
+    with pytest.raises(d.DNSError, match="no domain nope.test"):
+        provider.check_zone("nope.test.")
+
+
+@pytest.fixture
+def k8s_objects():
+    """Ingresses/Services in a namespace of our own, deleted afterwards."""
+    from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import kube_from_params
+    if not os.path.exists(labenv.kubeconfig()):
+        pytest.fail("the lab Kubernetes is not running (no %s): run lab/up" % labenv.kubeconfig())
+    kube = kube_from_params({"kubeconfig": labenv.kubeconfig()})
+    ns = "dns-ttl-test-%s" % uuid.uuid4().hex[:6]
+    kube.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+
+    def ingress(name, host, notes):
+        kube.request("POST", "/apis/networking.k8s.io/v1/namespaces/%s/ingresses" % ns, body={
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": name, "namespace": ns, "annotations": notes},
+            "spec": {"rules": [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
+                "service": {"name": name, "port": {"number": 80}}}}]}}]}})
+
+    def service(name, notes):
+        kube.request("POST", "/api/v1/namespaces/%s/services" % ns, body={
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns, "annotations": notes},
+            "spec": {"ports": [{"port": 80}], "selector": {"app": name}}})
+
+    ingress("app", "app.lab.example", {"external-dns.kubernetes.io/ttl": "3600"})
+    ingress("www", "www.lab.example", {})
+    service("api", {"external-dns.alpha.kubernetes.io/hostname": "api.lab.example",
+                    "external-dns.alpha.kubernetes.io/ttl": "1h"})
+    yield kube, ns
+    kube.request("DELETE", "/api/v1/namespaces/%s" % ns)
+
+
+def test_external_dns_annotations_lowered_and_restored(k8s_objects, tmp_path):
+    from ansible_collections.fournines.runbooks.plugins.module_utils.dns_external_dns import ExternalDNSProvider
+    kube, ns = k8s_objects
+    provider = ExternalDNSProvider(kube, [ns])
+    keys = [("app.lab.example.", "A"), ("www.lab.example.", "CNAME"), ("api.lab.example.", "A")]
+    assert [r["ttl"] for r in d.read(provider, ZONE, keys)] == [3600, None, 3600]
+    d.lower(provider, ZONE, keys, 60, d.TTLState(str(tmp_path), "ext", ZONE, "external_dns"))
+
+    def notes(kind, name):
+        path = ("/apis/networking.k8s.io/v1/namespaces/%s/ingresses/%s" if kind == "Ingress"
+                else "/api/v1/namespaces/%s/services/%s") % (ns, name)
+        return kube.get(path)["metadata"].get("annotations") or {}
+    assert notes("Ingress", "app")["external-dns.kubernetes.io/ttl"] == "60"
+    assert notes("Ingress", "www")["external-dns.kubernetes.io/ttl"] == "60"
+    assert notes("Service", "api")["external-dns.alpha.kubernetes.io/ttl"] == "60"  # the old prefix stays
+    assert "external-dns.kubernetes.io/ttl" not in notes("Service", "api")
+    d.restore(provider, ZONE, d.TTLState(str(tmp_path), "ext", ZONE, "external_dns"))
+    assert notes("Ingress", "app")["external-dns.kubernetes.io/ttl"] == "3600"
+    assert "external-dns.kubernetes.io/ttl" not in notes("Ingress", "www")  # had none: removed again
+    assert parse(notes("Service", "api")["external-dns.alpha.kubernetes.io/ttl"]) == 3600
+    with pytest.raises(d.DNSError, match="no Ingress or Service"):
+        provider.check_zone("nope.example.")
+    with pytest.raises(d.DNSError, match="no such record"):
+        provider.get(ZONE, [("missing.lab.example.", "A")])
+
+
+def parse(value):
+    from ansible_collections.fournines.runbooks.plugins.module_utils.dns_external_dns import parse_ttl_annotation
+    return parse_ttl_annotation(value)
+
+
+@pytest.mark.parametrize("provider_name", ["rfc2136", "powerdns"])
+@pytest.mark.parametrize("zone,keys,ttl,match", [
+    ("nope.example.", [("app.nope.example.", "A")], 5, "not host|does not host|not authoritative|REFUSED"),
+    (ZONE, [("app.lab.example.", "A"), ("missing.lab.example.", "A")], 5, "no such record.*missing.lab.example"),
+    (ZONE, APP_RECORDS, -5, "negative"),
+    (ZONE, APP_RECORDS, "soon", "not a number"),
+])
+def test_bad_input_changes_nothing(provider_name, zone, keys, ttl, match, make_provider, primary_ttls, tmp_path):
+    state = d.TTLState(str(tmp_path), "bad", zone, provider_name)
+    with pytest.raises(d.DNSError, match=match):
+        d.lower(make_provider(provider_name), zone, keys, ttl, state)
+    assert set(primary_ttls().values()) == {3600}
+    assert state.pending() == {} and not os.path.exists(state.path)
+
+
+def test_wrong_tsig_key_is_reported_and_changes_nothing(make_provider, primary_ttls, tmp_path):
+    bad = make_provider("rfc2136", key_secret="d3Jvbmcgc2VjcmV0")
+    with pytest.raises(d.DNSError) as err:
+        d.lower(bad, ZONE, APP_RECORDS, 5, d.TTLState(str(tmp_path), "tsig", ZONE, "rfc2136"))
+    assert "TSIG key lab-tsig" in str(err.value) and "nothing was changed" in str(err.value)
+    unknown = make_provider("rfc2136", key_name="other-key")
+    with pytest.raises(d.DNSError, match="TSIG key other-key"):
+        unknown.check_zone(ZONE)
+    assert set(primary_ttls().values()) == {3600}
+
+
+def test_unsigned_update_is_refused(make_provider, primary_ttls):
+    unsigned = make_provider("rfc2136", key_name=None, key_secret=None)
+    rrsets = unsigned.get(ZONE, APP_RECORDS[:1])
+    with pytest.raises(d.DNSError, match="REFUSED.*no TSIG key"):
+        unsigned.set_ttls(ZONE, [(rrsets[APP_RECORDS[0]], 5)])
+    assert set(primary_ttls().values()) == {3600}
+
+
+def test_refused_api_key(make_provider):
+    with pytest.raises(d.DNSError, match="refused the API key"):
+        make_provider("powerdns", api_key="wrong-key").check_zone(ZONE)
+
+
+def test_dead_api_is_named(make_provider):
+    # the resolver's port speaks DNS, not HTTP: the API call fails and names the URL
+    with pytest.raises(d.DNSError, match="127.0.0.1:%d" % labenv.port("DNS_RESOLVER_PORT")):
+        make_provider("powerdns", api_url="http://127.0.0.1:%d" % labenv.port("DNS_RESOLVER_PORT")).check_zone(ZONE)
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__]))

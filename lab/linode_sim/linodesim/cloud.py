@@ -168,7 +168,8 @@ class Cloud(LkeMixin, InstancesMixin, DomainsMixin):
                 getattr(self.backend, verb)(arg)
             except Exception as err:  # noqa: BLE001 - keep order, retry after a pause
                 LOG.warning("node action %s %s failed, will retry: %s", verb,
-                            arg if isinstance(arg, str) else arg.get("name"), err)
+                            arg if isinstance(arg, str) else arg.get("name"),
+                            (str(err).splitlines() or ["?"])[0])
                 return
             with self.action_lock:
                 self.actions.popleft()

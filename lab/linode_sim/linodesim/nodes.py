@@ -130,10 +130,7 @@ class KwokBackend:
         taints += [{k: v for k, v in t.items() if v is not None} for t in change["taints"]]
         labels = {key: None for key in change["remove_labels"]}
         labels.update(change["labels"])
-        core.patch_node(change["name"], [
-            {"op": "add", "path": "/spec/taints", "value": taints},
-            {"op": "test", "path": "/metadata/resourceVersion",
-             "value": node.metadata.resource_version}])
+        core.patch_node(change["name"], [{"op": "add", "path": "/spec/taints", "value": taints}])
         if labels:
             core.patch_node(change["name"], {"metadata": {"labels": labels}})
 

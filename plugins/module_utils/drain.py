@@ -48,9 +48,7 @@ def classify(pods, allow_bare=False):
             skipped.append((K.pod_key(pod), "finished"))
         elif pod["metadata"].get("deletionTimestamp"):
             skipped.append((K.pod_key(pod), "already terminating"))
-        elif K.controller_of(pod) is None and not allow_bare:
-            evict.append(pod)  # reported as blocking by blockers()
-        else:
+        else:  # bare pods too: blockers() stops the drain for them unless allowed
             evict.append(pod)
     return evict, skipped
 
@@ -85,7 +83,7 @@ class Drainer(object):
         self.restore_on_failure = restore_on_failure
         self.poll = poll
         self.progress = progress or (lambda msg: None)
-        self.result = {"cordoned": [], "evicted": [], "skipped": [], "refusals": 0, "blocked": [],
+        self.result = {"cordoned": [], "evicted": [], "left_alone": [], "refusals": 0, "blocked": [],
                        "uncordoned": [], "replacements": {}}
 
     # -- planning (also the check mode) --
@@ -111,7 +109,7 @@ class Drainer(object):
                     would_block.append("eviction of %s refused now: %s" % (K.pod_key(pod), K.api_error_text(err)))
                 elif err.status != 404:
                     would_block.append("eviction of %s failed: %s" % (K.pod_key(pod), K.api_error_text(err)))
-        self.result.update(evicted=[K.pod_key(p) for p in evict], skipped=["%s (%s)" % s for s in skipped],
+        self.result.update(evicted=[K.pod_key(p) for p in evict], left_alone=["%s (%s)" % s for s in skipped],
                            blocked=sorted(set(would_block)))
         return self.result
 
@@ -123,7 +121,7 @@ class Drainer(object):
                     self.result["cordoned"].append(name)
                     self.progress("cordoned %s" % name)
             evict, skipped, blocked = self.plan(names)
-            self.result["skipped"] = ["%s (%s)" % s for s in skipped]
+            self.result["left_alone"] = ["%s (%s)" % s for s in skipped]
             if blocked:
                 self.result["blocked"] = blocked
                 raise DrainBlocked("cannot drain %s: %s" % (", ".join(names), "; ".join(blocked)))
@@ -179,8 +177,8 @@ class Drainer(object):
                     owners[(meta["namespace"], ref["kind"], ref["name"])] = ref
             pending = refused
             if pending:
-                delay = next(delays)
-                if self.deadline.remaining() <= delay:
+                delay = min(next(delays), self.deadline.remaining())
+                if delay <= 0.05:
                     raise DrainError("evictions still refused by a PodDisruptionBudget after %.0f s: %s"
                                      % (self.deadline.elapsed(), ", ".join(K.pod_key(p) for p in pending)))
                 self.progress("%d eviction(s) refused by a disruption budget, retrying in %.1f s (%.0f s left)"

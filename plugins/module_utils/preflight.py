@@ -91,7 +91,7 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
     """Run every gate. ``snapshot`` keys: view (lke_view.cluster_view), pods, pdbs, replicasets,
     deployments, statefulsets, pvcs, applied (list of (kind, ns/name, apiVersion) of last-applied objects).
 
-    Returns {"findings": [...], "failed": [...], "plan": {...}, "predicted_downtime_seconds": n}.
+    Returns {"findings": [...], "blocking": [...], "plan": {...}, "predicted_downtime_seconds": n}.
     """
     model = dict({"pod_restart_seconds": 15.0, "rwo_reattach_seconds": 30.0}, **(downtime_model or {}))
     view = snapshot["view"]
@@ -126,6 +126,7 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
 
     pdbs = snapshot.get("pdbs") or []
     affected = {}  # workload -> info, for pods the rollout will move
+    blocked = {}   # never-allowing PDB -> pods it protects on nodes to roll
     for pod in pods:
         if pod["spec"].get("nodeName") not in roll_names or K.is_daemonset_pod(pod) or K.is_mirror_pod(pod) \
                 or K.is_finished(pod):
@@ -135,8 +136,7 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
             add("bare_pods", "pod %s has no controller; recycling its node deletes it for good" % key, key)
         for pdb in K.pdbs_for_pod(pod, pdbs):
             if K.pdb_never_allows(pdb):
-                add("pdb", "PodDisruptionBudget %s allows 0 disruptions, so pod %s on %s can never be evicted"
-                    % (K.pdb_name(pdb), key, pod["spec"]["nodeName"]), K.pdb_name(pdb))
+                blocked.setdefault(K.pdb_name(pdb), []).append("%s on %s" % (key, pod["spec"]["nodeName"]))
         vols = K.local_volumes(pod)
         if vols:
             add("local_storage", "pod %s uses emptyDir/hostPath volumes %s that a recycle erases" % (key, ", ".join(vols)), key)
@@ -151,6 +151,10 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
                 add("rwo_volumes", "pod %s mounts ReadWriteOnce claim(s) %s: expect downtime while the volume "
                     "detaches and re-attaches" % (key, ", ".join(rwo)), key)
 
+    for name, where in sorted(blocked.items()):
+        add("pdb", "PodDisruptionBudget %s allows 0 disruptions (maxUnavailable 0 or minAvailable = replicas), so its "
+            "pods can never be evicted: %s. Scale the workload up and relax the budget, or name it in the relaxed "
+            "budgets to relax it for the rollout only" % (name, ", ".join(where)), name)
     predicted = 0.0
     per_workload = {}
     for workload, info in sorted(affected.items()):
@@ -187,7 +191,7 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
             window.get("end", "23:59")))
 
     return {"step": step, "current_version": V.minor(current), "target_version": V.minor(target),
-            "findings": findings, "failed": [f for f in findings if f["level"] == "fail"],
+            "findings": findings, "blocking": [f for f in findings if f["level"] == "fail"],
             "plan": plan, "predicted_downtime_seconds": predicted, "predicted_downtime_by_workload": per_workload}
 
 

@@ -285,7 +285,7 @@ def summary(directory):
         rounds = [s for s in samples if name in s["ok"]]
         failed = [f for f in failures if f["target"] == name]
         intervals = downtime_intervals(samples, name, interval)
-        targets[name] = {"requests": len(rounds), "failed": len(failed),
+        targets[name] = {"requests": len(rounds), "failed_requests": len(failed),
                          "downtime_seconds": round(sum(i["seconds"] for i in intervals), 3),
                          "downtime_intervals": intervals}
     return {"dir": directory, "pid": handle.get("pid"), "running": bool(handle) and is_running(handle),
@@ -293,5 +293,5 @@ def summary(directory):
             "last": samples[-1]["ts"] if samples else None,
             "last_ok": bool(samples) and all(samples[-1]["ok"].values()),
             "downtime_seconds": round(sum(e - s for s, e in _union(targets)), 3), "requests": sum(t["requests"] for t in targets.values()),
-            "failed": len(failures), "targets": targets, "failures_file": os.path.join(directory, FAILURES),
+            "failed_requests": len(failures), "targets": targets, "failures_file": os.path.join(directory, FAILURES),
             "samples_file": os.path.join(directory, SAMPLES)}

@@ -64,8 +64,8 @@ def retry_call(func, deadline, is_transient, delays=None, retry_after=None, on_r
 
     ``is_transient(err)`` says whether an exception may be retried. ``retry_after(err)``
     may return the server's requested wait in seconds (HTTP Retry-After), which replaces
-    the backoff delay for that attempt. The last error is re-raised once the deadline has
-    no time left for another attempt.
+    the backoff delay for that attempt. Waits are cut at the deadline, where one last
+    attempt is made; its error is re-raised.
     """
     delays = delays or backoff_delays()
     attempt = 0
@@ -81,8 +81,10 @@ def retry_call(func, deadline, is_transient, delays=None, retry_after=None, on_r
                 wanted = retry_after(err)
                 if wanted is not None:
                     delay = wanted
-            if deadline.remaining() <= delay:
+            left = deadline.remaining()
+            if left <= 0.05:
                 raise
+            delay = min(delay, left)  # one last attempt at the deadline rather than giving up early
             if on_retry is not None:
                 on_retry(err, attempt, delay)
             deadline.sleep(delay)

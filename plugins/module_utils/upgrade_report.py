@@ -111,7 +111,7 @@ def build(journal, title, probe_summary=None, preflight=None, budget=None, extra
         "wall_seconds": round(max(ends) - min(starts), 1) if starts and ends else None,
         "nodes_recycled": sum(len((s.get("details") or {}).get("results") or []) for s in state.get("steps") or []
                               if s["name"].startswith("recycle") and s["status"] == "done"),
-        "failed_requests": (probe_summary or {}).get("failed", 0),
+        "failed_requests": (probe_summary or {}).get("failed_requests", 0),
         "probe_requests": (probe_summary or {}).get("requests", 0),
         "downtime_seconds": downtime,
         "predicted_downtime_seconds": (preflight or {}).get("predicted_downtime_seconds"),
@@ -129,7 +129,7 @@ def build(journal, title, probe_summary=None, preflight=None, budget=None, extra
         (r["name"], r["status"], r["seconds"]) for r in per_node]) if per_node else "No node was changed."))
     if probe_summary:
         body = markdown_table(["target", "requests", "failed", "downtime s"], [
-            (name, t["requests"], t["failed"], t["downtime_seconds"]) for name, t in sorted(probe_summary["targets"].items())])
+            (name, t["requests"], t["failed_requests"], t["downtime_seconds"]) for name, t in sorted(probe_summary["targets"].items())])
         body += "\n\nEvery failed request is in `%s`." % os.path.relpath(probe_summary["failures_file"], journal.dir)
         sections.append(("Failed requests", body))
     if budget:

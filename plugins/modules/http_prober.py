@@ -104,12 +104,12 @@ requests:
   description: Requests made so far, all targets.
   returned: when state is stopped or info
   type: int
-failed:
+failed_requests:
   description: Failed requests, all targets.
   returned: when state is stopped or info
   type: int
 targets:
-  description: Per target, C(requests), C(failed), C(downtime_seconds), C(downtime_intervals) (epoch seconds).
+  description: Per target, C(requests), C(failed_requests), C(downtime_seconds), C(downtime_intervals) (epoch seconds).
   returned: when state is stopped or info
   type: dict
 """
@@ -143,7 +143,7 @@ def main():
             handle = prober.start(p["dir"], p["targets"], p["interval"], p["timeout"])
             module.exit_json(changed=not handle["already_running"], **handle)
         if prober.read_handle(p["dir"]) is None and p["state"] == "stopped":
-            module.exit_json(changed=False, pid=0, dir=p["dir"], failures_file="", requests=0, failed=0, targets={})
+            module.exit_json(changed=False, pid=0, dir=p["dir"], failures_file="", requests=0, failed_requests=0, targets={})
         if p["state"] == "stopped" and not module.check_mode:
             out = prober.stop(p["dir"])
             module.exit_json(changed=out.pop("was_running"), **out)

@@ -104,7 +104,7 @@ evicted:
   returned: always
   type: list
   elements: str
-skipped:
+left_alone:
   description: Pods left alone, with the reason (DaemonSet, mirror, finished).
   returned: always
   type: list
@@ -153,7 +153,7 @@ def main():
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     started = time.time()
-    result = dict(changed=False, cordoned=[], uncordoned=[], evicted=[], skipped=[], refusals=0, blocked=[],
+    result = dict(changed=False, cordoned=[], uncordoned=[], evicted=[], left_alone=[], refusals=0, blocked=[],
                   replacements={})
     rec = StepRecorder(p["journal_dir"] if p["state"] == "drained" else None, "drain %s" % ",".join(p["nodes"]),
                        module.check_mode)

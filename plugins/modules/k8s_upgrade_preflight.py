@@ -113,7 +113,7 @@ findings:
   returned: always
   type: list
   elements: dict
-failed:
+blocking:
   description: The findings at level V(fail).
   returned: always
   type: list
@@ -222,9 +222,9 @@ def main():
     result = dict(changed=False, gates=gates, **out)
     if budget is not None:
         result["budget"] = budget
-    if out["failed"] and p["fail_on_findings"]:
+    if out["blocking"] and p["fail_on_findings"]:
         module.fail_json(msg="preflight stopped the upgrade: %s" % "; ".join(
-            "[%s] %s" % (f["gate"], f["message"]) for f in out["failed"]), **result)
+            "[%s] %s" % (f["gate"], f["message"]) for f in out["blocking"]), **result)
     module.exit_json(**result)
 
 

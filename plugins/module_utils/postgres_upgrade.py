@@ -267,6 +267,30 @@ def restore_old(old_data_dir, new_data_dir, new_bindir, os_user=None):
     return state
 
 
+PREPARED = "fournines-prepared.json"
+
+
+def prepare(old_bindir, new_bindir, old_data_dir, new_data_dir, os_user=None, superuser="postgres", settings=None,
+            check_mode=False):
+    """initdb the new cluster ahead of the downtime (the old one may still run). Idempotent."""
+    if os.path.exists(os.path.join(new_data_dir, PREPARED)) or read_marker(new_data_dir):
+        return False, {"new_data_dir": new_data_dir, "already_prepared": True}
+    if check_mode:
+        return True, {"new_data_dir": new_data_dir}
+    if os.path.exists(new_data_dir):
+        if postmaster(new_data_dir):
+            raise PostgresError("new_data_dir %s holds a running server; stop it or choose another path" % new_data_dir)
+        shutil.rmtree(new_data_dir)
+    started = time.monotonic()
+    info = initdb_new(new_bindir, new_data_dir, old_bindir, old_data_dir, os_user, superuser)
+    write_settings(new_data_dir, settings, hba_from=old_data_dir, os_user=os_user)
+    info.update(new_data_dir=new_data_dir, seconds=round(time.monotonic() - started, 3))
+    with open(os.path.join(new_data_dir, PREPARED), "w") as handle:
+        json.dump(info, handle)
+    chown_to(os.path.join(new_data_dir, PREPARED), os_user)
+    return True, info
+
+
 def upgrade(old_bindir, new_bindir, old_data_dir, new_data_dir, transfer, jobs, old_port, new_port, socket_dir,
             work_dir, os_user=None, superuser="postgres", settings=None, check_mode=False):
     """Run pg_upgrade (old cluster stopped) with timing. Idempotent through the marker file."""
@@ -286,15 +310,19 @@ def upgrade(old_bindir, new_bindir, old_data_dir, new_data_dir, transfer, jobs, 
                                                old_port, new_port, socket_dir, superuser))}
     if check_mode:
         return True, plan
-    if os.path.exists(new_data_dir):
+    prepared = os.path.join(new_data_dir, PREPARED)
+    if os.path.exists(new_data_dir) and not os.path.exists(prepared):
         if postmaster(new_data_dir):
             raise PostgresError("new_data_dir %s holds a running server; stop it or choose another path" % new_data_dir)
         shutil.rmtree(new_data_dir)  # a half-made new cluster from an interrupted run: never started, safe to redo
     _mkdir_owned(work_dir, os_user)
     timings = {}
     started = time.monotonic()
-    initdb_new(new_bindir, new_data_dir, old_bindir, old_data_dir, os_user, superuser)
-    write_settings(new_data_dir, settings, hba_from=old_data_dir, os_user=os_user)
+    if not os.path.exists(prepared):  # not initialised ahead of the downtime: do it now
+        initdb_new(new_bindir, new_data_dir, old_bindir, old_data_dir, os_user, superuser)
+        write_settings(new_data_dir, settings, hba_from=old_data_dir, os_user=os_user)
+    else:
+        os.unlink(prepared)
     timings["initdb"] = round(time.monotonic() - started, 3)
     cmd = pg_upgrade_cmd(old_bindir, new_bindir, old_data_dir, new_data_dir, transfer, jobs, old_port, new_port,
                          socket_dir, superuser)

@@ -18,6 +18,8 @@ description:
     directory makes a re-run report the finished upgrade instead of running again.
   - On failure the message quotes the lines of pg_upgrade's output and logs that say why, and
     which rollback is still possible.
+  - V(prepared) initialises the new cluster ahead of the downtime (the old cluster may still
+    run), so that V(upgraded) later only runs pg_upgrade.
   - V(status) reports the rollback state without changing anything.
   - V(old_restored) makes the old data directory startable again when the rules allow it
     (C(--copy)/C(--clone) always; C(--link) only while the new cluster has never run) and refuses otherwise.
@@ -34,7 +36,7 @@ options:
   state:
     description: What to do.
     type: str
-    choices: [upgraded, status, old_restored]
+    choices: [prepared, upgraded, status, old_restored]
     default: upgraded
   old_bindir:
     description: Bindir of the old major.
@@ -129,7 +131,7 @@ EXAMPLES = r"""
 RETURN = r"""
 upgrade:
   description: The run (timings in seconds per step, command, update_extensions_sql path), or the plan in check mode.
-  returned: when O(state=upgraded)
+  returned: when O(state=upgraded) or O(state=prepared)
   type: dict
 rollback:
   description: C(old_startable), C(transfer), C(new_has_run) and a C(reason) sentence.
@@ -141,6 +143,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import PostgresError
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres_upgrade import (
+    prepare,
     restore_old,
     rollback_state,
     upgrade,
@@ -150,7 +153,7 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.postgres_upgrad
 
 def main():
     module = AnsibleModule(argument_spec=dict(
-        state=dict(type="str", choices=["upgraded", "status", "old_restored"], default="upgraded"),
+        state=dict(type="str", choices=["prepared", "upgraded", "status", "old_restored"], default="upgraded"),
         old_bindir=dict(type="path", required=True), new_bindir=dict(type="path", required=True),
         old_data_dir=dict(type="path", required=True), new_data_dir=dict(type="path", required=True),
         old_major=dict(type="int"), new_major=dict(type="int"),
@@ -173,6 +176,12 @@ def main():
             if not module.check_mode:
                 state = restore_old(p["old_data_dir"], p["new_data_dir"], p["new_bindir"], p["os_user"])
             result["rollback"] = state
+        elif p["state"] == "prepared":
+            validate_pair(p["old_bindir"], p["new_bindir"], p["old_data_dir"], p["old_major"], p["new_major"])
+            changed, result["upgrade"] = prepare(p["old_bindir"], p["new_bindir"], p["old_data_dir"], p["new_data_dir"],
+                                                 p["os_user"], p["superuser"], p["new_settings"], module.check_mode)
+            result["changed"] = changed
+            result["rollback"] = {"old_startable": True, "reason": "only the new cluster was initialised"}
         else:
             validate_pair(p["old_bindir"], p["new_bindir"], p["old_data_dir"], p["old_major"], p["new_major"])
             changed, run = upgrade(p["old_bindir"], p["new_bindir"], p["old_data_dir"], p["new_data_dir"], p["transfer"],

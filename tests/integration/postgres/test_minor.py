@@ -1,0 +1,131 @@
+"""Minor upgrade flow in the lab: canary replica, switchover under a write load, version policy."""
+
+import os
+import subprocess
+import threading
+import time
+
+import psycopg2
+import pytest
+
+from conftest import step
+
+
+class LedgerWriter(threading.Thread):
+    """Appends rows to app.ledger through a read-write multi-host connection, one transaction
+    each, and remembers which commits the server acknowledged (and which were ambiguous)."""
+
+    def __init__(self, lab, client):
+        super(LedgerWriter, self).__init__(daemon=True)
+        self.dsn = ("host=127.0.0.1,127.0.0.1 port=%d,%d user=postgres dbname=appdb password=%s "
+                    "target_session_attrs=read-write connect_timeout=2"
+                    % (lab.primary_port, lab.replica_port, lab.env["PG_PASSWORD"]))
+        self.client = client
+        self.committed, self.ambiguous, self.errors = [], [], 0
+        self.ports = set()
+        self.stop = threading.Event()
+
+    def run(self):
+        next_id, db = 1, None
+        while not self.stop.is_set():
+            try:
+                if db is None:
+                    db = psycopg2.connect(self.dsn)
+                    self.ports.add(db.info.port)
+                with db.cursor() as cur:
+                    cur.execute("INSERT INTO app.ledger (id, client, amount) VALUES (%s, %s, %s)",
+                                (next_id, self.client, next_id % 100))
+                try:
+                    db.commit()
+                except psycopg2.Error:
+                    self.ambiguous.append(next_id)  # the COMMIT may or may not have happened
+                    raise
+                self.committed.append(next_id)
+            except psycopg2.Error:
+                self.errors += 1
+                try:
+                    if db is not None:
+                        db.close()
+                except psycopg2.Error:
+                    pass
+                db = None
+                time.sleep(0.05)
+            next_id += 1
+        if db is not None:
+            db.close()
+
+
+def test_minor_upgrade_under_write_load_loses_no_committed_transaction(start_state):
+    lab = start_state
+    target = lab.env["PG_MINOR_TARGET"].split()[0]
+    env = dict(os.environ, PGPASSWORD=lab.env["PG_PASSWORD"])
+    pgbench = subprocess.Popen([os.path.join(lab.env["PG_CLIENT_BINDIR"], "pgbench"), "-n", "-c", "2", "-j", "1", "-T", "60",
+                                "-h", "127.0.0.1", "-p", str(lab.primary_port), "-U", "postgres", "appdb"],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    writer = LedgerWriter(lab, "minor-test")
+    writer.start()
+    try:
+        time.sleep(1.0)
+        rc, out, report = lab.playbook("postgres_upgrade=minor")
+        time.sleep(1.0)
+    finally:
+        writer.stop.set()
+        writer.join(10)
+        pgbench.terminate()
+        pgbench.wait(10)
+    assert rc == 0, out[-3000:]
+    # Roles swapped, both on the new patch release, the old primary streams from the new one.
+    assert lab.describe(lab.replica_port) == ("primary", target)
+    assert lab.describe(lab.primary_port) == ("replica", target)
+    assert lab.query(lab.replica_port, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")[0][0] == 1
+    # The load ran on both sides of the switchover.
+    assert lab.primary_port in writer.ports and lab.replica_port in writer.ports
+    assert len(writer.committed) > 50
+    # Every acknowledged commit is on the new primary.
+    rows = lab.query(lab.replica_port, "SELECT id FROM app.ledger WHERE client = 'minor-test'", dbname="appdb")
+    present = {r[0] for r in rows}
+    lost = sorted(set(writer.committed) - present)
+    assert not lost, "committed rows missing on the new primary: %s" % lost[:20]
+    # Nothing appears that was never attempted (ambiguous commits may or may not be there).
+    assert present <= set(writer.committed) | set(writer.ambiguous)
+    assert report["status"] == "done"
+    assert step(report, "switchover")["details"]["downtime_seconds"] > 0
+    assert report["facts"]["version_after"] == target
+
+
+@pytest.mark.parametrize("target, message", [
+    ("15.16", "downgrade"),
+    ("18.1", "another major"),
+    ("fifteen", "does not parse"),
+])
+def test_minor_policy_refuses_bad_targets_and_changes_nothing(start_state, target, message):
+    lab = start_state
+    rc, out, report = lab.playbook("postgres_upgrade=minor", "postgres_minor_target_version=%s" % target)
+    assert rc != 0
+    assert message in out
+    assert lab.is_start_state()
+    assert report["status"] == "failed"
+
+
+def test_unreachable_replica_stops_before_anything_changes(start_state):
+    lab = start_state
+    data = lab.env["PG_REPLICA_DATA"]
+    bindir = lab.env["PG_BINDIR_OLD"]
+    subprocess.run(["runuser", "-u", lab.env["PG_OS_USER"], "--", os.path.join(bindir, "pg_ctl"), "-D", data, "-m", "fast",
+                    "-w", "stop"], check=True, capture_output=True)
+    try:
+        rc, out, _ = lab.playbook("postgres_upgrade=minor")
+        assert rc != 0
+        assert "cannot connect to PostgreSQL at 127.0.0.1:%d" % lab.replica_port in out
+        assert lab.describe(lab.primary_port) == ("primary", lab.env["PG_OLD_MINOR"])
+    finally:
+        subprocess.run(["runuser", "-u", lab.env["PG_OS_USER"], "--", os.path.join(bindir, "pg_ctl"), "-D", data, "-l",
+                        os.path.join(os.path.dirname(os.path.dirname(data)), "log", "replica.log"), "-w", "start"],
+                       check=True, capture_output=True)
+
+
+def test_unconfirmed_minor_is_refused_when_auto_minor_is_off(start_state):
+    rc, out, _ = start_state.playbook("postgres_upgrade=minor", "postgres_auto_minor=false")
+    assert rc != 0
+    assert "postgres_minor_confirm" in out
+    assert start_state.is_start_state()

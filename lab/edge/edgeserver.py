@@ -28,7 +28,9 @@ SERVICE_LABEL = "kubernetes.io/service-name"
 
 
 class Informer:
-    """List-then-watch one resource kind into a dict; re-lists after any watch failure."""
+    """List-then-watch one resource kind into a dict of raw JSON objects; re-lists after any
+    watch failure. Raw JSON, because the client's models reject valid objects (an
+    EndpointSlice with no endpoints)."""
 
     def __init__(self, name, list_func, on_change):
         self.name = name
@@ -40,26 +42,31 @@ class Informer:
 
     @staticmethod
     def key(obj):
-        return (obj.metadata.namespace or "", obj.metadata.name)
+        meta = obj["metadata"]
+        return (meta.get("namespace") or "", meta["name"])
 
     def run(self, stop):
         from kubernetes import watch  # pylint: disable=import-outside-toplevel
         while not stop.is_set():
             try:
-                listing = self.list_func(timeout_seconds=30)
+                resp = self.list_func(timeout_seconds=30, _preload_content=False)
+                listing = json.loads(resp.data)
                 with self.lock:
-                    self.items = {self.key(o): o for o in listing.items}
+                    self.items = {self.key(o): o for o in listing.get("items") or []}
                 self.synced.set()
                 self.on_change()
-                rv = listing.metadata.resource_version
+                rv = listing["metadata"]["resourceVersion"]
                 while not stop.is_set():
                     stream = watch.Watch().stream(self.list_func, resource_version=rv,
-                                                  timeout_seconds=60)
+                                                  timeout_seconds=60, deserialize=False,
+                                                  allow_watch_bookmarks=True)
                     for event in stream:
                         obj = event["object"]
                         if event["type"] == "ERROR":
-                            raise RuntimeError("watch error: %s" % obj)
-                        rv = obj.metadata.resource_version
+                            raise RuntimeError("watch error: %s" % obj.get("message", obj))
+                        rv = obj["metadata"]["resourceVersion"]
+                        if event["type"] == "BOOKMARK":
+                            continue
                         with self.lock:
                             if event["type"] == "DELETED":
                                 self.items.pop(self.key(obj), None)
@@ -69,7 +76,8 @@ class Informer:
                         if stop.is_set():
                             return
             except Exception as err:  # noqa: BLE001 - API server restarts, 410 Gone, ...
-                LOG.warning("%s watch restarting after: %s", self.name, err)
+                LOG.warning("%s watch restarting after: %s", self.name,
+                            (str(err).splitlines() or ["?"])[0])
                 stop.wait(1.0)
 
     def values(self):
@@ -98,14 +106,15 @@ class Edge:
             return
         ready_nodes = set()
         for node in self.nodes.values():
-            conds = {c.type: c.status for c in (node.status.conditions or [])}
+            conds = {c.get("type"): c.get("status")
+                     for c in (node.get("status") or {}).get("conditions") or []}
             if conds.get("Ready") == "True":  # cordoned nodes still serve traffic
-                ready_nodes.add(node.metadata.name)
+                ready_nodes.add(node["metadata"]["name"])
         by_service = {}
         for eps in self.slices.values():
-            svc = (eps.metadata.labels or {}).get(SERVICE_LABEL)
+            svc = (eps["metadata"].get("labels") or {}).get(SERVICE_LABEL)
             if svc:
-                by_service.setdefault((eps.metadata.namespace, svc), []).append(eps)
+                by_service.setdefault((eps["metadata"].get("namespace"), svc), []).append(eps)
         decisions = {}
         for host, route in self.routes.items():
             decisions[host] = self._decide(by_service.get((route["namespace"], route["service"]),
@@ -116,11 +125,12 @@ class Edge:
     def _decide(self, slices, ready_nodes, route):
         seen = []
         for eps in slices:
-            for ep in eps.endpoints or []:
-                cond = ep.conditions
-                ready = cond is None or cond.ready is None or cond.ready
-                node = ep.node_name
-                target = (ep.target_ref.name if ep.target_ref else ",".join(ep.addresses or []))
+            for ep in eps.get("endpoints") or []:
+                # a missing `ready` means unknown, which consumers treat as ready
+                ready = (ep.get("conditions") or {}).get("ready") is not False
+                node = ep.get("nodeName")
+                target = ((ep.get("targetRef") or {}).get("name")
+                          or ",".join(ep.get("addresses") or []))
                 if not ready:
                     seen.append("%s not ready" % target)
                 elif node in self.dead:

@@ -1,12 +1,10 @@
-"""The edge's routing decision (pure logic; the watches are exercised in tests/integration/edge)."""
+"""The edge's routing decision (pure logic; the watches are exercised in tests/integration/edge).
+Objects are the raw JSON the API server sends."""
 
 import os
 import sys
 
 import pytest
-from kubernetes.client import (V1EndpointSlice, V1NodeCondition, V1NodeStatus, V1Node,
-                               V1ObjectMeta, V1ObjectReference)
-from kubernetes.client import V1Endpoint, V1EndpointConditions
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))))
@@ -29,20 +27,20 @@ class Fixed:
 
 
 def node(name, ready="True"):
-    return V1Node(metadata=V1ObjectMeta(name=name), status=V1NodeStatus(
-        conditions=[V1NodeCondition(type="Ready", status=ready)]))
+    return {"metadata": {"name": name},
+            "status": {"conditions": [{"type": "Ready", "status": ready}]}}
 
 
 def slice_(endpoints, service="web", ns="app"):
-    return V1EndpointSlice(address_type="IPv4", metadata=V1ObjectMeta(
-        name=service + "-abc", namespace=ns, labels={edgeserver.SERVICE_LABEL: service}),
-        endpoints=endpoints)
+    return {"metadata": {"name": service + "-abc", "namespace": ns,
+                         "labels": {edgeserver.SERVICE_LABEL: service}},
+            "addressType": "IPv4", "endpoints": endpoints}
 
 
 def ep(pod, node_name, ready=True):
-    return V1Endpoint(addresses=["10.244.0.9"], node_name=node_name,
-                      conditions=V1EndpointConditions(ready=ready),
-                      target_ref=V1ObjectReference(kind="Pod", name=pod))
+    cond = {} if ready is None else {"ready": ready}
+    return {"addresses": ["10.244.0.9"], "nodeName": node_name, "conditions": cond,
+            "targetRef": {"kind": "Pod", "name": pod}}
 
 
 def edge_with(slices, nodes, dead=()):
@@ -53,16 +51,19 @@ def edge_with(slices, nodes, dead=()):
     return edge
 
 
-def test_ready_endpoint_on_ready_node_is_200():
-    edge = edge_with([slice_([ep("web-1", "n1")])], [node("n1")])
+@pytest.mark.parametrize("ready", [True, None])
+def test_ready_endpoint_on_ready_node_is_200(ready):
+    edge = edge_with([slice_([ep("web-1", "n1", ready)])], [node("n1")])
     status, reason = edge.answer("web.lab.fournines.test:18081")
     assert status == 200 and "web-1" in reason
 
 
 @pytest.mark.parametrize("slices,nodes,dead,why", [
     ([], [node("n1")], (), "no endpoints"),
+    ([slice_(None)], [node("n1")], (), "no endpoints"),
     ([slice_([ep("web-1", "n1", ready=False)])], [node("n1")], (), "not ready"),
     ([slice_([ep("web-1", "n1")])], [node("n1", "Unknown")], (), "node not Ready"),
+    ([slice_([ep("web-1", "n1")])], [], (), "node not Ready"),
     ([slice_([ep("web-1", "n1")])], [node("n1")], ("n1",), "instance down"),
     ([slice_([ep("web-1", "n1")], service="api")], [node("n1")], (), "no endpoints"),
 ])

@@ -212,6 +212,27 @@ def make_handler(edge):
     return Handler
 
 
+class TLSServer(ThreadingHTTPServer):
+    """HTTPS with the handshake in the request's own thread, so a slow or plain-HTTP client
+    cannot stall the accept loop."""
+
+    def __init__(self, address, handler, context):
+        super().__init__(address, handler)
+        self.context = context
+
+    def finish_request(self, request, client_address):
+        request.settimeout(10)
+        try:
+            tls_sock = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as err:
+            LOG.debug("TLS handshake with %s failed: %s", client_address, err)
+            return
+        try:
+            super().finish_request(tls_sock, client_address)
+        finally:
+            tls_sock.close()
+
+
 def poll_dead(edge, url, stop, every=0.5):
     """The simulator's dead instances (cheap, local); none when it is not running."""
     while not stop.is_set():
@@ -293,11 +314,10 @@ def main(argv=None):
 
     handler = make_handler(edge)
     http = ThreadingHTTPServer((args.host, args.http_port), handler)
-    https = ThreadingHTTPServer((args.host, args.https_port), handler)
     crt, key = ensure_cert(args.state_dir, routes)
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(crt, key)
-    https.socket = tls.wrap_socket(https.socket, server_side=True)
+    https = TLSServer((args.host, args.https_port), handler, tls)
     for server in (http, https):
         server.daemon_threads = True
     threading.Thread(target=https.serve_forever, daemon=True, name="https").start()

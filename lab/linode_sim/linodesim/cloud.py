@@ -198,6 +198,10 @@ class Cloud(LkeMixin, InstancesMixin, DomainsMixin):
                 want[name] = self._spec_for(node, inst)
                 if inst["status"] != "running":
                     dead.add(name)
+                if node["busy"] == "joining":
+                    # a restart lost the queued "joined" step: create (idempotent) and finish
+                    self.node_action("create", want[name], then={
+                        "kind": "joined", "node_id": node["id"], "gen": node["gen"]})
             orphans = set(self.data.get("orphans", {}))
         existing = self.backend.list_names()
         for name in existing - set(want) - orphans:

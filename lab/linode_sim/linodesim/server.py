@@ -147,7 +147,9 @@ class Handler(BaseHTTPRequestHandler):
     def _api(self, method, url):
         path = url.path[len("/v4"):].rstrip("/") or "/"
         ctx = self.ctx
-        body = self._body() if method in ("POST", "PUT") else {}
+        body = self._body()  # always read it: unread bytes would poison a kept-alive socket
+        if method not in ("POST", "PUT"):
+            body = {}
         route, params = routes.match(method, path)
         entry = {"time": time.time(), "method": method, "path": path,
                  "op": list(route.op) if route not in (None, "405") else None,

@@ -1,8 +1,10 @@
 """The edge answers like ingress-nginx: 200 while the app has a ready endpoint on a live,
 Ready node; 503 while it has none."""
 
+import ssl
 import threading
 import time
+import urllib.request
 
 import pytest
 from kubernetes import client
@@ -47,6 +49,16 @@ def test_api_and_web_hosts_answer_and_unknown_host_is_404(edge_status, edge_k8s)
     _wait_serving(edge_status, core, apps)
     assert edge_status(API) == 200
     assert edge_status("nothing.lab.fournines.test") == 404
+
+
+def test_https_with_the_lab_certificate(edge_env, edge_status, edge_k8s):
+    core, apps = edge_k8s
+    _wait_serving(edge_status, core, apps)
+    tls = ssl.create_default_context(cafile=edge_env["EDGE_CA_FILE"])
+    req = urllib.request.Request(edge_env["EDGE_HTTPS_URL"], headers={"Host": WEB})
+    with urllib.request.urlopen(req, timeout=5, context=tls) as resp:
+        assert resp.status == 200
+        assert resp.read().decode().startswith("app/web via ")
 
 
 def test_evicting_the_only_web_pod_flips_200_503_200(edge_status, edge_k8s):

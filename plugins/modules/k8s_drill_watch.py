@@ -1,0 +1,166 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: k8s_drill_watch
+short_description: Start, stop or read a background watcher of the objects a node-failure drill affects
+version_added: 0.1.0
+description:
+  - V(started) launches a detached process on the controller that polls the API server every O(interval)
+    seconds and appends a line to C(observations.jsonl) in O(dir) whenever something it follows changes - the
+    target Node (Ready condition, taints, cordon), the set of Ready Nodes, the pods on the node and the other
+    pods of their owners and of O(workload), the VolumeAttachments of their volumes, and the events about them
+    (Multi-Attach warnings, attaches, evictions).
+  - Start it before the fault, so the lines hold the state before and every change after.
+    A watcher already running for O(dir) is reused, so a resumed drill keeps one watcher; it stops by itself
+    after O(max_seconds).
+  - V(stopped) stops it and returns a summary; V(info) returns the summary and leaves it running.
+  - P(fournines.runbooks.drill_wait#module) and P(fournines.runbooks.drill_report#module) turn the lines into
+    the drill's timeline.
+author:
+  - fournines.runbooks engineers (@fournines)
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    support: full
+    description: Nothing is started or stopped in check mode; V(started) still checks that the node exists.
+  diff_mode:
+    support: none
+    description: No diff.
+options:
+  dir:
+    description: Directory of the watcher's files, for example C(reports/<run-id>/watch).
+    type: path
+    required: true
+  state:
+    description: V(started), V(stopped) or V(info).
+    type: str
+    choices: [started, stopped, info]
+    default: started
+  node:
+    description: Name of the Node the drill fails. Needed with V(started).
+    type: str
+  workload:
+    description: The app whose pods to follow wherever they run, C(namespace/name) or C(namespace/kind/name).
+    type: str
+  namespaces:
+    description: Further namespaces whose events to read.
+    type: list
+    elements: str
+    default: []
+  interval:
+    description: Seconds between polls (0.1 to 30).
+    type: float
+    default: 1.0
+  max_seconds:
+    description: The watcher stops by itself after this many seconds, so an abandoned drill leaves no process.
+    type: int
+    default: 7200
+"""
+
+EXAMPLES = r"""
+- name: Watch the node and the app before the fault
+  fournines.runbooks.k8s_drill_watch:
+    dir: "reports/{{ run_id }}/watch"
+    node: lke314159-270001-4f3a2b1c
+    workload: app/web
+    interval: 0.5
+    kubeconfig: ~/.kube/lke.yaml
+
+- name: Stop it
+  fournines.runbooks.k8s_drill_watch:
+    dir: "reports/{{ run_id }}/watch"
+    state: stopped
+"""
+
+RETURN = r"""
+pid:
+  description: Process id of the watcher.
+  returned: always
+  type: int
+dir:
+  description: The watcher's directory.
+  returned: always
+  type: str
+observations_file:
+  description: Path of the observations (JSON lines).
+  returned: always
+  type: str
+already_running:
+  description: With V(started), whether a watcher was already running for O(dir).
+  returned: when state is started
+  type: bool
+observations:
+  description: Lines recorded so far.
+  returned: when state is stopped or info
+  type: int
+by_kind:
+  description: Lines per kind (node, nodes, pod, va, event, meta).
+  returned: when state is stopped or info
+  type: dict
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fournines.runbooks.plugins.module_utils import drill as D
+from ansible_collections.fournines.runbooks.plugins.module_utils import drill_watch as W
+from ansible_collections.fournines.runbooks.plugins.module_utils import k8s as K
+from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
+
+
+def _app(kube, workload):
+    if not workload:
+        return None
+    namespace, kind, plural, name = D.parse_workload(workload)
+    obj = kube.get("/apis/apps/v1/namespaces/%s/%s/%s" % (namespace, plural, name), ok_missing=True)
+    if obj is None:
+        raise D.DrillError("workload %s (%s %s in namespace %s) does not exist" % (workload, kind, name, namespace))
+    return {"namespace": namespace, "selector": (obj.get("spec") or {}).get("selector"), "workload": workload}
+
+
+def main():
+    spec = K.k8s_argument_spec(
+        dir=dict(type="path", required=True),
+        state=dict(type="str", default="started", choices=["started", "stopped", "info"]),
+        node=dict(type="str"),
+        workload=dict(type="str"),
+        namespaces=dict(type="list", elements="str", default=[]),
+        interval=dict(type="float", default=1.0),
+        max_seconds=dict(type="int", default=7200))
+    module = AnsibleModule(argument_spec=spec, required_if=[("state", "started", ["node"])], supports_check_mode=True)
+    p = module.params
+    try:
+        if p["state"] == "started":
+            kube = K.kube_from_params(p)
+            fresh = not os.path.exists(os.path.join(p["dir"], W.OBSERVATIONS))
+            if fresh and kube.node(p["node"]) is None:
+                raise W.WatchError("node %r does not exist in the cluster at %s; nothing was started"
+                                   % (p["node"], kube.host))
+            app = _app(kube, p["workload"])
+            if module.check_mode:
+                module.exit_json(changed=True, pid=0, dir=p["dir"], observations_file="", already_running=False)
+            handle = W.start(p["dir"], kube, p["node"], app, p["namespaces"], p["interval"], p["max_seconds"])
+            module.exit_json(changed=not handle["already_running"], **handle)
+        if W.read_handle(p["dir"]) is None:
+            raise W.WatchError("no watcher handle in %s; start one first (state=started)" % p["dir"])
+        if p["state"] == "stopped" and not module.check_mode:
+            out = W.stop(p["dir"])
+            module.exit_json(changed=out.pop("was_running"), **out)
+        module.exit_json(changed=False, **W.summary(p["dir"]))
+    except RunbookError as err:
+        module.fail_json(msg=str(err))
+    except K.ApiException as err:
+        module.fail_json(msg="Kubernetes API call failed: %s" % K.api_error_text(err))
+
+
+if __name__ == "__main__":
+    main()

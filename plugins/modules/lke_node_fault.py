@@ -1,0 +1,155 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: lke_node_fault
+short_description: Delete, power off or boot the Linode instance behind a Kubernetes Node
+version_added: 0.1.0
+description:
+  - Injects a real node failure for a drill - V(delete) deletes the node's Linode instance (LKE notices and
+    replaces it, as after a host failure), V(shutdown) powers it off, V(boot) powers it on again (the
+    restore of V(shutdown)). The Node object itself is never touched, unlike chaos tools that delete it.
+  - The instance comes from the Node's C(spec.providerID) (C(linode://<id>)) or from O(instance_id). An
+    instance that does not belong to LKE cluster O(cluster_id) is refused and nothing changes.
+  - Idempotent - an instance already deleted, offline or running is left alone and C(changed) is false, so a
+    re-run after an interruption never faults twice.
+  - RV(ts) is the epoch time the request was sent, the drill's zero point. When nothing changed and
+    O(journal_dir) holds the step of an earlier run of this task (a re-run after an interruption), RV(ts) is the
+    time that earlier request was sent.
+author:
+  - fournines.runbooks engineers (@fournines)
+extends_documentation_fragment:
+  - fournines.runbooks.linode
+  - fournines.runbooks.journal
+  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    support: full
+    description: Resolves and checks the instance, says whether it would change, changes nothing.
+  diff_mode:
+    support: full
+    description: The instance status before and after.
+options:
+  cluster_id:
+    description: The LKE cluster the instance must belong to.
+    type: int
+    required: true
+  node:
+    description: Name of the Kubernetes Node whose instance to act on.
+    type: str
+  instance_id:
+    description: The Linode instance id, instead of (or as well as) O(node); used to boot a node whose Node is gone.
+    type: int
+  action:
+    description: V(delete), V(shutdown) or V(boot).
+    type: str
+    required: true
+  wait:
+    description:
+      - Wait until the action completed - V(delete) the instance is gone, V(shutdown) it is offline, V(boot) it
+        runs and its Node is Ready.
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds to wait with O(wait).
+    type: int
+    default: 600
+"""
+
+EXAMPLES = r"""
+- name: Lose the node that runs the app, as a real host failure would
+  fournines.runbooks.lke_node_fault:
+    cluster_id: 314159
+    node: lke314159-270001-4f3a2b1c
+    action: delete
+    kubeconfig: ~/.kube/lke.yaml
+
+- name: Power it back on
+  fournines.runbooks.lke_node_fault:
+    cluster_id: 314159
+    instance_id: 81000012
+    action: boot
+    wait: true
+"""
+
+RETURN = r"""
+action:
+  description: The action.
+  returned: always
+  type: str
+node:
+  description: The Node's name (when given).
+  returned: always
+  type: str
+instance_id:
+  description: The instance acted on.
+  returned: always
+  type: int
+before:
+  description: The instance status before (V(deleted) when it no longer exists).
+  returned: always
+  type: str
+ts:
+  description: Epoch seconds when the request was sent (or, on a re-run, was sent before); null when unknown.
+  returned: always
+  type: float
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fournines.runbooks.plugins.module_utils import drill_fault as F
+from ansible_collections.fournines.runbooks.plugins.module_utils import k8s as K
+from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.journal import StepRecorder
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode import LINODE_ARG_SPEC
+from ansible_collections.fournines.runbooks.plugins.module_utils.retry import Deadline
+from ansible_collections.fournines.runbooks.plugins.module_utils.slo import parse_time
+
+AFTER = {"delete": "deleted", "shutdown": "offline", "boot": "running"}
+
+
+def main():
+    spec = K.k8s_argument_spec(
+        cluster_id=dict(type="int", required=True),
+        node=dict(type="str"),
+        instance_id=dict(type="int"),
+        action=dict(type="str", required=True),
+        wait=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=600),
+        journal_dir=dict(type="path"))
+    spec.update(LINODE_ARG_SPEC)
+    module = AnsibleModule(argument_spec=spec, required_one_of=[("node", "instance_id")], supports_check_mode=True)
+    p = module.params
+    if p["action"] not in F.ACTIONS:
+        module.fail_json(msg="action %r is not known; valid actions: %s" % (p["action"], ", ".join(F.ACTIONS)))
+    rec = StepRecorder(p["journal_dir"], "fault %s %s" % (p["action"], p["node"] or p["instance_id"]),
+                       module.check_mode)
+    try:
+        lke = F.instance_lke_from_params(p)
+        kube = K.kube_from_params(p) if p["node"] or p["wait"] else None
+        rec.start()
+        result = F.inject(lke, kube, p["action"], p["node"], p["instance_id"], check_mode=module.check_mode,
+                          wait=p["wait"], deadline=Deadline(p["wait_timeout"]))
+    except RunbookError as err:
+        rec.failed(str(err))
+        module.fail_json(msg=str(err))
+    except K.ApiException as err:
+        module.fail_json(msg="Kubernetes API call failed: %s" % K.api_error_text(err))
+    if result["ts"] is None and rec.journal is not None:
+        earlier = [s for s in rec.journal.state["steps"] if s["name"] == rec.name]
+        if earlier:  # the request's time, else when the step started (interrupted before it was noted)
+            result["ts"] = earlier[0]["details"].get("ts") or parse_time(earlier[0]["started"]).timestamp()
+    rec.done(instance_id=result["instance_id"], ts=result["ts"], changed=result["changed"])
+    diff = {"before": {"status": result["before"]},
+            "after": {"status": AFTER[p["action"]] if result["changed"] else result["before"]}}
+    module.exit_json(diff=diff, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -104,6 +104,16 @@ def test_up_is_idempotent_recovers_from_crashes_and_down_stops_everything(iso):
     assert again.returncode == 0 and "already running" in again.stderr
     assert {name: pid_of(iso, name) for name in PROCS} == pids
 
+    # Another time profile: the running component restarts with the new timings.
+    switched = run(iso, "up", LAB_PROFILE="production")
+    assert switched.returncode == 0, switched.stderr
+    assert "restarting it with the new timings" in switched.stderr
+    with open("/proc/%d/cmdline" % pid_of(iso, "kube-controller-manager"), "rb") as handle:
+        args = handle.read().decode().split("\0")
+    assert args[args.index("--node-monitor-grace-period") + 1] == "50s"
+    pids = {name: pid_of(iso, name) for name in PROCS}
+    assert sorted(ours(iso)) == sorted(pids.values())
+
     # A crash of some processes: up notices the half-running lab and starts it cleanly.
     for name in ("kwok", "kube-scheduler"):
         os.kill(pids[name], signal.SIGKILL)

@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from conftest import BIN, REPO, run
+from packaging_helpers import BIN, REPO, run
 
 SITE_PACKAGES = os.path.join(REPO, ".venv", "lib", "python3.11", "site-packages")
 

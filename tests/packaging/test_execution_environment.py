@@ -15,7 +15,7 @@ import tarfile
 import pytest
 import yaml
 
-from conftest import BIN, REPO, run
+from packaging_helpers import BIN, REPO, run
 
 
 def _lock_pins():

@@ -244,11 +244,19 @@ def _read_jsonl(path):
 
 
 def downtime_intervals(samples, target, interval):
-    """Merge failing rounds of one target into [start, end) intervals (end = next good round)."""
-    intervals, current = [], None
+    """Merge failing rounds of one target into [start, end) intervals (end = next good round).
+
+    A gap in the samples (the prober was stopped, as between an interrupted run and its resume)
+    ends an interval one interval after its last failed round: unobserved time is not charged.
+    """
+    intervals, current, last_ts = [], None, None
     for sample in samples:
         if target not in sample["ok"]:
             continue
+        if current is not None and last_ts is not None and sample["ts"] - last_ts > 3 * interval:
+            intervals.append(current)  # the prober was not running in between: measure nothing there
+            current = None
+        last_ts = sample["ts"]
         if not sample["ok"][target]:
             if current is None:
                 current = [sample["ts"], sample["ts"] + interval]

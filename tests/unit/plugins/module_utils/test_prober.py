@@ -51,6 +51,12 @@ def test_downtime_intervals_merge_failed_rounds():
         {"start": 1, "end": 3, "seconds": 2}, {"start": 4, "end": 5.0, "seconds": 1.0}]
 
 
+def test_gap_in_samples_is_not_downtime():
+    samples = [{"ts": t, "ok": {"a": ok}} for t, ok in [(0, True), (1, False), (100, False), (101, True)]]
+    assert prober.downtime_intervals(samples, "a", 1.0) == [
+        {"start": 1, "end": 2, "seconds": 1}, {"start": 100, "end": 101, "seconds": 1}]
+
+
 def test_start_records_failures_and_stop_summarises(server, tmp_path):
     directory = str(tmp_path / "probe")
     Switch.status = 200

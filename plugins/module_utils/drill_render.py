@@ -27,6 +27,12 @@ SEGMENT_COLOURS = {"detection": "#9e9e9e", "eviction toleration": "#ef6c00", "ev
                    "edge recovery": "#6a1b9a"}
 
 
+#: Milestones marked on the chart with a dotted line and a short label.
+CHART_MARKERS = (("app_down", "edge down"), ("node_not_ready", "NotReady"), ("taint_added", "taint"),
+                 ("multi_attach_warning", "Multi-Attach"), ("volume_detached", "detached"),
+                 ("first_200", "first 200"))
+
+
 def _clock(ts):
     if ts is None:
         return ""
@@ -116,13 +122,13 @@ def chart(path, timeline, samples, title="node-failure drill"):
     top.set_yticks(range(len(bars)))
     top.set_yticklabels([b[0] for b in bars], fontsize=8)
     top.invert_yaxis()
-    for name in ("multi_attach_warning", "taint_added", "volume_detached", "app_down", "first_200"):
+    for name, short in CHART_MARKERS:
         if rel.get(name) is not None:
             top.axvline(rel[name], color="#455a64", linestyle=":", linewidth=0.8)
-            top.text(rel[name], -0.6, MILESTONE_LABELS[name], rotation=90, fontsize=6, va="bottom", ha="right")
+            top.text(rel[name], -0.55, short, rotation=45, fontsize=7, va="bottom", ha="left")
     top.axvline(0, color="black", linewidth=1)
-    top.set_title("%s: %s of node %s, downtime %.1f s" % (title, timeline["mode"], timeline["node"],
-                                                         timeline["downtime"]["seconds"]), fontsize=10)
+    fig.suptitle("%s: %s of node %s, downtime %.1f s" % (title, timeline["mode"], timeline["node"],
+                                                        timeline["downtime"]["seconds"]), fontsize=10)
     if points:
         xs = [p[0] for p in points]
         ys = [p[1] for p in points]

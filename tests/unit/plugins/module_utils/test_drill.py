@@ -1,0 +1,165 @@
+import json
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from ansible_collections.fournines.runbooks.plugins.module_utils import drill as D  # noqa: E402
+from ansible_collections.fournines.runbooks.plugins.module_utils import drill_timeline as T  # noqa: E402
+from ansible_collections.fournines.runbooks.plugins.module_utils import slo  # noqa: E402
+from drill_fixtures import NODE, T0, delete_drill  # noqa: E402
+
+WEB = {"workload": "app/Deployment/web", "replicas": 1, "rwo_claims": ["web-data"], "pods": [],
+       "unreachable_toleration_seconds": 300, "not_ready_toleration_seconds": 300}
+
+
+def view(nodes, cluster=314159):
+    return {"cluster": {"id": cluster}, "pools": [{"id": 7, "count": len(nodes), "nodes": nodes}]}
+
+
+def lke_node(name, ready=True, unschedulable=False, instance=1):
+    return {"id": "7-" + name, "instance_id": instance, "node_name": name, "ready": ready,
+            "unschedulable": unschedulable, "status": "ready"}
+
+
+@pytest.mark.parametrize("mode", ["delete", "shutdown", "drain"])
+def test_known_modes(mode):
+    assert D.validate_mode(mode) == mode
+
+
+@pytest.mark.parametrize("mode", ["reboot", "", None, "DELETE"])
+def test_unknown_mode_names_the_valid_ones(mode):
+    with pytest.raises(D.DrillError, match="valid modes: delete, shutdown, drain"):
+        D.validate_mode(mode)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("app/web", ("app", "Deployment", "deployments", "web")),
+    ("db/statefulset/postgres", ("db", "StatefulSet", "statefulsets", "postgres")),
+    ("app/Deployment/api", ("app", "Deployment", "deployments", "api")),
+])
+def test_parse_workload(text, expected):
+    assert D.parse_workload(text) == expected
+
+
+@pytest.mark.parametrize("text", ["web", "app/daemonset/x", "/web", "a/b/c/d", None])
+def test_parse_workload_refuses_bad_input(text):
+    with pytest.raises(D.DrillError, match="workload"):
+        D.parse_workload(text)
+
+
+def test_choose_named_node_and_unknown_node():
+    v = view([lke_node("a"), lke_node("b")])
+    assert D.choose_target(v, "node", "b")[0]["node_name"] == "b"
+    with pytest.raises(D.DrillError, match="node 'zz' is not a node of LKE cluster 314159; its nodes are: a, b"):
+        D.choose_target(v, "node", "zz")
+
+
+def test_choose_workload_node_and_workload_without_pods():
+    v = view([lke_node("a"), lke_node("b")])
+    wl = dict(WEB, pods=[{"name": "web-1", "node": "b", "ready": True}], nodes=["b"])
+    node, why = D.choose_target(v, "workload", workload=wl)
+    assert node["node_name"] == "b" and "app/Deployment/web" in why
+    with pytest.raises(D.DrillError, match="has no running pod"):
+        D.choose_target(v, "workload", workload=dict(WEB, pods=[], nodes=[]))
+
+
+def test_random_choice_is_repeatable_with_a_seed_and_only_ready_nodes():
+    v = view([lke_node("a"), lke_node("b"), lke_node("c", ready=False)])
+    picks = set(D.choose_target(v, "random", seed=s)[0]["node_name"] for s in range(30))
+    assert picks == {"a", "b"}
+    assert D.choose_target(v, "random", seed=4)[0] == D.choose_target(v, "random", seed=4)[0]
+
+
+def test_health_problems():
+    v = view([lke_node("a"), lke_node("b", ready=False), lke_node("c", unschedulable=True)])
+    v["pools"][0]["count"] = 4
+    problems = D.health_problems(v)
+    assert "node b is not Ready" in problems and "node c is cordoned" in problems
+    assert "pool 7 has 3 nodes, expected 4" in problems
+    assert D.health_problems(view([lke_node("a")])) == []
+
+
+def ledger_rec(start, seconds, mode="delete", source="node-failure-drill"):
+    end = start + seconds
+    return {"start": slo.format_time(slo.parse_time(start)), "end": slo.format_time(slo.parse_time(end)),
+            "tags": ["drill", "mode:%s" % mode], "source": source}
+
+
+def test_planned_downtime_from_the_last_drills_of_the_mode():
+    recs = [ledger_rec(1000, 400), ledger_rec(5000, 30), ledger_rec(9000, 45), ledger_rec(12000, 60),
+            ledger_rec(15000, 999, mode="shutdown"), ledger_rec(16000, 999, source="upgrade-cluster")]
+    seconds, basis = D.planned_downtime(recs, "delete", estimate=10)
+    assert seconds == 60  # the 400 s drill is older than the last three
+    assert "last 3 delete drill" in basis
+    assert D.planned_downtime(recs, "drain", estimate=90)[0] == 90
+    with pytest.raises(D.DrillError, match="give an estimate"):
+        D.planned_downtime(recs, "drain")
+    with pytest.raises(D.DrillError, match="negative"):
+        D.planned_downtime([], "drain", estimate=-1)
+
+
+def test_budget_gate_refuses_a_drill_that_does_not_fit():
+    # 99.99 % over 30 days allows 259.2 s; a 200 s outage is already in the ledger.
+    now = 1_800_000_000
+    recs = [ledger_rec(now - 3600, 200)]
+    planned, dummy = D.planned_downtime(recs, "delete")
+    report = slo.budget(99.99, "30d", recs, now=now)
+    ok, reason = slo.budget_allows(report, planned)
+    assert not ok and "below the reserve" in reason
+    ok, dummy = slo.budget_allows(slo.budget(99.99, "30d", recs, now=now, exclude_tags=["drill"]), planned)
+    assert ok
+
+
+def test_ledger_record_spans_the_outage_once():
+    obs, samples = delete_drill()
+    tl = T.build(obs, samples, T0, NODE, "delete", "app")
+    start, end, tags, note = D.ledger_record(tl, "run-1", "delete", NODE, T0)
+    assert (start, end) == (T0, T0 + 29)
+    assert tags == ["drill", "mode:delete"] and "29.0 s down" in note
+    tl_up = T.build(obs, [dict(s, ok={"app": True}) for s in samples], T0, NODE, "delete", "app")
+    assert D.ledger_record(tl_up, "run-1", "delete", NODE, T0) is None
+
+
+def test_advice_for_a_single_replica_on_rwo_dominated_by_the_volume_wait():
+    tl = T.build(*delete_drill(volume_wait=300), fault_ts=T0, node=NODE, mode="delete", probe_target="app")
+    ids = [a["id"] for a in D.advise(tl, WEB)]
+    assert ids[0] == "rwo-single-replica"
+    text = D.advise(tl, WEB)[0]["text"]
+    assert "web-data" in text and "out-of-service" in text and "%" in text
+    assert "single-replica" in ids and "detection" in ids
+
+
+def test_advice_depends_on_the_measurements():
+    obs, samples = delete_drill(volume_wait=1)
+    tl = T.build(obs, samples, T0, NODE, "delete", "app")
+    ids = [a["id"] for a in D.advise(tl, dict(WEB, replicas=3, rwo_claims=[]))]
+    assert "rwo-single-replica" not in ids and "single-replica" not in ids
+    tl_up = T.build(obs, [dict(s, ok={"app": True}) for s in samples], T0, NODE, "delete", "app")
+    assert "no-downtime" in [a["id"] for a in D.advise(tl_up, dict(WEB, replicas=3))]
+    aborted = D.advise(tl, WEB, {"aborted": True, "downtime_limit": 20, "restored_by": ["out-of-service taint on x"]})
+    assert aborted[0]["id"] == "aborted" and "20" in aborted[0]["text"]
+
+
+def write_report(tmp_path, run_id, mode, downtime, segments, env="lab-fast", created="2026-11-01T00:00:00.00Z"):
+    d = tmp_path / run_id
+    d.mkdir()
+    drill = {"mode": mode, "environment": env, "downtime_seconds": downtime,
+             "segments": [{"name": k, "seconds": v} for k, v in segments.items()], "relative": {}}
+    (d / "report.json").write_text(json.dumps({"runbook": "node-failure-drill", "run_id": run_id, "created": created,
+                                                "status": "done", "report": {"drill": drill}}))
+
+
+def test_history_and_comparison(tmp_path):
+    write_report(tmp_path, "r1", "delete", 40.0, {"volume wait": 20.0}, created="2026-11-01T00:00:00.00Z")
+    write_report(tmp_path, "r2", "delete", 30.0, {"volume wait": 12.0}, created="2026-11-02T00:00:00.00Z")
+    write_report(tmp_path, "r3", "shutdown", 90.0, {"volume wait": 60.0})
+    write_report(tmp_path, "r4", "delete", 500.0, {"volume wait": 400.0}, env="lab-production")
+    prev = D.previous_reports(str(tmp_path), "delete", exclude_run="r9", environment="lab-fast")
+    assert [p["run_id"] for p in prev] == ["r1", "r2"]
+    comp = D.compare({"downtime_seconds": 33.0, "segments": {"volume wait": 14.0}}, prev)
+    assert "33.0 s against 30.0 s" in comp["text"] and "+3.0 s" in comp["text"]
+    assert "volume wait +2.0 s" in comp["text"]
+    assert D.compare({"downtime_seconds": 1}, [])["rows"] == []

@@ -32,9 +32,10 @@ class Informer:
     watch failure. Raw JSON, because the client's models reject valid objects (an
     EndpointSlice with no endpoints)."""
 
-    def __init__(self, name, list_func, on_change):
+    def __init__(self, name, make_list_func, on_change):
         self.name = name
-        self.list_func = list_func
+        self.make_list_func = make_list_func   # a new client each (re)list: the cluster
+        self.list_func = None                  # may have restarted with new certificates
         self.on_change = on_change
         self.items = {}
         self.synced = threading.Event()
@@ -49,6 +50,7 @@ class Informer:
         from kubernetes import watch  # pylint: disable=import-outside-toplevel
         while not stop.is_set():
             try:
+                self.list_func = self.make_list_func()
                 resp = self.list_func(timeout_seconds=30, _preload_content=False)
                 listing = json.loads(resp.data)
                 with self.lock:
@@ -298,11 +300,15 @@ def main(argv=None):
     edge = Edge(routes, args.latency_ms)
 
     from kubernetes import client, config  # pylint: disable=import-outside-toplevel
-    api = config.new_client_from_config(config_file=args.kubeconfig)
-    edge.slices = Informer("endpointslices",
-                           client.DiscoveryV1Api(api).list_endpoint_slice_for_all_namespaces,
-                           edge.recompute)
-    edge.nodes = Informer("nodes", client.CoreV1Api(api).list_node, edge.recompute)
+
+    def api():
+        return config.new_client_from_config(config_file=args.kubeconfig)
+
+    edge.slices = Informer(
+        "endpointslices",
+        lambda: client.DiscoveryV1Api(api()).list_endpoint_slice_for_all_namespaces,
+        edge.recompute)
+    edge.nodes = Informer("nodes", lambda: client.CoreV1Api(api()).list_node, edge.recompute)
     stop = threading.Event()
     threads = [threading.Thread(target=i.run, args=(stop,), daemon=True, name=i.name)
                for i in (edge.slices, edge.nodes)]

@@ -61,6 +61,7 @@ class Cloud(LkeMixin, InstancesMixin, DomainsMixin):
         self.actions = collections.deque()   # Node actions waiting for the worker
         self.action_lock = threading.Lock()
         self.wake = threading.Event()
+        self.failures = 0                      # Node actions failed in a row (backoff)
         with self.lock:
             if not store.data.get("clusters"):
                 self.reset(config or DEFAULT_CONFIG, instant=True)
@@ -167,10 +168,15 @@ class Cloud(LkeMixin, InstancesMixin, DomainsMixin):
             try:
                 getattr(self.backend, verb)(arg)
             except Exception as err:  # noqa: BLE001 - keep order, retry after a pause
-                LOG.warning("node action %s %s failed, will retry: %s", verb,
-                            arg if isinstance(arg, str) else arg.get("name"),
-                            (str(err).splitlines() or ["?"])[0])
+                self.failures += 1
+                if self.failures in (1, 2, 5) or self.failures % 20 == 0:
+                    LOG.warning("node action %s %s failed (%d in a row), will retry: %s", verb,
+                                arg if isinstance(arg, str) else arg.get("name"), self.failures,
+                                (str(err).splitlines() or ["?"])[0])
+                if self.failures % 5 == 0:
+                    self.backend.reset_client()
                 return
+            self.failures = 0
             with self.action_lock:
                 self.actions.popleft()
             if then is not None:
@@ -224,7 +230,9 @@ def run_worker(cloud, stop_event, idle_pause=0.5):
             LOG.exception("worker step failed")
             idle = True
         nxt = cloud.next_due()
-        pause = idle_pause if cloud.actions else (
-            min(idle_pause, max(0.02, nxt - cloud.clock())) if nxt else idle_pause)
+        if cloud.actions:   # failing Node actions: back off up to 5 s
+            pause = min(5.0, idle_pause * (2 ** min(cloud.failures, 4)))
+        else:
+            pause = min(idle_pause, max(0.02, nxt - cloud.clock())) if nxt else idle_pause
         cloud.wake.wait(pause)
         cloud.wake.clear()

@@ -87,6 +87,9 @@ class NullBackend:
     def list_names(self):
         return set(self.nodes)
 
+    def reset_client(self):
+        pass
+
 
 class KwokBackend:
     """Nodes in the lab cluster, through lab/k8s/kwoknodes.py and a CoreV1Api."""
@@ -108,6 +111,11 @@ class KwokBackend:
             self._core = client.CoreV1Api(api)
             self._kwoknodes = kwoknodes
         return self._core, self._kwoknodes
+
+    def reset_client(self):
+        """Forget the client: the next call re-reads the kubeconfig (the lab cluster may have
+        been restarted with new certificates)."""
+        self._core = None
 
     def create(self, spec):
         core, kn = self._client()

@@ -247,3 +247,35 @@ def test_pool_label_and_taint_changes_reach_existing_nodes(client, sim):
     sim.advance(0)
     for spec in sim.backend.nodes.values():
         assert "tier" not in spec["labels"] and spec["taints"] == []
+
+
+def test_node_actions_wait_for_the_cluster_and_keep_their_order(sim):
+    """While the lab's API server is down, Node actions queue up; they run in order later."""
+    backend = sim.backend
+    real_create = backend.create
+    broken = {"on": True, "resets": 0}
+
+    def create(spec):
+        if broken["on"]:
+            raise ConnectionError("connection refused")
+        real_create(spec)
+
+    backend.create = create
+    backend.reset_client = lambda: broken.__setitem__("resets", broken["resets"] + 1)
+    pool = sim.cloud.pools_list(CID)[0]
+    with sim.cloud.lock:
+        sim.cloud.update_pool(CID, pool["id"], {"count": 4})
+    for _ in range(6):
+        sim.advance(sim.cloud.delay("NODE_PROVISION_SECONDS"))
+    assert sim.cloud.failures >= 5 and broken["resets"] >= 1
+    new = sim.cloud.pool_get(CID, pool["id"])["nodes"][-1]
+    assert new["status"] == "not_ready" and new["instance_id"] is not None
+    with sim.cloud.lock:   # shrink again while the new Node is still waiting to be created
+        sim.cloud.update_pool(CID, pool["id"], {"count": 3})
+    broken["on"] = False
+    sim.advance(0)
+    assert sim.cloud.failures == 0 and sim.cloud.pending() == 0
+    assert len(backend.nodes) == 3
+    names = [c[1] for c in backend.calls]
+    created = [c[1] for c in backend.calls if c[0] == "create"][-1]
+    assert names.index(created) < len(names) - 1 and backend.calls[-1] == ("delete", created)

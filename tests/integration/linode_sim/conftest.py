@@ -41,5 +41,12 @@ def lab_cluster(linode, sim_env, sim_admin, k8s_api):
     from linode_api4.objects import LKECluster
     core, apps = k8s_api
     sim_admin.wait_idle()
-    yield linode.load(LKECluster, int(sim_env["LKE_CLUSTER_ID"]))
+    cluster = linode.load(LKECluster, int(sim_env["LKE_CLUSTER_ID"]))
+    versions = [v.id for v in linode.lke.versions()]
+    if cluster.k8s_version.id != versions[-2] or any(
+            n.status != "ready" for p in cluster.pools for n in p.nodes):
+        # an earlier test left it upgraded or changed: start from the seed anyway
+        simlab.restore_seed(sim_admin, core, apps)
+        cluster.invalidate()
+    yield cluster
     simlab.restore_seed(sim_admin, core, apps)

@@ -197,10 +197,14 @@ def explain_failure(work_dir, new_data_dir, output):
 def run_check(old_bindir, new_bindir, old_data_dir, work_dir, transfer, jobs, old_port, new_port, socket_dir,
               os_user=None, superuser="postgres", settings=None):
     """``pg_upgrade --check`` with the real run's options against a throw-away new cluster."""
-    scratch = os.path.join(work_dir, "check-new")
-    if os.path.exists(scratch):
-        shutil.rmtree(scratch)
     _mkdir_owned(work_dir, os_user)
+    # A private folder for pg_upgrade's output, removed afterwards (the reasons are returned).
+    run_dir = os.path.join(work_dir, "check-%d" % os.getpid())
+    scratch = os.path.join(run_dir, "new")
+    if os.path.exists(run_dir):
+        shutil.rmtree(run_dir)
+    _mkdir_owned(run_dir, os_user)
+    work_dir = run_dir
     try:
         initdb_new(new_bindir, scratch, old_bindir, old_data_dir, os_user, superuser)
         write_settings(scratch, settings)
@@ -212,7 +216,7 @@ def run_check(old_bindir, new_bindir, old_data_dir, work_dir, transfer, jobs, ol
         result["reasons"] = [] if rc == 0 else explain_failure(work_dir, scratch, out + "\n" + err)
         return result
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _mkdir_owned(path, os_user):

@@ -58,8 +58,8 @@ class PgLab(object):
     def is_start_state(self):
         if os.path.exists(self.env["PG_PRIMARY_DATA_NEW"]) or os.path.exists(self.env["PG_REPLICA_DATA_NEW"]):
             return False
-        if glob.glob(os.path.join(self.env["PG_SCRATCH_DIR"], "*")):
-            return False
+        if glob.glob(os.path.join(self.env["PG_SCRATCH_DIR"], "**", "PG_VERSION"), recursive=True):
+            return False  # a canary clone or new cluster was left behind
         old = self.env["PG_OLD_MINOR"]
         if self.describe(self.primary_port) != ("primary", old) or self.describe(self.replica_port) != ("replica", old):
             return False

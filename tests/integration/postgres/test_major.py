@@ -1,0 +1,179 @@
+"""Major upgrade flow in the lab: check failure, trial failure, the gate (none of them touch
+production), bad input, and the rollback rules of --link and --copy on scratch clusters."""
+
+import json
+import os
+import shutil
+
+import pytest
+
+from ansible_collections.fournines.runbooks.plugins.module_utils import postgres as pg
+from ansible_collections.fournines.runbooks.plugins.module_utils import postgres_upgrade as up
+
+from conftest import step
+
+
+def _untouched(lab):
+    assert lab.is_start_state(), "production changed: %s / %s" % (lab.describe(lab.primary_port), lab.describe(lab.replica_port))
+
+
+def test_check_failure_stops_before_anything_changes(start_state):
+    lab = start_state
+    # pgcrypto exists in the 15 builds but not in the 18 wheel: the check must name it.
+    lab.query(lab.primary_port, "CREATE EXTENSION pgcrypto", dbname="appdb")
+    try:
+        rc, out, report = lab.playbook("postgres_upgrade=major", "postgres_major_confirm=true")
+        assert rc != 0
+        assert "major upgrade check failed, nothing was changed" in out
+        assert "extension pgcrypto" in out and "NOT provided" in out
+        assert step(report, "major-check")["status"] == "failed"
+        assert step(report, "major-canary") is None
+        findings = {f["check"]: f for f in report["report"]["check_findings"]}
+        assert not findings["extension:appdb:pgcrypto"]["ok"]
+        assert findings["extension:appdb:citext"]["ok"]
+        assert not findings["pg_upgrade --check"]["ok"]  # missing library, as pg_upgrade itself sees it
+        _untouched(lab)
+    finally:
+        lab.query(lab.primary_port, "DROP EXTENSION IF EXISTS pgcrypto", dbname="appdb")
+
+
+def test_trial_failure_leaves_production_untouched(start_state):
+    lab = start_state
+    # pg_stat_bgwriter lost checkpoints_timed in 17: --check passes, restoring the schema fails.
+    lab.query(lab.primary_port, "CREATE VIEW app.bgwriter_report AS SELECT checkpoints_timed FROM pg_stat_bgwriter",
+              dbname="appdb")
+    try:
+        rc, out, report = lab.playbook("postgres_upgrade=major", "postgres_major_confirm=true")
+        assert rc != 0
+        assert "trial upgrade on the clone failed, production untouched" in out
+        assert step(report, "major-check")["status"] == "done"  # what --check misses
+        canary = step(report, "major-canary")
+        assert canary["status"] == "failed"
+        assert "checkpoints_timed" in canary["details"]["error"]
+        assert step(report, "major-upgrade") is None
+        _untouched(lab)
+    finally:
+        lab.query(lab.primary_port, "DROP VIEW IF EXISTS app.bgwriter_report", dbname="appdb")
+
+
+def test_gate_stops_after_the_canary_without_confirmation(start_state):
+    lab = start_state
+    rc, out, report = lab.playbook("postgres_upgrade=major")
+    assert rc == 0, out[-3000:]
+    assert report["status"] == "stopped-at-gate"
+    assert float(report["report"]["predicted_downtime_seconds"]) > 0
+    assert "confirmation: missing" in report["report"]["gate_reason"]
+    assert step(report, "major-upgrade") is None
+    _untouched(lab)
+
+
+def test_gate_stops_when_the_budget_is_spent(start_state, tmp_path):
+    lab = start_state
+    ledger = tmp_path / "downtime.jsonl"
+    ledger.write_text(json.dumps({"start": "2026-11-20T00:00:00Z", "end": "2026-11-20T00:10:00Z"}) + "\n")
+    rc, out, report = lab.playbook("postgres_upgrade=major", "postgres_major_confirm=true",
+                                   "postgres_slo_ledger=%s" % ledger)
+    assert rc == 0, out[-3000:]
+    assert report["status"] == "stopped-at-gate"
+    assert "below the reserve" in report["report"]["gate_reason"]
+    _untouched(lab)
+
+
+# --- bad input (real binaries, nothing changed) ---------------------------------------------
+
+def test_bad_bindirs_and_data_dirs_are_named(pg_lab, tmp_path):
+    env = pg_lab.env
+    with pytest.raises(pg.PostgresError, match="old_bindir '/nonexistent/bin' does not exist"):
+        up.validate_pair("/nonexistent/bin", env["PG_BINDIR_NEW"], env["PG_PRIMARY_DATA"])
+    with pytest.raises(pg.PostgresError, match="holds PostgreSQL 18.*not the declared major 15"):
+        up.validate_pair(env["PG_BINDIR_NEW"], env["PG_BINDIR_NEW"], env["PG_PRIMARY_DATA"], old_major=15)
+    with pytest.raises(pg.PostgresError, match="is not a PostgreSQL cluster"):
+        up.validate_pair(env["PG_BINDIR_OLD"], env["PG_BINDIR_NEW"], str(tmp_path))
+    with pytest.raises(pg.PostgresError, match="not a newer major"):
+        up.validate_pair(env["PG_BINDIR_OLD"], env["PG_BINDIR_MINOR_TARGET"], env["PG_PRIMARY_DATA"])
+
+
+# --- rollback rules on scratch clusters -----------------------------------------------------
+
+@pytest.fixture
+def scratch_cluster(pg_lab):
+    """A small 15 cluster in the scratch area, cleanly shut down; removed afterwards."""
+    env = pg_lab.env
+    base = os.path.join(env["PG_SCRATCH_DIR"], "rollback-test")
+    user = env["PG_OS_USER"]
+    if os.path.exists(base):
+        _stop_all(base, user)
+        shutil.rmtree(base)
+    os.makedirs(base)
+    pg.chown_to(base, user)
+    old = os.path.join(base, "old")
+    pg.run([os.path.join(env["PG_BINDIR_OLD"], "initdb"), "-D", old, "-U", "postgres", "--data-checksums",
+            "--locale=C.UTF-8"], os_user=user)
+    port = int(env["PG_SCRATCH_PORT_BASE"]) + 6
+    with open(os.path.join(old, "postgresql.conf"), "a") as handle:
+        handle.write("port = %d\nlisten_addresses = ''\nunix_socket_directories = '%s'\n" % (port, env["PG_SCRATCH_SOCKET"]))
+    yield {"base": base, "old": old, "new": os.path.join(base, "new"), "user": user, "port": port}
+    _stop_all(base, user)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _stop_all(base, user):
+    for sub in ("old", "new"):
+        path = os.path.join(base, sub)
+        if os.path.exists(os.path.join(path, "postmaster.pid")) and pg.postmaster(path):
+            pg.pg_ctl(pg.running_bindir(path), path, "stop", os_user=user, mode="immediate")
+
+
+def _upgrade(env, c, transfer):
+    ports = int(env["PG_SCRATCH_PORT_BASE"]) + 7, int(env["PG_SCRATCH_PORT_BASE"]) + 8
+    return up.upgrade(env["PG_BINDIR_OLD"], env["PG_BINDIR_NEW"], c["old"], c["new"], transfer, 1, ports[0], ports[1],
+                      env["PG_SCRATCH_SOCKET"], os.path.join(c["base"], "work"), os_user=c["user"],
+                      settings={"port": c["port"], "listen_addresses": "", "unix_socket_directories": env["PG_SCRATCH_SOCKET"]})
+
+
+def test_link_rollback_possible_until_the_new_cluster_runs(pg_lab, scratch_cluster):
+    env, c = pg_lab.env, scratch_cluster
+    changed, result = _upgrade(env, c, "link")
+    assert changed and result["transfer"] == "link"
+    assert os.path.exists(os.path.join(c["old"], "global", "pg_control.old"))  # pg_upgrade --link disabled the old one
+    state = up.rollback_state(c["old"], c["new"], env["PG_BINDIR_NEW"], c["user"])
+    assert state["old_startable"] and not state["new_has_run"]
+    # A re-run finds the finished upgrade and does not redo it.
+    assert _upgrade(env, c, "link")[0] is False
+    # The new cluster runs once: from now on the old one must never start again.
+    pg.pg_ctl(env["PG_BINDIR_NEW"], c["new"], "start", os_user=c["user"], log_file=os.path.join(c["base"], "new.log"))
+    pg.pg_ctl(env["PG_BINDIR_NEW"], c["new"], "stop", os_user=c["user"])
+    state = up.rollback_state(c["old"], c["new"], env["PG_BINDIR_NEW"], c["user"])
+    assert not state["old_startable"] and state["new_has_run"]
+    with pytest.raises(pg.PostgresError, match="rollback refused: --link and the new cluster has run"):
+        up.restore_old(c["old"], c["new"], env["PG_BINDIR_NEW"], c["user"])
+    assert os.path.exists(os.path.join(c["old"], "global", "pg_control.old"))  # refused means untouched
+
+
+def test_link_rollback_before_the_new_cluster_started_brings_the_old_one_back(pg_lab, scratch_cluster):
+    env, c = pg_lab.env, scratch_cluster
+    _upgrade(env, c, "link")
+    up.restore_old(c["old"], c["new"], env["PG_BINDIR_NEW"], c["user"])
+    assert os.path.exists(os.path.join(c["old"], "global", "pg_control"))
+    pg.pg_ctl(env["PG_BINDIR_OLD"], c["old"], "start", os_user=c["user"], log_file=os.path.join(c["base"], "old.log"))
+    assert pg.running_bindir(c["old"]) == os.path.realpath(env["PG_BINDIR_OLD"])
+
+
+def test_copy_rollback_stays_possible_after_the_new_cluster_ran(pg_lab, scratch_cluster):
+    env, c = pg_lab.env, scratch_cluster
+    _upgrade(env, c, "copy")
+    pg.pg_ctl(env["PG_BINDIR_NEW"], c["new"], "start", os_user=c["user"], log_file=os.path.join(c["base"], "new.log"))
+    pg.pg_ctl(env["PG_BINDIR_NEW"], c["new"], "stop", os_user=c["user"])
+    state = up.rollback_state(c["old"], c["new"], env["PG_BINDIR_NEW"], c["user"])
+    assert state["old_startable"] and state["new_has_run"] and state["transfer"] == "copy"
+    up.restore_old(c["old"], c["new"], env["PG_BINDIR_NEW"], c["user"])
+    pg.pg_ctl(env["PG_BINDIR_OLD"], c["old"], "start", os_user=c["user"], log_file=os.path.join(c["base"], "old.log"))
+    assert pg.postmaster(c["old"])
+
+
+def test_pg_upgrade_refuses_a_running_old_cluster(pg_lab, scratch_cluster):
+    env, c = pg_lab.env, scratch_cluster
+    pg.pg_ctl(env["PG_BINDIR_OLD"], c["old"], "start", os_user=c["user"], log_file=os.path.join(c["base"], "old.log"))
+    with pytest.raises(pg.PostgresError, match="is running; stop it before pg_upgrade"):
+        _upgrade(env, c, "link")
+    assert not os.path.exists(c["new"])

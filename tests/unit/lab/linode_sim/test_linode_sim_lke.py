@@ -215,7 +215,7 @@ def test_kubeconfig_and_api_endpoints(client, sim, tmp_path):
 
 
 def test_state_survives_restart_with_pending_work(client, sim, tmp_path):
-    from conftest import start_sim
+    from simharness import start_sim
     pool = _cluster(client).pools[0]
     pool.count = 4
     pool.save()

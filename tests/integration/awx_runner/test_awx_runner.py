@@ -1,0 +1,195 @@
+"""Each runbook, run the way AWX runs it, against the lab.
+
+AWX hands a job to ansible-runner with: the project as working directory, the inventory, the
+survey answers as extra vars (typed as AWX types them), the credential type's injectors as
+environment variables and files, and no terminal to prompt on. This test does the same from the
+job templates in roles/awx_config/defaults/main.yml, then checks what AWX would keep: the exit
+status, the job artifacts (set_stats data), and that no lab secret appears in any job event.
+
+Runbooks are discovered from the job templates; one whose playbook has not landed is skipped.
+"""
+
+import json
+import os
+import sys
+import urllib.request
+
+import jinja2
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+sys.path.insert(0, os.path.join(REPO, "tests", "unit", "awx"))
+
+import awx_model as m  # noqa: E402  pylint: disable=wrong-import-position
+import labenv  # noqa: E402  pylint: disable=wrong-import-position,import-error
+
+BIN = os.path.join(REPO, ".venv", "bin")
+LAB_INVENTORY = [inv for inv in m.awx_config()["awx_config_inventories"] if inv["name"] == "fournines lab"][0]
+SECRET_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY")
+# Runs are real and each takes a while; do not let a stuck one hold CI for the job's full timeout.
+MAX_JOB_SECONDS = 900
+
+
+def _components():
+    with open(os.path.join(REPO, "lab", "components"), encoding="utf-8") as handle:
+        return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+
+
+def lab_secrets():
+    """Every lab secret a job could leak: the components' env values named like secrets, and the
+    client key of the lab kubeconfig (injected as a file, never meant to be printed)."""
+    secrets = {}
+    for component in _components():
+        for key, value in labenv.component_env(component).items():
+            if any(marker in key for marker in SECRET_MARKERS) and len(value) >= 6:
+                secrets["%s:%s" % (component, key)] = value
+    kubeconfig = m.load_yaml(labenv.kubeconfig()) if os.path.exists(labenv.kubeconfig()) else {}
+    for user in (kubeconfig or {}).get("users", []):
+        for field in ("client-key-data", "token"):
+            if (user.get("user") or {}).get(field):
+                secrets["kubeconfig:%s" % field] = user["user"][field]
+    return secrets
+
+
+def injected_credential(private_dir):
+    """What AWX injects for the fournines credential type, rendered with the lab's values."""
+    ctype = m.awx_config()["awx_config_credential_type"]
+    sim = labenv.component_env("linode_sim")
+    with open(labenv.kubeconfig(), encoding="utf-8") as handle:
+        inputs = {"linode_token": sim.get("LINODE_TOKEN", ""), "linode_api_url": sim.get("LINODE_API_URL", ""),
+                  "kubeconfig": handle.read()}
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # nosec - not HTML
+    cred_file = os.path.join(private_dir, "env", "kubeconfig_credential")
+    os.makedirs(os.path.dirname(cred_file), exist_ok=True)
+    with open(cred_file, "w", encoding="utf-8") as handle:
+        handle.write(env.from_string(ctype["injectors"]["file"]["template"]).render(**inputs))
+    os.chmod(cred_file, 0o600)
+    context = dict(inputs, tower={"filename": cred_file})
+    return {key: env.from_string(value).render(**context) for key, value in ctype["injectors"]["env"].items()}
+
+
+def strings_in(node):
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield str(key)
+            yield from strings_in(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from strings_in(item)
+
+
+def stats_key(playbook):
+    return "fournines_" + os.path.basename(playbook)[:-len(".yml")].replace("-", "_")
+
+
+# ---------------------------------------------------------------- lab state around mutating runs
+
+def _sim_admin(path, body=None):
+    url = labenv.component_env("linode_sim")["LINODE_SIM_ADMIN_URL"].rstrip("/") + path
+    data = json.dumps(body or {}).encode()
+    req = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:  # nosec - the lab's own admin endpoint
+        return json.load(resp)
+
+
+def _reset_cluster():
+    _sim_admin("/reset", {})
+
+
+def _reset_postgres():
+    import subprocess  # pylint: disable=import-outside-toplevel
+    subprocess.run([os.path.join(REPO, "lab", "postgres", "reset")], cwd=REPO, check=True, capture_output=True,
+                   timeout=600, env=dict(os.environ, LAB_PYTHON=os.path.join(BIN, "python")))
+
+
+# What each mutating runbook leaves behind, and how the lab goes back to its seeded state.
+CLEANUP = {
+    "playbooks/upgrade-cluster.yml": _reset_cluster,
+    "playbooks/node-failure-drill.yml": _reset_cluster,
+    "playbooks/upgrade-postgres.yml": _reset_postgres,
+}
+
+
+@pytest.fixture
+def preserved_ledger():
+    """Runs charge the shared downtime ledger; put it back so later budget gates see the lab's own."""
+    path = os.path.join(REPO, "reports", "downtime.jsonl")
+    before = open(path, encoding="utf-8").read() if os.path.exists(path) else None
+    yield
+    if before is None:
+        if os.path.exists(path):
+            os.remove(path)
+    else:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(before)
+
+
+def _cases():
+    for jt in m.job_templates():
+        marks = []
+        if not os.path.isfile(os.path.join(REPO, jt["playbook"])):
+            marks.append(pytest.mark.skip(reason="%s is not there yet" % jt["playbook"]))
+        yield pytest.param(jt, id=jt["name"].split(": ", 1)[-1].replace(" ", "-"), marks=marks)
+
+
+@pytest.mark.parametrize("jt", list(_cases()))
+def test_runbook_runs_as_awx_runs_it(jt, lab_up, tmp_path, monkeypatch, preserved_ledger):
+    import ansible_runner  # pylint: disable=import-outside-toplevel
+
+    lab_up(*_components())
+    # ansible-runner finds ansible-playbook on this process's PATH: the venv's
+    monkeypatch.setenv("PATH", "%s:%s" % (BIN, os.environ["PATH"]))
+    private = tmp_path / "job"
+    private.mkdir()
+    env = injected_credential(str(private))
+    # AWX's job environment: the project is the working directory (its ansible.cfg applies)
+    env.update(ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), PATH="%s:%s" % (BIN, os.environ["PATH"]),
+               LAB_PROFILE=labenv.current_profile(), ANSIBLE_FORCE_COLOR="0")
+    answers = m.survey_answers(jt)
+    cmdline = "--check" if jt.get("job_type") == "check" else None
+    try:
+        runner = ansible_runner.run(
+            private_data_dir=str(private), project_dir=REPO, playbook=os.path.join(REPO, jt["playbook"]),
+            inventory=os.path.join(REPO, LAB_INVENTORY["source_path"]), extravars=answers, envvars=env,
+            cmdline=cmdline, quiet=True,
+            timeout=min(jt["timeout"], MAX_JOB_SECONDS), settings={"suppress_ansible_output": True})
+        events = list(runner.events)
+        stdout = runner.stdout.read()
+    finally:
+        if jt["playbook"] in CLEANUP and jt.get("job_type") != "check":
+            CLEANUP[jt["playbook"]]()
+
+    assert runner.rc == 0 and runner.status == "successful", (
+        "%s: %s rc=%s\n%s" % (jt["name"], runner.status, runner.rc, stdout[-6000:]))
+
+    # no secret in any event (AWX stores and shows every one of them)
+    secrets = lab_secrets()
+    assert "linode_sim:LINODE_TOKEN" in secrets and "kubeconfig:client-key-data" in secrets, sorted(secrets)
+    leaks = []
+    for name, secret in secrets.items():
+        for event in events:
+            if any(secret in text for text in strings_in(event)):
+                leaks.append("%s in event %s (%s)" % (name, event.get("counter"), event.get("event")))
+                break
+    assert not leaks, "%s leaked secrets:\n  %s" % (jt["name"], "\n  ".join(leaks))
+
+    # the job artifacts AWX keeps (and hands to later workflow nodes)
+    stats = [e for e in events if e.get("event") == "playbook_on_stats"]
+    assert stats, "no playbook_on_stats event"
+    artifacts = stats[-1]["event_data"].get("artifact_data") or {}
+    key = stats_key(jt["playbook"])
+    assert key in artifacts, "%s published no set_stats %r (got %s)" % (jt["playbook"], key, sorted(artifacts))
+    data = artifacts[key]
+    missing = [field for field in jt["artifacts"] if field not in data]
+    assert not missing, "%s: set_stats %s lacks %s (has %s)" % (jt["playbook"], key, missing, sorted(data))
+    assert data["status"], data
+    assert data["run_id"], data
+    if "report" in jt["artifacts"]:
+        report = data["report"] if os.path.isabs(data["report"]) else os.path.join(REPO, data["report"])
+        assert os.path.isfile(report), "report %s does not exist" % report
+        assert os.path.realpath(report).startswith(os.path.join(REPO, "reports") + os.sep), report
+        with open(report, encoding="utf-8") as handle:
+            assert str(data["run_id"]) in handle.read(), "the report is not the run's"

@@ -172,6 +172,7 @@ def make_handler(edge):
     class Handler(BaseHTTPRequestHandler):
         server_version = "lab-edge/1"
         protocol_version = "HTTP/1.1"
+        timeout = 120  # close idle kept-alive connections
 
         def log_message(self, fmt, *args):
             LOG.debug("%s %s", self.address_string(), fmt % args)

@@ -98,6 +98,7 @@ def paginate(items, query, xfilter):
 class Handler(BaseHTTPRequestHandler):
     server_version = "linode-sim/1"
     protocol_version = "HTTP/1.1"
+    timeout = 120  # close idle kept-alive connections instead of holding a thread forever
     ctx = None  # set by make_server
 
     def log_message(self, fmt, *args):  # route to logging, not stderr

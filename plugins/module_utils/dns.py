@@ -355,9 +355,9 @@ def restore(provider, zone, state, check_mode=False, keys=None):
         state.mark_restored(key_of(row["name"], row["type"]))
     if missing:
         state.save("dns_ttl_restore", "failed", missing=["%s %s" % p for p in missing])
+        names = ", ".join("%s %s" % p for p in missing)
         raise DNSError("restored %d record(s) but these saved records no longer exist in %s: %s; their "
-                       "original TTLs stay in %s" % (len(rows), zone, ", ".join("%s %s" % p for p in missing),
-                                                      state.path))
+                       "original TTLs stay in %s" % (len(rows), zone, names, state.path))
     state.save("dns_ttl_restore", "done", records=len(rows), changed=len(changes))
     if state.journal and not state.pending():
         state.journal.finish("done")

@@ -61,14 +61,14 @@ class LinodeProvider(DNSProvider):
         try:
             fn = getattr(self.client, verb)
             return fn(path) if data is None else fn(path, data=data)
-        except ApiError as err:
-            if getattr(err, "status", 0) in (401, 403):
+        except Exception as err:  # ApiError, or a connection error that outlived the deadline
+            if not isinstance(err, ApiError) or not hasattr(err, "status"):
+                raise DNSError("Linode API %s %s did not answer before the deadline: %s" % (verb.upper(), path, err))
+            if err.status in (401, 403):
                 raise DNSError("the Linode API at %s refused the token (HTTP %s); give a valid api_token (or "
                                "LINODE_TOKEN) with Domains read/write; nothing was changed"
                                % (self.client.base_url, err.status))
             raise DNSError("Linode API %s %s failed: %s" % (verb.upper(), path, _describe(err)))
-        except Exception as err:  # connection errors that outlived the deadline
-            raise DNSError("Linode API %s %s did not answer before the deadline: %s" % (verb.upper(), path, err))
 
     def _paged(self, path):
         items, page = [], 1

@@ -24,7 +24,7 @@ description:
   - A nameserver that never answers makes the module fail at O(timeout) with its name and the
     last error.
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 attributes:
   check_mode:
     support: full

@@ -14,9 +14,9 @@ version_added: 0.1.0
 description:
   - Reads the TTL of named RRsets, sets a new TTL while keeping their data, or restores the
     original TTLs saved by an earlier run.
-  - Before anything is written the whole change is checked: the zone must be hosted by the
+  - Before anything is written the whole change is checked. The zone must be hosted by the
     provider, every record must exist and every TTL must be a whole number of seconds from 0
-    to 2147483647. Otherwise the module fails and nothing is changed.
+    to 2147483647; otherwise the module fails and nothing is changed.
   - "With O(action=set) the original TTLs are saved to the run's journal
     (C(<reports_dir>/<run_id>/state.json)) before the provider is asked to change them, and a
     saved original is never overwritten by a lowered value. O(action=restore) with the same
@@ -24,7 +24,7 @@ description:
   - A provider that stores only some TTLs (Linode) is asked for the value it will really keep,
     and the module warns when that differs from the requested TTL.
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.dns_provider
   - fournines.runbooks.linode
@@ -67,7 +67,7 @@ options:
   run_id:
     description:
       - Run whose journal keeps the original TTLs. Required for O(action=set) and O(action=restore).
-      - Use the same value to restore later, for example from P(fournines.runbooks.restore-dns-ttl#playbook).
+      - Use the same value to restore later, for example from the C(restore-dns-ttl.yml) playbook.
     type: str
   reports_dir:
     description: Directory holding the runs' journals.
@@ -191,8 +191,8 @@ def main():
             run_id=dict(type="str"),
             reports_dir=dict(type="path", default="reports"),
         ),
-        required_if=[("action", "set", ("records",)), ("action", "set", ("run_id",)),
-                      ("action", "restore", ("run_id",)), ("action", "read", ("records",))],
+        required_if=[("action", "set", ("records", "run_id")), ("action", "restore", ("run_id",)),
+                     ("action", "read", ("records",))],
         supports_check_mode=True,
     )
     p = module.params

@@ -279,3 +279,16 @@ def test_node_actions_wait_for_the_cluster_and_keep_their_order(sim):
     names = [c[1] for c in backend.calls]
     created = [c[1] for c in backend.calls if c[0] == "create"][-1]
     assert names.index(created) < len(names) - 1 and backend.calls[-1] == ("delete", created)
+
+
+def test_control_plane_update_enables_ha_once(client):
+    cluster = _cluster(client)
+    cluster.control_plane = {"high_availability": True, "audit_logs_enabled": True}
+    cluster.save()
+    cp = _cluster(client).control_plane
+    assert cp.high_availability is True and cp.audit_logs_enabled is True
+    cluster = _cluster(client)
+    cluster.control_plane = {"high_availability": False}
+    with pytest.raises(ApiError) as err:
+        cluster.save()
+    assert err.value.status == 400 and "High availability" in str(err.value)

@@ -8,6 +8,7 @@ waits until the secondary serves the seeded data again.
 import os
 import subprocess
 import sys
+import uuid
 
 import pytest
 
@@ -89,3 +90,42 @@ def seeded(dns_env, make_provider, nameservers, lag):
         expect = [{"name": r.name, "type": r.rtype, "ttl": ttl,
                    "values": [x["content"] for x in r.handle["records"]]} for r, ttl in changed]
         prop.wait_converged(nameservers, ZONE, prop.normalize_expectations(expect, ZONE), timeout=30, interval=0.1)
+
+
+@pytest.fixture
+def linode_provider():
+    from ansible_collections.fournines.runbooks.plugins.module_utils.dns_linode import LinodeProvider
+    env = labenv.component_env("linode_sim")
+    if not env:
+        pytest.fail("the Linode simulator is not running (no .lab/linode_sim/env): run lab/up")
+    return lambda token=env["LINODE_TOKEN"]: LinodeProvider(token, env["LINODE_API_URL"], 20)
+
+
+@pytest.fixture
+def k8s_objects():
+    """Ingresses/Services in a namespace of our own, deleted afterwards."""
+    from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import kube_from_params
+    if not os.path.exists(labenv.kubeconfig()):
+        pytest.fail("the lab Kubernetes is not running (no %s): run lab/up" % labenv.kubeconfig())
+    kube = kube_from_params({"kubeconfig": labenv.kubeconfig()})
+    ns = "dns-ttl-test-%s" % uuid.uuid4().hex[:6]
+    kube.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+
+    def ingress(name, host, notes):
+        kube.request("POST", "/apis/networking.k8s.io/v1/namespaces/%s/ingresses" % ns, body={
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": name, "namespace": ns, "annotations": notes},
+            "spec": {"rules": [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
+                "service": {"name": name, "port": {"number": 80}}}}]}}]}})
+
+    def service(name, notes):
+        kube.request("POST", "/api/v1/namespaces/%s/services" % ns, body={
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns, "annotations": notes},
+            "spec": {"ports": [{"port": 80}], "selector": {"app": name}}})
+
+    ingress("app", "app.lab.example", {"external-dns.kubernetes.io/ttl": "3600"})
+    ingress("www", "www.lab.example", {})
+    service("api", {"external-dns.alpha.kubernetes.io/hostname": "api.lab.example",
+                    "external-dns.alpha.kubernetes.io/ttl": "1h"})
+    yield kube, ns
+    kube.request("DELETE", "/api/v1/namespaces/%s" % ns)

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from conftest import APP_RECORDS, REPO, ZONE
+from conftest import APP_RECORDS, REPO, labenv
 
 from ansible_collections.fournines.runbooks.plugins.module_utils import dns_propagation as prop
 
@@ -25,7 +25,7 @@ def playbook(name, *extra):
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), os.path.join(REPO, "playbooks", name)]
     for item in extra:
-        cmd += ["-e", json.dumps(item) if isinstance(item, dict) else item]
+        cmd += ["-e", json.dumps(item)] if isinstance(item, dict) else [item]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -74,3 +74,43 @@ def test_bad_ttl_fails_before_anything_changes(run_id, nameservers):
     assert "ttl -5 is negative" in result.stdout
     assert "Run the migration" not in result.stdout
     assert set(served_ttls(nameservers).values()) == {3600}
+
+
+def test_check_mode_changes_nothing(run_id, nameservers):
+    result = playbook("dns-migration.yml", "--check", {"dns_migration_run_id": run_id})
+    assert result.returncode == 0, result.stdout
+    assert set(served_ttls(nameservers).values()) == {3600}
+    assert not os.path.exists(os.path.join(REPO, "reports", run_id))
+
+
+def test_linode_end_to_end(run_id, linode_provider):
+    env = labenv.component_env("linode_sim")
+    records = [{"name": "web.lab", "type": "A"}, {"name": "api.lab", "type": "A"}]
+    result = playbook("dns-migration.yml", {
+        "dns_migration_provider": "linode", "dns_migration_zone": "fournines.test", "dns_migration_records": records,
+        "dns_migration_run_id": run_id, "dns_migration_linode_api_token": env["LINODE_TOKEN"],
+        "dns_migration_linode_api_url": env["LINODE_API_URL"], "dns_migration_ttl": 60,
+        # the simulator serves no DNS: nothing to query, rely on the publish lag
+        "dns_migration_verify": False, "dns_migration_publish_lag": 1, "dns_migration_wait_out": False,
+        "dns_migration_hook_tasks": "", "dns_migration_hook_command": ["true"]})
+    assert result.returncode == 0, result.stdout
+    assert "60 is stored as 120" in result.stderr  # a warning
+    assert "-    web.lab.fournines.test./A: 120" in result.stdout and "+    web.lab.fournines.test./A: 3600" in result.stdout
+    keys = [("web.lab.fournines.test.", "A"), ("api.lab.fournines.test.", "A")]
+    assert set(r.ttl for r in linode_provider().get("fournines.test.", keys).values()) == {3600}
+    assert journal(run_id)["status"] == "done"
+
+
+def test_external_dns_end_to_end(run_id, k8s_objects):
+    kube, ns = k8s_objects
+    result = playbook("dns-migration.yml", {
+        "dns_migration_provider": "external_dns", "dns_migration_run_id": run_id,
+        "dns_migration_records": [{"name": "app"}, {"name": "api"}], "dns_migration_ttl": 60,
+        "dns_migration_kubeconfig": labenv.kubeconfig(), "dns_migration_external_dns": {"namespaces": [ns]},
+        # no external-dns controller runs in the lab: the annotations are the whole effect
+        "dns_migration_verify": False, "dns_migration_wait_out": False,
+        "dns_migration_hook_tasks": "", "dns_migration_hook_command": ["true"]})
+    assert result.returncode == 0, result.stdout
+    assert "+    app.lab.example./A: 60" in result.stdout and "+    api.lab.example./A: 3600" in result.stdout
+    app = kube.get("/apis/networking.k8s.io/v1/namespaces/%s/ingresses/app" % ns)["metadata"]["annotations"]
+    assert app["external-dns.kubernetes.io/ttl"] == "3600"

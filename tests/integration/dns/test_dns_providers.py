@@ -3,7 +3,6 @@
 import json
 import os
 import sys
-import uuid
 
 import pytest
 
@@ -36,15 +35,6 @@ def test_lower_verify_restore(provider_name, make_provider, nameservers, primary
     assert d.TTLState(str(tmp_path), "run", ZONE, provider_name).pending() == {}
 
 
-@pytest.fixture
-def linode_provider():
-    from ansible_collections.fournines.runbooks.plugins.module_utils.dns_linode import LinodeProvider
-    env = labenv.component_env("linode_sim")
-    if not env:
-        pytest.fail("the Linode simulator is not running (no .lab/linode_sim/env): run lab/up")
-    return lambda token=env["LINODE_TOKEN"]: LinodeProvider(token, env["LINODE_API_URL"], 20)
-
-
 def test_linode_lowers_snapped_and_restores(linode_provider, tmp_path):
     provider, zone = linode_provider(), "fournines.test."
     keys = [("web.lab.fournines.test.", "A"), ("api.lab.fournines.test.", "A")]
@@ -60,36 +50,6 @@ def test_linode_lowers_snapped_and_restores(linode_provider, tmp_path):
         linode_provider("not-the-token").check_zone(zone)
     with pytest.raises(d.DNSError, match="no domain nope.test"):
         provider.check_zone("nope.test.")
-
-
-@pytest.fixture
-def k8s_objects():
-    """Ingresses/Services in a namespace of our own, deleted afterwards."""
-    from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import kube_from_params
-    if not os.path.exists(labenv.kubeconfig()):
-        pytest.fail("the lab Kubernetes is not running (no %s): run lab/up" % labenv.kubeconfig())
-    kube = kube_from_params({"kubeconfig": labenv.kubeconfig()})
-    ns = "dns-ttl-test-%s" % uuid.uuid4().hex[:6]
-    kube.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-
-    def ingress(name, host, notes):
-        kube.request("POST", "/apis/networking.k8s.io/v1/namespaces/%s/ingresses" % ns, body={
-            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-            "metadata": {"name": name, "namespace": ns, "annotations": notes},
-            "spec": {"rules": [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
-                "service": {"name": name, "port": {"number": 80}}}}]}}]}})
-
-    def service(name, notes):
-        kube.request("POST", "/api/v1/namespaces/%s/services" % ns, body={
-            "apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns, "annotations": notes},
-            "spec": {"ports": [{"port": 80}], "selector": {"app": name}}})
-
-    ingress("app", "app.lab.example", {"external-dns.kubernetes.io/ttl": "3600"})
-    ingress("www", "www.lab.example", {})
-    service("api", {"external-dns.alpha.kubernetes.io/hostname": "api.lab.example",
-                    "external-dns.alpha.kubernetes.io/ttl": "1h"})
-    yield kube, ns
-    kube.request("DELETE", "/api/v1/namespaces/%s" % ns)
 
 
 def test_external_dns_annotations_lowered_and_restored(k8s_objects, tmp_path):

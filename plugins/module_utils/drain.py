@@ -22,10 +22,7 @@ __metaclass__ = type
 from ansible_collections.fournines.runbooks.plugins.module_utils import k8s as K
 from ansible_collections.fournines.runbooks.plugins.module_utils.retry import DeadlineExceeded, backoff_delays
 
-try:
-    from kubernetes.client.rest import ApiException
-except ImportError:  # pragma: no cover
-    ApiException = Exception
+ApiError = K.K8sApiError
 
 
 class DrainError(K.K8sError):
@@ -104,11 +101,11 @@ class Drainer(object):
             meta = pod["metadata"]
             try:
                 self.kube.evict(meta["namespace"], meta["name"], dry_run=True)
-            except ApiException as err:
+            except ApiError as err:
                 if err.status == 429:
-                    would_block.append("eviction of %s refused now: %s" % (K.pod_key(pod), K.api_error_text(err)))
+                    would_block.append("eviction of %s refused now: %s" % (K.pod_key(pod), err))
                 elif err.status != 404:
-                    would_block.append("eviction of %s failed: %s" % (K.pod_key(pod), K.api_error_text(err)))
+                    would_block.append("eviction of %s failed: %s" % (K.pod_key(pod), err))
         self.result.update(evicted=[K.pod_key(p) for p in evict], left_alone=["%s (%s)" % s for s in skipped],
                            blocked=sorted(set(would_block)))
         return self.result
@@ -140,8 +137,8 @@ class Drainer(object):
                 raise
             if isinstance(err, DeadlineExceeded):
                 raise DrainError("drain of %s did not finish: %s" % (", ".join(names), err), **self.result)
-            if isinstance(err, ApiException):
-                raise DrainError("drain of %s failed: %s" % (", ".join(names), K.api_error_text(err)), **self.result)
+            if isinstance(err, K.K8sError):
+                raise DrainError("drain of %s failed: %s" % (", ".join(names), err), **self.result)
             raise
         return self.result
 
@@ -150,7 +147,7 @@ class Drainer(object):
             try:
                 if K.uncordon(self.kube, name):
                     self.result["uncordoned"].append(name)
-            except ApiException:
+            except K.K8sError:
                 pass  # best effort; the run's rescue uncordons again
 
     def _evict_all(self, pods):
@@ -163,14 +160,14 @@ class Drainer(object):
                 meta = pod["metadata"]
                 try:
                     self.kube.evict(meta["namespace"], meta["name"], grace_period=self.grace_period)
-                except ApiException as err:
+                except ApiError as err:
                     if err.status == 404:
                         continue  # already gone
                     if err.status == 429:
                         self.result["refusals"] += 1
                         refused.append(pod)
                         continue
-                    raise DrainError("eviction of %s failed: %s" % (K.pod_key(pod), K.api_error_text(err)))
+                    raise DrainError("eviction of %s failed: %s" % (K.pod_key(pod), err))
                 self.result["evicted"].append(K.pod_key(pod))
                 ref = K.controller_of(pod)
                 if ref:

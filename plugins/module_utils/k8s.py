@@ -17,6 +17,7 @@ import copy
 import json
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.retry import Deadline, backoff_delays, retry_call
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
@@ -24,6 +25,7 @@ except ImportError:  # pragma: no cover - kubernetes.core is a declared dependen
     AUTH_ARG_SPEC = {}
 
 try:
+    import urllib3
     from kubernetes.client.rest import ApiException
     HAS_K8S = True
     K8S_IMPORT_ERROR = None
@@ -43,34 +45,74 @@ class K8sError(RunbookError):
     """A Kubernetes call failed for good, or its input was wrong."""
 
 
+class K8sApiError(K8sError, ApiException):
+    """The API server answered with an error; ``status``, ``reason`` and ``body`` as the client's.
+
+    Also an ApiException, so callers that catch the kubernetes client's exception keep working.
+    """
+
+    def __init__(self, msg, err):
+        K8sError.__init__(self, msg)
+        self.status = getattr(err, "status", None)
+        self.reason = getattr(err, "reason", None)
+        self.body = getattr(err, "body", None)
+        self.headers = getattr(err, "headers", None)
+
+    def __str__(self):
+        return self.msg
+
+
 def k8s_argument_spec(**extra):
     spec = copy.deepcopy(AUTH_ARG_SPEC)
     spec.update(extra)
     return spec
 
 
-class Kube(object):
-    """Thin JSON access to the API server over a kubernetes ApiClient."""
+_TRANSIENT_STATUS = (429, 500, 502, 503, 504)
 
-    def __init__(self, api_client):
+
+def _transient(err, retry_status=True):
+    """Dropped connections always; 429/5xx answers unless the caller handles them itself."""
+    if isinstance(err, ApiException):
+        return retry_status and (err.status in _TRANSIENT_STATUS or not err.status)
+    return HAS_K8S and isinstance(err, (urllib3.exceptions.HTTPError, ConnectionError, OSError))
+
+
+class Kube(object):
+    """Thin JSON access to the API server over a kubernetes ApiClient.
+
+    Every request is retried on dropped connections and on 429/5xx answers with backoff for
+    up to ``retry_seconds`` (an API server restarting during a control-plane upgrade), except
+    where the caller asks for the answer itself (evictions: a 429 there is a budget's "not now").
+    """
+
+    def __init__(self, api_client, retry_seconds=60.0, request_timeout=30.0):
         self.api = api_client
+        self.retry_seconds = retry_seconds
+        self.request_timeout = request_timeout
 
     @property
     def host(self):
         return self.api.configuration.host
 
-    def request(self, method, path, query=None, body=None, content_type=None, ok_missing=False):
+    def request(self, method, path, query=None, body=None, content_type=None, ok_missing=False, retry_status=True):
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
-        try:
-            resp = self.api.call_api(path, method, query_params=list((query or {}).items()), header_params=headers,
+
+        def call():
+            return self.api.call_api(path, method, query_params=list((query or {}).items()), header_params=headers,
                                      body=body, auth_settings=["BearerToken"], _preload_content=False,
-                                     _return_http_data_only=True)
+                                     _return_http_data_only=True, _request_timeout=self.request_timeout)
+        try:
+            resp = retry_call(call, Deadline(self.retry_seconds), lambda e: _transient(e, retry_status),
+                              delays=backoff_delays(0.5, 2.0, 5.0))
         except ApiException as err:
             if ok_missing and err.status == 404:
                 return None
-            raise
+            raise K8sApiError("Kubernetes API %s %s: %s" % (method, path, api_error_text(err)), err)
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise K8sError("the Kubernetes API at %s did not answer within %.0f s: %s" % (self.host, self.retry_seconds, err))
         data = resp.data
         return json.loads(data) if data else {}
 
@@ -117,7 +159,8 @@ class Kube(object):
             body["deleteOptions"] = {"gracePeriodSeconds": int(grace_period)}
         if dry_run:
             body.setdefault("deleteOptions", {})["dryRun"] = ["All"]
-        return self.request("POST", "/api/v1/namespaces/%s/pods/%s/eviction" % (namespace, name), body=body)
+        return self.request("POST", "/api/v1/namespaces/%s/pods/%s/eviction" % (namespace, name), body=body,
+                            retry_status=False)
 
 
 def kube_from_params(params):

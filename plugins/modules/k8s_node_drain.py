@@ -192,8 +192,6 @@ def main():
     except RunbookError as err:
         rec.failed(str(err))
         module.fail_json(msg=str(err), **result)
-    except K.ApiException as err:
-        module.fail_json(msg="Kubernetes API call failed: %s" % K.api_error_text(err), **result)
     if p["state"] != "drained":
         result["changed"] = bool(result["cordoned"] or result["uncordoned"])
     rec.done(evicted=len(result["evicted"]), refusals=result["refusals"], seconds=round(time.time() - started, 1))

@@ -169,7 +169,7 @@ def evaluate(cert, secret=None, now=None, warn_days=21, fail_days=7, latest_requ
     else:
         verdict = "ok"
     if days_left is not None and days_left < warn_days and state != "expired":
-        findings.append("expires in %.1f days" % days_left)
+        findings.append("expires in %s days" % round(float(days_left), 1))
 
     return {
         "namespace": meta.get("namespace"), "name": meta.get("name"), "secret_name": spec.get("secretName"),

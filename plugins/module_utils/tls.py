@@ -242,8 +242,8 @@ def name_matches(requested, sans):
         if pattern == want:
             return True
         if pattern.startswith("*.") and pattern.count(".") >= 2:
-            head, _, rest = want.partition(".")
-            if head and rest == pattern[2:]:
+            parts = want.split(".", 1)
+            if len(parts) == 2 and parts[0] and parts[1] == pattern[2:]:
                 return True
     return False
 

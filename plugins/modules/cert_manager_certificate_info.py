@@ -17,14 +17,14 @@ description:
     C(lastFailureTime) and the issuer.
   - Reads only the Secret each Certificate names (never every Secret in the cluster) and
     compares the certificate it really holds with the status (notAfter, DNS names).
-  - Judges each Certificate: state V(ready), V(renewing), V(failing), V(overdue) (past
+  - "Judges each Certificate: state V(ready), V(renewing), V(failing), V(overdue) (past
     renewalTime, nothing running), V(not_ready) or V(expired); status V(ok), V(warning) or
     V(critical) by O(warn_days)/O(fail_days); for failing ones, when cert-manager will retry
-    (1 h x 2^(attempts-1), at most 32 h).
+    (1 h x 2^(attempts-1), at most 32 h)."
   - Also returns RV(issuances), the certificates issued through CertificateRequests, for
     M(fournines.runbooks.tls_acme_headroom).
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:

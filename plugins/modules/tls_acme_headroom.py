@@ -23,7 +23,7 @@ description:
   - With O(planned), the name sets a migration would re-issue, RV(fits) says whether they fit
     and RV(problems) names each limit that would be exceeded.
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 attributes:
   check_mode:
     support: full

@@ -26,7 +26,7 @@ description:
     error never fails the scan.
   - Duplicated endpoints are scanned once and listed in RV(duplicates) with a warning.
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 attributes:
   check_mode:
     support: full

@@ -19,7 +19,7 @@ description:
   - Returns the overall status (the worst of all parts; an unreachable endpoint counts as
     critical) and summary lines for the task output.
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 attributes:
   check_mode:
     support: full

@@ -36,6 +36,24 @@ def _components():
         return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
 
 
+# Lab components behind each inventory group of inventories/lab (a group not listed needs them all).
+GROUP_COMPONENTS = {
+    "lke_clusters": ["k8s", "linode_sim", "edge"],
+    "postgres": ["postgres"],
+    "dns_zones": ["dns"],
+    "tls_scanners": ["k8s", "tls"],
+}
+
+
+def needed_components(playbook):
+    needed = []
+    for group in m.PlaybookGraph(playbook).hosts or ["all"]:
+        for component in GROUP_COMPONENTS.get(group, _components()):
+            if component not in needed:
+                needed.append(component)
+    return needed
+
+
 def lab_secrets():
     """Every lab secret a job could leak: the components' env values named like secrets, and the
     client key of the lab kubeconfig (injected as a file, never meant to be printed)."""
@@ -105,11 +123,77 @@ def _reset_postgres():
                    timeout=600, env=dict(os.environ, LAB_PYTHON=os.path.join(BIN, "python")))
 
 
-# What each mutating runbook leaves behind, and how the lab goes back to its seeded state.
+class ZoneSnapshot:
+    """The lab zone's RRsets through the PowerDNS API: taken before a DNS runbook, put back after
+    (a migration really moves records), then awaited on every nameserver."""
+
+    def __init__(self):
+        env = labenv.component_env("dns")
+        self.url = "%s/api/v1/servers/%s/zones/%s." % (env["PDNS_API_URL"].rstrip("/"), env.get("PDNS_SERVER_ID", "localhost"),
+                                                       env["DNS_ZONE"].rstrip("."))
+        self.key = env["PDNS_API_KEY"]
+        self.nameservers = env["DNS_NAMESERVERS"].split(",")
+        self.rrsets = self._rrsets()
+
+    def _call(self, method, body=None):
+        req = urllib.request.Request(self.url, method=method, data=json.dumps(body).encode() if body else None,
+                                     headers={"X-API-Key": self.key, "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:  # nosec - the lab's own PowerDNS
+            return json.load(resp) if method == "GET" else None
+
+    def _rrsets(self):
+        return {(r["name"], r["type"]): r for r in self._call("GET")["rrsets"] if r["type"] != "SOA"}
+
+    def restore(self, timeout=60):
+        import time  # pylint: disable=import-outside-toplevel
+        import dns.message  # pylint: disable=import-outside-toplevel
+        import dns.query  # pylint: disable=import-outside-toplevel
+        import dns.rdatatype  # pylint: disable=import-outside-toplevel
+        now = self._rrsets()
+        changed = [dict(raw, changetype="REPLACE") for key, raw in self.rrsets.items()
+                   if key not in now or (now[key]["ttl"], now[key]["records"]) != (raw["ttl"], raw["records"])]
+        if not changed:
+            return
+        self._call("PATCH", {"rrsets": [{k: r[k] for k in ("name", "type", "ttl", "records", "changetype")}
+                                        for r in changed]})
+        req = urllib.request.Request(self.url + "/notify", method="PUT", headers={"X-API-Key": self.key})
+        urllib.request.urlopen(req, timeout=30).close()  # nosec - the lab's own PowerDNS
+        deadline = time.monotonic() + timeout
+        for server in self.nameservers:
+            host, port = server.rsplit(":", 1)
+            for rrset in changed:
+                want = sorted(r["content"] for r in rrset["records"])
+                while True:
+                    answer = dns.query.udp(dns.message.make_query(rrset["name"], rrset["type"]), host, port=int(port),
+                                           timeout=2)
+                    got = [sorted(rr.to_text() for rr in a) for a in answer.answer if a.rdtype == dns.rdatatype.from_text(rrset["type"])]
+                    if got and got[0] == want and answer.answer[0].ttl == rrset["ttl"]:
+                        break
+                    assert time.monotonic() < deadline, "%s still serves %s %s: %s" % (server, rrset["name"], got, want)
+                    time.sleep(0.2)
+
+
+def _after_cluster_runbook():
+    return _reset_cluster
+
+
+def _after_postgres_runbook():
+    return _reset_postgres
+
+
+def _after_dns_runbook():
+    return ZoneSnapshot().restore
+
+
+# How the lab goes back to its seeded state after a runbook that changes it: called before the
+# run, the result is called after it (also when the run fails).
 CLEANUP = {
-    "playbooks/upgrade-cluster.yml": _reset_cluster,
-    "playbooks/node-failure-drill.yml": _reset_cluster,
-    "playbooks/upgrade-postgres.yml": _reset_postgres,
+    "playbooks/upgrade-cluster.yml": _after_cluster_runbook,
+    "playbooks/node-failure-drill.yml": _after_cluster_runbook,
+    "playbooks/upgrade-postgres.yml": _after_postgres_runbook,
+    "playbooks/dns-migration.yml": _after_dns_runbook,
+    "playbooks/lower-dns-ttl.yml": _after_dns_runbook,
+    "playbooks/restore-dns-ttl.yml": _after_dns_runbook,
 }
 
 
@@ -139,7 +223,7 @@ def _cases():
 def test_runbook_runs_as_awx_runs_it(jt, lab_up, tmp_path, monkeypatch, preserved_ledger):
     import ansible_runner  # pylint: disable=import-outside-toplevel
 
-    lab_up(*_components())
+    lab_up(*needed_components(jt["playbook"]))
     # ansible-runner finds ansible-playbook on this process's PATH: the venv's
     monkeypatch.setenv("PATH", "%s:%s" % (BIN, os.environ["PATH"]))
     private = tmp_path / "job"
@@ -150,6 +234,7 @@ def test_runbook_runs_as_awx_runs_it(jt, lab_up, tmp_path, monkeypatch, preserve
                LAB_PROFILE=labenv.current_profile(), ANSIBLE_FORCE_COLOR="0")
     answers = m.survey_answers(jt)
     cmdline = "--check" if jt.get("job_type") == "check" else None
+    cleanup = CLEANUP[jt["playbook"]]() if jt["playbook"] in CLEANUP and not cmdline else None
     try:
         runner = ansible_runner.run(
             private_data_dir=str(private), project_dir=REPO, playbook=os.path.join(REPO, jt["playbook"]),
@@ -159,8 +244,8 @@ def test_runbook_runs_as_awx_runs_it(jt, lab_up, tmp_path, monkeypatch, preserve
         events = list(runner.events)
         stdout = runner.stdout.read()
     finally:
-        if jt["playbook"] in CLEANUP and jt.get("job_type") != "check":
-            CLEANUP[jt["playbook"]]()
+        if cleanup:
+            cleanup()
 
     assert runner.rc == 0 and runner.status == "successful", (
         "%s: %s rc=%s\n%s" % (jt["name"], runner.status, runner.rc, stdout[-6000:]))

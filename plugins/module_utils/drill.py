@@ -268,12 +268,17 @@ def advise(timeline, workload=None, options=None):
                             "(once the node is confirmed gone) lets it detach at once." % (name, volume, share(volume))})
     if toleration > 30:
         tol = workload.get("unreachable_toleration_seconds")
+        if tol is not None and tol + 15 < toleration:
+            text = ("Pods stayed bound to the NotReady node for %.0f s (%.0f %% of the outage) although they tolerate "
+                    "the unreachable taint for only %s s: the eviction itself was slow (taint manager, API server "
+                    "load); check the control plane's health during the drill." % (toleration, share(toleration), tol))
+        else:
+            text = ("Pods stayed bound to the NotReady node for %.0f s (%.0f %% of the outage): they tolerate "
+                    "node.kubernetes.io/unreachable and not-ready for %s s (Kubernetes' default is 300 s). Give %s "
+                    "tolerations for both taints with a shorter tolerationSeconds (for example 30) so they are "
+                    "replaced sooner." % (toleration, share(toleration), tol if tol is not None else "ever", name))
         out.append({"id": "eviction-toleration", "severity": "high" if share(toleration) >= 30 else "medium",
-                    "text": "Pods stayed bound to the NotReady node for %.0f s (%.0f %% of the outage): they tolerate "
-                            "node.kubernetes.io/unreachable and not-ready for %s s (Kubernetes' default is 300 s). "
-                            "Give %s tolerations for both taints with a shorter tolerationSeconds (for example 30) "
-                            "so they are replaced sooner." % (
-                                toleration, share(toleration), tol if tol is not None else "ever", name)})
+                    "text": text})
     if replicas == 1 and down > 0:
         out.append({"id": "single-replica", "severity": "high",
                     "text": "%s runs one replica, so losing its node takes it down for %.0f s. Two or more replicas "

@@ -163,3 +163,15 @@ def test_history_and_comparison(tmp_path):
     assert "33.0 s against 30.0 s" in comp["text"] and "+3.0 s" in comp["text"]
     assert "volume wait +2.0 s" in comp["text"]
     assert D.compare({"downtime_seconds": 1}, [])["rows"] == []
+
+
+def test_toleration_advice_names_the_default_300_s():
+    obs, samples = delete_drill()
+    tl = T.build(obs, samples, T0, NODE, "delete", "app")
+    for seg in tl["segments"]:
+        if seg["name"] == "eviction toleration":
+            seg["seconds"] = 300.0
+    advice = dict((a["id"], a["text"]) for a in D.advise(tl, WEB))
+    assert "tolerate node.kubernetes.io/unreachable and not-ready for 300 s" in advice["eviction-toleration"]
+    short = dict((a["id"], a["text"]) for a in D.advise(tl, dict(WEB, unreachable_toleration_seconds=6)))
+    assert "for only 6 s" in short["eviction-toleration"]

@@ -95,3 +95,26 @@ def test_renew_refused_when_rate_limit_has_no_headroom(tls_env, run_playbook, ta
     refused = task_result(out, "Refuse a renewal")
     assert refused["fits"] is False and "names [localhost]" in refused["problems"][0]
     assert _served(tls_env)["chain"][0]["issuer"].find("fournines lab") >= 0
+
+
+def test_interrupted_renewal_is_resumed_without_a_new_issuance(tls_env, run_playbook, task_result, tmp_path,
+                                                               restore_renew_endpoint):
+    ledger = tmp_path / "ledger.jsonl"
+    common = {"cert_check_reports_dir": str(tmp_path), "cert_check_acme_ledger": str(ledger),
+              "cert_check_cert_manager": False, "cert_check_action": "renew"}
+    before = _served(tls_env)["certificate"]["serial"]
+    # the server cannot be reloaded: the certificate is issued, installation fails and is rolled back
+    rc, out = run_playbook(PLAYBOOK, dict(common, cert_check_renew_reload_command=["false"]))
+    assert rc != 0
+    assert _served(tls_env)["certificate"]["serial"] == before
+    issued = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert len(issued) == 1
+
+    rc, out = run_playbook(PLAYBOOK, common)
+    assert rc == 0, out
+    assert task_result(out, "Ask the ACME server for an order").get("skipped") is True
+    after = _served(tls_env)
+    assert after["certificate"]["serial"] == issued[0]["serial"] and after["status"] == "ok"
+    assert len(ledger.read_text().splitlines()) == 1
+    renew = task_result(out, "Record what the renewal did")["ansible_facts"]["__cert_check_renew_result"]
+    assert renew["reason"] == "installed the certificate a previous run had issued"

@@ -11,7 +11,8 @@ LAB_PROFILE ?= fast
 export LAB_PROFILE
 COLLECTION_COPY := .build/ansible_collections/fournines/runbooks
 
-.PHONY: lock help deps venv lab lab-down lab-status demo test lint sanity unit integration molecule build clean
+.PHONY: lock help deps venv lab lab-down lab-status demo test lint sanity unit integration molecule build clean \
+        package ee-context changelog
 
 help:
 	@echo "make demo   bring up the lab and run playbooks/upgrade-cluster.yml against it"
@@ -43,7 +44,7 @@ demo: lab
 	$(BIN)/ansible-playbook playbooks/upgrade-cluster.yml
 	@echo "Report: $$(ls -td reports/*/ | head -1)"
 
-test: deps venv lint sanity unit integration molecule
+test: deps venv lint sanity unit package integration molecule
 
 lint: venv
 	$(BIN)/ansible-lint --profile production
@@ -73,6 +74,35 @@ molecule: deps venv
 build: venv
 	rm -f fournines-runbooks-*.tar.gz
 	$(BIN)/ansible-galaxy collection build --force .
+
+## Packaging: the collection builds, installs offline into a clean path and runs from there;
+## `ansible-builder create` makes a complete EE build context; CHANGELOG.rst generates.
+package: venv
+	$(BIN)/pytest -q tests/packaging
+
+## The execution environment's build context (no image: build it with podman/docker from here).
+ee-context: build
+	rm -rf .build/ee
+	$(BIN)/ansible-builder create --file execution-environment.yml --context .build/ee --output-filename Containerfile
+	@echo "EE build context: .build/ee (podman build -t fournines/runbooks-ee .build/ee)"
+
+## CHANGELOG.rst from changelogs/fragments without consuming them: antsibull-changelog lints the
+## fragments, then releases the galaxy.yml version in a scratch copy. At release time run
+## `antsibull-changelog release` in the checkout instead (it moves the fragments into changelog.yaml).
+CHANGELOG_OUT ?= CHANGELOG.rst
+changelog: venv
+	$(BIN)/antsibull-changelog lint
+	rm -rf .build/changelog && mkdir -p .build/changelog/ansible_collections/fournines
+	mkdir .build/changelog/ansible_collections/fournines/runbooks
+	tar -c --exclude=./.git --exclude=./.venv --exclude=./.lab --exclude=./.build --exclude=./.collections \
+	  --exclude=./.ansible --exclude=./reports --exclude=./lab --exclude=./tests --exclude='*.tar.gz' . \
+	  | tar -x -C .build/changelog/ansible_collections/fournines/runbooks
+	cd .build/changelog/ansible_collections/fournines/runbooks && \
+	  ANSIBLE_COLLECTIONS_PATH=$(abspath .build/changelog) $(abspath $(BIN))/antsibull-changelog release \
+	    --ansible-doc-bin $(abspath $(BIN))/ansible-doc
+	cp .build/changelog/ansible_collections/fournines/runbooks/CHANGELOG.rst $(CHANGELOG_OUT)
+	rm -rf .build/changelog
+	@echo "changelog: $(CHANGELOG_OUT)"
 
 clean: lab-down
 	rm -rf .build .pytest_cache fournines-runbooks-*.tar.gz

@@ -5,6 +5,7 @@ primary's RRsets before a test and puts back whatever the test changed afterward
 waits until the secondary serves the seeded data again.
 """
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -30,7 +31,21 @@ def dns_env():
     env = labenv.component_env("dns")
     if not env:
         pytest.fail("the lab DNS is not running (no .lab/dns/env): run lab/up dns")
-    return env
+    # One DNS test session at a time on the shared lab (another make test may be running).
+    with open(os.path.join(labenv.state_dir(), "dns", "tests.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _reseed_if_changed(env)
+        yield env
+
+
+def _reseed_if_changed(env):
+    """Start from the seeded zone even if an earlier run (of anyone) left records changed."""
+    api = PowerDNSProvider(env["PDNS_API_URL"], env["PDNS_API_KEY"], deadline=10)
+    current = api.get(ZONE, APP_RECORDS)
+    app_a = current[APP_RECORDS[0]]
+    if set(r.ttl for r in current.values()) != {3600} or app_a.values != ["127.0.0.10"]:
+        subprocess.run([os.path.join(REPO, "lab", "dns", "down")], check=True, capture_output=True)
+        subprocess.run([os.path.join(REPO, "lab", "dns", "up")], check=True, capture_output=True)
 
 
 @pytest.fixture(scope="session")

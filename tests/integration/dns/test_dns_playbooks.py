@@ -4,7 +4,9 @@ every nameserver, and TTLs lowered days ahead are restored by another run from t
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -114,3 +116,35 @@ def test_external_dns_end_to_end(run_id, k8s_objects):
     assert "+    app.lab.example./A: 60" in result.stdout and "+    api.lab.example./A: 3600" in result.stdout
     app = kube.get("/apis/networking.k8s.io/v1/namespaces/%s/ingresses/app" % ns)["metadata"]["annotations"]
     assert app["external-dns.kubernetes.io/ttl"] == "3600"
+
+
+def test_interrupted_run_carries_on_and_restores(run_id, nameservers):
+    """Interrupt the runbook while it waits out the old TTL; the re-run does not lower again,
+    keeps the saved originals, runs the migration and restores them."""
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), os.path.join(REPO, "playbooks", "dns-migration.yml"),
+           "-e", json.dumps({"dns_migration_run_id": run_id, "dns_migration_ttl": 5, "dns_migration_wait_out": True})]
+    # its own process group, interrupted as a terminal's Ctrl-C would: every process of the run gets SIGINT
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    state_path = os.path.join(REPO, "reports", run_id, "state.json")
+    try:
+        for _ in range(600):  # the wait step is journalled before the (one-hour) sleep starts
+            if os.path.exists(state_path) and any(s["name"] == "dns_ttl_lower_wait" for s in journal(run_id)["steps"]):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the runbook never reached the wait-out")
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        output = proc.communicate(timeout=60)[0]
+    assert proc.returncode != 0 and "Restore the original TTLs" not in output  # really cut short
+    assert set(served_ttls(nameservers).values()) == {5}
+    again = playbook("dns-migration.yml", {"dns_migration_run_id": run_id, "dns_migration_ttl": 5,
+                                           "dns_migration_wait_out": False})
+    assert again.returncode == 0, again.stdout
+    lower_task = again.stdout.split("Lower the TTLs (originals saved in the run journal first)")[1].split("TASK [")[0]
+    assert "ok: [lab-zone]" in lower_task  # not lowered again
+    assert set(served_ttls(nameservers).values()) == {3600}
+    assert prop.query(nameservers[1][1], nameservers[1][2], "app.lab.example.", "A", 2)["values"] == ["127.0.0.20"]
+    assert journal(run_id)["status"] == "done"

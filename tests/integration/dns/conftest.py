@@ -13,17 +13,14 @@ import uuid
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-sys.path.insert(0, os.path.join(REPO, "lab"))
-import labenv  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dnslab import APP_RECORDS, REPO, ZONE, labenv  # noqa: E402
 
 from ansible_collections.fournines.runbooks.plugins.module_utils import dns as d  # noqa: E402
 from ansible_collections.fournines.runbooks.plugins.module_utils import dns_propagation as prop  # noqa: E402
 from ansible_collections.fournines.runbooks.plugins.module_utils.dns_powerdns import PowerDNSProvider  # noqa: E402
 from ansible_collections.fournines.runbooks.plugins.module_utils.dns_rfc2136 import RFC2136Provider  # noqa: E402
 
-ZONE = "lab.example."
-APP_RECORDS = [("app.lab.example.", "A"), ("app.lab.example.", "AAAA"), ("www.lab.example.", "CNAME")]
 
 
 @pytest.fixture(scope="session")

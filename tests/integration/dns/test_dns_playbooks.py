@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from conftest import APP_RECORDS, REPO, labenv
+from dnslab import APP_RECORDS, REPO, labenv
 
 from ansible_collections.fournines.runbooks.plugins.module_utils import dns_propagation as prop
 

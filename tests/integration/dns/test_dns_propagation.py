@@ -10,7 +10,7 @@ import dns.message
 import dns.query
 import pytest
 
-from conftest import APP_RECORDS, ZONE, labenv
+from dnslab import APP_RECORDS, ZONE, labenv
 
 from ansible_collections.fournines.runbooks.plugins.module_utils import dns as d
 from ansible_collections.fournines.runbooks.plugins.module_utils import dns_propagation as prop

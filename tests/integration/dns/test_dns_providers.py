@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import APP_RECORDS, ZONE, labenv
+from dnslab import APP_RECORDS, ZONE, labenv
 
 from ansible_collections.fournines.runbooks.plugins.module_utils import dns as d
 from ansible_collections.fournines.runbooks.plugins.module_utils import dns_propagation as prop
@@ -122,10 +122,12 @@ def test_refused_api_key(make_provider):
         make_provider("powerdns", api_key="wrong-key").check_zone(ZONE)
 
 
-def test_dead_api_is_named(make_provider):
-    # the resolver's port speaks DNS, not HTTP: the API call fails and names the URL
-    with pytest.raises(d.DNSError, match="127.0.0.1:%d" % labenv.port("DNS_RESOLVER_PORT")):
-        make_provider("powerdns", api_url="http://127.0.0.1:%d" % labenv.port("DNS_RESOLVER_PORT")).check_zone(ZONE)
+def test_dead_api_is_named(dns_env):
+    from ansible_collections.fournines.runbooks.plugins.module_utils.dns_powerdns import PowerDNSProvider
+    # the resolver's port speaks DNS, not HTTP: the API call fails (retried until the deadline) and names the URL
+    url = "http://127.0.0.1:%d" % labenv.port("DNS_RESOLVER_PORT")
+    with pytest.raises(d.DNSError, match="127.0.0.1:%d.*did not succeed within 2 s" % labenv.port("DNS_RESOLVER_PORT")):
+        PowerDNSProvider(url, dns_env["PDNS_API_KEY"], timeout=1, deadline=2).check_zone(ZONE)
 
 
 if __name__ == "__main__":

@@ -109,6 +109,16 @@ def test_wrong_tsig_key_is_reported_and_changes_nothing(make_provider, primary_t
     assert set(primary_ttls().values()) == {3600}
 
 
+def test_badsig_from_an_rfc8945_server_is_named(make_provider):
+    """Knot (the secondary) knows the lab key and answers a wrong secret with a real BADSIG."""
+    secondary = dict(server="127.0.0.1", port=labenv.port("DNS_SECONDARY_PORT"))
+    with pytest.raises(d.DNSError, match="answered BADSIG: the secret of TSIG key lab-tsig. is wrong"):
+        make_provider("rfc2136", key_secret="d3Jvbmcgc2VjcmV0", **secondary).check_zone(ZONE)
+    with pytest.raises(d.DNSError, match="answered BADKEY: it does not know TSIG key other-key."):
+        make_provider("rfc2136", key_name="other-key", **secondary).check_zone(ZONE)
+    make_provider("rfc2136", **secondary).check_zone(ZONE)  # the right key is accepted
+
+
 def test_unsigned_update_is_refused(make_provider, primary_ttls):
     unsigned = make_provider("rfc2136", key_name=None, key_secret=None)
     rrsets = unsigned.get(ZONE, APP_RECORDS[:1])

@@ -252,11 +252,13 @@ def _epoch(value):
     return datetime.datetime.fromisoformat(text).timestamp()
 
 
-def wait_until(moment, progress, every=10.0, clock=time.time, sleep=time.sleep):
-    """Sleep until epoch ``moment``, with a progress line about every ``every`` seconds."""
+def wait_until(moment, progress, every=None, clock=time.time, sleep=time.sleep):
+    """Sleep until epoch ``moment`` with progress lines: every 10 s, but no more than ~30 lines."""
+    every = every or max(10.0, (moment - clock()) / 30.0)
     while True:
         left = moment - clock()
         if left <= 0:
+            progress("old TTL expired everywhere")
             return
         progress("old TTL still in caches for %.0f s" % left)
         sleep(min(every, left))

@@ -170,3 +170,18 @@ def test_state_refuses_another_zone(tmp_path):
 def test_diff_of():
     rows = [{"name": "a.", "type": "A", "old_ttl": 3600, "new_ttl": 60}]
     assert d.diff_of(rows) == {"before": {"a./A": 3600}, "after": {"a./A": 60}}
+
+
+def test_wait_until_sleeps_to_the_moment_with_bounded_progress():
+    now = [1000.0]
+    lines = []
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    prop.wait_until(1000.0 + 3600, lines.append, clock=lambda: now[0], sleep=sleep)
+    assert now[0] == 1000.0 + 3600
+    assert 25 <= len(lines) <= 32 and lines[-1] == "old TTL expired everywhere"
+    lines[:] = []
+    prop.wait_until(now[0] - 5, lines.append, clock=lambda: now[0], sleep=sleep)
+    assert lines == ["old TTL expired everywhere"]

@@ -343,10 +343,13 @@ def _fetch_chain(ep):
         sock.settimeout(max(0.05, deadline - time.monotonic()))
         sni = ep["server_name"] if ep["server_name"] and not _is_ip(ep["server_name"]) else None
         with ctx.wrap_socket(sock, server_hostname=sni) as tls:
-            obj = getattr(tls, "_sslobj", None)
             ders = []
-            if obj is not None and hasattr(obj, "get_unverified_chain"):
-                ders = [c.public_bytes(ssl._ssl.ENCODING_DER) for c in (obj.get_unverified_chain() or [])]
+            if hasattr(tls, "get_unverified_chain"):  # Python >= 3.13: public, DER bytes
+                ders = [bytes(c) for c in (tls.get_unverified_chain() or [])]
+            else:  # 3.10-3.12: the same call on the private SSL object
+                obj = getattr(tls, "_sslobj", None)
+                if obj is not None and hasattr(obj, "get_unverified_chain"):
+                    ders = [c.public_bytes(ssl._ssl.ENCODING_DER) for c in (obj.get_unverified_chain() or [])]
             if not ders:  # older Pythons: the leaf only
                 leaf = tls.getpeercert(binary_form=True)
                 ders = [leaf] if leaf else []

@@ -31,3 +31,8 @@ sim_pid() {
 }
 
 admin() { curl -fsS --max-time 5 "$@"; }
+
+# Run "$@" as a daemon: own session, PID written to $1 first, and no inherited descriptors
+# beyond 0-2 (an inherited lock or test-runner pipe would otherwise be held for its lifetime).
+# shellcheck disable=SC2016
+DAEMON_SH='echo $$ >"$0"; for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; exec "$@"'

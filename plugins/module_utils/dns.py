@@ -21,7 +21,7 @@ import os
 import re
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.report import RunJournal, iso
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import RunJournal, iso, markdown_table
 
 PROVIDERS = ("rfc2136", "powerdns", "linode", "external_dns")
 MAX_TTL = 2147483647  # RFC 2181 section 8
@@ -241,6 +241,22 @@ class TTLState(object):
         if entry:
             entry["restored"] = iso()
 
+    def write_report(self):
+        """report.md/report.json beside the journal: every record's TTLs and the run's steps."""
+        if not self.journal:
+            return None
+        rows = [(v["name"], v["type"], v.get("original_ttl"), v.get("lowered_ttl"), v.get("lowered_at"),
+                 v.get("restored") or "NOT RESTORED") for _k, v in sorted(self.data["records"].items())]
+        table = markdown_table(["name", "type", "original TTL", "lowered TTL", "lowered at", "restored at"], rows)
+        waits = ["- %s: old answers gone from caches at %s" % (s["name"], s["details"]["expires_at"])
+                 for s in self.journal.state["steps"] if (s.get("details") or {}).get("expires_at")]
+        sections = [("Records of %s (provider %s)" % (self.zone, self.provider), table)]
+        if waits:
+            sections.append(("Waits", "\n".join(waits)))
+        return self.journal.write_report("DNS TTLs: %s" % self.journal.state["run_id"], sections,
+                                         data={"zone": self.zone, "provider": self.provider,
+                                               "records": self.data["records"]})
+
     def save(self, step=None, status="done", **details):
         if not self.journal:
             return
@@ -350,17 +366,20 @@ def restore(provider, zone, state, check_mode=False, keys=None):
             provider.set_ttls(zone, changes)
         except RunbookError as err:
             state.save("dns_ttl_restore", "failed", error=str(err))
+            state.write_report()
             raise
     for row in rows:
         state.mark_restored(key_of(row["name"], row["type"]))
     if missing:
         state.save("dns_ttl_restore", "failed", missing=["%s %s" % p for p in missing])
+        state.write_report()
         names = ", ".join("%s %s" % p for p in missing)
         raise DNSError("restored %d record(s) but these saved records no longer exist in %s: %s; their "
                        "original TTLs stay in %s" % (len(rows), zone, names, state.path))
     state.save("dns_ttl_restore", "done", records=len(rows), changed=len(changes))
     if state.journal and not state.pending():
         state.journal.finish("done")
+    state.write_report()
     return rows
 
 

@@ -150,6 +150,12 @@ pending_restore:
   description: Records still lowered according to the journal (name/type to original TTL).
   returned: when O(run_id) is set
   type: dict
+report:
+  description: The Markdown report of the run (records with original, lowered and restored TTLs; steps),
+    written next to the journal with a JSON twin C(report.json).
+  returned: with O(action=restore)
+  type: str
+  sample: reports/dns-2026-11-27/report.md
 expected:
   description: What every nameserver must now serve (name, type, ttl), ready for
     M(fournines.runbooks.dns_propagation_wait) O(fournines.runbooks.dns_propagation_wait#module:records).
@@ -167,6 +173,8 @@ changed_at:
   returned: always
   type: str
 """
+
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -238,6 +246,8 @@ def main():
             result["diff"] = dnsutil.diff_of(rows)
         if state:
             result["state_file"] = state.path
+            if p["action"] == "restore" and not module.check_mode and state.journal.state["steps"]:
+                result["report"] = os.path.join(state.journal.dir, "report.md")
             result["pending_restore"] = dict((k, v["original_ttl"]) for k, v in state.pending().items())
     except RunbookError as err:
         module.fail_json(msg=str(err), **result)

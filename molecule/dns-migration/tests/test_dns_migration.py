@@ -67,3 +67,12 @@ def test_journal_lowered_waited_migrated_restored_in_order(journal):
     assert {k: (v["original_ttl"], v["lowered_ttl"]) for k, v in records.items()} == {
         "app.lab.example./A": (10, 2), "app.lab.example./AAAA": (10, 2), "www.lab.example./CNAME": (10, 2)}
     assert all(v["restored"] for v in records.values())
+
+
+def test_report_lists_every_record_restored(host):
+    report = host.file(os.path.join(os.path.dirname(os.environ["DNS_JOURNAL"]), "report.md"))
+    assert report.exists
+    text = report.content_string
+    for name in ("app.lab.example. | A", "app.lab.example. | AAAA", "www.lab.example. | CNAME"):
+        assert name in text
+    assert "NOT RESTORED" not in text and "status: **done**" in text

@@ -1,7 +1,6 @@
 """tls_certificate_scan against the lab's nginx: one endpoint per certificate case, bad input."""
 
 import socket
-import threading
 
 import pytest
 
@@ -86,12 +85,10 @@ def test_timeout_is_per_endpoint(tls_env):
     silent.bind(("127.0.0.1", 0))
     silent.listen(5)
     port = silent.getsockname()[1]
-    stop = threading.Event()
     try:
         result = T.scan([{"host": "127.0.0.1", "port": port, "server_name": "slow.lab.test"},
-                         endpoint(tls_env, "healthy")], ca_file=tls_env["TLS_CA_BUNDLE"], timeout=0.5)
+                         endpoint(tls_env, "healthy")], ca_file=tls_env["TLS_CA_BUNDLE"], timeout=2)
     finally:
-        stop.set()
         silent.close()
     slow, healthy = result["endpoints"]
     assert slow["error"] == "timeout" and healthy["status"] == "ok"

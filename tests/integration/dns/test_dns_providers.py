@@ -50,6 +50,10 @@ def test_linode_lowers_snapped_and_restores(linode_provider, tmp_path):
         linode_provider("not-the-token").check_zone(zone)
     with pytest.raises(d.DNSError, match="no domain nope.test"):
         provider.check_zone("nope.test.")
+    with pytest.raises(d.DNSError, match="no such record.*missing.lab.fournines.test"):
+        d.lower(provider, zone, keys + [("missing.lab.fournines.test.", "A")], 30,
+                d.TTLState(str(tmp_path), "lin-bad", zone, "linode"))
+    assert set(r.ttl for r in provider.get(zone, keys).values()) == {3600}  # nothing changed
 
 
 def test_external_dns_annotations_lowered_and_restored(k8s_objects, tmp_path):

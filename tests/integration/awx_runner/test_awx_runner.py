@@ -105,16 +105,11 @@ def stats_key(playbook):
 
 # ---------------------------------------------------------------- lab state around mutating runs
 
-def _sim_admin(path, body=None):
-    url = labenv.component_env("linode_sim")["LINODE_SIM_ADMIN_URL"].rstrip("/") + path
-    data = json.dumps(body or {}).encode()
-    req = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=60) as resp:  # nosec - the lab's own admin endpoint
-        return json.load(resp)
-
-
 def _reset_cluster():
-    _sim_admin("/reset", {})
+    """The seeded cluster, workloads available, the app answering (the drill tests' helper)."""
+    sys.path.insert(0, os.path.join(REPO, "tests", "integration", "drill"))
+    import drilllab  # pylint: disable=import-outside-toplevel,import-error
+    drilllab.reset()
 
 
 def _reset_postgres():

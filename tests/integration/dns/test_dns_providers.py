@@ -2,7 +2,6 @@
 
 import json
 import os
-import sys
 
 import pytest
 
@@ -144,5 +143,16 @@ def test_dead_api_is_named(dns_env):
         PowerDNSProvider(url, dns_env["PDNS_API_KEY"], timeout=1, deadline=2).check_zone(ZONE)
 
 
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__]))
+
+def test_external_dns_half_done_change_is_put_back(k8s_objects):
+    """An object deleted between read and write: the objects already annotated are put back."""
+    from ansible_collections.fournines.runbooks.plugins.module_utils.dns_external_dns import ExternalDNSProvider
+    kube, ns = k8s_objects
+    provider = ExternalDNSProvider(kube, [ns])
+    keys = [("app.lab.example.", "A"), ("api.lab.example.", "A")]
+    current = provider.get(ZONE, keys)
+    kube.request("DELETE", "/api/v1/namespaces/%s/services/api" % ns)
+    with pytest.raises(d.DNSError, match="cannot annotate Service %s/api.*put back" % ns):
+        provider.set_ttls(ZONE, [(current[k], 60) for k in keys])
+    app = kube.get("/apis/networking.k8s.io/v1/namespaces/%s/ingresses/app" % ns)["metadata"]["annotations"]
+    assert app["external-dns.kubernetes.io/ttl"] == "3600"

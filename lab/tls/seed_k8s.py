@@ -9,7 +9,8 @@ real X.509, signed by the lab CA (gen_certs.py), dated relative to now.
 
 Cases (namespace/name):
   certs-shop/shop-ready          Ready, renewalTime ahead, Secret matches the status
-  certs-shop/shop-renewing       Issuing=True (renewal running), CertificateRequest + Order pending
+  certs-shop/shop-renewing       Issuing=True for 29 min (renewal running), CertificateRequest + Order pending
+  certs-shop/shop-stuck          Issuing=True for 5 h, Order still pending (stuck renewal)
   certs-shop/shop-stale-secret   Ready per status, but the Secret holds an older certificate
   certs-blog/blog-failing        Secret gone, 3 failedIssuanceAttempts, lastFailureTime, Order invalid
                                  (rate limited: 5 issuances for its exact names in the last 7 days)
@@ -120,12 +121,23 @@ def build(ca):
     certificate("certs-shop", "shop-renewing", ["api.shop.lab.test"],
                 {"conditions": [cond("Ready", "True", "Ready", "Certificate is up to date and has not expired", -60),
                                 cond("Issuing", "True", "Renewing",
-                                     "Renewing certificate as renewal was scheduled at %s" % ts(-0.05), -0.05)],
-                 "notBefore": ts(-60.05), "notAfter": ts(29.95), "renewalTime": ts(-0.05), "revision": 1},
-                (-60.05, 29.95), [(1, issued_ok, -60.05),
+                                     "Renewing certificate as renewal was scheduled at %s" % ts(-0.02), -0.02)],
+                 "notBefore": ts(-60.02), "notAfter": ts(29.98), "renewalTime": ts(-0.02), "revision": 1},
+                (-60.02, 29.98), [(1, issued_ok, -60.02),
                             (2, {"conditions": [cond("Ready", "False", "Pending",
                                                      "Waiting on certificate issuance from order "
                                                      "certs-shop/shop-renewing-2-1: \"pending\"")]}, None)],
+                [(2, "pending", None)])
+    # the same, but Issuing since 5 hours: the order never completes (a stuck renewal)
+    certificate("certs-shop", "shop-stuck", ["cdn.shop.lab.test"],
+                {"conditions": [cond("Ready", "True", "Ready", "Certificate is up to date and has not expired", -60),
+                                cond("Issuing", "True", "Renewing",
+                                     "Renewing certificate as renewal was scheduled at %s" % ts(-0.21), -0.21)],
+                 "notBefore": ts(-60.21), "notAfter": ts(29.79), "renewalTime": ts(-0.21), "revision": 1},
+                (-60.21, 29.79), [(1, issued_ok, -60.21),
+                                  (2, {"conditions": [cond("Ready", "False", "Pending",
+                                                           "Waiting on certificate issuance from order "
+                                                           "certs-shop/shop-stuck-2-1: \"pending\"")]}, None)],
                 [(2, "pending", None)])
     certificate("certs-shop", "shop-stale-secret", ["static.shop.lab.test"],
                 {"conditions": [cond("Ready", "True", "Ready", "Certificate is up to date and has not expired", -1)],

@@ -9,7 +9,7 @@ Certificate with :func:`evaluate`, a pure function of the objects and the time.
 
 States, in order of precedence: ``expired`` (notAfter passed), ``failing``
 (failedIssuanceAttempts > 0), ``overdue`` (renewalTime passed and no issuance running),
-``renewing`` (Issuing=True), ``not_ready`` (Ready is not True), ``ready``.
+``renewing`` (Issuing=True; a warning once it has run longer than ``stuck_minutes``), ``not_ready`` (Ready is not True), ``ready``.
 cert-manager retries a failed issuance after 1 h x 2^(attempts-1), at most 32 h; the
 result gives that next attempt time.
 """
@@ -95,8 +95,11 @@ def secret_certificate(secret):
             "names": cert_sans(leaf), "issuer": leaf.issuer.rfc4514_string(), "chain_length": len(chain)}
 
 
-def evaluate(cert, secret=None, now=None, warn_days=21, fail_days=7, latest_request=None):
-    """Judge one Certificate (API dict) and the Secret it names (API dict or None)."""
+def evaluate(cert, secret=None, now=None, warn_days=21, fail_days=7, latest_request=None, stuck_minutes=60):
+    """Judge one Certificate (API dict) and the Secret it names (API dict or None).
+
+    An issuance running longer than ``stuck_minutes`` is a stuck renewal (a warning).
+    """
     now = now or datetime.datetime.now(UTC)
     meta, spec, status = cert.get("metadata") or {}, cert.get("spec") or {}, cert.get("status") or {}
     ready_c, issuing_c = condition(cert, "Ready"), condition(cert, "Issuing")
@@ -149,8 +152,14 @@ def evaluate(cert, secret=None, now=None, warn_days=21, fail_days=7, latest_requ
         findings.insert(0, "certificate expired %s" % iso(not_after))
     if state == "overdue":
         findings.insert(0, "renewalTime %s has passed and no issuance is running" % iso(renewal))
+    stuck = False
     if state == "renewing":
-        findings.insert(0, "issuance in progress (Issuing=True: %s)" % (issuing_c.get("reason") or ""))
+        since = _time(issuing_c.get("lastTransitionTime"))
+        minutes = (now - since).total_seconds() / 60 if since else None
+        stuck = minutes is not None and minutes > stuck_minutes
+        findings.insert(0, "issuance %s (Issuing=True: %s, for %s min)"
+                        % ("stuck" if stuck else "in progress", issuing_c.get("reason") or "",
+                           int(minutes) if minutes is not None else "?"))
     if ready is not True and state not in ("expired",):
         findings.append("Ready=%s%s" % (ready_c.get("status") if ready_c else "missing",
                                         (" (%s: %s)" % (ready_c.get("reason"), ready_c.get("message")))
@@ -160,7 +169,7 @@ def evaluate(cert, secret=None, now=None, warn_days=21, fail_days=7, latest_requ
         verdict = "critical"
     elif not secret_facts["exists"] or not secret_facts.get("has_certificate"):
         verdict = "critical"
-    elif state in ("failing", "overdue", "not_ready"):
+    elif state in ("failing", "overdue", "not_ready") or stuck:
         verdict = "critical" if state == "not_ready" else "warning"
     elif days_left is not None and days_left < warn_days:
         verdict = "warning"
@@ -236,7 +245,7 @@ def _latest(requests):
         if requests else None
 
 
-def collect(get_items, get_object, namespaces=None, now=None, warn_days=21, fail_days=7):
+def collect(get_items, get_object, namespaces=None, now=None, warn_days=21, fail_days=7, stuck_minutes=60):
     """Read and judge every Certificate. ``get_items(path)`` lists, ``get_object(path)`` reads
     one object or returns None when it does not exist (the module passes Kube methods)."""
     if warn_days < fail_days:
@@ -267,7 +276,7 @@ def collect(get_items, get_object, namespaces=None, now=None, warn_days=21, fail
                 and ((r["metadata"].get("annotations") or {}).get(CERT_NAME_ANNOTATION) == name)]
         latest = _latest(mine)
         results.append(evaluate(cert, secret, now, warn_days, fail_days,
-                                request_summary(latest, orders) if latest else None))
+                                request_summary(latest, orders) if latest else None, stuck_minutes))
     issuances = [i for i in (issuance_from_request(r) for r in requests) if i]
     summary = {"total": len(results)}
     for key in ("ok", "warning", "critical"):

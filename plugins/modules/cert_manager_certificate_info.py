@@ -48,6 +48,10 @@ options:
     description: A Certificate expiring in fewer days is V(critical). Must not exceed O(warn_days).
     type: int
     default: 7
+  stuck_minutes:
+    description: An issuance (Issuing=True) running longer than this is reported as a stuck renewal (V(warning)).
+    type: int
+    default: 60
   timeout:
     description: One deadline in seconds for all API calls, retries of HTTP 429/5xx included.
     type: int
@@ -163,6 +167,7 @@ def main():
             namespaces=dict(type="list", elements="str", default=[]),
             warn_days=dict(type="int", default=21),
             fail_days=dict(type="int", default=7),
+            stuck_minutes=dict(type="int", default=60),
             timeout=dict(type="int", default=60),
             now=dict(type="str"),
         ),
@@ -183,7 +188,8 @@ def main():
 
         result = collect(lambda path: call(kube.items, path),
                          lambda path: call(lambda x: kube.get(x, ok_missing=True), path),
-                         namespaces=p["namespaces"], now=p["now"], warn_days=p["warn_days"], fail_days=p["fail_days"])
+                         namespaces=p["namespaces"], now=p["now"], warn_days=p["warn_days"], fail_days=p["fail_days"],
+                         stuck_minutes=p["stuck_minutes"])
     except RunbookError as err:
         module.fail_json(msg=str(err))
     except Exception as err:  # connection refused, TLS errors: name the cluster, no traceback

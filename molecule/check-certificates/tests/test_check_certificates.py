@@ -58,7 +58,9 @@ def test_cert_manager_states_when_seeded(host, report):
         pytest.skip("lab Kubernetes not seeded")
     states = dict((c["name"], (c["state"], c["status"])) for c in report["report"]["cert_manager"]["certificates"]
                   if c["namespace"] in ("certs-shop", "certs-blog"))
-    assert states == {"shop-ready": ("ready", "ok"), "shop-renewing": ("renewing", "ok"),
+    # shop-renewing turns into a stuck renewal an hour after lab/up seeded it: only its state is fixed
+    assert states.pop("shop-renewing")[0] == "renewing"
+    assert states == {"shop-ready": ("ready", "ok"), "shop-stuck": ("renewing", "warning"),
                       "shop-stale-secret": ("ready", "warning"), "blog-failing": ("failing", "critical"),
                       "blog-overdue": ("overdue", "warning")}
     blog = next(s for s in report["report"]["headroom"]["name_sets"] if s["names"] == ["blog.lab.test"])

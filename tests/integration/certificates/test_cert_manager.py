@@ -40,6 +40,12 @@ def test_renewing(cm):
     assert c["latest_request"]["order"]["state"] == "pending"
 
 
+def test_stuck_renewal(cm):
+    c = by_name(cm, "shop-stuck")
+    assert (c["state"], c["status"]) == ("renewing", "warning")
+    assert c["findings"][0].startswith("issuance stuck")
+
+
 def test_failing_with_attempts_and_last_failure(cm):
     c = by_name(cm, "blog-failing")
     assert c["state"] == "failing" and c["status"] == "critical"

@@ -23,8 +23,8 @@ def test_report_covers_every_case(run_playbook, task_result, tmp_path):
     if "cert_manager" in data:  # lab Kubernetes seeded
         states = dict((c["name"], c["state"]) for c in data["cert_manager"]["certificates"]
                       if c["namespace"] in ("certs-shop", "certs-blog"))
-        assert states == {"shop-ready": "ready", "shop-renewing": "renewing", "shop-stale-secret": "ready",
-                          "blog-failing": "failing", "blog-overdue": "overdue"}
+        assert states == {"shop-ready": "ready", "shop-renewing": "renewing", "shop-stuck": "renewing",
+                          "shop-stale-secret": "ready", "blog-failing": "failing", "blog-overdue": "overdue"}
     with open(report["report"]["markdown"]) as handle:
         markdown = handle.read()
     for heading in ("## TLS endpoints", "## ACME rate-limit headroom", "| expired | **critical** |"):

@@ -49,10 +49,14 @@ def test_ready_and_matching_secret_is_ok():
     assert r["issuer"] == {"name": "letsencrypt", "kind": "ClusterIssuer", "group": "cert-manager.io"}
 
 
-def test_renewing():
+def test_renewing_and_stuck_renewal():
     cert, secret = make(renewal=-1, issuing="True")
+    cert["status"]["conditions"][1]["lastTransitionTime"] = ts(NOW - datetime.timedelta(minutes=20))
     r = C.evaluate(cert, secret, NOW)
-    assert (r["state"], r["status"]) == ("renewing", "ok")
+    assert (r["state"], r["status"]) == ("renewing", "ok") and "in progress" in r["findings"][0]
+    cert["status"]["conditions"][1]["lastTransitionTime"] = ts(NOW - datetime.timedelta(hours=3))
+    r = C.evaluate(cert, secret, NOW, stuck_minutes=60)
+    assert (r["state"], r["status"]) == ("renewing", "warning") and "stuck" in r["findings"][0]
 
 
 def test_failing_with_backoff():

@@ -214,33 +214,36 @@ def _cases():
         yield pytest.param(jt, id=jt["name"].split(": ", 1)[-1].replace(" ", "-"), marks=marks)
 
 
-@pytest.mark.parametrize("jt", list(_cases()))
-def test_runbook_runs_as_awx_runs_it(jt, lab_up, tmp_path, monkeypatch, preserved_ledger):
+def run_job(jt, tmp_path, answers, check=False):
+    """One AWX-style job: survey answers as extra vars, the credential injected, no prompts.
+    Returns (runner, events, stdout); the lab is put back after a changing run."""
     import ansible_runner  # pylint: disable=import-outside-toplevel
 
-    lab_up(*needed_components(jt["playbook"]))
-    # ansible-runner finds ansible-playbook on this process's PATH: the venv's
-    monkeypatch.setenv("PATH", "%s:%s" % (BIN, os.environ["PATH"]))
     private = tmp_path / "job"
     private.mkdir()
     env = injected_credential(str(private))
     # AWX's job environment: the project is the working directory (its ansible.cfg applies)
     env.update(ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), PATH="%s:%s" % (BIN, os.environ["PATH"]),
                LAB_PROFILE=labenv.current_profile(), ANSIBLE_FORCE_COLOR="0")
-    answers = m.survey_answers(jt)
-    cmdline = "--check" if jt.get("job_type") == "check" else None
-    cleanup = CLEANUP[jt["playbook"]]() if jt["playbook"] in CLEANUP and not cmdline else None
+    cleanup = CLEANUP[jt["playbook"]]() if jt["playbook"] in CLEANUP and not check else None
     try:
         runner = ansible_runner.run(
             private_data_dir=str(private), project_dir=REPO, playbook=os.path.join(REPO, jt["playbook"]),
             inventory=os.path.join(REPO, LAB_INVENTORY["source_path"]), extravars=answers, envvars=env,
-            cmdline=cmdline, quiet=True,
+            cmdline="--check" if check else None, quiet=True,
             timeout=min(jt["timeout"], MAX_JOB_SECONDS), settings={"suppress_ansible_output": True})
-        events = list(runner.events)
-        stdout = runner.stdout.read()
+        return runner, list(runner.events), runner.stdout.read()
     finally:
         if cleanup:
             cleanup()
+
+
+@pytest.mark.parametrize("jt", list(_cases()))
+def test_runbook_runs_as_awx_runs_it(jt, lab_up, tmp_path, monkeypatch, preserved_ledger):
+    lab_up(*needed_components(jt["playbook"]))
+    # ansible-runner finds ansible-playbook on this process's PATH: the venv's
+    monkeypatch.setenv("PATH", "%s:%s" % (BIN, os.environ["PATH"]))
+    runner, events, stdout = run_job(jt, tmp_path, m.survey_answers(jt), check=jt.get("job_type") == "check")
 
     assert runner.rc == 0 and runner.status == "successful", (
         "%s: %s rc=%s\n%s" % (jt["name"], runner.status, runner.rc, stdout[-6000:]))
@@ -273,3 +276,23 @@ def test_runbook_runs_as_awx_runs_it(jt, lab_up, tmp_path, monkeypatch, preserve
         assert os.path.realpath(report).startswith(os.path.join(REPO, "reports") + os.sep), report
         with open(report, encoding="utf-8") as handle:
             assert str(data["run_id"]) in handle.read(), "the report is not the run's"
+
+
+@pytest.mark.xfail(strict=True, reason="dns-migration.yml/lower-dns-ttl.yml read dns_migration_records as a list of "
+                   "{name, type} only; an AWX textarea answer is one string ('NAME TYPE' per line). Needs the DNS "
+                   "playbooks to accept that form (reported to the coordinator).")
+def test_dns_records_survey_answer_is_accepted(lab_up, tmp_path, monkeypatch):
+    """The survey's Records question, answered as AWX passes it, drives a real lowering plan."""
+    jt = m.job_template("fournines: lower DNS TTL")
+    question = [q for q in m.survey_questions(jt) if q["variable"] == "dns_migration_records"][0]
+    assert question["type"] == "textarea"
+    lab_up(*needed_components(jt["playbook"]))
+    monkeypatch.setenv("PATH", "%s:%s" % (BIN, os.environ["PATH"]))
+    answers = m.survey_answers(jt, {"dns_migration_records": "app A\nwww CNAME\n"})
+    runner, events, stdout = run_job(jt, tmp_path, answers, check=True)
+    assert runner.rc == 0, stdout[-4000:]
+    planned = [e["event_data"]["res"] for e in events
+               if e.get("event") == "runner_on_ok" and "records" in (e.get("event_data", {}).get("res") or {})]
+    assert planned, "no task reported the records it would lower"
+    names = sorted((r["name"], r["type"]) for r in planned[0]["records"])
+    assert names == [("app.lab.example.", "A"), ("www.lab.example.", "CNAME")], names

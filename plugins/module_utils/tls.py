@@ -27,6 +27,7 @@ import ipaddress
 import os
 import socket
 import ssl
+import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -328,6 +329,48 @@ def judge_chain(chain, trust, now):
 # ---------------------------------------------------------------- scanning
 
 
+class _ResolveTimeout(Exception):
+    """getaddrinfo did not answer before the endpoint's deadline."""
+
+
+def _resolve(host, port, deadline):
+    """getaddrinfo bounded by the deadline (the C resolver has no timeout of its own)."""
+    box = {}
+
+    def work():
+        try:
+            box["addrs"] = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except Exception as err:  # handed to the caller below
+            box["error"] = err
+    worker = threading.Thread(target=work)
+    worker.daemon = True
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    if worker.is_alive():
+        raise _ResolveTimeout("no DNS answer for %s within the timeout" % host)
+    if "error" in box:
+        raise box["error"]
+    return box["addrs"]
+
+
+def _connect(host, port, deadline):
+    """TCP connection to the first address that answers, all under one deadline."""
+    last = None
+    for family, kind, proto, _canon, addr in _resolve(host, port, deadline):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        sock = socket.socket(family, kind, proto)
+        sock.settimeout(remaining)
+        try:
+            sock.connect(addr)
+            return sock
+        except OSError as err:
+            last = err
+            sock.close()
+    raise last or socket.timeout("no answer within the timeout")
+
+
 def _fetch_chain(ep):
     """Handshake without verification; returns (DER chain, TLS version, cipher, address)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -338,7 +381,7 @@ def _fetch_chain(ep):
     except (AttributeError, ValueError):  # pragma: no cover
         pass
     deadline = time.monotonic() + ep["timeout"]
-    sock = socket.create_connection((ep["host"], ep["port"]), timeout=ep["timeout"])
+    sock = _connect(ep["host"], ep["port"], deadline)
     try:
         sock.settimeout(max(0.05, deadline - time.monotonic()))
         sni = ep["server_name"] if ep["server_name"] and not _is_ip(ep["server_name"]) else None
@@ -360,6 +403,8 @@ def _fetch_chain(ep):
 
 
 def _classify(err):
+    if isinstance(err, _ResolveTimeout):
+        return "resolve", str(err)
     if isinstance(err, socket.gaierror):
         return "resolve", "host name does not resolve: %s" % (err.strerror or err)
     if isinstance(err, (socket.timeout, TimeoutError)):

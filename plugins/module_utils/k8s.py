@@ -107,12 +107,15 @@ class Kube(object):
         try:
             resp = retry_call(call, Deadline(self.retry_seconds), lambda e: _transient(e, retry_status),
                               delays=backoff_delays(0.5, 2.0, 5.0))
-        except ApiException as err:
-            if ok_missing and err.status == 404:
-                return None
-            raise K8sApiError("Kubernetes API %s %s: %s" % (method, path, api_error_text(err)), err)
-        except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise K8sError("the Kubernetes API at %s did not answer within %.0f s: %s" % (self.host, self.retry_seconds, err))
+        except Exception as err:  # pylint: disable=broad-except
+            if isinstance(err, ApiException):
+                if ok_missing and err.status == 404:
+                    return None
+                raise K8sApiError("Kubernetes API %s %s: %s" % (method, path, api_error_text(err)), err)
+            if _transient(err, False):
+                raise K8sError("the Kubernetes API at %s did not answer within %.0f s: %s"
+                               % (self.host, self.retry_seconds, err))
+            raise
         data = resp.data
         return json.loads(data) if data else {}
 

@@ -134,7 +134,12 @@ class LKE(object):
             if data is None:
                 return fn(path)
             return fn(path, data=data)
-        except ApiError as err:
+        except Exception as err:  # pylint: disable=broad-except
+            if not isinstance(err, ApiError):
+                if _is_transient(err):  # connection errors that outlived the deadline
+                    raise LinodeError("Linode API %s %s did not answer before the deadline: %s"
+                                      % (verb.upper(), path, err))
+                raise
             status = getattr(err, "status", 0)
             if status == 401:
                 raise LinodeError("the Linode API refused the token (HTTP 401) at %s; give a valid api_token "
@@ -142,12 +147,8 @@ class LKE(object):
             if status == 404 and path.rstrip("/") == "/lke/clusters/%d" % self.cluster_id:
                 raise LinodeError("LKE cluster id %d does not exist at %s; check cluster_id (list them with "
                                   "GET /lke/clusters)" % (self.cluster_id, self.client.base_url))
-            raise LinodeError("Linode API %s %s failed%s: %s" % (verb.upper(), path, " (%s)" % what if what else "",
-                                                                _describe(err)))
-        except Exception as err:  # connection errors that outlived the deadline
-            if _is_transient(err):
-                raise LinodeError("Linode API %s %s did not answer before the deadline: %s" % (verb.upper(), path, err))
-            raise
+            what = " (%s)" % what if what else ""
+            raise LinodeError("Linode API %s %s failed%s: %s" % (verb.upper(), path, what, _describe(err)))
 
     def _paged(self, path):
         items, page = [], 1

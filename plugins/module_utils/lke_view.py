@@ -70,8 +70,8 @@ def cluster_view(lke, kube, target=None):
                       "nodes": sorted(nodes, key=lambda n: str(n["node_name"] or n["id"]))})
     pool_instances = set(n["instance_id"] for p in pools for n in p["nodes"])
     strays = [n["metadata"]["name"] for n in k8s_nodes if instance_id_of(n) not in pool_instances]
-    return {"cluster": {k: cluster.get(k) for k in ("id", "label", "region", "status", "k8s_version", "tier",
-                                                     "control_plane", "tags")},
+    keys = ("id", "label", "region", "status", "k8s_version", "tier", "control_plane", "tags")
+    return {"cluster": dict((k, cluster.get(k)) for k in keys),
             "versions": versions, "pools": sorted(pools, key=lambda p: p["id"]),
             "nodes_not_in_pools": sorted(strays), "k8s_nodes": k8s_nodes}
 

@@ -26,11 +26,8 @@ import time
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
 
-try:
-    from urllib.request import Request, urlopen
-    from urllib.error import HTTPError, URLError
-except ImportError:  # pragma: no cover
-    from urllib2 import Request, urlopen, HTTPError, URLError
+from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+from ansible.module_utils.urls import open_url
 
 HANDLE = "prober.json"
 FAILURES = "failures.jsonl"
@@ -67,8 +64,9 @@ def probe_once(target, timeout):
     started = time.time()
     status, error = None, None
     try:
-        resp = urlopen(Request(target["url"], headers=headers), timeout=timeout)
-        status = resp.status if hasattr(resp, "status") else resp.getcode()
+        resp = open_url(target["url"], headers=headers, timeout=timeout, validate_certs=target.get("validate_certs", True),
+                        follow_redirects="none", use_proxy=False)
+        status = resp.getcode()
         resp.read()
         resp.close()
     except HTTPError as err:

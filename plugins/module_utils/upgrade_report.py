@@ -140,8 +140,8 @@ def build(journal, title, probe_summary=None, preflight=None, budget=None, extra
     png = timeline_png(os.path.join(journal.dir, "timeline.png"), rows, probe_summary, title)
     if png:
         sections.append(("Timeline", "![timeline](timeline.png)"))
-    paths = journal.write_report(title, sections, data={"summary": summary, "preflight": preflight or {},
-                                                       "probe": probe_summary or {}, "budget": budget or {},
-                                                       "steps": rows})
+    data = {"summary": summary, "preflight": preflight or {}, "probe": probe_summary or {},
+            "budget": budget or {}, "steps": rows}
+    paths = journal.write_report(title, sections, data=data)
     paths["png"] = png
     return paths, summary

@@ -57,17 +57,17 @@ def parse(version):
 
 def minor(version):
     """'1.34' from any form."""
-    major, mnr, _ = parse(version)
+    major, mnr = parse(version)[:2]
     return "%d.%d" % (major, mnr)
 
 
 def minor_index(version):
-    major, mnr, _ = parse(version)
+    major, mnr = parse(version)[:2]
     return major * 1000 + mnr
 
 
 def next_minor(version):
-    major, mnr, _ = parse(version)
+    major, mnr = parse(version)[:2]
     return "%d.%d" % (major, mnr + 1)
 
 

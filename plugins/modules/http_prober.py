@@ -9,22 +9,23 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: http_prober
-short_description: Start, stop or read a background HTTP prober that records every failed request
+short_description: Start or stop a background HTTP prober that records every failed request
 version_added: 0.1.0
 description:
   - V(started) launches a detached process on the controller that requests each target once per O(interval)
     (1 s by default) and appends every failed request to C(failures.jsonl) in O(dir) (time, target, status or
     error, latency) and one line per round to C(samples.jsonl). A prober already running for O(dir) is reused,
     so a resumed runbook keeps one prober.
-  - V(stopped) stops it and returns the summary; V(info) returns the summary and leaves it running.
+  - V(stopped) stops it and returns the summary. P(fournines.runbooks.http_prober_info#module) reads the summary
+    and leaves it running.
   - The summary has, per target, the requests made, the failed ones and the downtime intervals (consecutive
     failed rounds merged).
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 attributes:
   check_mode:
     support: full
-    description: In check mode nothing is started or stopped; V(info) still reads.
+    description: In check mode nothing is started or stopped.
   diff_mode:
     support: none
     description: No diff.
@@ -34,9 +35,9 @@ options:
     type: path
     required: true
   state:
-    description: V(started), V(stopped) or V(info).
+    description: V(started) or V(stopped).
     type: str
-    choices: [started, stopped, info]
+    choices: [started, stopped]
     default: started
   targets:
     description: What to request. Needed with V(started).
@@ -102,15 +103,15 @@ already_running:
   type: bool
 requests:
   description: Requests made so far, all targets.
-  returned: when state is stopped or info
+  returned: when state is stopped
   type: int
 failed_requests:
   description: Failed requests, all targets.
-  returned: when state is stopped or info
+  returned: when state is stopped
   type: int
 targets:
   description: Per target, C(requests), C(failed_requests), C(downtime_seconds), C(downtime_intervals) (epoch seconds).
-  returned: when state is stopped or info
+  returned: when state is stopped
   type: dict
 """
 
@@ -124,7 +125,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             dir=dict(type="path", required=True),
-            state=dict(type="str", default="started", choices=["started", "stopped", "info"]),
+            state=dict(type="str", default="started", choices=["started", "stopped"]),
             targets=dict(type="list", elements="dict", options=dict(
                 url=dict(type="str", required=True), host=dict(type="str"), name=dict(type="str"),
                 expect=dict(type="list", elements="int", default=[200]))),
@@ -142,14 +143,14 @@ def main():
                 module.exit_json(changed=True, pid=0, dir=p["dir"], failures_file="", already_running=False)
             handle = prober.start(p["dir"], p["targets"], p["interval"], p["timeout"])
             module.exit_json(changed=not handle["already_running"], **handle)
-        if prober.read_handle(p["dir"]) is None and p["state"] == "stopped":
-            module.exit_json(changed=False, pid=0, dir=p["dir"], failures_file="", requests=0, failed_requests=0, targets={})
-        if p["state"] == "stopped" and not module.check_mode:
-            out = prober.stop(p["dir"])
-            module.exit_json(changed=out.pop("was_running"), **out)
         if prober.read_handle(p["dir"]) is None:
-            raise prober.ProberError("no prober handle in %s; start one first (state=started)" % p["dir"])
-        module.exit_json(changed=False, **prober.summary(p["dir"]))
+            module.exit_json(changed=False, pid=0, dir=p["dir"], failures_file="", requests=0, failed_requests=0,
+                             targets={})
+        if module.check_mode:
+            out = prober.summary(p["dir"])
+            module.exit_json(changed=out["running"], **out)
+        out = prober.stop(p["dir"])
+        module.exit_json(changed=out.pop("was_running"), **out)
     except RunbookError as err:
         module.fail_json(msg=str(err))
 

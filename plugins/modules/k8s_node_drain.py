@@ -25,7 +25,7 @@ description:
   - On failure the nodes this task cordoned are uncordoned unless O(restore_on_failure=false).
   - V(uncordoned) uncordons the nodes this collection cordoned (or any with O(force)), V(cordoned) only cordons.
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.journal
   - kubernetes.core.k8s_auth_options
@@ -188,7 +188,8 @@ def main():
         details = dict((k, v) for k, v in err.details.items() if k in result)
         result.update(details)
         rec.failed(str(err))
-        module.fail_json(msg=str(err), seconds=round(time.time() - started, 1), **dict(result, changed=True))
+        result.update(changed=True, seconds=round(time.time() - started, 1))
+        module.fail_json(msg=str(err), **result)
     except RunbookError as err:
         rec.failed(str(err))
         module.fail_json(msg=str(err), **result)

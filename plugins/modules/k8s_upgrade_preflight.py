@@ -25,7 +25,7 @@ description:
     C(window=fail) (outside O(maintenance_window)), C(autoscaler=warn)."
   - Returns the plan (per pool the surge size and the batches of nodes to recycle) and the predicted downtime.
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.linode
   - kubernetes.core.k8s_auth_options
@@ -132,8 +132,8 @@ predicted_downtime_by_workload:
   returned: always
   type: dict
 budget:
-  description: The error budget (see P(fournines.runbooks.slo_budget_info#module)) when O(slo.ledger) is set.
-  returned: when slo.ledger is set
+  description: The error budget (see P(fournines.runbooks.slo_budget_info#module)) when O(slo) has a C(ledger).
+  returned: when O(slo) has a C(ledger)
   type: dict
 gates:
   description: The level every gate ran at.

@@ -18,7 +18,7 @@ description:
     whether this collection cordoned it.
   - Also checks that the kubeconfig talks to this cluster (its server is one of the cluster's API endpoints).
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.linode
   - kubernetes.core.k8s_auth_options

@@ -17,7 +17,7 @@ description:
     minors or a version C(/lke/versions) does not list is refused before anything changes.
   - Existing nodes keep their kubelet until they are recycled (see P(fournines.runbooks.lke_node_recycle#module)).
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.journal
   - fournines.runbooks.linode

@@ -16,7 +16,7 @@ description:
     of its instance has left the cluster.
   - A node that no longer exists is a no-op. Drain the node first.
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.journal
   - fournines.runbooks.linode

@@ -14,11 +14,11 @@ version_added: 0.1.0
 description:
   - Asks LKE to replace each node's Linode and waits until the node's new instance is a Ready Kubernetes Node
     whose kubelet runs O(target_version). LKE answering 200 only means the request was accepted.
-  - Idempotent across interruptions. A node whose instance is no longer O(nodes[].instance_id) (or that is
+  - Idempotent across interruptions. A node whose instance is no longer C(instance_id) (or that is
     still provisioning) was recycled before, so only the wait remains; a node is never recycled twice.
   - Drain the nodes first (P(fournines.runbooks.k8s_node_drain#module)); recycling erases emptyDir, hostPath and local volumes.
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.journal
   - fournines.runbooks.linode

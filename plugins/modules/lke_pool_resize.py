@@ -17,7 +17,7 @@ description:
   - With O(wait), returns once the pool has O(count) provisioned nodes and each is a Ready Node.
   - Refuses a pool whose autoscaler is enabled, since the autoscaler would fight the change.
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.journal
   - fournines.runbooks.linode

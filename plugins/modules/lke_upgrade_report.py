@@ -12,14 +12,14 @@ module: lke_upgrade_report
 short_description: Write the report of a cluster-upgrade run and charge its downtime to the error budget
 version_added: 0.1.0
 description:
-  - Builds C(report.md), C(report.json) and C(timeline.png) in the run's directory from its journal
+  - "Builds C(report.md), C(report.json) and C(timeline.png) in the run's directory from its journal
     (C(state.json)), the prober's files and the preflight result: what was done and when, per-node durations,
-    preflight findings and plan, failed requests, budget consumed.
+    preflight findings and plan, failed requests, budget consumed."
   - With O(ledger), appends the downtime the prober measured (failed rounds, merged across targets) to the
     downtime ledger, once per run and interval, and reports the budget after it.
   - With O(finish), also sets the run's final status first.
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 attributes:
   check_mode:
     support: full

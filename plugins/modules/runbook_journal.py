@@ -12,13 +12,13 @@ module: runbook_journal
 short_description: Open, resume and update a runbook run's journal (reports/<run-id>/state.json)
 version_added: 0.1.0
 description:
-  - Chooses the run: O(run_id) when given; otherwise, with O(resume), the newest unfinished run (status
+  - "Chooses the run: O(run_id) when given; otherwise, with O(resume), the newest unfinished run (status
     C(running) or C(failed)) of O(runbook) under O(reports_dir) whose C(facts.key) equals O(key); otherwise a
-    new run id C(<runbook>-<UTC time>-<4 chars>).
+    new run id C(<runbook>-<UTC time>-<4 chars>)."
   - Then records O(step) with O(status) and O(details), merges O(facts), and with O(finish) sets the run's final
     status. The journal is the file a re-run reads to carry on where an interrupted run stopped.
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 attributes:
   check_mode:
     support: full
@@ -118,7 +118,7 @@ def main():
             runbook=dict(type="str", required=True),
             run_id=dict(type="str"),
             resume=dict(type="bool", default=True),
-            key=dict(type="str"),
+            key=dict(type="str", no_log=False),
             step=dict(type="str"),
             status=dict(type="str", default="done", choices=["running", "done", "failed", "skipped", "rolled_back"]),
             details=dict(type="dict", default={}),

@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""playbooks/upgrade-cluster.yml against a conventional baseline, on lab clusters of 3 and 50 nodes.
+
+For each size, in one run: a private Linode simulator (its own cluster id and ephemeral port,
+state in a temporary folder) builds an LKE cluster of N nodes one minor below the newest, in the
+running lab's Kubernetes; a private edge answers for a 3-replica app (PDB minAvailable 2) and a
+single-replica app pinned to those nodes (a NoExecute taint keeps everything else off them, so
+the seeded lab is not touched). Then:
+
+1. this collection's playbook (surge, pool cordon, PDB-aware drains, recycle, verify) runs, timed,
+   with its prober on the private edge;
+2. the cluster is rebuilt and the baseline (benchmarks/baseline-upgrade.yml: kubernetes.core
+   k8s_drain retried on refusal, then LKE recycle, node after node, no surge) runs, timed, with the
+   same prober;
+3. the playbook's --check is timed.
+
+    .venv/bin/python benchmarks/upgrade_cluster.py [--sizes 3,50] [--concurrency 1:1,50:5]
+
+Prints wall time of each, the ratio, and the failed edge requests of each app.
+"""
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(REPO, "lab"), os.path.join(REPO, "lab", "linode_sim")]
+
+import labenv  # noqa: E402
+from linodesim import profile  # noqa: E402
+from linodesim.cloud import Cloud, run_worker  # noqa: E402
+from linodesim.faults import Faults  # noqa: E402
+from linodesim.nodes import KwokBackend  # noqa: E402
+from linodesim.server import SimContext, make_server  # noqa: E402
+from linodesim.store import Store  # noqa: E402
+
+CLUSTER_ID = 900002
+TOKEN = "benchmark-upgrade-token"
+TAINT = {"key": "lab.fournines.io/benchmark-upgrade", "value": "yes", "effect": "NoExecute"}
+LABELS = {"bench.fournines.io/upgrade": "yes"}
+NAMESPACE = "bench-upgrade"
+HOSTS = {"app": "app.bench-upgrade.test", "web": "web.bench-upgrade.test"}
+BIN = os.path.dirname(sys.executable)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait(what, predicate, timeout=600, interval=0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise SystemExit("benchmark: timed out waiting for %s" % what)
+
+
+class Bench(object):
+    """Private simulator + edge + workloads for one cluster size."""
+
+    def __init__(self, tmp, core, apps, policy):
+        self.tmp, self.core, self.apps, self.policy = tmp, core, apps, policy
+        backend = KwokBackend(labenv.kubeconfig(), os.path.join(REPO, "lab"))
+        self.cloud = Cloud(Store(os.path.join(tmp, "sim-state.json")), profile.load(), backend=backend,
+                           config={"cluster_id": CLUSTER_ID, "label": "bench", "pools": [], "domains": []})
+        apiserver = "https://127.0.0.1:%d" % labenv.port("APISERVER_PORT")
+        self.server = make_server(SimContext(self.cloud, Faults(), TOKEN, apiserver_url=apiserver), "127.0.0.1", 0)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.stop = threading.Event()
+        threading.Thread(target=run_worker, args=(self.cloud, self.stop), daemon=True).start()
+        self.api_url = "http://127.0.0.1:%d/v4" % self.server.server_address[1]
+        self.edge_port = free_port()
+        routes = os.path.join(tmp, "routes.json")
+        with open(routes, "w") as handle:
+            json.dump({HOSTS["app"]: {"namespace": NAMESPACE, "service": "app"},
+                       HOSTS["web"]: {"namespace": NAMESPACE, "service": "web"}}, handle)
+        self.edge = subprocess.Popen(
+            [sys.executable, os.path.join(REPO, "lab", "edge", "edgeserver.py"), "--http-port", str(self.edge_port),
+             "--https-port", str(free_port()), "--state-dir", tmp, "--kubeconfig", labenv.kubeconfig(),
+             "--routes", routes, "--sim-admin-url", "http://127.0.0.1:%d/__admin" % self.server.server_address[1]],
+            stdout=open(os.path.join(tmp, "edge.log"), "w"), stderr=subprocess.STDOUT)
+
+    # -- cluster ----------------------------------------------------------------------------
+    def names(self):
+        return [n.metadata.name for n in self.core.list_node().items
+                if n.metadata.name.startswith("lke%d-" % CLUSTER_ID)]
+
+    def ready(self):
+        return [n for n in self.core.list_node().items if n.metadata.name.startswith("lke%d-" % CLUSTER_ID)
+                and any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])]
+
+    def build(self, nodes):
+        self.teardown_pools()
+        with self.cloud.lock:
+            cluster = self.cloud.data["clusters"][str(CLUSTER_ID)]
+            versions = self.cloud.data["versions"]
+            cluster["k8s_version"] = versions[-2]  # one minor below the newest, as the lab
+            self.cloud.create_pool(CLUSTER_ID, {"type": "g6-standard-4", "count": nodes, "taints": [TAINT],
+                                                "labels": LABELS}, instant=True)
+            self.cloud.save()
+        wait("%d bench Nodes Ready" % nodes, lambda: len(self.ready()) == nodes)
+        self.deploy()
+
+    def teardown_pools(self):
+        with self.cloud.lock:
+            for pool in self.cloud.pools_list(CLUSTER_ID):
+                self.cloud.delete_pool(CLUSTER_ID, pool["id"])
+        wait("bench Nodes gone", lambda: not self.names(), 180)
+        for pod in self.core.list_namespaced_pod(NAMESPACE).items if self._ns_exists() else []:
+            if pod.spec.node_name:  # bound to a deleted Node: do what the pod GC would do later
+                try:
+                    self.core.delete_namespaced_pod(pod.metadata.name, NAMESPACE, grace_period_seconds=0)
+                except Exception:  # noqa: BLE001 - already gone
+                    pass
+
+    def _ns_exists(self):
+        return any(n.metadata.name == NAMESPACE for n in self.core.list_namespace().items)
+
+    def deploy(self):
+        from kubernetes import utils  # pylint: disable=import-outside-toplevel
+        if not self._ns_exists():
+            self.core.create_namespace({"metadata": {"name": NAMESPACE}})
+        for name, replicas in (("app", 3), ("web", 1)):
+            labels = {"app.kubernetes.io/name": name}
+            spec = {"replicas": replicas, "selector": {"matchLabels": labels}, "template": {
+                "metadata": {"labels": labels},
+                "spec": {"nodeSelector": LABELS, "tolerations": [dict(TAINT, operator="Equal")],
+                         "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                                                        "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": labels}}],
+                         "containers": [{"name": name, "image": "registry.example.com/bench/%s:1" % name,
+                                         "ports": [{"containerPort": 8080}],
+                                         "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}}}
+            docs = [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": NAMESPACE},
+                     "spec": spec},
+                    {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": NAMESPACE},
+                     "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}}]
+            if replicas > 1:
+                docs.append({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                             "metadata": {"name": name, "namespace": NAMESPACE},
+                             "spec": {"minAvailable": replicas - 1, "selector": {"matchLabels": labels}}})
+            for doc in docs:
+                try:
+                    utils.create_from_dict(self.core.api_client, doc)
+                except utils.FailToCreateError:
+                    pass  # exists from the previous round
+        wait("bench apps Ready and answering", self.answering, 300)
+
+    def answering(self):
+        for name, replicas in (("app", 3), ("web", 1)):
+            dep = self.apps.read_namespaced_deployment(name, NAMESPACE)
+            if (dep.status.ready_replicas or 0) < replicas:
+                return False
+        return all(self.edge_status(h) == 200 for h in HOSTS.values())
+
+    def edge_status(self, host):
+        req = urllib.request.Request("http://127.0.0.1:%d/" % self.edge_port, headers={"Host": host})
+        try:
+            with urllib.request.urlopen(req, timeout=2) as resp:
+                return resp.status
+        except urllib.error.HTTPError as err:
+            return err.code
+        except OSError:
+            return None
+
+    # -- runs -------------------------------------------------------------------------------
+    def common_vars(self):
+        return {"lke_api_url": self.api_url, "lke_api_token": TOKEN, "lke_cluster_id": CLUSTER_ID,
+                "lke_kubeconfig": labenv.kubeconfig()}
+
+    def targets(self):
+        return [{"name": name, "url": "http://127.0.0.1:%d/" % self.edge_port, "host": host}
+                for name, host in sorted(HOSTS.items())]
+
+    def run(self, playbook, variables, check=False):
+        argv = [os.path.join(BIN, "ansible-playbook"), os.path.join(REPO, playbook), "-e", json.dumps(variables)]
+        if check:
+            argv.append("--check")
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+        env.pop("LINODE_TOKEN", None)
+        started = time.monotonic()
+        proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+        took = time.monotonic() - started
+        log = os.path.join(self.tmp, "%s%s.log" % (os.path.basename(playbook), "-check" if check else ""))
+        with open(log, "w") as handle:
+            handle.write(proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            raise SystemExit("benchmark: %s failed (exit %d); log: %s\n%s" % (playbook, proc.returncode, log,
+                                                                              proc.stdout[-3000:]))
+        return took
+
+    def ours(self, concurrency, check=False):
+        reports = os.path.join(self.tmp, "reports-check" if check else "reports")
+        variables = dict(self.common_vars(), cluster_preflight_reports_dir=reports,
+                         cluster_preflight_concurrency=concurrency, cluster_preflight_relax_pdbs=[],
+                         cluster_preflight_probe_targets=self.targets(), cluster_preflight_resume=False,
+                         cluster_preflight_slo={"ledger": os.path.join(self.tmp, "downtime.jsonl")})
+        took = self.run("playbooks/upgrade-cluster.yml", variables, check=check)
+        if check:
+            return took, None
+        run = sorted(d for d in os.listdir(reports) if d.startswith("upgrade-cluster-"))[-1]
+        with open(os.path.join(reports, run, "report.json")) as handle:
+            probe = json.load(handle)["report"]["probe"]["targets"]
+        return took, dict((k, v["failed_requests"]) for k, v in probe.items())
+
+    def baseline(self):
+        from ansible_collections.fournines.runbooks.plugins.module_utils import prober  # noqa: E402
+        probe_dir = os.path.join(self.tmp, "baseline-probe")
+        variables = dict(self.common_vars(), baseline_probe_dir=probe_dir, baseline_probe_targets=self.targets(),
+                         baseline_target=self.cloud.data["versions"][-1])
+        took = self.run("benchmarks/baseline-upgrade.yml", variables)
+        summary = prober.summary(probe_dir)
+        return took, dict((k, v["failed_requests"]) for k, v in summary["targets"].items())
+
+    def close(self):
+        try:
+            self.teardown_pools()
+            if self._ns_exists():
+                self.core.delete_namespace(NAMESPACE)
+        finally:
+            self.stop.set()
+            self.server.shutdown()
+            self.edge.terminate()
+            self.edge.wait(timeout=10)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="3,50", help="cluster sizes, comma-separated")
+    parser.add_argument("--concurrency", default="3:1,50:5",
+                        help="size:nodes-per-batch for this playbook (the baseline is always serial)")
+    args = parser.parse_args()
+    sys.path.insert(0, os.path.join(REPO, ".collections"))
+    from kubernetes import client, config  # pylint: disable=import-outside-toplevel
+    api = config.new_client_from_config(config_file=labenv.kubeconfig())
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    concurrency = dict((int(k), int(v)) for k, v in (p.split(":") for p in args.concurrency.split(",")))
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-upgrade-") as tmp:
+        bench = Bench(tmp, core, apps, None)
+        try:
+            for size in [int(s) for s in args.sizes.split(",")]:
+                conc = concurrency.get(size, 1)
+                print("== %d nodes: building the cluster" % size, flush=True)
+                bench.build(size)
+                check_took, _ = bench.ours(conc, check=True)
+                print("   --check (plan only)         %7.1f s" % check_took, flush=True)
+                ours_took, ours_failed = bench.ours(conc)
+                print("   upgrade-cluster.yml         %7.1f s  failed requests %s" % (ours_took, ours_failed), flush=True)
+                bench.build(size)
+                base_took, base_failed = bench.baseline()
+                print("   baseline                    %7.1f s  failed requests %s" % (base_took, base_failed), flush=True)
+                rows.append((size, conc, ours_took, base_took, ours_failed, base_failed, check_took))
+        finally:
+            bench.close()
+    print()
+    print("upgrade_cluster benchmark (lab profile %s; baseline = kubernetes.core.k8s_drain + LKE recycle, serial, "
+          "no surge)" % labenv.current_profile())
+    print("%6s %5s %10s %10s %7s %22s %22s %9s" % ("nodes", "batch", "ours s", "baseline s", "ratio",
+                                                  "ours failed app/web", "baseline failed app/web", "check s"))
+    for size, conc, ours, base, of, bf, chk in rows:
+        print("%6d %5d %10.1f %10.1f %7.2f %22s %22s %9.1f" % (
+            size, conc, ours, base, ours / base, "%d/%d" % (of.get("app", 0), of.get("web", 0)),
+            "%d/%d" % (bf.get("app", 0), bf.get("web", 0)), chk))
+
+
+if __name__ == "__main__":
+    main()

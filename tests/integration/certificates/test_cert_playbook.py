@@ -58,6 +58,7 @@ def test_renew_against_pebble(tls_env, run_playbook, task_result, tmp_path, rest
     assert before["status"] == "critical" and "fournines lab" in before["issuer"]
     ledger = tmp_path / "ledger.jsonl"
     common = {"cert_check_reports_dir": str(tmp_path), "cert_check_acme_ledger": str(ledger),
+              "cert_check_acme_work_dir": str(tmp_path / "acme"),
               "cert_check_cert_manager": False, "cert_check_action": "renew"}
 
     # check mode: a plan, nothing changes
@@ -101,6 +102,7 @@ def test_interrupted_renewal_is_resumed_without_a_new_issuance(tls_env, run_play
                                                                restore_renew_endpoint):
     ledger = tmp_path / "ledger.jsonl"
     common = {"cert_check_reports_dir": str(tmp_path), "cert_check_acme_ledger": str(ledger),
+              "cert_check_acme_work_dir": str(tmp_path / "acme"),
               "cert_check_cert_manager": False, "cert_check_action": "renew"}
     before = _served(tls_env)["certificate"]["serial"]
     # the server cannot be reloaded: the certificate is issued, installation fails and is rolled back

@@ -1,0 +1,42 @@
+"""Fixtures for the node-failure drill tests.
+
+``drill_lab`` makes sure the lab parts a drill needs run; ``seeded`` resets the cluster to its
+seed before a destructive test, and the lab is reset once more at the end of the session so the
+next area's tests start from the seed too.
+"""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import drilllab  # noqa: E402
+
+_DIRTY = []
+
+
+def _running():
+    """The parts a drill needs already answer (lab/up is then skipped: it is idempotent but slow)."""
+    try:
+        drilllab.admin().call("GET", "/health")
+        drilllab.clients()[0].list_namespace(limit=1)
+        return drilllab.edge_status("api.lab.fournines.test") is not None
+    except Exception:  # noqa: BLE001 - anything missing means: start it
+        return False
+
+
+@pytest.fixture(scope="session")
+def drill_lab(lab_up):
+    if not _running():
+        lab_up("k8s", "linode_sim", "edge")
+    adm = drilllab.admin()
+    yield adm
+    if _DIRTY:
+        drilllab.reset()
+
+
+@pytest.fixture
+def seeded(drill_lab):
+    _DIRTY.append(True)
+    return drilllab.reset()

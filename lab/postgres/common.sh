@@ -26,7 +26,8 @@ os_user() {
 }
 PG_OS_USER=$(os_user)
 
-as_pg() { runuser -u "$PG_OS_USER" -- "$@"; }
+# fd 9 is the lab lock: servers must not inherit it or they would hold it while they run.
+as_pg() { runuser -u "$PG_OS_USER" -- "$@" 9>&-; }
 
 running() {  # running <datadir>: the postmaster of that data dir is alive
   [ -f "$1/postmaster.pid" ] && kill -0 "$(head -1 "$1/postmaster.pid")" 2>/dev/null
@@ -40,4 +41,14 @@ node_datadir() {  # node_datadir primary|replica
 node_bindir() {  # the bindir of a running postmaster (follows minor upgrades)
   local d pid; d=$(node_datadir "$1")
   if running "$d"; then pid=$(head -1 "$d/postmaster.pid"); dirname "$(readlink -f "/proc/$pid/exe")"; fi
+}
+
+# up/down/reset take one lock so that two callers (a test's reset and a concurrent lab/up)
+# never seed or wipe the same data directories at once; nested calls inherit it.
+lock_lab() {
+  [ -n "${PG_LAB_LOCKED:-}" ] && return 0
+  mkdir -p "$LAB_STATE"
+  exec 9>"$LAB_STATE/postgres.lock"
+  flock -w 600 9 || { echo "postgres: another lab/postgres command holds $LAB_STATE/postgres.lock" >&2; exit 1; }
+  export PG_LAB_LOCKED=1
 }

@@ -33,6 +33,18 @@ CHART_MARKERS = (("app_down", "edge down"), ("node_not_ready", "NotReady"), ("ta
                  ("first_200", "first 200"))
 
 
+def _marker_labels(rel, close=1.0):
+    """(x, label) for the chart's markers; markers within ``close`` seconds share one label."""
+    found = sorted((rel[name], short) for name, short in CHART_MARKERS if rel.get(name) is not None)
+    out = []
+    for at, short in found:
+        if out and at - out[-1][0] <= close:
+            out[-1] = (out[-1][0], out[-1][1] + ", " + short)
+        else:
+            out.append((at, short))
+    return out
+
+
 def _clock(ts):
     if ts is None:
         return ""
@@ -108,7 +120,7 @@ def chart(path, timeline, samples, title="node-failure drill"):
     rel = timeline["relative"]
     ends = [v for v in rel.values() if v is not None] + [p[0] for p in points]
     right = max(ends + [10.0]) * 1.05
-    left = min([p[0] for p in points] + [0.0, -2.0])
+    left = max(-5.0, min([p[0] for p in points] + [-2.0]))
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True,
                                       gridspec_kw={"height_ratios": [3, 1]})
@@ -122,10 +134,9 @@ def chart(path, timeline, samples, title="node-failure drill"):
     top.set_yticks(range(len(bars)))
     top.set_yticklabels([b[0] for b in bars], fontsize=8)
     top.invert_yaxis()
-    for name, short in CHART_MARKERS:
-        if rel.get(name) is not None:
-            top.axvline(rel[name], color="#455a64", linestyle=":", linewidth=0.8)
-            top.text(rel[name], -0.55, short, rotation=45, fontsize=7, va="bottom", ha="left")
+    for at, label in _marker_labels(rel):
+        top.axvline(at, color="#455a64", linestyle=":", linewidth=0.8)
+        top.text(at, -0.55, label, rotation=30, fontsize=7, va="bottom", ha="left")
     top.axvline(0, color="black", linewidth=1)
     fig.suptitle("%s: %s of node %s, downtime %.1f s" % (title, timeline["mode"], timeline["node"],
                                                         timeline["downtime"]["seconds"]), fontsize=10)

@@ -122,7 +122,7 @@ def run(cmd, os_user=None, cwd=None, env=None, timeout=600, check=True, what=Non
         full_env["HOME"] = pwd.getpwnam(os_user).pw_dir if _user_exists(os_user) else "/tmp"
     try:
         proc = subprocess.run(cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=timeout, preexec_fn=_demote(os_user), universal_newlines=True)
+                              timeout=timeout, preexec_fn=_demote(os_user), universal_newlines=True, check=False)
     except subprocess.TimeoutExpired:
         raise PostgresError("%s did not finish within %s s: %s" % (what or os.path.basename(cmd[0]), timeout, " ".join(cmd)))
     except OSError as err:
@@ -220,11 +220,11 @@ def running_bindir(data_dir):
 
 def controldata(bindir, data_dir, os_user=None):
     """pg_controldata as a dict (state, checkpoint location, checksum version...)."""
-    _, out, _ = run([os.path.join(bindir, "pg_controldata"), "-D", data_dir], os_user=os_user, what="pg_controldata")
+    out = run([os.path.join(bindir, "pg_controldata"), "-D", data_dir], os_user=os_user, what="pg_controldata")[1]
     result = {}
     for line in out.splitlines():
         if ":" in line:
-            key, _, value = line.partition(":")
+            key, value = line.split(":", 1)
             result[key.strip()] = value.strip()
     return result
 

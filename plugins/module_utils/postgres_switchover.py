@@ -41,7 +41,7 @@ except ImportError:  # reported by connect()
 
 def _lsn(text):
     """An LSN 'X/Y' as an integer."""
-    high, _, low = str(text).partition("/")
+    high, low = str(text).split("/", 1)
     return (int(high, 16) << 32) + int(low, 16)
 
 

@@ -58,8 +58,8 @@ def _new_dirs(new_bindir, os_user=None):
     """(sharedir, pkglibdir) of the new binaries, from pg_config when present."""
     pg_config = os.path.join(new_bindir, "pg_config")
     if os.access(pg_config, os.X_OK):
-        _, share, _ = run([pg_config, "--sharedir"], timeout=30)
-        _, lib, _ = run([pg_config, "--pkglibdir"], timeout=30)
+        share = run([pg_config, "--sharedir"], timeout=30)[1]
+        lib = run([pg_config, "--pkglibdir"], timeout=30)[1]
         return share.strip(), lib.strip()
     base = os.path.dirname(os.path.realpath(new_bindir))
     return os.path.join(base, "share"), os.path.join(base, "lib")

@@ -17,7 +17,7 @@ description:
     replica of the source.
   - An existing cluster in O(data_dir) is left alone unless O(replace) is set.
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.postgres
 attributes:

@@ -16,7 +16,7 @@ description:
     transactions, prepared transactions, replication slots, installed extensions per database,
     the running bindir and the settings that matter to pg_upgrade.
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.postgres
 attributes:

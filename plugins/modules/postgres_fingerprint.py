@@ -16,7 +16,7 @@ description:
   - Runs O(smoke_queries) and reports each one's success.
   - With O(compare_to) (an earlier RV(fingerprints)) lists every difference.
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.postgres
 attributes:

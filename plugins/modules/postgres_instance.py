@@ -16,7 +16,7 @@ description:
     another bindir of the same major is restarted on O(bindir) (how a minor upgrade swaps binaries).
   - The bindir must hold the major of the data directory.
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 attributes:
   check_mode:
     support: full

@@ -17,7 +17,7 @@ description:
   - Records one step's status and details, merges O(facts), sets the run's final status and
     writes C(report.md) and C(report.json).
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 attributes:
   check_mode:
     support: full

@@ -20,7 +20,7 @@ description:
     old primary is started again.
   - Downtime (primary stopped until the candidate accepts writes) is returned.
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.postgres
 attributes:

@@ -24,7 +24,7 @@ description:
   - V(old_restored) makes the old data directory startable again when the rules allow it
     (C(--copy)/C(--clone) always; C(--link) only while the new cluster has never run) and refuses otherwise.
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 attributes:
   check_mode:
     support: full

@@ -22,7 +22,7 @@ description:
     throw-away new cluster under O(work_dir), removed afterwards.
   - Changes nothing on the old cluster, so it runs the same in check mode.
 author:
-  - fournines.runbooks engineers
+  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.postgres
 attributes:

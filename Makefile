@@ -54,6 +54,9 @@ lint: venv
 sanity: build
 	rm -rf .build && mkdir -p $(COLLECTION_COPY)
 	tar -xzf fournines-runbooks-*.tar.gz -C $(COLLECTION_COPY)
+	# Dependencies (kubernetes.core's doc fragments, community.*) come from the ansible package.
+	for ns in $$($(PY) -c 'import ansible,os;print(os.path.dirname(os.path.dirname(ansible.__file__)))')/ansible_collections/*/; do \
+	  n=$$(basename $$ns); [ "$$n" = fournines ] || ln -sfn $$ns .build/ansible_collections/$$n; done
 	pipv=$$($(PY) -c 'import re,ansible_test._internal.python_requirements as m; print(re.search(r"pip=.([0-9.]+).", open(m.__file__).read()).group(1))') && \
 	  cache=$$HOME/.ansible/test/cache/get_pip_$${pipv//./_}.py && mkdir -p $$(dirname $$cache) && \
 	  { [ -f $$cache ] || cp tests/sanity/get_pip_offline.py $$cache; }

@@ -51,7 +51,7 @@ def validate_mode(mode):
 
 def parse_workload(text):
     """'namespace/name' (a Deployment) or 'namespace/kind/name' -> (namespace, Kind, plural, name)."""
-    parts = [p for p in str(text or "").split("/")]
+    parts = str(text or "").split("/")
     if len(parts) == 2:
         parts = [parts[0], "deployment", parts[1]]
     if len(parts) != 3 or not all(parts):

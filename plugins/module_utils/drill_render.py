@@ -138,8 +138,9 @@ def chart(path, timeline, samples, title="node-failure drill"):
         top.axvline(at, color="#455a64", linestyle=":", linewidth=0.8)
         top.text(at, -0.55, label, rotation=30, fontsize=7, va="bottom", ha="left")
     top.axvline(0, color="black", linewidth=1)
-    fig.suptitle("%s: %s of node %s, downtime %.1f s" % (title, timeline["mode"], timeline["node"],
-                                                        timeline["downtime"]["seconds"]), fontsize=10)
+    heading = "%s: %s of node %s, downtime %.1f s" % (
+        title, timeline["mode"], timeline["node"], timeline["downtime"]["seconds"])
+    fig.suptitle(heading, fontsize=10)
     if points:
         xs = [p[0] for p in points]
         ys = [p[1] for p in points]

@@ -20,7 +20,7 @@ description:
   - Start it before the fault, so the lines hold the state before and every change after.
     A watcher already running for O(dir) is reused, so a resumed drill keeps one watcher; it stops by itself
     after O(max_seconds).
-  - V(stopped) stops it and returns a summary; V(info) returns the summary and leaves it running.
+  - V(stopped) stops it (if it still runs) and returns a summary of what it recorded.
   - P(fournines.runbooks.drill_wait#module) and P(fournines.runbooks.drill_report#module) turn the lines into
     the drill's timeline.
 author:
@@ -40,9 +40,9 @@ options:
     type: path
     required: true
   state:
-    description: V(started), V(stopped) or V(info).
+    description: V(started) or V(stopped).
     type: str
-    choices: [started, stopped, info]
+    choices: [started, stopped]
     default: started
   node:
     description: Name of the Node the drill fails. Needed with V(started).
@@ -99,11 +99,11 @@ already_running:
   type: bool
 observations:
   description: Lines recorded so far.
-  returned: when state is stopped or info
+  returned: when state is stopped
   type: int
 by_kind:
   description: Lines per kind (node, nodes, pod, va, event, meta).
-  returned: when state is stopped or info
+  returned: when state is stopped
   type: dict
 """
 
@@ -130,7 +130,7 @@ def _app(kube, workload):
 def main():
     spec = K.k8s_argument_spec(
         dir=dict(type="path", required=True),
-        state=dict(type="str", default="started", choices=["started", "stopped", "info"]),
+        state=dict(type="str", default="started", choices=["started", "stopped"]),
         node=dict(type="str"),
         workload=dict(type="str"),
         namespaces=dict(type="list", elements="str", default=[]),
@@ -152,10 +152,11 @@ def main():
             module.exit_json(changed=not handle["already_running"], **handle)
         if W.read_handle(p["dir"]) is None:
             raise W.WatchError("no watcher handle in %s; start one first (state=started)" % p["dir"])
-        if p["state"] == "stopped" and not module.check_mode:
-            out = W.stop(p["dir"])
-            module.exit_json(changed=out.pop("was_running"), **out)
-        module.exit_json(changed=False, **W.summary(p["dir"]))
+        if module.check_mode:
+            summary = W.summary(p["dir"])
+            module.exit_json(changed=summary["running"], **summary)
+        out = W.stop(p["dir"])
+        module.exit_json(changed=out.pop("was_running"), **out)
     except RunbookError as err:
         module.fail_json(msg=str(err))
     except K.ApiException as err:

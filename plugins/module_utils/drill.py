@@ -254,7 +254,13 @@ def advise(timeline, workload=None, options=None):
         out.append({"id": "no-downtime", "severity": "info",
                     "text": "The edge never failed: %s kept serving from pods on other nodes while the node was "
                             "lost." % name})
-    if replicas == 1 and rwo and volume > 0:
+    if replicas == 1 and rwo and volume > 0 and timeline.get("mode") == "drain":
+        out.append({"id": "rwo-single-replica", "severity": "high",
+                    "text": "%s is a single replica on the ReadWriteOnce claim(s) %s: even a planned drain takes it down "
+                            "while the volume moves (%.0f s, %.0f %% of the outage). Only state that does not pin the pod "
+                            "to one node (a replicated database, or ReadWriteMany storage) with two or more replicas "
+                            "avoids it." % (name, ", ".join(rwo), volume, share(volume))})
+    elif replicas == 1 and rwo and volume > 0:
         out.append({"id": "rwo-single-replica", "severity": "high",
                     "text": "%s is a single replica on the ReadWriteOnce claim(s) %s: %.0f s (%.0f %% of the outage) "
                             "went to waiting for the volume to be force-detached from the lost node (Multi-Attach). "

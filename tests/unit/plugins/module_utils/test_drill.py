@@ -175,3 +175,11 @@ def test_toleration_advice_names_the_default_300_s():
     assert "tolerate node.kubernetes.io/unreachable and not-ready for 300 s" in advice["eviction-toleration"]
     short = dict((a["id"], a["text"]) for a in D.advise(tl, dict(WEB, unreachable_toleration_seconds=6)))
     assert "for only 6 s" in short["eviction-toleration"]
+
+
+def test_drain_advice_does_not_blame_a_force_detach():
+    obs, samples = delete_drill()
+    tl = T.build(obs, samples, T0, NODE, "drain", "app")
+    advice = dict((a["id"], a["text"]) for a in D.advise(tl, WEB))
+    assert "even a planned drain takes it down" in advice["rwo-single-replica"]
+    assert "force-detached" not in advice["rwo-single-replica"]

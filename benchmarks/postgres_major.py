@@ -13,7 +13,7 @@ the smoke queries. Table fingerprints are left out here (they scale with size in
 prediction and the real run; the runbook includes them).
 
 Needs the lab's binaries (lab/postgres/up has run). Uses ports PG_SCRATCH_PORT_BASE+10..+15 and
-.lab/postgres/scratch/bench (removed afterwards).
+.lab/postgres/bench (removed afterwards).
 
     .venv/bin/python benchmarks/postgres_major.py            # ~1 GB (pgbench scale 67)
     .venv/bin/python benchmarks/postgres_major.py --scale 5  # a quick run
@@ -51,7 +51,8 @@ class Bench(object):
         self.env, self.scale, self.jobs = env, scale, jobs
         self.user = env["PG_OS_USER"]
         self.old, self.new = env["PG_BINDIR_OLD"], env["PG_BINDIR_NEW"]
-        self.dir = os.path.join(env["PG_SCRATCH_DIR"], "bench")
+        # Beside scratch/, which tests wipe with lab/postgres/reset.
+        self.dir = os.path.join(os.path.dirname(env["PG_SCRATCH_DIR"]), "bench")
         self.sock = os.path.join(self.dir, "run")
         base = int(env["PG_SCRATCH_PORT_BASE"]) + 10
         self.port_prod, self.port_clone, self.port_new, self.up_old, self.up_new = base, base + 1, base + 2, base + 3, base + 4

@@ -77,7 +77,7 @@ class PgLab(object):
         before = set(glob.glob(os.path.join(REPO, "reports", "upgrade-postgres-*")))
         cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), PLAYBOOK]
         for item in extra:
-            cmd += ["-e", item]
+            cmd += [item] if item.startswith("--") else ["-e", item]
         proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
         new = sorted(set(glob.glob(os.path.join(REPO, "reports", "upgrade-postgres-*"))) - before, key=os.path.getmtime)
         report = None

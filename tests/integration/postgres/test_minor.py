@@ -1,5 +1,6 @@
 """Minor upgrade flow in the lab: canary replica, switchover under a write load, version policy."""
 
+import glob
 import os
 import subprocess
 import threading
@@ -8,7 +9,7 @@ import time
 import psycopg2
 import pytest
 
-from conftest import step
+from conftest import REPO, step
 
 
 class LedgerWriter(threading.Thread):
@@ -129,3 +130,14 @@ def test_unconfirmed_minor_is_refused_when_auto_minor_is_off(start_state):
     assert rc != 0
     assert "postgres_minor_confirm" in out
     assert start_state.is_start_state()
+
+
+@pytest.mark.parametrize("flow", ["minor", "major"])
+def test_check_mode_is_a_plan_that_changes_nothing(start_state, flow):
+    reports = set(glob.glob(os.path.join(REPO, "reports", "*")))
+    rc, out, report = start_state.playbook("postgres_upgrade=%s" % flow, "postgres_major_confirm=true", "--check")
+    assert rc == 0, out[-3000:]
+    assert "check-mode-plan" in out
+    assert report is None  # nothing written
+    assert start_state.is_start_state()
+    assert set(glob.glob(os.path.join(REPO, "reports", "*"))) == reports

@@ -178,7 +178,7 @@ def produce(reports_dir, run_id, watch_dir, probe_dir, fault_ts, node, mode, pro
     chart_path = os.path.join(journal.dir, "timeline.png")
     rec = D.ledger_record(timeline, run_id, mode, node, fault_ts)
     drill = {"mode": mode, "node": node, "why": facts.get("why"), "environment": facts.get("environment"),
-             "fault_ts": fault_ts, "probe_target": probe_target, "downtime_seconds": timeline["downtime"]["seconds"],
+             "fault_ts": timeline["fault_ts"], "probe_target": probe_target, "downtime_seconds": timeline["downtime"]["seconds"],
              "downtime": timeline["downtime"], "milestones": timeline["milestones"], "relative": timeline["relative"],
              "segments": timeline["segments"], "order_violations": timeline["order_violations"],
              "missing": timeline["missing"], "recovered": timeline["recovered"], "advice": advice,

@@ -233,7 +233,17 @@ def downtime(samples, probe_target, fault_ts, interval=1.0):
 
 
 def build(observations, samples, fault_ts, node, mode="delete", probe_target=None, interval=1.0):
-    """The whole timeline: milestones (absolute and relative to the fault), segments, downtime, order."""
+    """The whole timeline: milestones (absolute and relative to the fault), segments, downtime, order.
+
+    For a drain the fault is the cordon the watcher saw: the runbook notes the drain's start a few
+    seconds before the drain module has started and cordoned the node.
+    """
+    if mode == "drain":
+        cordon = _first(sorted((r for r in observations if r.get("kind") == "node" and r.get("name") == node),
+                               key=lambda r: r["ts"]),
+                        fault_ts, lambda r: r.get("unschedulable"))
+        if cordon is not None and cordon - fault_ts < 60:
+            fault_ts = cordon
     marks = milestones(observations, samples, fault_ts, node, mode, probe_target)
     rel = dict((k, round(v - fault_ts, 1) if v is not None else None) for k, v in marks.items())
     segs = segments(marks, mode)

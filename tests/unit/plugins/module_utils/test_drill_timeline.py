@@ -100,6 +100,7 @@ def test_drain_segments_start_with_the_eviction():
     obs.append(node(T0 + 40, ready="Unknown", unschedulable=True))
     obs.sort(key=lambda r: r["ts"])
     tl = T.build(obs, samples, T0, NODE, "drain", "app")
-    assert tl["relative"]["node_cordoned"] == 0.5
+    assert tl["fault_ts"] == T0 + 0.5  # the drain's fault is the cordon the watcher saw
+    assert tl["relative"]["node_cordoned"] == 0
     assert tl["segments"][0]["name"] == "eviction"
     assert tl["order_violations"] == []

@@ -51,7 +51,8 @@ start_proc() {
   local name=$1; shift
   mkdir -p "$LOGS"
   echo "--- $(date -u +%FT%TZ) start: $*" >>"$LOGS/$name.log"
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$S/$name.pid" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  # 9>&-: the daemon must not inherit lock_component's lock, or every later up/down waits on it.
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$S/$name.pid" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
   local i
   for i in $(seq 50); do
     [ -n "$(proc_pid "$name")" ] && return 0
@@ -60,18 +61,22 @@ start_proc() {
   die "$name did not start; see $LOGS/$name.log"
 }
 
-# Stop one process: TERM, then KILL after 15 s. Removes its PID file.
+# Stop one process: TERM, then KILL after a grace period. Removes its PID file.
+# The API server drains its long-running requests for up to a minute; nothing it holds is not
+# already in etcd, so 5 s is plenty in the lab.
 stop_proc() {
-  local name=$1 pid i
+  local name=$1 pid i grace=150
+  [ "$name" = kube-apiserver ] && grace=50
   pid=$(proc_pid "$name")
   if [ -n "$pid" ]; then
     kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 150); do
+    for (( i=0; i<grace; i++ )); do
       kill -0 "$pid" 2>/dev/null || break
+      [ -n "$(proc_pid "$name")" ] || break
       sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
-      say "$name (pid $pid) ignored SIGTERM for 15 s; killing it"
+    if [ -n "$(proc_pid "$name")" ]; then
+      say "$name (pid $pid) still running $((grace / 10)) s after SIGTERM; killing it"
       kill -KILL "$pid" 2>/dev/null || true
       sleep 0.2
     fi
@@ -110,4 +115,16 @@ profile_values() {
 api_get() {
   curl -fsS --max-time 5 --cacert "$S/pki/ca.crt" --cert "$S/pki/admin.crt" --key "$S/pki/admin.key" \
     "https://127.0.0.1:$APISERVER_PORT$1"
+}
+
+# One lab/k8s up/down at a time (tests and people call lab/up concurrently): later callers wait
+# for the first, then find the component running. up calls down while holding the lock.
+lock_component() {
+  [ -n "${LAB_K8S_LOCKED:-}" ] && return 0
+  mkdir -p "$S"
+  exec 9>"$S/.lock"
+  if ! flock -w 600 9; then
+    die "another lab/k8s up/down has held $S/.lock for 10 minutes; is one stuck? (see $LOGS)"
+  fi
+  export LAB_K8S_LOCKED=1
 }

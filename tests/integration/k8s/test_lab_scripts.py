@@ -100,6 +100,11 @@ def test_up_is_idempotent_recovers_from_crashes_and_down_stops_everything(iso):
     assert sorted(ours(iso)) == sorted(pids.values())
     assert run(iso, "status").returncode == 0
 
+    # The up/down lock must stay with lab/k8s/up, never leak into the daemons it starts.
+    lock = os.path.join(iso["state"], "k8s", ".lock")
+    for pid in pids.values():
+        fds = os.listdir("/proc/%d/fd" % pid)
+        assert lock not in [os.path.realpath("/proc/%d/fd/%s" % (pid, fd)) for fd in fds]
     again = run(iso, "up")
     assert again.returncode == 0 and "already running" in again.stderr
     assert {name: pid_of(iso, name) for name in PROCS} == pids

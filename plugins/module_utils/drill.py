@@ -265,9 +265,9 @@ def advise(timeline, workload=None, options=None):
                     "text": "%s is a single replica on the ReadWriteOnce claim(s) %s: %.0f s (%.0f %% of the outage) "
                             "went to waiting for the volume to be force-detached from the lost node (Multi-Attach). "
                             "To shorten it: apply the node.kubernetes.io/out-of-service taint as soon as the node is "
-                            "confirmed gone (drill option out_of_service), or move the state off the pod's volume "
-                            "(a replicated database, or ReadWriteMany storage) so that two or more replicas can run "
-                            "on different nodes." % (name, ", ".join(rwo), volume, share(volume))})
+                            "confirmed gone (measure it with drill_observe_out_of_service=when_gone), or move the "
+                            "state off the pod's volume (a replicated database, or ReadWriteMany storage) so that two "
+                            "or more replicas can run on different nodes." % (name, ", ".join(rwo), volume, share(volume))})
     elif rwo and volume > 30:
         out.append({"id": "rwo-wait", "severity": "medium",
                     "text": "The volume of %s took %.0f s (%.0f %%) to move to the new node. The out-of-service taint "

@@ -70,6 +70,8 @@ def sections(timeline, advice, comparison, facts):
             wl.get("unreachable_toleration_seconds")))
     if facts.get("environment"):
         lines.append("- environment: %s" % facts["environment"])
+    for note in facts.get("notes") or []:
+        lines.append("- %s" % note)
     if facts.get("chart"):
         lines += ["", "![timeline](%s)" % facts["chart"]]
     summary = "\n".join(lines)
@@ -184,6 +186,7 @@ def produce(reports_dir, run_id, watch_dir, probe_dir, fault_ts, node, mode, pro
              "missing": timeline["missing"], "recovered": timeline["recovered"], "advice": advice,
              "comparison": comparison, "workload": workload, "aborted": bool(facts.get("aborted")),
              "downtime_limit": facts.get("downtime_limit"), "restored_by": facts.get("restored_by") or [],
+             "notes": facts.get("notes") or [],
              "observations": len(obs), "probe_samples": len(samples),
              "ledger": None if rec is None else {"start": slo.format_time(slo.parse_time(rec[0])),
                                                  "end": slo.format_time(slo.parse_time(rec[1])), "tags": rec[2],

@@ -94,6 +94,11 @@ options:
   ledger:
     description: Path of the downtime ledger to charge; unset records nothing.
     type: path
+  notes:
+    description: Further facts for the report, for example a measure the drill took.
+    type: list
+    elements: str
+    default: []
 """
 
 EXAMPLES = r"""
@@ -159,10 +164,11 @@ def main():
             aborted=dict(type="bool", default=False),
             downtime_limit=dict(type="float"),
             restored_by=dict(type="list", elements="str", default=[]),
-            ledger=dict(type="path")),
+            ledger=dict(type="path"),
+            notes=dict(type="list", elements="str", default=[])),
         supports_check_mode=True)
     p = module.params
-    facts = dict((k, p[k]) for k in ("why", "environment", "aborted", "downtime_limit", "restored_by"))
+    facts = dict((k, p[k]) for k in ("why", "environment", "aborted", "downtime_limit", "restored_by", "notes"))
     try:
         result, recorded = drill_render.produce(
             p["reports_dir"], p["run_id"], p["watch_dir"], p["probe_dir"], p["fault_ts"], p["node"], p["mode"],

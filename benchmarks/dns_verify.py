@@ -38,9 +38,15 @@ def providers(env):
     }
 
 
-def bench_rrsets(api, count, ttl, changetype="REPLACE"):
-    rrsets = [{"name": "bench-%03d.%s" % (i, ZONE), "type": "A", "ttl": ttl, "changetype": changetype,
-               "records": [{"content": "192.0.2.%d" % (i % 250 + 1), "disabled": False}]} for i in range(count)]
+def bench_rrsets(api, count, ttl=None):
+    """Create (ttl given) or delete (ttl None) the bench records."""
+    rrsets = []
+    for i in range(count):
+        rrset = {"name": "bench-%03d.%s" % (i, ZONE), "type": "A", "changetype": "DELETE"}
+        if ttl is not None:
+            rrset.update(changetype="REPLACE", ttl=ttl,
+                         records=[{"content": "192.0.2.%d" % (i % 250 + 1), "disabled": False}])
+        rrsets.append(rrset)
     status, body = api._request("PATCH", "/zones/%s" % ZONE, {"rrsets": rrsets})
     if status not in (200, 204):
         raise SystemExit("could not write the bench records: HTTP %s %s" % (status, body))
@@ -87,7 +93,10 @@ def main():
                     verify.append(verified - accepted)
                 rows.append((name, count, accept, verify))
     finally:
-        bench_rrsets(api, biggest, 3600, changetype="DELETE")
+        bench_rrsets(api, biggest)
+        left = [r for r in api._zone(ZONE, refresh=True)["rrsets"] if r["name"].startswith("bench-")]
+        if left:
+            print("warning: %d bench records were not deleted" % len(left))
     print("DNS: provider accepted -> verified on all %d nameservers (%s), %d runs each, profile %s"
           % (len(nameservers), ", ".join(n[0] for n in nameservers), args.runs, labenv.current_profile()))
     print("%-9s %7s %14s %14s %14s %14s" % ("provider", "records", "accept med s", "accept max s",

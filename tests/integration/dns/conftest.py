@@ -141,3 +141,28 @@ def k8s_objects():
                     "external-dns.alpha.kubernetes.io/ttl": "1h"})
     yield kube, ns
     kube.request("DELETE", "/api/v1/namespaces/%s" % ns)
+
+
+@pytest.fixture
+def external_dns_controller(dns_env, make_provider):
+    """start(namespace): the real external-dns (lab/dns/external-dns) syncing every second, scoped to
+    one namespace; stopped afterwards, and the records it made deleted from the primary."""
+    procs = []
+
+    def start(namespace):
+        cmd = [os.path.join(REPO, "lab", "dns", "external-dns"), "--namespace=%s" % namespace, "--interval=1s"]
+        log = open(os.path.join(labenv.state_dir(), "dns", "logs", "external-dns-test.log"), "a")
+        procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        return procs[-1]
+
+    yield start
+    for proc in procs:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
+    api = make_provider("powerdns")
+    made = [r for r in api._zone(ZONE, refresh=True)["rrsets"] if r["name"].startswith(("ext.", "a-ext.", "cname-ext."))
+            or (r["type"] == "TXT" and "ext" in r["name"])]
+    if made:
+        api._request("PATCH", "/zones/%s" % ZONE, {"rrsets": [{"name": r["name"], "type": r["type"],
+                                                               "changetype": "DELETE"} for r in made]})
+        api._request("PUT", "/zones/%s/notify" % ZONE, ok=(200,))

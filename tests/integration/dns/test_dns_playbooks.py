@@ -103,19 +103,33 @@ def test_linode_end_to_end(run_id, linode_provider):
     assert journal(run_id)["status"] == "done"
 
 
-def test_external_dns_end_to_end(run_id, k8s_objects):
+def test_external_dns_end_to_end(run_id, k8s_objects, external_dns_controller):
+    """The runbook against an Ingress the real external-dns publishes: the lowered and the restored
+    TTLs are verified on both nameservers."""
     kube, ns = k8s_objects
+    kube.request("POST", "/apis/networking.k8s.io/v1/namespaces/%s/ingresses" % ns, body={
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": "ext", "namespace": ns, "annotations": {
+            "external-dns.alpha.kubernetes.io/ttl": "3600", "external-dns.alpha.kubernetes.io/target": "127.0.0.30"}},
+        "spec": {"rules": [{"host": "ext.lab.example", "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                                                                         "backend": {"service": {"name": "ext", "port": {"number": 80}}}}]}}]}})
+    external_dns_controller(ns)
+    expect = prop.normalize_expectations([{"name": "ext", "ttl": 3600, "values": ["127.0.0.30"]}], "lab.example.")
+    nameservers = [prop.parse_nameserver(n) for n in labenv.component_env("dns")["DNS_NAMESERVERS"].split(",")]
+    prop.wait_converged(nameservers, "lab.example.", expect, timeout=90, interval=0.2)  # published
     result = playbook("dns-migration.yml", {
         "dns_migration_provider": "external_dns", "dns_migration_run_id": run_id,
-        "dns_migration_records": [{"name": "app"}, {"name": "api"}], "dns_migration_ttl": 60,
+        "dns_migration_records": [{"name": "ext"}], "dns_migration_ttl": 60,
         "dns_migration_kubeconfig": labenv.kubeconfig(), "dns_migration_external_dns": {"namespaces": [ns]},
-        # no external-dns controller runs in the lab: the annotations are the whole effect
-        "dns_migration_verify": False, "dns_migration_wait_out": False,
-        "dns_migration_hook_tasks": "", "dns_migration_hook_command": ["true"]})
+        "dns_migration_publish_lag": 2, "dns_migration_wait_out": False,
+        "dns_migration_hook_tasks": "", "dns_migration_hook_command": ["true"],
+        "dns_migration_hook_expect": [{"name": "ext", "type": "A", "values": ["127.0.0.30"]}]})
     assert result.returncode == 0, result.stdout
-    assert "+    app.lab.example./A: 60" in result.stdout and "+    api.lab.example./A: 3600" in result.stdout
-    app = kube.get("/apis/networking.k8s.io/v1/namespaces/%s/ingresses/app" % ns)["metadata"]["annotations"]
-    assert app["external-dns.kubernetes.io/ttl"] == "3600"
+    assert "+    ext.lab.example./A: 60" in result.stdout and "+    ext.lab.example./A: 3600" in result.stdout
+    assert "%s: serves the expected answers" % nameservers[1][0] in result.stdout  # verified via external-dns
+    notes = kube.get("/apis/networking.k8s.io/v1/namespaces/%s/ingresses/ext" % ns)["metadata"]["annotations"]
+    assert notes["external-dns.alpha.kubernetes.io/ttl"] == "3600"
+    prop.wait_converged(nameservers, "lab.example.", expect, timeout=30, interval=0.2)
 
 
 def test_interrupted_run_carries_on_and_restores(run_id, nameservers):

@@ -156,3 +156,31 @@ def test_external_dns_half_done_change_is_put_back(k8s_objects):
         provider.set_ttls(ZONE, [(current[k], 60) for k in keys])
     app = kube.get("/apis/networking.k8s.io/v1/namespaces/%s/ingresses/app" % ns)["metadata"]["annotations"]
     assert app["external-dns.kubernetes.io/ttl"] == "3600"
+
+
+def test_external_dns_controller_serves_the_lowered_ttl(k8s_objects, external_dns_controller, nameservers, tmp_path):
+    """The annotation is what a real external-dns publishes: lowered and restored TTLs reach the nameservers."""
+    from ansible_collections.fournines.runbooks.plugins.module_utils import dns_propagation as prop
+    from ansible_collections.fournines.runbooks.plugins.module_utils.dns_external_dns import ExternalDNSProvider
+    kube, ns = k8s_objects
+    kube.request("POST", "/apis/networking.k8s.io/v1/namespaces/%s/ingresses" % ns, body={
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        # the lab's external-dns (v0.21) reads the old annotation prefix
+        "metadata": {"name": "ext", "namespace": ns, "annotations": {
+            "external-dns.alpha.kubernetes.io/ttl": "3600", "external-dns.alpha.kubernetes.io/target": "127.0.0.30"}},
+        "spec": {"rules": [{"host": "ext.lab.example", "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                                                                         "backend": {"service": {"name": "ext", "port": {"number": 80}}}}]}}]}})
+    external_dns_controller(ns)
+    key = [("ext.lab.example.", "A")]
+
+    def served(ttl, timeout):
+        expect = prop.normalize_expectations([{"name": "ext", "type": "A", "ttl": ttl, "values": ["127.0.0.30"]}], ZONE)
+        return prop.wait_converged(nameservers, ZONE, expect, timeout=timeout, interval=0.2)
+
+    served(3600, 90)  # published by the controller
+    provider = ExternalDNSProvider(kube, [ns])
+    rows = d.lower(provider, ZONE, key, 60, d.TTLState(str(tmp_path), "extc", ZONE, "external_dns"))
+    assert rows[0]["old_ttl"] == 3600
+    served(60, 60)
+    d.restore(provider, ZONE, d.TTLState(str(tmp_path), "extc", ZONE, "external_dns"))
+    served(3600, 60)

@@ -136,7 +136,7 @@ def chart(path, timeline, samples, title="node-failure drill"):
     top.set_yticks(range(len(bars)))
     top.set_yticklabels([b[0] for b in bars], fontsize=8)
     top.invert_yaxis()
-    for at, label in _marker_labels(rel):
+    for at, label in _marker_labels(rel, close=max(1.0, (right - left) * 0.02)):
         top.axvline(at, color="#455a64", linestyle=":", linewidth=0.8)
         top.text(at, -0.55, label, rotation=30, fontsize=7, va="bottom", ha="left")
     top.axvline(0, color="black", linewidth=1)

@@ -232,6 +232,11 @@ class Bench(object):
             self.server.shutdown()
             self.edge.terminate()
             self.edge.wait(timeout=10)
+            for name in self.names():  # whatever the simulator lost track of (a lab restart in between)
+                try:
+                    self.core.delete_node(name)
+                except Exception:  # noqa: BLE001 - already gone
+                    pass
 
 
 def main():

@@ -99,6 +99,8 @@ class Drainer(object):
         would_block = list(blocked)
         for pod in evict:
             meta = pod["metadata"]
+            if any(K.pod_key(pod) in b for b in blocked):
+                continue  # already explained by its budget
             try:
                 self.kube.evict(meta["namespace"], meta["name"], dry_run=True)
             except ApiError as err:

@@ -87,10 +87,12 @@ def in_window(window, now):
     return current >= start or current <= end  # window across midnight
 
 
-def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget=None, window=None, now=None):
+def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget=None, window=None, now=None,
+             relaxed_pdbs=None):
     """Run every gate. ``snapshot`` keys: view (lke_view.cluster_view), pods, pdbs, replicasets,
     deployments, statefulsets, pvcs, applied (list of (kind, ns/name, apiVersion) of last-applied objects).
 
+    ``relaxed_pdbs`` ("namespace/name") are budgets the run relaxes for the rollout: reported as warnings.
     Returns {"findings": [...], "blocking": [...], "plan": {...}, "predicted_downtime_seconds": n}.
     """
     model = dict({"pod_restart_seconds": 15.0, "rwo_reattach_seconds": 30.0}, **(downtime_model or {}))
@@ -98,9 +100,9 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
     now = now or datetime.datetime.now(datetime.timezone.utc)
     findings = []
 
-    def add(gate, message, subject=None):
-        level = gates.get(gate, "fail")
-        if level != "ignore":
+    def add(gate, message, subject=None, level=None):
+        level = level or gates.get(gate, "fail")
+        if level != "ignore" and gates.get(gate) != "ignore":
             findings.append({"gate": gate, "level": level, "subject": subject, "message": message})
 
     current = view["cluster"]["k8s_version"]
@@ -152,6 +154,11 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
                     "detaches and re-attaches" % (key, ", ".join(rwo)), key)
 
     for name, where in sorted(blocked.items()):
+        if name in (relaxed_pdbs or []):
+            add("pdb", "PodDisruptionBudget %s allows 0 disruptions; the run relaxes it to maxUnavailable 1 for the "
+                "rollout and restores it afterwards (pods: %s)" % (name, ", ".join(where)), name,
+                level="warn" if gates.get("pdb") != "ignore" else "ignore")
+            continue
         add("pdb", "PodDisruptionBudget %s allows 0 disruptions (maxUnavailable 0 or minAvailable = replicas), so its "
             "pods can never be evicted: %s. Scale the workload up and relax the budget, or name it in the relaxed "
             "budgets to relax it for the rollout only" % (name, ", ".join(where)), name)

@@ -69,6 +69,13 @@ options:
   maintenance_window:
     description: C(days) (mon..sun, empty = every day), C(start) and C(end) (HH:MM, UTC). Unset = any time.
     type: dict
+  relaxed_pdbs:
+    description:
+      - PodDisruptionBudgets (V(namespace/name)) the run relaxes for the rollout (see the cluster_preflight role);
+        one that allows no disruption is then reported as a warning, not a failure.
+    type: list
+    elements: str
+    default: []
   fail_on_findings:
     description: Fail the task when a gate at level V(fail) has findings. When false, only report them.
     type: bool
@@ -198,6 +205,7 @@ def main():
         downtime_model=dict(type="dict", default={}),
         slo=dict(type="dict", default={}),
         maintenance_window=dict(type="dict"),
+        relaxed_pdbs=dict(type="list", elements="str", default=[]),
         fail_on_findings=dict(type="bool", default=True),
     )
     spec.update(LINODE_ARG_SPEC)
@@ -216,7 +224,8 @@ def main():
                                 exclude_tags=cfg.get("exclude_tags") or [])
             budget["min_remaining_percent"] = float(cfg.get("min_remaining_percent", 0) or 0)
         out = evaluate(snapshot(kube, view), p["target_version"], gates, concurrency=p["concurrency"],
-                       downtime_model=p["downtime_model"], budget=budget, window=p["maintenance_window"])
+                       downtime_model=p["downtime_model"], budget=budget, window=p["maintenance_window"],
+                       relaxed_pdbs=p["relaxed_pdbs"])
     except RunbookError as err:
         module.fail_json(msg=str(err))
     result = dict(changed=False, gates=gates, **out)

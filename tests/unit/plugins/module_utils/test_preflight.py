@@ -150,3 +150,12 @@ def test_gate_config_errors():
         P.resolve_gates({"pdbs": "warn"})
     with pytest.raises(P.PreflightError, match="use fail, warn or ignore"):
         P.resolve_gates({"pdb": "maybe"})
+
+
+def test_relaxed_budget_is_a_warning():
+    pods = [pod("l1", "a", ns="blocked", labels={"app": "legacy"})]
+    pdb = {"metadata": {"name": "legacy", "namespace": "blocked"}, "spec": {"selector": {"matchLabels": {"app": "legacy"}}},
+           "status": {"disruptionsAllowed": 0, "expectedPods": 1, "desiredHealthy": 1}}
+    out = P.evaluate(snapshot(view(["a"]), pods, pdbs=[pdb]), "1.35", gates(), relaxed_pdbs=["blocked/legacy"])
+    assert out["blocking"] == []
+    assert out["findings"][0]["level"] == "warn" and "relaxes it" in out["findings"][0]["message"]

@@ -11,6 +11,7 @@ Runbooks are discovered from the job templates; one whose playbook has not lande
 
 import json
 import os
+import shutil
 import sys
 import urllib.request
 
@@ -192,20 +193,6 @@ CLEANUP = {
 }
 
 
-@pytest.fixture
-def preserved_ledger():
-    """Runs charge the shared downtime ledger; put it back so later budget gates see the lab's own."""
-    path = os.path.join(REPO, "reports", "downtime.jsonl")
-    before = open(path, encoding="utf-8").read() if os.path.exists(path) else None
-    yield
-    if before is None:
-        if os.path.exists(path):
-            os.remove(path)
-    else:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(before)
-
-
 def _cases():
     for jt in m.job_templates():
         marks = []
@@ -214,36 +201,61 @@ def _cases():
         yield pytest.param(jt, id=jt["name"].split(": ", 1)[-1].replace(" ", "-"), marks=marks)
 
 
-def run_job(jt, tmp_path, answers, check=False):
+PROJECT_SKIP = {".git", ".venv", ".lab", ".build", ".ansible", ".pytest_cache", "reports"}
+
+
+def project_copy(dest, reports):
+    """What an AWX job runs in: its own copy of the project (AWX syncs one per job). reports/
+    (journals, ledger, reports) must outlive the job for resume and restore to work, so it links
+    to `reports`, as a persistent volume would in AWX. The lab's state (.lab) is the machine's,
+    linked in for the lab inventory; the committed .collections symlink resolves inside the copy."""
+    def ignore(directory, names):
+        skip = PROJECT_SKIP if os.path.samefile(directory, REPO) else set()
+        return [n for n in names if n in skip or n.endswith(".tar.gz") or n == "__pycache__"]
+    shutil.copytree(REPO, dest, symlinks=True, ignore=ignore)
+    os.symlink(os.path.join(REPO, ".lab"), os.path.join(dest, ".lab"))
+    os.symlink(reports, os.path.join(dest, "reports"))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def awx_reports(tmp_path_factory):
+    """The persistent storage the jobs of this module share (not the checkout's reports/)."""
+    return str(tmp_path_factory.mktemp("awx-persistent-reports"))
+
+
+def run_job(jt, tmp_path, reports, answers, check=False):
     """One AWX-style job: survey answers as extra vars, the credential injected, no prompts.
-    Returns (runner, events, stdout); the lab is put back after a changing run."""
+    Returns (runner, events, stdout, project); the lab is put back after a changing run."""
     import ansible_runner  # pylint: disable=import-outside-toplevel
 
+    project = project_copy(str(tmp_path / "project"), reports)
     private = tmp_path / "job"
     private.mkdir()
     env = injected_credential(str(private))
     # AWX's job environment: the project is the working directory (its ansible.cfg applies)
-    env.update(ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), PATH="%s:%s" % (BIN, os.environ["PATH"]),
+    env.update(ANSIBLE_CONFIG=os.path.join(project, "ansible.cfg"), PATH="%s:%s" % (BIN, os.environ["PATH"]),
                LAB_PROFILE=labenv.current_profile(), ANSIBLE_FORCE_COLOR="0")
     cleanup = CLEANUP[jt["playbook"]]() if jt["playbook"] in CLEANUP and not check else None
     try:
         runner = ansible_runner.run(
-            private_data_dir=str(private), project_dir=REPO, playbook=os.path.join(REPO, jt["playbook"]),
-            inventory=os.path.join(REPO, LAB_INVENTORY["source_path"]), extravars=answers, envvars=env,
+            private_data_dir=str(private), project_dir=project, playbook=os.path.join(project, jt["playbook"]),
+            inventory=os.path.join(project, LAB_INVENTORY["source_path"]), extravars=answers, envvars=env,
             cmdline="--check" if check else None, quiet=True,
             timeout=min(jt["timeout"], MAX_JOB_SECONDS), settings={"suppress_ansible_output": True})
-        return runner, list(runner.events), runner.stdout.read()
+        return runner, list(runner.events), runner.stdout.read(), project
     finally:
         if cleanup:
             cleanup()
 
 
 @pytest.mark.parametrize("jt", list(_cases()))
-def test_runbook_runs_as_awx_runs_it(jt, lab_up, tmp_path, monkeypatch, preserved_ledger):
+def test_runbook_runs_as_awx_runs_it(jt, lab_up, tmp_path, monkeypatch, awx_reports):
     lab_up(*needed_components(jt["playbook"]))
     # ansible-runner finds ansible-playbook on this process's PATH: the venv's
     monkeypatch.setenv("PATH", "%s:%s" % (BIN, os.environ["PATH"]))
-    runner, events, stdout = run_job(jt, tmp_path, m.survey_answers(jt), check=jt.get("job_type") == "check")
+    runner, events, stdout, project = run_job(jt, tmp_path, awx_reports, m.survey_answers(jt),
+                                              check=jt.get("job_type") == "check")
 
     assert runner.rc == 0 and runner.status == "successful", (
         "%s: %s rc=%s\n%s" % (jt["name"], runner.status, runner.rc, stdout[-6000:]))
@@ -271,9 +283,9 @@ def test_runbook_runs_as_awx_runs_it(jt, lab_up, tmp_path, monkeypatch, preserve
     assert data["status"], data
     assert data["run_id"], data
     if "report" in jt["artifacts"]:
-        report = data["report"] if os.path.isabs(data["report"]) else os.path.join(REPO, data["report"])
+        report = data["report"] if os.path.isabs(data["report"]) else os.path.join(project, data["report"])
         assert os.path.isfile(report), "report %s does not exist" % report
-        assert os.path.realpath(report).startswith(os.path.join(REPO, "reports") + os.sep), report
+        assert os.path.realpath(report).startswith(os.path.realpath(os.path.join(project, "reports")) + os.sep), report
         with open(report, encoding="utf-8") as handle:
             assert str(data["run_id"]) in handle.read(), "the report is not the run's"
 
@@ -288,8 +300,9 @@ def test_dns_records_survey_answer_is_accepted(lab_up, tmp_path, monkeypatch):
     assert question["type"] == "textarea"
     lab_up(*needed_components(jt["playbook"]))
     monkeypatch.setenv("PATH", "%s:%s" % (BIN, os.environ["PATH"]))
+    os.mkdir(str(tmp_path / "reports"))
     answers = m.survey_answers(jt, {"dns_migration_records": "app A\nwww CNAME\n"})
-    runner, events, stdout = run_job(jt, tmp_path, answers, check=True)
+    runner, events, stdout, dummy = run_job(jt, tmp_path, str(tmp_path / "reports"), answers, check=True)
     assert runner.rc == 0, stdout[-4000:]
     planned = [e["event_data"]["res"] for e in events
                if e.get("event") == "runner_on_ok" and "records" in (e.get("event_data", {}).get("res") or {})]

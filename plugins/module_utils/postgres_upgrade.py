@@ -302,6 +302,11 @@ def upgrade(old_bindir, new_bindir, old_data_dir, new_data_dir, transfer, jobs, 
     marker = read_marker(new_data_dir)
     if marker:
         return False, dict(marker, already_done=True)
+    old_control = os.path.join(old_data_dir, "global", "pg_control.old")
+    if os.path.exists(old_control) and not check_mode:
+        # A --link run interrupted before it finished: the new cluster never started, so the old
+        # one is intact once pg_control is back; pg_upgrade then runs again from the start.
+        os.rename(old_control, os.path.join(old_data_dir, "global", "pg_control"))
     if postmaster(old_data_dir):
         raise PostgresError("the old cluster in %s is running; stop it before pg_upgrade (the runbook's real-run "
                             "step does, after the gate)" % old_data_dir)

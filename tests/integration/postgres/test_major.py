@@ -177,3 +177,50 @@ def test_pg_upgrade_refuses_a_running_old_cluster(pg_lab, scratch_cluster):
     with pytest.raises(pg.PostgresError, match="is running; stop it before pg_upgrade"):
         _upgrade(env, c, "link")
     assert not os.path.exists(c["new"])
+
+
+def test_major_run_interrupted_in_its_downtime_carries_on(start_state):
+    """Kill the runbook once the real run has started (primary about to stop or stopped), run it
+    again with the same run id: it skips check, trial and gate and finishes the upgrade."""
+    import signal
+    import subprocess
+    import time
+    from conftest import PLAYBOOK, REPO
+    lab = start_state
+    run_id = "test-resume-%d" % os.getpid()
+    state = os.path.join(REPO, "reports", run_id, "state.json")
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+    cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), PLAYBOOK, "-e", "postgres_upgrade=major",
+           "-e", "postgres_major_confirm=true", "-e", "postgres_run_id=%s" % run_id]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and proc.poll() is None:
+            if os.path.exists(state):
+                try:
+                    with open(state) as handle:
+                        steps = json.load(handle)["steps"]
+                except ValueError:
+                    steps = []
+                if any(s["name"] == "major-upgrade" and s["status"] == "running" for s in steps):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    break
+            time.sleep(0.05)
+        proc.wait(30)
+        assert proc.returncode == -signal.SIGKILL, "the run was not interrupted in its downtime"
+        rc, out, _ = lab.playbook("postgres_upgrade=major", "postgres_run_id=%s" % run_id)
+        assert rc == 0, out[-3000:]
+        with open(os.path.join(REPO, "reports", run_id, "report.json")) as handle:
+            report = json.load(handle)
+        assert report["status"] == "done"
+        assert step(report, "major-upgrade")["details"]["resumed"] is True
+        assert step(report, "major-post")["status"] == "done"
+        primary = lab.describe(lab.primary_port)
+        assert primary[0] == "primary" and primary[1].startswith("18.")
+        assert lab.describe(lab.replica_port)[0] == "replica"
+        assert lab.query(lab.primary_port, "SELECT count(*) FROM pgbench_accounts", dbname="appdb")[0][0] == 200000
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        shutil.rmtree(os.path.join(REPO, "reports", run_id), ignore_errors=True)

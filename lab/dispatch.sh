@@ -20,15 +20,20 @@ set +a
 
 mapfile -t ALL_COMPONENTS < <(sed -e 's/#.*//' -e '/^\s*$/d' -e 's/\s//g' "$LAB_DIR/components")
 
-# components <args...>: the ones asked for (validated) or all, in lab/components order.
-components() {
-  local c known
-  if [ $# -eq 0 ]; then printf '%s\n' "${ALL_COMPONENTS[@]}"; return; fi
+# check_components <args...>: exit 2 naming the valid ones when an argument is not a component.
+check_components() {
+  local c k known
   for c in "$@"; do
     known=0
     for k in "${ALL_COMPONENTS[@]}"; do [ "$k" = "$c" ] && known=1; done
     [ $known = 1 ] || { echo "lab: unknown component '$c'; known: ${ALL_COMPONENTS[*]}" >&2; exit 2; }
   done
+}
+
+# components <args...>: the ones asked for or all, in lab/components order.
+components() {
+  local c k
+  if [ $# -eq 0 ]; then printf '%s\n' "${ALL_COMPONENTS[@]}"; return; fi
   for k in "${ALL_COMPONENTS[@]}"; do
     for c in "$@"; do [ "$k" = "$c" ] && echo "$k"; done
   done

@@ -160,3 +160,15 @@ def _no_leftovers(iso):
         os.kill(pid, signal.SIGKILL)
     shutil.rmtree(iso["state"], ignore_errors=True)
     assert leftover == [], "isolated lab processes left behind"
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["no-such-part"], {}, "unknown component 'no-such-part'; known: k8s"),
+    (["k8s"], {"LAB_PROFILE": "slow"}, "LAB_PROFILE=slow is not a profile; use fast"),
+])
+def test_dispatcher_refuses_bad_input(args, env, message):
+    for script in ("up", "down", "status"):
+        result = subprocess.run([os.path.join(REPO, "lab", script)] + args, env=dict(os.environ, **env),
+                                capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 2, (script, result.stderr)
+        assert message in result.stderr

@@ -80,6 +80,7 @@ class Drainer(object):
         self.restore_on_failure = restore_on_failure
         self.poll = poll
         self.progress = progress or (lambda msg: None)
+        self._next_note = 0.0
         self.result = {"cordoned": [], "evicted": [], "left_alone": [], "refusals": 0, "blocked": [],
                        "uncordoned": [], "replacements": {}}
 
@@ -228,5 +229,9 @@ class Drainer(object):
                 raise DrainError("replacement pods not Ready elsewhere after %.0f s: %s" % (
                     self.deadline.seconds, ", ".join("%s %s/%s (%s)" % (k[1], k[0], k[2], self.result["replacements"].get(
                         "%s/%s/%s" % k)) for k in waiting)))
-            self.progress("waiting for replacements: %s" % ", ".join("%s/%s" % (k[0], k[2]) for k in waiting))
+            if self.deadline.elapsed() >= self._next_note:
+                self._next_note = self.deadline.elapsed() + 5.0
+                self.progress("waiting for Ready replacements of %s (%s)" % (
+                    ", ".join("%s/%s" % (k[0], k[2]) for k in waiting),
+                    ", ".join(self.result["replacements"].get("%s/%s/%s" % k, "?") for k in waiting)))
             self.deadline.sleep(self.poll)

@@ -13,6 +13,7 @@ __metaclass__ = type
 
 import json
 import os
+import time
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.report import RunJournal, new_run_id
 
@@ -88,3 +89,10 @@ class StepRecorder(object):
     def failed(self, msg):
         if self.journal is not None:
             self.journal.step(self.name, "failed", error=msg)
+
+    def progress(self, msg):
+        """One timestamped line in ``progress.log`` beside state.json (``tail -f`` it during long waits)."""
+        if self.journal is None:
+            return
+        with open(os.path.join(self.journal.dir, "progress.log"), "a") as handle:
+            handle.write("%s %s: %s\n" % (time.strftime("%H:%M:%S", time.gmtime()), self.name, msg))

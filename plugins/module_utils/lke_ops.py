@@ -46,7 +46,18 @@ def node_state(lke, kube, node_id, target=None):
     return out
 
 
-def upgrade_control_plane(lke, target, deadline, check_mode=False, poll=2.0):
+def _every(seconds, progress, text):
+    """An on_wait callback that reports ``text`` at most every ``seconds``."""
+    state = {"next": seconds}
+
+    def on_wait(elapsed):
+        if progress is not None and elapsed >= state["next"]:
+            state["next"] = elapsed + seconds
+            progress("%s (%.0f s so far)" % (text, elapsed))
+    return on_wait
+
+
+def upgrade_control_plane(lke, target, deadline, check_mode=False, poll=2.0, progress=None):
     """Raise the control plane one minor; return (changed, before, after)."""
     cluster = lke.cluster()
     before = cluster["k8s_version"]
@@ -60,7 +71,8 @@ def upgrade_control_plane(lke, target, deadline, check_mode=False, poll=2.0):
     def done():
         now = lke.cluster()
         return V.minor(now["k8s_version"]) == V.minor(target) and now.get("status", "ready") == "ready"
-    wait_until(done, deadline, poll, "cluster %s to report Kubernetes %s" % (lke.cluster_id, V.minor(target)))
+    what = "cluster %s to report Kubernetes %s" % (lke.cluster_id, V.minor(target))
+    wait_until(done, deadline, poll, what, on_wait=_every(10, progress, "waiting for " + what))
     return True, before, V.minor(target)
 
 
@@ -78,7 +90,7 @@ def pool_ready(lke, kube, pool_id):
     return (len(nodes) == int(pool["count"]) and not pending), pool, pending
 
 
-def resize_pool(lke, kube, pool_id, count, deadline, wait=True, check_mode=False, poll=1.0):
+def resize_pool(lke, kube, pool_id, count, deadline, wait=True, check_mode=False, poll=1.0, progress=None):
     pool = lke.pool(pool_id)
     before_ids = [n["id"] for n in pool.get("nodes") or []]
     if (pool.get("autoscaler") or {}).get("enabled"):
@@ -90,14 +102,15 @@ def resize_pool(lke, kube, pool_id, count, deadline, wait=True, check_mode=False
     if changed:
         lke.resize_pool(pool_id, count)
     if wait:
-        wait_until(lambda: pool_ready(lke, kube, pool_id)[0], deadline, poll,
-                   "pool %s to have %d Ready nodes" % (pool_id, count))
+        what = "pool %s to have %d Ready nodes" % (pool_id, count)
+        wait_until(lambda: pool_ready(lke, kube, pool_id)[0], deadline, poll, what,
+                   on_wait=_every(10, progress, "waiting for " + what))
     after = lke.pool(pool_id)
     added = [n["id"] for n in after.get("nodes") or [] if n["id"] not in before_ids]
     return {"changed": changed, "before": pool["count"], "after": after["count"], "added": added, "pool": after}
 
 
-def recycle_batch(lke, kube, nodes, target, deadline, check_mode=False, poll=1.0):
+def recycle_batch(lke, kube, nodes, target, deadline, check_mode=False, poll=1.0, progress=None):
     """Recycle LKE nodes together unless they already were; wait for each new instance's Node.
 
     ``nodes`` is a list of {"id", "instance_id"}; ``instance_id`` is the instance to replace.
@@ -136,8 +149,8 @@ def recycle_batch(lke, kube, nodes, target, deadline, check_mode=False, poll=1.0
                 raise LKEOpError("LKE node %s vanished while it was being recycled" % node_id)
             return now if (now["instance_id"] not in (None, old) and now["status"] == "ready" and now["ready"]
                            and now["at_target"]) else None
-        final = wait_until(done, deadline, poll, "node %s to come back as a Ready Node running %s"
-                           % (node_id, V.minor(target)))
+        what = "node %s to come back as a Ready Node running %s" % (node_id, V.minor(target))
+        final = wait_until(done, deadline, poll, what, on_wait=_every(10, progress, "waiting for " + what))
         res.update(new_instance_id=final["instance_id"], node_name=final["node_name"],
                    kubelet_version=final["kubelet_version"], seconds=round(time.time() - started, 1))
     return results

@@ -178,7 +178,8 @@ def main():
                     result["cordoned"].append(name)
         else:
             drainer = Drainer(kube, Deadline(p["timeout"]), p["owner"], allow_bare=p["allow_bare_pods"],
-                              grace_period=p["grace_period"], restore_on_failure=p["restore_on_failure"])
+                              grace_period=p["grace_period"], restore_on_failure=p["restore_on_failure"],
+                              progress=rec.progress)
             if module.check_mode:
                 result.update(drainer.dry_run(p["nodes"]))
             else:

@@ -83,7 +83,7 @@ def main():
         lke = lke_from_params(p)
         rec.start()
         changed, before, after = upgrade_control_plane(lke, p["k8s_version"], Deadline(p["wait_timeout"]),
-                                                       check_mode=module.check_mode)
+                                                       check_mode=module.check_mode, progress=rec.progress)
     except RunbookError as err:
         rec.failed(str(err))
         module.fail_json(msg=str(err))

@@ -106,7 +106,7 @@ def main():
         rec.start(nodes=p["nodes"])
         kube = kube_from_params(p)
         nodes = recycle_batch(lke, kube, p["nodes"], p["target_version"], Deadline(p["wait_timeout"]),
-                              check_mode=module.check_mode)
+                              check_mode=module.check_mode, progress=rec.progress)
     except RunbookError as err:
         rec.failed(str(err))
         module.fail_json(msg=str(err))

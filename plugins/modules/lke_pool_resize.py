@@ -107,7 +107,7 @@ def main():
         rec.start()
         kube = kube_from_params(p) if p["wait"] else None
         out = resize_pool(lke, kube, p["pool_id"], p["count"], Deadline(p["wait_timeout"]), wait=p["wait"],
-                          check_mode=module.check_mode)
+                          check_mode=module.check_mode, progress=rec.progress)
     except RunbookError as err:
         rec.failed(str(err))
         module.fail_json(msg=str(err))

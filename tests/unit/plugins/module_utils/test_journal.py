@@ -40,3 +40,16 @@ def test_step_recorder_check_mode_writes_nothing(tmp_path):
     rec.start()
     rec.done()
     assert open_journal(os.path.join(str(tmp_path), "r1")).state["steps"] == []
+
+
+def test_progress_lines(tmp_path):
+    make_run(tmp_path, "r1", "running", "1", "2026-01-01T00:00:00Z")
+    rec = StepRecorder(os.path.join(str(tmp_path), "r1"), "recycle n1")
+    rec.progress("waiting for n1 (10 s so far)")
+    rec.progress("waiting for n1 (20 s so far)")
+    with open(os.path.join(str(tmp_path), "r1", "progress.log")) as handle:
+        lines = handle.read().splitlines()
+    assert len(lines) == 2 and lines[1].endswith("recycle n1: waiting for n1 (20 s so far)")
+    StepRecorder(os.path.join(str(tmp_path), "r1"), "x", check_mode=True).progress("nothing")
+    with open(os.path.join(str(tmp_path), "r1", "progress.log")) as handle:
+        assert len(handle.read().splitlines()) == 2

@@ -89,3 +89,13 @@ def test_check_mode_plans_and_changes_nothing(tmp_path, drill_lab):
     assert proc.returncode == 0, out[-3000:]
     assert "Planned drill node-failure-drill-" in out and "runs a pod of app/Deployment/web" in out
     assert instance_changes(drill_lab) == [] and drilllab.runs(tmp_path) == []
+
+
+def test_check_mode_with_a_random_target_names_the_seed(tmp_path, drill_lab):
+    drill_lab.call("DELETE", "/requests")
+    proc = drilllab.run_playbook(drilllab.extra_vars(tmp_path, drill_preflight_target="random", drill_preflight_seed=3,
+                                                     drill_preflight_mode="shutdown"), check=True, timeout=300)
+    out = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 0, out[-3000:]
+    assert "Planned drill" in out and "shutdown node lke" in out and "random choice (seed 3)" in out
+    assert instance_changes(drill_lab) == [] and drilllab.runs(tmp_path) == []

@@ -32,7 +32,7 @@ GATE_DEFAULTS = {
     "deprecated_apis": "fail",  # objects last applied with an API version the target removes
     "error_budget": "fail",     # the predicted downtime does not fit the error budget
     "window": "fail",           # now is outside the maintenance window
-    "autoscaler": "warn",       # pools with the autoscaler on (it may fight the surge resize)
+    "autoscaler": "fail",       # pools with the autoscaler on (the rollout will not resize them)
 }
 
 
@@ -177,7 +177,8 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
         add("capacity", msg)
     for pool in view["pools"]:
         if (pool.get("autoscaler") or {}).get("enabled"):
-            add("autoscaler", "pool %s has the autoscaler on; it may undo the surge resize" % pool["id"], str(pool["id"]))
+            add("autoscaler", "pool %s has the autoscaler on; the rollout does not resize such a pool (the autoscaler "
+                "would undo the surge): turn it off for the upgrade" % pool["id"], str(pool["id"]))
 
     applied_removed = dict(((gv, kind), removed) for gv, kind, removed in V.removed_between(current, target))
     for kind, name, api_version in snapshot.get("applied") or []:

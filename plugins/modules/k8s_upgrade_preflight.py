@@ -22,7 +22,7 @@ description:
     C(capacity=fail) (a batch's pod requests must fit on the surge node and the other nodes),
     C(deprecated_apis=fail) (objects last applied with an API version the target removes),
     C(error_budget=fail) (predicted downtime against the budget from the downtime ledger),
-    C(window=fail) (outside O(maintenance_window)), C(autoscaler=warn)."
+    C(window=fail) (outside O(maintenance_window)), C(autoscaler=fail) (a pool whose autoscaler is on is not resized)."
   - Returns the plan (per pool the surge size and the batches of nodes to recycle) and the predicted downtime.
 author:
   - fournines.runbooks engineers (@fournines)

@@ -41,8 +41,10 @@ def _reseed_if_changed(env):
     current = api.get(ZONE, APP_RECORDS)
     app_a = current[APP_RECORDS[0]]
     if set(r.ttl for r in current.values()) != {3600} or app_a.values != ["127.0.0.10"]:
-        subprocess.run([os.path.join(REPO, "lab", "dns", "down")], check=True, capture_output=True)
-        subprocess.run([os.path.join(REPO, "lab", "dns", "up")], check=True, capture_output=True)
+        subprocess.run([os.path.join(REPO, "lab", "dns", "reset")], check=True, capture_output=True)
+        nameservers = [prop.parse_nameserver(ns) for ns in env["DNS_NAMESERVERS"].split(",")]
+        seeded = [{"name": n, "type": t, "ttl": 3600} for n, t in APP_RECORDS]
+        prop.wait_converged(nameservers, ZONE, prop.normalize_expectations(seeded, ZONE), timeout=30, interval=0.1)
 
 
 @pytest.fixture(scope="session")

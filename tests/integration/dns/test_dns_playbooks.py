@@ -162,3 +162,15 @@ def test_interrupted_run_carries_on_and_restores(run_id, nameservers):
     assert set(served_ttls(nameservers).values()) == {3600}
     assert prop.query(nameservers[1][1], nameservers[1][2], "app.lab.example.", "A", 2)["values"] == ["127.0.0.20"]
     assert journal(run_id)["status"] == "done"
+
+
+def test_rfc2136_end_to_end(run_id, nameservers):
+    """The whole runbook with signed dynamic updates: lowered, verified, migrated, restored."""
+    result = playbook("dns-migration.yml", {"dns_migration_provider": "rfc2136", "dns_migration_run_id": run_id,
+                                            "dns_migration_ttl": 5, "dns_migration_wait_out": False})
+    assert result.returncode == 0, result.stdout
+    assert "+    app.lab.example./A: 5" in result.stdout and "+    app.lab.example./A: 3600" in result.stdout
+    assert set(served_ttls(nameservers).values()) == {3600}
+    for _label, ip, port in nameservers:
+        assert prop.query(ip, port, "app.lab.example.", "A", 2)["values"] == ["127.0.0.20"]
+    assert journal(run_id)["status"] == "done"

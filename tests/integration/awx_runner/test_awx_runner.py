@@ -178,7 +178,18 @@ def _after_postgres_runbook():
 
 
 def _after_dns_runbook():
-    return ZoneSnapshot().restore
+    """Hold the DNS tests' lock (tests/integration/dns) while the zone is changed, then restore it."""
+    import fcntl  # pylint: disable=import-outside-toplevel
+    lock = open(os.path.join(labenv.state_dir(), "dns", "tests.lock"), "w", encoding="utf-8")  # noqa: SIM115
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    snapshot = ZoneSnapshot()
+
+    def restore():
+        try:
+            snapshot.restore()
+        finally:
+            lock.close()
+    return restore
 
 
 # How the lab goes back to its seeded state after a runbook that changes it: called before the

@@ -141,3 +141,14 @@ def test_check_mode_is_a_plan_that_changes_nothing(start_state, flow):
     assert report is None  # nothing written
     assert start_state.is_start_state()
     assert set(glob.glob(os.path.join(REPO, "reports", "*"))) == reports
+
+
+def test_failed_canary_goes_back_to_the_old_binaries_and_the_primary_keeps_serving(start_state):
+    lab = start_state
+    # The policy accepts 15.99, but the binaries report 15.18: the canary check fails after the restart.
+    rc, out, report = lab.playbook("postgres_upgrade=minor", "postgres_minor_target_version=15.99")
+    assert rc != 0
+    assert "minor canary failed, replica restored to %s" % lab.env["PG_BINDIR_OLD"] in out
+    assert step(report, "minor-canary")["status"] == "rolled_back"
+    assert step(report, "switchover") is None
+    assert lab.is_start_state()  # replica back on 15.17 and streaming, primary untouched

@@ -176,3 +176,31 @@ def test_job_templates_use_declared_credentials():
     for jt in JOB_TEMPLATES:
         for credential in jt["credentials"]:
             assert credential == config["awx_config_credential_name"], (jt["name"], credential)
+
+
+def _set_stats_data(node, found):
+    if isinstance(node, dict):
+        for key in ("set_stats", "ansible.builtin.set_stats"):
+            if isinstance(node.get(key), dict):
+                found.update(node[key].get("data") or {})
+        for value in node.values():
+            _set_stats_data(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            _set_stats_data(item, found)
+    return found
+
+
+@pytest.mark.parametrize("jt", JOB_TEMPLATES, ids=JT_IDS)
+def test_playbook_publishes_the_documented_artifacts(jt):
+    """The set_stats key and fields the job template documents are what the playbook publishes
+    (tests/integration/awx_runner checks their values on real runs)."""
+    graph = _graph(jt)
+    key = "fournines_" + os.path.basename(jt["playbook"])[:-len(".yml")].replace("-", "_")
+    published = {}
+    for path in graph.files:
+        if path.endswith((".yml", ".yaml")) and "/defaults/" not in path:
+            _set_stats_data(m.load_yaml(path), published)
+    assert key in published, "%s publishes no set_stats %r (AWX job artifacts)" % (jt["playbook"], key)
+    missing = [field for field in jt["artifacts"] if field not in (published[key] or {})]
+    assert not missing, "%s: set_stats %s lacks %s" % (jt["playbook"], key, missing)

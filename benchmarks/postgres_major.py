@@ -118,6 +118,7 @@ class Bench(object):
         """A running copy of the seeded cluster that plays production."""
         data = self.path(name)
         subprocess.run(["cp", "-a", self.path("base"), data], check=True)
+        os.sync()  # production's files are at rest: the copy's writeback must not land in the timed steps
         self.ctl(self.old, data, "start")
         return data
 
@@ -142,6 +143,7 @@ class Bench(object):
         started = time.monotonic()
         up.clone(self.conn(self.port_prod, "postgres"), self.old, clone, self.user, settings=self.settings(self.port_clone))
         clone_seconds = time.monotonic() - started
+        os.sync()
         self.ctl(self.old, clone, "start")
         t = self.upgrade_timed(clone, new, transfer, self.old, self.port_clone)
         t["clone"] = clone_seconds

@@ -1,90 +1,10 @@
-"""Fixtures for the Postgres runbook tests: the lab's primary/replica pair in its starting state.
+"""Fixtures for the Postgres runbook tests; the helpers live in pglab.py."""
 
-The starting state (what lab/postgres/up seeds): pg-primary on 127.0.0.1:PG_OLD_PRIMARY_PORT is
-the primary and pg-replica streams from it, both on the npm 15.17 build from .lab/postgres/*/data.
-A test that changes it puts it back (`start_state` fixture: checked before and after, and
-rebuilt with lab/postgres/reset only when it differs).
-"""
-
-import glob
-import json
 import os
-import subprocess
-import sys
 
-import psycopg2
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-sys.path.insert(0, os.path.join(REPO, ".collections"))
-
-PLAYBOOK = os.path.join(REPO, "playbooks", "upgrade-postgres.yml")
-
-
-class PgLab(object):
-    """The running lab pair, read from .lab/postgres/env."""
-
-    def __init__(self, env):
-        self.env = env
-        self.primary_port = int(env["PG_PRIMARY_PORT"])
-        self.replica_port = int(env["PG_REPLICA_PORT"])
-
-    def conn(self, port, dbname="postgres"):
-        return dict(host="127.0.0.1", port=port, user="postgres", password=self.env["PG_PASSWORD"], dbname=dbname,
-                    connect_timeout=5)
-
-    def connect(self, port, dbname="postgres"):
-        db = psycopg2.connect(**self.conn(port, dbname))
-        db.autocommit = True
-        return db
-
-    def query(self, port, sql, dbname="postgres", args=None):
-        db = self.connect(port, dbname)
-        try:
-            with db.cursor() as cur:
-                cur.execute(sql, args)
-                return cur.fetchall() if cur.description else []
-        finally:
-            db.close()
-
-    def describe(self, port):
-        """(role, version) of the server on ``port``, or None when it does not answer."""
-        try:
-            row = self.query(port, "SELECT pg_is_in_recovery(), current_setting('server_version')")[0]
-        except psycopg2.Error:
-            return None
-        return ("replica" if row[0] else "primary", row[1].split()[0])
-
-    def is_start_state(self):
-        if os.path.exists(self.env["PG_PRIMARY_DATA_NEW"]) or os.path.exists(self.env["PG_REPLICA_DATA_NEW"]):
-            return False
-        if glob.glob(os.path.join(self.env["PG_SCRATCH_DIR"], "**", "PG_VERSION"), recursive=True):
-            return False  # a canary clone or new cluster was left behind
-        old = self.env["PG_OLD_MINOR"]
-        if self.describe(self.primary_port) != ("primary", old) or self.describe(self.replica_port) != ("replica", old):
-            return False
-        rows = self.query(self.primary_port, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")
-        return rows[0][0] >= 1
-
-    def reset(self):
-        proc = subprocess.run([os.path.join(REPO, "lab", "postgres", "reset")], cwd=REPO, capture_output=True,
-                              text=True, timeout=600, check=False)
-        assert proc.returncode == 0, "lab/postgres/reset failed:\n%s%s" % (proc.stdout, proc.stderr)
-
-    def playbook(self, *extra, timeout=900):
-        """Run playbooks/upgrade-postgres.yml; return (rc, output, report dict or None)."""
-        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-        before = set(glob.glob(os.path.join(REPO, "reports", "upgrade-postgres-*")))
-        cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), PLAYBOOK]
-        for item in extra:
-            cmd += [item] if item.startswith("--") else ["-e", item]
-        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-        new = sorted(set(glob.glob(os.path.join(REPO, "reports", "upgrade-postgres-*"))) - before, key=os.path.getmtime)
-        report = None
-        if new and os.path.exists(os.path.join(new[-1], "report.json")):
-            with open(os.path.join(new[-1], "report.json")) as handle:
-                report = json.load(handle)
-        return proc.returncode, proc.stdout + proc.stderr, report
+from pglab import REPO, PgLab
 
 
 @pytest.fixture(scope="session")
@@ -107,10 +27,3 @@ def start_state(pg_lab):
     yield pg_lab
     if not pg_lab.is_start_state():
         pg_lab.reset()
-
-
-def step(report, name):
-    for item in report["steps"]:
-        if item["name"] == name:
-            return item
-    return None

@@ -10,7 +10,7 @@ import pytest
 from ansible_collections.fournines.runbooks.plugins.module_utils import postgres as pg
 from ansible_collections.fournines.runbooks.plugins.module_utils import postgres_upgrade as up
 
-from conftest import step
+from pglab import step
 
 
 def _untouched(lab):
@@ -185,7 +185,7 @@ def test_major_run_interrupted_in_its_downtime_carries_on(start_state):
     import signal
     import subprocess
     import time
-    from conftest import PLAYBOOK, REPO
+    from pglab import PLAYBOOK, REPO
     lab = start_state
     run_id = "test-resume-%d" % os.getpid()
     state = os.path.join(REPO, "reports", run_id, "state.json")

@@ -9,7 +9,7 @@ import time
 import psycopg2
 import pytest
 
-from conftest import REPO, step
+from pglab import REPO, step
 
 
 class LedgerWriter(threading.Thread):

@@ -14,7 +14,7 @@ the seeded lab is not touched). Then:
    same prober;
 3. the playbook's --check is timed.
 
-    .venv/bin/python benchmarks/upgrade_cluster.py [--sizes 3,50] [--concurrency 1:1,50:5]
+    .venv/bin/python benchmarks/upgrade_cluster.py [--sizes 3,50] [--concurrency 3:1,50:10]
 
 Prints wall time of each, the ratio, and the failed edge requests of each app.
 """
@@ -242,7 +242,7 @@ class Bench(object):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="3,50", help="cluster sizes, comma-separated")
-    parser.add_argument("--concurrency", default="3:1,50:5",
+    parser.add_argument("--concurrency", default="3:1,50:10",
                         help="size:nodes-per-batch for this playbook (the baseline is always serial)")
     args = parser.parse_args()
     sys.path.insert(0, os.path.join(REPO, ".collections"))

@@ -76,6 +76,12 @@ options:
     type: list
     elements: str
     default: []
+  dry_run_evictions:
+    description:
+      - Also ask the API server, with server-side dry-run evictions, whether each pod of the nodes to recycle
+        could be evicted now (RV(dry_run)). Changes nothing; meant for a C(--check) plan.
+    type: bool
+    default: false
   fail_on_findings:
     description: Fail the task when a gate at level V(fail) has findings. When false, only report them.
     type: bool
@@ -142,6 +148,10 @@ budget:
   description: The error budget (see P(fournines.runbooks.slo_budget_info#module)) when O(slo) has a C(ledger).
   returned: when O(slo) has a C(ledger)
   type: dict
+dry_run:
+  description: With O(dry_run_evictions), C(evicted) (pods that would be evicted) and C(blocked) (why some would not).
+  returned: when O(dry_run_evictions)
+  type: dict
 gates:
   description: The level every gate ran at.
   returned: always
@@ -153,11 +163,13 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils import slo
+from ansible_collections.fournines.runbooks.plugins.module_utils.drain import Drainer
 from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import k8s_argument_spec, kube_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode import LINODE_ARG_SPEC, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.lke_view import check_same_cluster, cluster_view
 from ansible_collections.fournines.runbooks.plugins.module_utils.preflight import evaluate, resolve_gates
+from ansible_collections.fournines.runbooks.plugins.module_utils.retry import Deadline
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _SCANNED = ("/apis/apps/v1/deployments", "/apis/apps/v1/statefulsets", "/apis/apps/v1/daemonsets",
@@ -206,6 +218,7 @@ def main():
         slo=dict(type="dict", default={}),
         maintenance_window=dict(type="dict"),
         relaxed_pdbs=dict(type="list", elements="str", default=[]),
+        dry_run_evictions=dict(type="bool", default=False),
         fail_on_findings=dict(type="bool", default=True),
     )
     spec.update(LINODE_ARG_SPEC)
@@ -226,9 +239,16 @@ def main():
         out = evaluate(snapshot(kube, view), p["target_version"], gates, concurrency=p["concurrency"],
                        downtime_model=p["downtime_model"], budget=budget, window=p["maintenance_window"],
                        relaxed_pdbs=p["relaxed_pdbs"])
+        dry_run = None
+        if p["dry_run_evictions"]:
+            nodes = [n for pool in out["plan"] for n in pool["nodes_to_recycle"]]
+            found = Drainer(kube, Deadline(120), "dry-run").dry_run(nodes) if nodes else {"evicted": [], "blocked": []}
+            dry_run = {"evicted": found["evicted"], "blocked": found["blocked"]}
     except RunbookError as err:
         module.fail_json(msg=str(err))
     result = dict(changed=False, gates=gates, **out)
+    if dry_run is not None:
+        result["dry_run"] = dry_run
     if budget is not None:
         result["budget"] = budget
     if out["blocking"] and p["fail_on_findings"]:

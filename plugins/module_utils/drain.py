@@ -86,11 +86,15 @@ class Drainer(object):
 
     # -- planning (also the check mode) --
     def plan(self, names):
-        pods = []
-        for name in names:
-            if self.kube.node(name) is None:
-                raise DrainError("node %r does not exist; give names from `kubectl get nodes`" % name)
-            pods.extend(self.kube.pods(node_name=name))
+        existing = set(n["metadata"]["name"] for n in self.kube.nodes())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            raise DrainError("node(s) %s do not exist; give names from `kubectl get nodes`" % ", ".join(missing))
+        if len(names) > 2:  # one list beats a request per node on big batches and plans
+            wanted = set(names)
+            pods = [p for p in self.kube.pods() if (p.get("spec") or {}).get("nodeName") in wanted]
+        else:
+            pods = [p for name in names for p in self.kube.pods(node_name=name)]
         evict, skipped = classify(pods, self.allow_bare)
         return evict, skipped, blockers(evict, self.kube.pdbs(), self.allow_bare)
 

@@ -170,3 +170,47 @@ def delete_node(lke, kube, node_id, deadline, check_mode=False, poll=1.0):
         wait_until(lambda: instance not in _nodes_by_instance(kube), deadline, poll,
                    "Node of instance %s to leave the cluster" % instance)
     return result
+
+
+def pool_surge(lke, kube, pool_id, target, deadline, journal=None, check_mode=False, progress=None, on_change=None):
+    """Surge a pool by one node for its rollout, once, resumably.
+
+    The pool's original size and node ids are remembered in the journal before the resize,
+    and the surge node id after it, so a re-run after an interruption finds the same surge
+    node instead of adding another. Returns the old nodes still to roll (not on ``target``,
+    surge excluded) and the surge node; nothing is resized when no old node is left.
+    """
+    from ansible_collections.fournines.runbooks.plugins.module_utils.lke_view import cluster_view, find_pool
+    key = str(pool_id)
+    facts = journal.state["facts"] if journal is not None else {}
+    pool = find_pool(cluster_view(lke, kube, target), pool_id)
+    ids = [n["id"] for n in pool["nodes"]]
+    surge_id = (facts.get("surge_nodes") or {}).get(key)
+    surge_id = surge_id if surge_id in ids else None
+    old = [n for n in pool["nodes"] if not n.get("at_target") and n["id"] != surge_id]
+    original = int((facts.get("pool_counts") or {}).get(key, pool["count"] - (1 if surge_id else 0)))
+    out = {"changed": False, "pool_id": int(pool_id), "original_count": original, "old": old,
+           "surge_node_id": surge_id, "surge_node_name": None}
+    if old:
+        before = (facts.get("pool_nodes") or {}).get(key)
+        if before is None:
+            before = ids
+            if journal is not None and not check_mode:
+                journal.set_fact("pool_nodes", dict(facts.get("pool_nodes") or {}, **{key: before}))
+        if on_change is not None and int(pool["count"]) != original + 1 and not check_mode:
+            on_change()
+        resized = resize_pool(lke, kube, pool_id, original + 1, deadline, wait=True, check_mode=check_mode,
+                              progress=progress)
+        out["changed"] = resized["changed"]
+        if check_mode:
+            return out
+        if surge_id is None:
+            new = resized["added"] or [n["id"] for n in resized["pool"]["nodes"] if n["id"] not in before]
+            surge_id = new[0] if new else None
+            if surge_id is not None and journal is not None:
+                journal.set_fact("surge_nodes", dict(facts.get("surge_nodes") or {}, **{key: surge_id}))
+        out["surge_node_id"] = surge_id
+    if surge_id is not None:
+        state = node_state(lke, kube, surge_id, target)
+        out["surge_node_name"] = state["node_name"] if state else None
+    return out

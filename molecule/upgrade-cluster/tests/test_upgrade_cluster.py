@@ -22,7 +22,9 @@ def run(host):
 @pytest.fixture(scope="module")
 def nodes():
     api = config.new_client_from_config(config_file=os.environ["UPGRADE_KUBECONFIG"])
-    return client.CoreV1Api(api).list_node(label_selector=POOL_LABEL).items
+    prefix = "lke%s-" % os.environ["UPGRADE_CLUSTER_ID"]  # this cluster's Nodes only
+    return [n for n in client.CoreV1Api(api).list_node(label_selector=POOL_LABEL).items
+            if n.metadata.name.startswith(prefix)]
 
 
 def test_every_node_runs_the_target(nodes):

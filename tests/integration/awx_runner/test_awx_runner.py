@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import urllib.request
 
 import jinja2
@@ -229,18 +230,35 @@ def project_copy(dest, reports):
     return dest
 
 
+def _traversable_dir(prefix):
+    """A temp dir other users can reach: the lab runs PostgreSQL as an unprivileged user that
+    works in the project (cwd, log paths), and pytest's own tmp dirs are root-only."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(path, 0o755)  # nosec - lab-only scratch space, no secrets in it
+    return path
+
+
 @pytest.fixture(scope="module")
-def awx_reports(tmp_path_factory):
+def awx_reports():
     """The persistent storage the jobs of this module share (not the checkout's reports/)."""
-    return str(tmp_path_factory.mktemp("awx-persistent-reports"))
+    path = _traversable_dir("awx-reports-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
-def run_job(jt, tmp_path, reports, answers, check=False):
+@pytest.fixture
+def project_dir():
+    path = _traversable_dir("awx-project-")
+    yield os.path.join(path, "project")
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def run_job(jt, tmp_path, project_dir, reports, answers, check=False):
     """One AWX-style job: survey answers as extra vars, the credential injected, no prompts.
     Returns (runner, events, stdout, project); the lab is put back after a changing run."""
     import ansible_runner  # pylint: disable=import-outside-toplevel
 
-    project = project_copy(str(tmp_path / "project"), reports)
+    project = project_copy(project_dir, reports)
     private = tmp_path / "job"
     private.mkdir()
     env = injected_credential(str(private))
@@ -261,11 +279,11 @@ def run_job(jt, tmp_path, reports, answers, check=False):
 
 
 @pytest.mark.parametrize("jt", list(_cases()))
-def test_runbook_runs_as_awx_runs_it(jt, lab_up, tmp_path, monkeypatch, awx_reports):
+def test_runbook_runs_as_awx_runs_it(jt, lab_up, tmp_path, monkeypatch, awx_reports, project_dir):
     lab_up(*needed_components(jt["playbook"]))
     # ansible-runner finds ansible-playbook on this process's PATH: the venv's
     monkeypatch.setenv("PATH", "%s:%s" % (BIN, os.environ["PATH"]))
-    runner, events, stdout, project = run_job(jt, tmp_path, awx_reports, m.survey_answers(jt),
+    runner, events, stdout, project = run_job(jt, tmp_path, project_dir, awx_reports, m.survey_answers(jt),
                                               check=jt.get("job_type") == "check")
 
     assert runner.rc == 0 and runner.status == "successful", (
@@ -304,7 +322,7 @@ def test_runbook_runs_as_awx_runs_it(jt, lab_up, tmp_path, monkeypatch, awx_repo
 @pytest.mark.xfail(strict=True, reason="dns-migration.yml/lower-dns-ttl.yml read dns_migration_records as a list of "
                    "{name, type} only; an AWX textarea answer is one string ('NAME TYPE' per line). Needs the DNS "
                    "playbooks to accept that form (reported to the coordinator).")
-def test_dns_records_survey_answer_is_accepted(lab_up, tmp_path, monkeypatch):
+def test_dns_records_survey_answer_is_accepted(lab_up, tmp_path, monkeypatch, project_dir):
     """The survey's Records question, answered as AWX passes it, drives a real lowering plan."""
     jt = m.job_template("fournines: lower DNS TTL")
     question = [q for q in m.survey_questions(jt) if q["variable"] == "dns_migration_records"][0]
@@ -313,7 +331,7 @@ def test_dns_records_survey_answer_is_accepted(lab_up, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "%s:%s" % (BIN, os.environ["PATH"]))
     os.mkdir(str(tmp_path / "reports"))
     answers = m.survey_answers(jt, {"dns_migration_records": "app A\nwww CNAME\n"})
-    runner, events, stdout, dummy = run_job(jt, tmp_path, str(tmp_path / "reports"), answers, check=True)
+    runner, events, stdout, dummy = run_job(jt, tmp_path, project_dir, str(tmp_path / "reports"), answers, check=True)
     assert runner.rc == 0, stdout[-4000:]
     planned = [e["event_data"]["res"] for e in events
                if e.get("event") == "runner_on_ok" and "records" in (e.get("event_data", {}).get("res") or {})]

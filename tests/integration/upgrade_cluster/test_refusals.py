@@ -1,6 +1,7 @@
 """Bad input is refused before anything changes: no mutating Linode call, no cordon."""
 
 import os
+import re
 
 import pytest
 
@@ -66,7 +67,7 @@ def test_check_mode_prints_plan_and_changes_nothing(lab_as_is, tmp_path):
     before = uclab.lke_state(core)
     proc = uclab.run_playbook(uclab.extra_vars(tmp_path), check=True)
     assert proc.returncode == 0, proc.stdout[-3000:]
-    assert "Plan: Kubernetes 1.34 -> 1.35" in proc.stdout
+    assert re.search(r"Plan: Kubernetes 1\.\d+ -> 1\.\d+", proc.stdout), proc.stdout[-3000:]
     for name in before:
         assert name in proc.stdout, "node %s missing from the plan" % name
     assert "Predicted downtime" in proc.stdout and "Dry-run evictions" in proc.stdout

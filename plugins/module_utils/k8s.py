@@ -224,6 +224,11 @@ def cordoned_by_us(node):
     return CORDONED_BY in annotations(node)
 
 
+def cordoned_by(node):
+    """The owner (usually a run id) that cordoned ``node``, or None when this collection did not."""
+    return annotations(node).get(CORDONED_BY)
+
+
 # ---- cordon ---------------------------------------------------------------------------------
 
 def cordon(kube, name, owner):

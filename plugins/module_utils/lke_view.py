@@ -46,11 +46,11 @@ def check_same_cluster(api_endpoints, kube_host, cluster_id):
 def node_view(lke_node, k8s_node, target=None):
     out = {"id": lke_node.get("id"), "instance_id": lke_node.get("instance_id"), "status": lke_node.get("status"),
            "node_name": None, "kubelet_version": None, "ready": False, "unschedulable": False,
-           "cordoned_by_us": False, "phase": None}
+           "cordoned_by_us": False, "cordoned_by": None, "phase": None}
     if k8s_node is not None:
         out.update(node_name=k8s_node["metadata"]["name"], kubelet_version=K.kubelet_version(k8s_node),
                    ready=K.node_ready(k8s_node), unschedulable=K.node_unschedulable(k8s_node),
-                   cordoned_by_us=K.cordoned_by_us(k8s_node), phase=K.annotations(k8s_node).get(K.PHASE))
+                   cordoned_by_us=K.cordoned_by_us(k8s_node), cordoned_by=K.cordoned_by(k8s_node), phase=K.annotations(k8s_node).get(K.PHASE))
     if target:
         out["at_target"] = bool(out["kubelet_version"]) and version_at_least(out["kubelet_version"], target)
     return out

@@ -65,7 +65,7 @@ versions:
   sample: ["1.33", "1.34", "1.35"]
 pools:
   description: Node pools with their nodes (id, instance_id, status, node_name, kubelet_version, ready,
-    unschedulable, cordoned_by_us, phase, at_target).
+    unschedulable, cordoned_by_us, cordoned_by (the owner, usually a run id, that cordoned it), phase, at_target).
   returned: always
   type: list
   elements: dict

@@ -61,9 +61,14 @@ def test_budget_with_headroom_is_retried_not_fatal(seeded_lab):
     finally:
         for name in others:
             core.patch_node(name, {"spec": {"unschedulable": False}})
-    result = uclab.run_module("fournines.runbooks.k8s_node_drain", {
-        "nodes": [target], "kubeconfig": conn["kubeconfig"], "owner": "pdb-test", "timeout": 180,
-        "allow_bare_pods": False})
+    try:
+        result = uclab.run_module("fournines.runbooks.k8s_node_drain", {
+            "nodes": [target], "kubeconfig": conn["kubeconfig"], "owner": "pdb-test", "timeout": 180,
+            "allow_bare_pods": False})
+    finally:
+        # A drain leaves its node cordoned by design; later tests expect the seeded, schedulable lab.
+        uclab.run_module("fournines.runbooks.k8s_node_drain", {
+            "nodes": [target], "kubeconfig": conn["kubeconfig"], "state": "uncordoned"})
     assert not result.get("failed"), result.get("msg")
     assert result["refusals"] >= 1, "expected at least one 429 from the api budget"
     assert any(p.startswith("app/api-") for p in result["evicted"])

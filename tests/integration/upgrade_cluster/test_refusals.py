@@ -74,3 +74,24 @@ def test_check_mode_prints_plan_and_changes_nothing(lab_as_is, tmp_path):
     _assert_nothing_changed(admin, core, before)
     assert not os.listdir(str(tmp_path)) or not any(
         os.path.exists(os.path.join(str(tmp_path), d, "state.json")) for d in os.listdir(str(tmp_path)))
+
+
+def test_a_refused_run_leaves_another_runs_cordon(lab_as_is, tmp_path):
+    """The rescue puts back only this run's cordons: a node another run drained stays cordoned."""
+    admin, core, _ = lab_as_is
+    node = sorted(uclab.lke_state(core))[0]
+    conn = uclab.connection()
+    cordon = uclab.run_module("fournines.runbooks.k8s_node_drain", {
+        "nodes": [node], "kubeconfig": conn["kubeconfig"], "owner": "another-run", "state": "cordoned"})
+    assert cordon["cordoned"] == [node], cordon
+    try:
+        before = uclab.lke_state(core)
+        assert before[node]["unschedulable"]
+        proc = uclab.run_playbook(uclab.extra_vars(tmp_path, cluster_preflight_target_version="1.36"))
+        assert proc.returncode != 0
+        assert "target version 1.36 is not offered by LKE" in proc.stdout, proc.stdout[-3000:]
+        _assert_nothing_changed(admin, core, before)
+    finally:
+        uclab.run_module("fournines.runbooks.k8s_node_drain", {
+            "nodes": [node], "kubeconfig": conn["kubeconfig"], "state": "uncordoned"})
+    assert not uclab.lke_state(core)[node]["unschedulable"]

@@ -1,8 +1,9 @@
 """Fixtures for the node-failure drill tests.
 
 ``drill_lab`` makes sure the lab parts a drill needs run; ``seeded`` resets the cluster to its
-seed before a destructive test, and the lab is reset once more at the end of the session so the
-next area's tests start from the seed too.
+seed before a destructive test, and the lab is reset once more at the end of each test module so
+the next module's tests start from the seed too (a session-scoped reset would run only after every
+other area's tests, which then inherit a half-drilled cluster).
 """
 
 import os
@@ -26,13 +27,14 @@ def _running():
         return False
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def drill_lab(lab_up):
     if not _running():
         lab_up("k8s", "linode_sim", "edge")
     adm = drilllab.admin()
     yield adm
     if _DIRTY:
+        del _DIRTY[:]
         drilllab.reset()
 
 

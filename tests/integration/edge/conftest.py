@@ -49,3 +49,12 @@ def edge_linode(edge_env):
     if not env:
         pytest.fail("the Linode simulator is not running: run lab/up")
     return LinodeClient(env["LINODE_TOKEN"], base_url=env["LINODE_API_URL"])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def edge_seeded(edge_env, edge_k8s):
+    """Start from the seeded cluster: the edge's answers are only meaningful on it, and an earlier
+    area's destructive test (a drill cut short, a node left offline) must not decide these."""
+    core, apps = edge_k8s
+    sim = simlab.labenv.component_env("linode_sim")
+    simlab.restore_seed(simlab.SimAdmin(sim["LINODE_SIM_ADMIN_URL"]), core, apps, 240)

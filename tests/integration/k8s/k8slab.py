@@ -64,10 +64,10 @@ class Sandbox:
                  lambda: [sa for sa in self.core.list_namespaced_service_account(self.namespace).items
                           if sa.metadata.name == "default"])
 
-    def deployment(self, name, replicas, claim=None, strategy="RollingUpdate"):
+    def deployment(self, name, replicas, claim=None, strategy="RollingUpdate", tolerations=()):
         spec = {
             "nodeSelector": {SANDBOX_LABEL: self.suffix},
-            "tolerations": [TEST_TOLERATION],
+            "tolerations": [TEST_TOLERATION] + list(tolerations),
             "containers": [{"name": name, "image": "registry.example.com/test/%s:1" % name,
                             "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}],
         }

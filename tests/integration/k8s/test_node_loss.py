@@ -111,3 +111,30 @@ def test_lost_node_pods_move_and_rwo_waits_for_force_detach(sandbox, lab_profile
     wait_for("old pods removed from the recovered node",
              lambda: not [p for p in sandbox.core.list_namespaced_pod(sandbox.namespace).items
                           if p.spec.node_name == lost], timeout=60)
+
+
+def test_a_node_back_before_eviction_has_its_pods_ready_again(sandbox, lab_profile):
+    """A short outage (a reboot inside the unreachable toleration): the node-lifecycle controller
+    marks the pods NotReady and, once the node is back, the kubelet (kwok) makes them Ready again
+    in place: the same pods, not replacements."""
+    lost, spare = sandbox.nodes
+    sandbox.cordon(spare)
+    try:
+        # tolerate the unreachable taint long enough that the taint manager never evicts it
+        sandbox.deployment("reboot", 1, tolerations=[{"key": UNREACHABLE, "operator": "Exists",
+                                                      "effect": "NoExecute", "tolerationSeconds": 600}])
+        [pod] = wait_for("reboot pod Running", lambda: sandbox.running("reboot", 1))
+    finally:
+        sandbox.cordon(spare, on=False)
+    assert pod.spec.node_name == lost
+
+    kwoknodes.stop_heartbeat(sandbox.core, lost)
+    grace = lab_profile["NODE_MONITOR_GRACE_PERIOD"]
+    kwoknodes.wait_ready(sandbox.core, lost, ready=False, timeout=grace * 3 + 30)
+    wait_for("the pod marked NotReady", lambda: not pod_ready(
+        sandbox.core.read_namespaced_pod(pod.metadata.name, sandbox.namespace)), timeout=grace * 3 + 30)
+    kwoknodes.resume_heartbeat(sandbox.core, lost)
+    kwoknodes.wait_ready(sandbox.core, lost, timeout=grace * 3 + 30)
+    again = wait_for("the same pod Ready again", lambda: sandbox.running("reboot", 1), timeout=60)
+    assert [p.metadata.uid for p in again] == [pod.metadata.uid]
+    assert again[0].status.container_statuses[0].restart_count >= 1

@@ -1,7 +1,7 @@
 """Fixtures for the upgrade-cluster tests.
 
 ``seeded_lab`` puts the cluster in its seeded state before a test that changes it; the lab is
-seeded once more when the session ends, so other areas' tests start from the seed too.
+seeded once more at the end of each test module, so the next module starts from the seed too.
 ``lab_as_is`` is for tests that must change nothing: it only clears the simulator's request log.
 """
 
@@ -16,7 +16,7 @@ import uclab  # noqa: E402
 _DIRTY = []
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def uc_lab(lab_up, k8s_client):
     from kubernetes import client
     lab_up("k8s", "linode_sim", "edge")
@@ -24,6 +24,7 @@ def uc_lab(lab_up, k8s_client):
     lab = (admin, client.CoreV1Api(k8s_client), client.AppsV1Api(k8s_client))
     yield lab
     if _DIRTY:
+        del _DIRTY[:]
         uclab.seeded(*lab)
 
 

@@ -153,10 +153,19 @@ def milestones(observations, samples, fault_ts, node, mode="delete", probe_targe
         return (rec["uid"] not in before and rec.get("owner") in owners and rec.get("exists", True)
                 and rec.get("node") and rec.get("node") != node)
     out["replacement_pod_scheduled"] = _first(pod_obs, fault_ts, replacement)
-    # Ready when every affected owner of the app has a Ready replacement.
+
+    def back_in_place(rec):
+        # shutdown: the node returns, and its pods (the same ones restarted by the kubelet, or new
+        # ones scheduled back onto it) serve again there; that is the recovery too.
+        lost = out["node_not_ready"]
+        return (mode == "shutdown" and lost is not None and rec["ts"] > lost and rec.get("owner") in owners
+                and rec.get("exists", True) and rec.get("node") == node)
+    # Ready when every affected owner of the app has a Ready replacement (or, after a shutdown,
+    # a Ready pod on the node that came back).
     ready_at = {}
     for rec in pod_obs:
-        if rec["ts"] >= fault_ts and replacement(rec) and rec.get("ready") and not rec.get("terminating"):
+        if rec["ts"] >= fault_ts and (replacement(rec) or back_in_place(rec)) and rec.get("ready") \
+                and not rec.get("terminating"):
             ready_at.setdefault(rec.get("owner"), rec["ts"])
     if ready_at and all(o in ready_at for o in app_owners):
         out["pod_ready"] = max(ready_at[o] for o in app_owners)

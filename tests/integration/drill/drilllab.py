@@ -76,7 +76,18 @@ def run_playbook(variables, check=False, timeout=900, background=False):
     if background:
         return subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)
-    return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # Stop the run and everything it started, and show where it was (the bare TimeoutExpired
+        # only says that it hung).
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError("the drill playbook ran past %ss; the end of its output:\n%s\n%s"
+                             % (timeout, out[-4000:], err[-2000:]))
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 def runs(tmp):

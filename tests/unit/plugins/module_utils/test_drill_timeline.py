@@ -6,7 +6,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 from ansible_collections.fournines.runbooks.plugins.module_utils import drill_timeline as T  # noqa: E402
-from drill_fixtures import NODE, T0, delete_drill, node  # noqa: E402
+from drill_fixtures import NODE, OLD_POD, T0, delete_drill, node  # noqa: E402
 
 
 def test_every_milestone_of_a_delete_drill_in_order():
@@ -91,6 +91,38 @@ def test_shutdown_node_back_is_the_same_node_ready_again():
     obs = [o for o in obs if o["kind"] != "nodes"] + [node(T0 + 60, ready="True")]
     tl = T.build(obs, samples, T0, NODE, "shutdown", "app")
     assert tl["relative"]["node_replaced"] == 60
+
+
+def _short_shutdown(old_pod_back):
+    """Node off at T0, NotReady +8, booted and Ready +12 before any eviction; the app answers +13."""
+    obs, samples = delete_drill()
+    obs = [o for o in obs if o["ts"] < T0] + [
+        node(T0 + 8, ready="Unknown"),
+        dict(OLD_POD, ts=T0 + 8, ready=False),
+        node(T0 + 12, ready="True"),
+    ]
+    if old_pod_back:
+        obs.append(dict(OLD_POD, ts=T0 + 12.5))  # the kubelet restarted it in place
+    else:
+        obs += [dict(OLD_POD, ts=T0 + 12.5, exists=False, ready=False),
+                dict(OLD_POD, uid="u-back", key="app/web-3", ts=T0 + 12.6, phase="Running", ready=True)]
+    samples = [s for s in samples if s["ts"] < T0 + 13] + [{"ts": T0 + 13 + i, "ok": {"app": True}} for i in range(3)]
+    return obs, samples
+
+
+@pytest.mark.parametrize("old_pod_back,ready_at", [(True, 12.5), (False, 12.6)])
+def test_shutdown_pods_ready_again_on_the_returned_node_is_the_recovery(old_pod_back, ready_at):
+    obs, samples = _short_shutdown(old_pod_back)
+    tl = T.build(obs, samples, T0, NODE, "shutdown", "app")
+    assert tl["relative"]["pod_ready"] == ready_at
+    assert tl["relative"]["node_replaced"] == 12
+    assert tl["relative"]["first_200"] == 13
+    assert tl["recovered"] is True
+
+
+def test_a_pod_back_on_the_lost_node_is_no_recovery_for_a_delete():
+    obs, samples = _short_shutdown(True)
+    assert T.build(obs, samples, T0, NODE, "delete", "app")["relative"]["pod_ready"] is None
 
 
 def test_drain_segments_start_with_the_eviction():

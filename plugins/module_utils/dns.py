@@ -91,6 +91,38 @@ def normalize_type(rtype):
     return text
 
 
+def parse_records(value, what="records"):
+    """RRsets to act on as ``[{name, type}]`` from any of the forms people and AWX give.
+
+    A list of ``{name, type}`` passes through; a string (an AWX textarea answer) or a list of
+    strings holds ``NAME TYPE`` per line or item, with blank lines and ``#`` comments ignored.
+    """
+    if value is None or value == "" or value == []:
+        raise DNSError("%s is empty; give at least one RRset as {name, type} or 'NAME TYPE'" % what)
+    if isinstance(value, str):
+        value = value.splitlines()
+    if not isinstance(value, (list, tuple)):
+        raise DNSError("%s must be a list of {name, type} or lines of 'NAME TYPE', not %s"
+                       % (what, type(value).__name__))
+    out = []
+    for number, item in enumerate(value, 1):
+        if isinstance(item, dict):
+            if not item.get("name") or not item.get("type"):
+                raise DNSError("%s item %d (%r) needs both name and type" % (what, number, item))
+            out.append(dict(item))
+            continue
+        text = str(item).split("#", 1)[0].strip()
+        if not text:
+            continue
+        fields = text.split()
+        if len(fields) != 2:
+            raise DNSError("%s line %d (%r) is not 'NAME TYPE', for example 'www CNAME'" % (what, number, str(item)))
+        out.append({"name": fields[0], "type": normalize_type(fields[1])})
+    if not out:
+        raise DNSError("%s holds no RRset; give at least one as {name, type} or 'NAME TYPE'" % what)
+    return out
+
+
 def validate_ttl(value, what="ttl"):
     """Return ``value`` as an int TTL in [0, 2147483647]; raise on negative or non-numbers."""
     if isinstance(value, bool):

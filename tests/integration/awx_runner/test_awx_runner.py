@@ -319,9 +319,6 @@ def test_runbook_runs_as_awx_runs_it(jt, lab_up, tmp_path, monkeypatch, awx_repo
             assert str(data["run_id"]) in handle.read(), "the report is not the run's"
 
 
-@pytest.mark.xfail(strict=True, reason="dns-migration.yml/lower-dns-ttl.yml read dns_migration_records as a list of "
-                   "{name, type} only; an AWX textarea answer is one string ('NAME TYPE' per line). Needs the DNS "
-                   "playbooks to accept that form (reported to the coordinator).")
 def test_dns_records_survey_answer_is_accepted(lab_up, tmp_path, monkeypatch, project_dir):
     """The survey's Records question, answered as AWX passes it, drives a real lowering plan."""
     jt = m.job_template("fournines: lower DNS TTL")

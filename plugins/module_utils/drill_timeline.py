@@ -80,7 +80,10 @@ ORDER = {
               ("volume_attached", "pod_ready"), ("pod_ready", "first_200"), ("app_down", "first_200"),
               ("pods_terminating", "node_not_ready"), ("fault_injected", "node_replaced")),
 }
-ORDER["shutdown"] = ORDER["delete"]
+# A powered-off node comes back: its pods may recover in place (same node, the volume never
+# moves), so the volume and replacement steps need not come before pod_ready.
+ORDER["shutdown"] = tuple(pair for pair in ORDER["delete"]
+                          if pair not in (("volume_attached", "pod_ready"), ("replacement_pod_scheduled", "pod_ready")))
 
 #: Observations carry poll times; two changes seen in one poll may be up to this far apart.
 ORDER_TOLERANCE = 1.5

@@ -118,6 +118,10 @@ def test_shutdown_pods_ready_again_on_the_returned_node_is_the_recovery(old_pod_
     assert tl["relative"]["node_replaced"] == 12
     assert tl["relative"]["first_200"] == 13
     assert tl["recovered"] is True
+    # a volume attach seen later (the pod's attachment refreshed) is no order violation in place
+    obs.append({"ts": T0 + 16, "kind": "event", "reason": "SuccessfulAttachVolume", "type": "Normal",
+                "message": "AttachVolume.Attach succeeded", "object": "Pod/app/web-3", "time": T0 + 16})
+    assert T.build(obs, samples, T0, NODE, "shutdown", "app")["order_violations"] == []
 
 
 def test_a_pod_back_on_the_lost_node_is_no_recovery_for_a_delete():

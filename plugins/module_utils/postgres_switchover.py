@@ -18,10 +18,12 @@ __metaclass__ = type
 
 import os
 import re
+import shutil
 import time
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import (
     PostgresError,
+    chown_to,
     cluster_info,
     connect,
     controldata,
@@ -32,6 +34,15 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import
     running_bindir,
     scalar,
 )
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres_upgrade import clone
+
+#: How the old primary becomes a replica of the new one: ``auto`` tries pg_rewind and falls back to
+#: a fresh base backup; ``rewind`` stops with an error instead; ``base_backup`` skips pg_rewind.
+REPOINT_METHODS = ("auto", "rewind", "base_backup")
+
+#: Files a base backup would copy from the new primary that belong to the old primary's own server
+#: (its port, socket directory, log settings, access rules): they are put back after the copy.
+OWN_CONFIG_FILES = ("postgresql.conf", "postgresql.auto.conf", "pg_hba.conf", "pg_ident.conf")
 
 try:
     from psycopg2.extensions import make_dsn, parse_dsn
@@ -100,15 +111,16 @@ def write_standby_config(data_dir, conninfo, os_user=None):
     with open(auto, "w") as handle:
         handle.writelines(lines)
     open(os.path.join(data_dir, "standby.signal"), "w").close()
-    from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import chown_to
     chown_to(auto, os_user)
     chown_to(os.path.join(data_dir, "standby.signal"), os_user)
 
 
 def switchover(primary_conn, primary_data_dir, candidate_conn, target_bindir, os_user=None, log_file=None,
                max_lag_bytes=16 * 1024 * 1024, catchup_timeout=60, promote_timeout=60, primary_name="old-primary",
-               check_mode=False):
+               check_mode=False, repoint="auto"):
     """Swap roles; returns a result dict with timings (downtime = primary stopped → candidate writable)."""
+    if repoint not in REPOINT_METHODS:
+        raise PostgresError("repoint %r is not one of %s" % (repoint, ", ".join(REPOINT_METHODS)))
     primary, candidate = preflight(primary_conn, candidate_conn, max_lag_bytes)
     old_bindir = running_bindir(primary_data_dir) or primary.get("bindir")
     if not old_bindir or os.path.realpath(primary["data_directory"]) != os.path.realpath(primary_data_dir):
@@ -143,7 +155,8 @@ def switchover(primary_conn, primary_data_dir, candidate_conn, target_bindir, os
     finally:
         cand.close()
     downtime = round(time.monotonic() - t0, 3)
-    rewind = _demote_old_primary(primary_data_dir, target_bindir, candidate_conn, conninfo, os_user, log_file)
+    rewind = _demote_old_primary(primary_data_dir, target_bindir, candidate_conn, conninfo, os_user, log_file,
+                                 repoint)
     new_primary = connect(candidate_conn)
     try:
         streaming = _wait(lambda: query(new_primary, "SELECT application_name FROM pg_stat_replication"
@@ -158,17 +171,51 @@ def switchover(primary_conn, primary_data_dir, candidate_conn, target_bindir, os
                 rewind=rewind, total_seconds=round(time.monotonic() - t0, 3))
 
 
-def _demote_old_primary(data_dir, target_bindir, candidate_conn, conninfo, os_user, log_file):
-    source = " ".join("%s=%s" % (k, v) for k, v in (("host", candidate_conn["host"]), ("port", candidate_conn["port"]),
-                                                    ("user", candidate_conn["user"]), ("dbname", "postgres")))
-    env = {"PGPASSWORD": candidate_conn["password"]} if candidate_conn.get("password") else None
-    rc, out, err = run([os.path.join(target_bindir, "pg_rewind"), "-D", data_dir, "--source-server=" + source],
-                       os_user=os_user, env=env, check=False, timeout=3600)
-    if rc != 0:
-        raise PostgresError("pg_rewind of the old primary failed (%s); rebuild it with a fresh base backup "
-                            "(postgres_clone with standby: true)" % (err.strip() or out.strip())[-400:])
+def _demote_old_primary(data_dir, target_bindir, candidate_conn, conninfo, os_user, log_file, repoint="auto"):
+    """Make the stopped old primary a replica of the new one; returns how ({method, detail, ...})."""
+    outcome = {"method": None}
+    if repoint in ("auto", "rewind"):
+        source = " ".join("%s=%s" % (k, v) for k, v in (("host", candidate_conn["host"]),
+                                                        ("port", candidate_conn["port"]),
+                                                        ("user", candidate_conn["user"]), ("dbname", "postgres")))
+        env = {"PGPASSWORD": candidate_conn["password"]} if candidate_conn.get("password") else None
+        rc, out, err = run([os.path.join(target_bindir, "pg_rewind"), "-D", data_dir, "--source-server=" + source],
+                           os_user=os_user, env=env, check=False, timeout=3600)
+        if rc == 0:
+            outcome.update(method="pg_rewind", detail=((out + err).strip().splitlines() or ["done"])[-1])
+        elif repoint == "rewind":
+            raise PostgresError("pg_rewind of the old primary failed (%s); nothing else was tried (repoint: rewind). "
+                                "Run again with repoint: auto or base_backup to rebuild it from a fresh base backup"
+                                % (err.strip() or out.strip())[-400:])
+        else:
+            outcome["rewind_error"] = (err.strip() or out.strip())[-400:]
+    if outcome["method"] is None:
+        outcome.update(method="base_backup", **_rebuild_from_base_backup(data_dir, target_bindir, candidate_conn,
+                                                                         os_user))
     write_standby_config(data_dir, conninfo, os_user)
     if postmaster(data_dir):
         raise PostgresError("the old primary in %s is running again unexpectedly" % data_dir)
     pg_ctl(target_bindir, data_dir, "start", os_user=os_user, log_file=log_file)
-    return (out + err).strip().splitlines()[-1:] or ["done"]
+    return outcome
+
+
+def _rebuild_from_base_backup(data_dir, target_bindir, candidate_conn, os_user):
+    """Replace ``data_dir`` with a base backup of the new primary, keeping the server's own config.
+
+    The old directory is moved aside (never deleted: it is the last copy of the old primary
+    until the new replica streams) and its configuration files are put back over the copy's.
+    """
+    aside = "%s.before-switchover-%s" % (data_dir.rstrip("/"), time.strftime("%Y%m%dT%H%M%S"))
+    os.rename(data_dir, aside)
+    try:
+        dummy, details = clone(candidate_conn, target_bindir, data_dir, os_user=os_user, standby=True)
+    except PostgresError:
+        if os.path.exists(data_dir):
+            shutil.rmtree(data_dir)
+        os.rename(aside, data_dir)  # back as it was: a stopped old primary someone can still start
+        raise
+    for name in OWN_CONFIG_FILES:
+        if os.path.exists(os.path.join(aside, name)):
+            shutil.copy2(os.path.join(aside, name), os.path.join(data_dir, name))
+            chown_to(os.path.join(data_dir, name), os_user)
+    return {"seconds": details.get("seconds"), "old_data_dir_kept_at": aside}

@@ -16,6 +16,9 @@ description:
     O(max_lag_bytes), stops the primary cleanly, waits until the candidate has replayed up to
     the primary's shutdown checkpoint, promotes it, then runs pg_rewind on the old primary and
     starts it as a replica of the new one on O(target_bindir).
+  - When pg_rewind fails (and O(repoint=auto)), the old primary is rebuilt from a fresh base backup
+    of the new one instead; its data directory is moved aside, never deleted, and its own
+    configuration files (port, access rules) are kept.
   - If the candidate does not catch up within O(catchup_timeout), nothing is promoted and the
     old primary is started again.
   - Downtime (primary stopped until the candidate accepts writes) is returned.
@@ -66,6 +69,14 @@ options:
     description: Seconds to wait for the candidate to replay the primary's last WAL.
     type: int
     default: 60
+  repoint:
+    description:
+      - How the old primary becomes the new primary's replica.
+      - V(auto) runs pg_rewind and falls back to a fresh base backup; V(rewind) stops with an error when
+        pg_rewind fails; V(base_backup) skips pg_rewind.
+    type: str
+    choices: [auto, rewind, base_backup]
+    default: auto
 """
 
 EXAMPLES = r"""
@@ -82,7 +93,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 switchover:
-  description: Plan (check mode) or result, with C(downtime_seconds), C(shutdown_checkpoint_lsn), C(timings) and C(rewind).
+  description:
+    - Plan (check mode) or result, with C(downtime_seconds), C(shutdown_checkpoint_lsn), C(timings) and C(rewind).
+    - C(rewind.method) is C(pg_rewind) or C(base_backup); after a base backup C(rewind.old_data_dir_kept_at)
+      names the old data directory and C(rewind.rewind_error) why pg_rewind was not enough.
   returned: always
   type: dict
 """
@@ -106,6 +120,7 @@ def main():
         primary_name=dict(type="str", default="old-primary"), os_user=dict(type="str", default="postgres"),
         log_file=dict(type="path"), max_lag_bytes=dict(type="int", default=16777216),
         catchup_timeout=dict(type="int", default=60),
+        repoint=dict(type="str", default="auto", choices=["auto", "rewind", "base_backup"]),
     ), supports_check_mode=True)
     p = module.params
     try:
@@ -114,7 +129,7 @@ def main():
         candidate = conn_params(p, host=p["candidate_host"], port=p["candidate_port"])
         result = switchover(primary, p["primary_data_dir"], candidate, p["target_bindir"], p["os_user"], p["log_file"],
                             p["max_lag_bytes"], p["catchup_timeout"], primary_name=p["primary_name"],
-                            check_mode=module.check_mode)
+                            check_mode=module.check_mode, repoint=p["repoint"])
     except PostgresError as err:
         module.fail_json(msg=str(err))
     module.exit_json(changed=True, switchover=result,

@@ -2,7 +2,10 @@
 
 import glob
 import os
+import pathlib
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -152,3 +155,52 @@ def test_failed_canary_goes_back_to_the_old_binaries_and_the_primary_keeps_servi
     assert step(report, "minor-canary")["status"] == "rolled_back"
     assert step(report, "switchover") is None
     assert lab.is_start_state()  # replica back on 15.17 and streaming, primary untouched
+
+
+def _bindir_with_failing_pg_rewind(lab):
+    """The minor target's binaries, except a pg_rewind that fails the way it does when the old
+    primary's WAL no longer reaches the point of divergence (fault injection: the rest is real)."""
+    real = lab.env["PG_BINDIR_MINOR_TARGET"]
+    # pytest's tmp_path sits under a root-only directory; the server user must reach the binaries
+    fake = pathlib.Path(tempfile.mkdtemp(prefix="fournines-pgbin-", dir="/tmp"))
+    os.chmod(str(fake), 0o755)
+    for name in os.listdir(real):
+        if name != "pg_rewind":
+            os.symlink(os.path.join(real, name), str(fake / name))
+    script = fake / "pg_rewind"
+    script.write_text("#!/bin/sh\necho 'pg_rewind: error: could not find previous WAL record at 0/3000028' >&2\nexit 1\n")
+    script.chmod(0o755)
+    return str(fake)
+
+
+@pytest.mark.parametrize("repoint", ["base_backup", "auto"])
+def test_old_primary_rebuilt_from_a_base_backup_when_rewind_is_not_an_option(start_state, repoint):
+    """repoint=base_backup skips pg_rewind; repoint=auto falls back to it when pg_rewind fails. Either
+    way the old primary streams from the new one on its own port, and its old data is kept aside."""
+    lab = start_state
+    target = lab.env["PG_MINOR_TARGET"].split()[0]
+    extra = ["postgres_upgrade=minor", "postgres_switchover_repoint=%s" % repoint]
+    fake = _bindir_with_failing_pg_rewind(lab) if repoint == "auto" else None
+    if fake:
+        extra.append("postgres_minor_bindir=%s" % fake)
+    try:
+        rc, out, report = lab.playbook(*extra)
+    finally:
+        if fake:
+            shutil.rmtree(fake)
+    assert rc == 0, out[-3000:]
+    how = step(report, "switchover")["details"]["rewind"]
+    assert how["method"] == "base_backup", how
+    if repoint == "auto":
+        assert "could not find previous WAL record" in how["rewind_error"]
+    else:
+        assert "rewind_error" not in how
+    kept = how["old_data_dir_kept_at"]
+    try:
+        assert os.path.isfile(os.path.join(kept, "PG_VERSION")), "the old primary's data directory was not kept"
+        assert lab.describe(lab.replica_port) == ("primary", target)
+        assert lab.describe(lab.primary_port) == ("replica", target)  # its own port: its config was kept
+        assert lab.query(lab.replica_port,
+                         "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")[0][0] == 1
+    finally:
+        shutil.rmtree(kept, ignore_errors=True)

@@ -16,6 +16,8 @@ description:
     the same O(run_id) knows which steps are done and carries on.
   - Records one step's status and details, merges O(facts), sets the run's final status and
     writes C(report.md) and C(report.json).
+  - With O(finish) and O(ledger), charges the downtime the run measured (O(downtime)) to the
+    error-budget ledger once per run: a re-run never charges it twice.
 author:
   - fournines.runbooks engineers (@fournines)
 attributes:
@@ -57,6 +59,25 @@ options:
   finish:
     description: Final status of the run; also writes the report.
     type: str
+  ledger:
+    description: Downtime ledger (JSON lines, the format of P(fournines.runbooks.slo_budget_info#module)) to charge on O(finish).
+    type: path
+  downtime:
+    description: The downtime the run measured, charged to O(ledger) when O(finish) is given and C(seconds) is above 0.
+    type: dict
+    suboptions:
+      seconds:
+        description: Seconds of downtime.
+        type: float
+        required: true
+      step:
+        description: The step whose finish time ends the interval (the current time when absent or unfinished).
+        type: str
+      tags:
+        description: Tags of the ledger record.
+        type: list
+        elements: str
+        default: [postgres-upgrade]
   title:
     description: Report title.
     type: str
@@ -92,12 +113,36 @@ report:
   description: Paths of report.md and report.json.
   returned: when O(finish) is set
   type: dict
+ledger_recorded:
+  description: Whether this task charged the downtime to O(ledger) (false when the run was already charged).
+  returned: always
+  type: bool
 """
+
+import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report import RunJournal
+from ansible_collections.fournines.runbooks.plugins.module_utils.slo import SLOError, append_downtime, format_time, parse_time
+
+
+def charge_downtime(state, ledger, downtime, runbook):
+    """Append the run's measured downtime to the ledger, ending when its step finished; once per run."""
+    end = None
+    for step in state["steps"]:
+        if step["name"] == downtime.get("step") and step.get("finished"):
+            end = parse_time(step["finished"], "finished")
+    if end is None:
+        end = datetime.datetime.now(datetime.timezone.utc)
+    start = end - datetime.timedelta(seconds=downtime["seconds"])
+    # The ledger counts whole seconds: round outwards, so a sub-second outage is charged, not dropped.
+    start = start.replace(microsecond=0)
+    if end.microsecond:
+        end = end.replace(microsecond=0) + datetime.timedelta(seconds=1)
+    return append_downtime(ledger, format_time(start), format_time(end), tags=downtime.get("tags"), source=runbook,
+                           run_id=state["run_id"], note="measured by %s" % (downtime.get("step") or runbook))
 
 
 def main():
@@ -107,9 +152,13 @@ def main():
         status=dict(type="str", choices=["running", "done", "failed", "skipped", "rolled_back"], default="done"),
         details=dict(type="dict", default={}), facts=dict(type="dict", default={}), finish=dict(type="str"),
         title=dict(type="str", default="PostgreSQL upgrade"), sections=dict(type="list", elements="dict", default=[]),
+        ledger=dict(type="path"),
+        downtime=dict(type="dict", options=dict(
+            seconds=dict(type="float", required=True), step=dict(type="str"),
+            tags=dict(type="list", elements="str", default=["postgres-upgrade"]))),
     ), supports_check_mode=True)
     p = module.params
-    result = dict(changed=False)
+    result = dict(changed=False, ledger_recorded=False)
     try:
         journal = RunJournal(p["reports_dir"], p["run_id"], p["runbook"])
         if not module.check_mode:
@@ -121,9 +170,11 @@ def main():
                 journal.finish(p["finish"])
                 sections = [(s.get("heading", ""), s.get("body", "")) for s in p["sections"]]
                 result["report"] = journal.write_report(p["title"], sections, data=journal.state["facts"])
+                if p["ledger"] and p["downtime"] and p["downtime"]["seconds"] > 0:
+                    result["ledger_recorded"] = charge_downtime(journal.state, p["ledger"], p["downtime"], p["runbook"])
             journal.save()
             result["changed"] = True
-    except RunbookError as err:
+    except (RunbookError, SLOError) as err:
         module.fail_json(msg=str(err))
     result["journal"] = journal.state
     result["done"] = [s["name"] for s in journal.state["steps"] if s["status"] in ("done", "skipped")]

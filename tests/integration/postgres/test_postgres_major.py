@@ -220,6 +220,10 @@ def test_major_run_interrupted_in_its_downtime_carries_on(start_state):
         assert primary[0] == "primary" and primary[1].startswith("18.")
         assert lab.describe(lab.replica_port)[0] == "replica"
         assert lab.query(lab.primary_port, "SELECT count(*) FROM pgbench_accounts", dbname="appdb")[0][0] == 200000
+        # the real run's downtime is charged to the ledger once, although the run was carried on
+        with open(os.path.join(REPO, "reports", "downtime.jsonl")) as handle:
+            charged = [json.loads(line) for line in handle if run_id in line]
+        assert [c["run_id"] for c in charged] == [run_id] and "major" in charged[0]["tags"], charged
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

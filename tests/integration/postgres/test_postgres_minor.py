@@ -1,6 +1,8 @@
 """Minor upgrade flow in the lab: canary replica, switchover under a write load, version policy."""
 
+import datetime
 import glob
+import json
 import os
 import pathlib
 import shutil
@@ -93,8 +95,17 @@ def test_minor_upgrade_under_write_load_loses_no_committed_transaction(start_sta
     # Nothing appears that was never attempted (ambiguous commits may or may not be there).
     assert present <= set(writer.committed) | set(writer.ambiguous)
     assert report["status"] == "done"
-    assert step(report, "switchover")["details"]["downtime_seconds"] > 0
+    downtime = step(report, "switchover")["details"]["downtime_seconds"]
+    assert downtime > 0
     assert report["facts"]["version_after"] == target
+    # The measured downtime is charged to the error-budget ledger, once, under this run.
+    with open(os.path.join(REPO, "reports", "downtime.jsonl")) as handle:
+        charged = [json.loads(line) for line in handle if report["run_id"] in line]
+    assert [c["run_id"] for c in charged] == [report["run_id"]]
+    seconds = (datetime.datetime.fromisoformat(charged[0]["end"].replace("Z", "+00:00"))
+               - datetime.datetime.fromisoformat(charged[0]["start"].replace("Z", "+00:00"))).total_seconds()
+    assert downtime <= seconds <= downtime + 2, (downtime, charged[0])
+    assert "postgres-upgrade" in charged[0]["tags"] and "minor" in charged[0]["tags"]
 
 
 @pytest.mark.parametrize("target, message", [

@@ -17,7 +17,7 @@ description:
   - Records one step's status and details, merges O(facts), sets the run's final status and
     writes C(report.md) and C(report.json).
   - With O(finish) and O(ledger), charges the downtime the run measured (O(downtime)) to the
-    error-budget ledger once per run: a re-run never charges it twice.
+    error-budget ledger once per run (a re-run never charges it twice).
 author:
   - fournines.runbooks engineers (@fournines)
 attributes:

@@ -181,6 +181,10 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
                 "would undo the surge): turn it off for the upgrade" % pool["id"], str(pool["id"]))
 
     applied_removed = dict(((gv, kind), removed) for gv, kind, removed in V.removed_between(current, target))
+    if V.parse(target)[1] > V.REMOVED_APIS_KNOWN_THROUGH:
+        add("deprecated_apis", "this collection knows the API removals only up to Kubernetes 1.%d; check the "
+            "deprecated API migration guide for %s before going on" % (V.REMOVED_APIS_KNOWN_THROUGH, V.minor(target)),
+            V.minor(target), level="warn")
     for kind, name, api_version in snapshot.get("applied") or []:
         if (api_version, kind) in applied_removed:
             add("deprecated_apis", "%s %s was last applied as %s, which Kubernetes 1.%d no longer serves; update its "

@@ -17,7 +17,9 @@ _VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+].*)?$")
 KUBELET_MAX_SKEW = 3
 
 #: API versions no longer served from a release on: (minor removed in, group/version, kind).
-#: From the Kubernetes deprecated API migration guide.
+#: From the Kubernetes deprecated API migration guide, which lists no removal after 1.32 up to
+#: REMOVED_APIS_KNOWN_THROUGH; for a later target the preflight says the table may be incomplete.
+REMOVED_APIS_KNOWN_THROUGH = 35
 REMOVED_APIS = (
     (16, "extensions/v1beta1", "Deployment"), (16, "extensions/v1beta1", "DaemonSet"),
     (16, "extensions/v1beta1", "ReplicaSet"), (16, "apps/v1beta1", "Deployment"),
@@ -35,8 +37,10 @@ REMOVED_APIS = (
     (25, "node.k8s.io/v1beta1", "RuntimeClass"),
     (26, "autoscaling/v2beta2", "HorizontalPodAutoscaler"),
     (26, "flowcontrol.apiserver.k8s.io/v1beta1", "FlowSchema"),
+    (26, "flowcontrol.apiserver.k8s.io/v1beta1", "PriorityLevelConfiguration"),
     (27, "storage.k8s.io/v1beta1", "CSIStorageCapacity"),
     (29, "flowcontrol.apiserver.k8s.io/v1beta2", "FlowSchema"),
+    (29, "flowcontrol.apiserver.k8s.io/v1beta2", "PriorityLevelConfiguration"),
     (32, "flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema"),
     (32, "flowcontrol.apiserver.k8s.io/v1beta3", "PriorityLevelConfiguration"),
 )

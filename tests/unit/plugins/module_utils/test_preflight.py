@@ -121,6 +121,18 @@ def test_deprecated_api_gate():
     assert [(f["gate"], f["subject"]) for f in out["blocking"]] == [("deprecated_apis", "app/backup")]
 
 
+def test_a_target_past_the_known_removals_is_a_warning_not_a_block():
+    v = view(["a"], "1.35", "v1.35.4")
+    v["versions"] = ["1.35", "1.36"]
+    out = P.evaluate(snapshot(v, []), "1.36", gates())
+    assert out["blocking"] == []
+    [finding] = [f for f in out["findings"] if f["gate"] == "deprecated_apis"]
+    assert finding["level"] == "warn" and "only up to Kubernetes 1.35" in finding["message"]
+    v = view(["a"], "1.34", "v1.34.6")
+    v["versions"] = ["1.34", "1.35"]
+    assert [f for f in P.evaluate(snapshot(v, []), "1.35", gates())["findings"] if f["gate"] == "deprecated_apis"] == []
+
+
 def test_bare_pod_gate():
     out = P.evaluate(snapshot(view(["a"]), [pod("bare", "a", owner=None)]), "1.35", gates())
     assert [f["gate"] for f in out["blocking"]] == ["bare_pods"]

@@ -61,6 +61,7 @@ def test_removed_between():
     assert ("batch/v1beta1", "CronJob", 25) in removed
     assert all(r[2] == 25 for r in removed)
     assert V.removed_between("1.34", "1.35") == []
+    assert ("flowcontrol.apiserver.k8s.io/v1beta2", "PriorityLevelConfiguration", 29) in V.removed_between("1.28", "1.29")
 
 
 def test_version_at_least():

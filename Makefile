@@ -68,7 +68,7 @@ unit: venv
 
 integration: deps venv
 	lab/up
-	$(BIN)/pytest -q tests/integration || { rc=$$?; [ $$rc -eq 5 ] && echo "integration: no tests collected yet" || exit $$rc; }
+	$(BIN)/pytest -q --durations=20 tests/integration || { rc=$$?; [ $$rc -eq 5 ] && echo "integration: no tests collected yet" || exit $$rc; }
 
 molecule: deps venv
 	@if ls molecule/*/molecule.yml >/dev/null 2>&1; then lab/up && cd . && for s in molecule/*/; do \

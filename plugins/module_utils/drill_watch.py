@@ -15,7 +15,8 @@ the drill's timeline. Files in its directory:
 - ``watch.log``           the watcher's own errors (API hiccups), no secrets
 - ``stopped``             written when it stops (asked to, or after ``max_seconds``)
 
-It runs as a detached process so it outlives the task that starts it, like the prober.
+It runs as a detached process so it outlives the task that starts it, like the prober (the
+process mechanics are in background.py).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,11 +27,11 @@ import copy
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
 
+from ansible_collections.fournines.runbooks.plugins.module_utils import background as B
 from ansible_collections.fournines.runbooks.plugins.module_utils import k8s as K
 from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.slo import parse_time
@@ -43,7 +44,7 @@ except ImportError:  # pragma: no cover - reported by kube_from_params
 HANDLE = "watch.json"
 OBSERVATIONS = "observations.jsonl"
 LOG = "watch.log"
-STOPPED = "stopped"
+STOPPED = B.STOPPED
 #: Events kept whatever object they are about (the volume's story); others only for watched pods/the node.
 ATTACH_REASONS = ("FailedAttachVolume", "SuccessfulAttachVolume", "FailedMount")
 
@@ -241,9 +242,7 @@ def run_loop(watcher, directory, interval, max_seconds, should_stop):
         delay = next_round - time.time()
         if delay < 0:
             next_round, delay = time.time(), 0
-        stop_at = time.time() + delay
-        while time.time() < stop_at and not should_stop():
-            time.sleep(min(0.05, max(0.0, stop_at - time.time())))
+        B.sleep_until(time.time() + delay, should_stop)
 
 
 def start(directory, kube, node, app=None, namespaces=None, interval=1.0, max_seconds=7200):
@@ -255,10 +254,7 @@ def start(directory, kube, node, app=None, namespaces=None, interval=1.0, max_se
     existing = read_handle(directory)
     if existing and is_running(existing):
         return dict(existing, already_running=True)
-    if not os.path.isdir(directory):
-        os.makedirs(directory)
-    if os.path.exists(os.path.join(directory, STOPPED)):
-        os.unlink(os.path.join(directory, STOPPED))
+    B.prepare(directory)
     conf = kube.api.configuration
     files = dict((attr, _read_bytes(getattr(conf, attr, None))) for attr in ("ssl_ca_cert", "cert_file", "key_file"))
     # The first poll runs here, so an unreachable API fails the task, not the child.
@@ -266,100 +262,37 @@ def start(directory, kube, node, app=None, namespaces=None, interval=1.0, max_se
     first = watcher.poll()
     now = time.time()
     _append(os.path.join(directory, OBSERVATIONS), [dict(r, ts=round(now, 3)) for r in first])
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(read_fd)
-            os.setsid()
-            grandchild = os.fork()
-            if grandchild:
-                os.write(write_fd, str(grandchild).encode())
-                os._exit(0)
-            os.close(write_fd)
-            _daemon_main(directory, watcher, conf, files, float(interval), float(max_seconds))
-        finally:
-            os._exit(0)
-    os.close(write_fd)
-    data = b""
-    while True:
-        chunk = os.read(read_fd, 64)
-        if not chunk:
-            break
-        data += chunk
-    os.close(read_fd)
-    os.waitpid(pid, 0)
-    handle = {"pid": int(data), "dir": os.path.abspath(directory), "node": node, "app": app or {},
+    pid = B.spawn(lambda: _daemon_main(directory, watcher, conf, files, float(interval), float(max_seconds)))
+    handle = {"pid": pid, "dir": os.path.abspath(directory), "node": node, "app": app or {},
               "namespaces": sorted(namespaces or []), "interval": float(interval), "max_seconds": float(max_seconds),
               "started": now, "observations_file": os.path.join(os.path.abspath(directory), OBSERVATIONS)}
-    tmp = os.path.join(directory, ".%s.tmp" % HANDLE)
-    with open(tmp, "w") as out:
-        json.dump(handle, out, indent=2, sort_keys=True)
-    os.replace(tmp, os.path.join(directory, HANDLE))
+    B.write_handle(directory, HANDLE, handle)
     return dict(handle, already_running=False)
 
 
 def _daemon_main(directory, watcher, conf, files, interval, max_seconds):
-    devnull = os.open(os.devnull, os.O_RDWR)
-    log = os.open(os.path.join(directory, LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(devnull, 0)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    stop = {"now": False}
-
-    def on_term(signum, frame):
-        stop["now"] = True
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
+    B.redirect_output(os.path.join(directory, LOG))
+    should_stop = B.stop_flag()
     tmpdir = tempfile.mkdtemp(prefix="fournines-watch-")
     try:
         watcher.kube = _child_client(conf, files, tmpdir)
-        run_loop(watcher, directory, interval, max_seconds, lambda: stop["now"])
+        run_loop(watcher, directory, interval, max_seconds, should_stop)
     except Exception as err:  # pylint: disable=broad-except
         sys.stderr.write("watcher stopped: %s\n" % err)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
-        with open(os.path.join(directory, STOPPED), "w") as handle:
-            handle.write("%.3f\n" % time.time())
+        B.mark_stopped(directory)
 
 
 def read_handle(directory):
-    path = os.path.join(directory, HANDLE)
-    if not os.path.exists(path):
-        return None
-    with open(path) as handle:
-        return json.load(handle)
+    return B.read_handle(directory, HANDLE)
 
 
-def is_running(handle):
-    pid = int(handle.get("pid") or 0)
-    if pid <= 0 or os.path.exists(os.path.join(handle["dir"], STOPPED)):
-        return False
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    try:  # a recycled pid is not our watcher
-        with open("/proc/%d/cmdline" % pid, "rb") as handle_file:
-            return b"python" in handle_file.read()
-    except (IOError, OSError):
-        return True
+is_running = B.is_running
 
 
 def read_observations(directory):
-    out = []
-    path = os.path.join(directory, OBSERVATIONS)
-    if os.path.exists(path):
-        with open(path) as handle:
-            for line in handle:
-                line = line.strip()
-                if line:
-                    try:
-                        out.append(json.loads(line))
-                    except ValueError:
-                        continue  # a line cut short by a kill
-    return out
+    return B.read_jsonl(os.path.join(directory, OBSERVATIONS))
 
 
 def stop(directory, wait=5.0):
@@ -367,12 +300,7 @@ def stop(directory, wait=5.0):
     handle = read_handle(directory)
     if handle is None:
         raise WatchError("no watcher handle in %s; start one first (state=started)" % directory)
-    was_running = is_running(handle)
-    if was_running:
-        os.kill(int(handle["pid"]), signal.SIGTERM)
-        end = time.time() + wait
-        while time.time() < end and not os.path.exists(os.path.join(directory, STOPPED)):
-            time.sleep(0.05)
+    was_running = B.terminate(directory, handle, wait)
     return dict(summary(directory), was_running=was_running)
 
 

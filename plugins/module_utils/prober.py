@@ -11,7 +11,8 @@ its directory:
 - ``samples.jsonl``    one line per round: ts and the status of each target (for timelines)
 - ``stopped``          written when it stops
 
-Generic on purpose: the upgrade runbook and the node-failure drill share it.
+Generic on purpose: the upgrade runbook and the node-failure drill share it. The process
+mechanics (detaching, the handle, stopping, the deadline) live in background.py.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,10 +21,10 @@ __metaclass__ = type
 
 import json
 import os
-import signal
 import threading
 import time
 
+from ansible_collections.fournines.runbooks.plugins.module_utils import background as B
 from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
@@ -32,7 +33,9 @@ from ansible.module_utils.urls import open_url
 HANDLE = "prober.json"
 FAILURES = "failures.jsonl"
 SAMPLES = "samples.jsonl"
-STOPPED = "stopped"
+STOPPED = B.STOPPED
+#: A prober nobody stopped (its run was killed and never carried on) ends by itself after this.
+MAX_SECONDS = 24 * 3600
 
 
 class ProberError(RunbookError):
@@ -84,12 +87,13 @@ def _append(path, record, lock):
             handle.write(line)
 
 
-def run_loop(directory, targets, interval, timeout, should_stop):
-    """Probe until ``should_stop()``; rounds are aligned to the interval, not drifting."""
+def run_loop(directory, targets, interval, timeout, should_stop, max_seconds=MAX_SECONDS):
+    """Probe until ``should_stop()`` or ``max_seconds``; rounds are aligned to the interval, not drifting."""
     lock = threading.Lock()
     failures, samples = os.path.join(directory, FAILURES), os.path.join(directory, SAMPLES)
     next_round = time.time()
-    while not should_stop():
+    give_up = time.time() + float(max_seconds)
+    while not should_stop() and time.time() < give_up:
         ts = time.time()
         results = {}
 
@@ -111,12 +115,10 @@ def run_loop(directory, targets, interval, timeout, should_stop):
         if delay < 0:  # a slow round: skip ahead rather than burst
             next_round = time.time()
             delay = 0
-        end = time.time() + delay
-        while time.time() < end and not should_stop():
-            time.sleep(min(0.1, end - time.time()))
+        B.sleep_until(time.time() + delay, should_stop, 0.1)
 
 
-def start(directory, targets, interval=1.0, timeout=None):
+def start(directory, targets, interval=1.0, timeout=None, max_seconds=MAX_SECONDS):
     """Start a detached prober writing to ``directory``; return its handle.
 
     A prober already running for ``directory`` is left alone and its handle returned.
@@ -124,93 +126,36 @@ def start(directory, targets, interval=1.0, timeout=None):
     targets = normalize_targets(targets)
     if not 0.1 <= float(interval) <= 60:
         raise ProberError("interval %r is not valid; give 0.1 to 60 seconds" % (interval,))
+    if float(max_seconds) <= 0:
+        raise ProberError("max_seconds %r is not valid; give a positive number of seconds" % (max_seconds,))
     timeout = float(timeout or max(0.1, float(interval) * 0.8))
     existing = read_handle(directory)
     if existing and is_running(existing):
         return dict(existing, already_running=True)
-    if not os.path.isdir(directory):
-        os.makedirs(directory)
-    for name in (STOPPED,):
-        if os.path.exists(os.path.join(directory, name)):
-            os.unlink(os.path.join(directory, name))
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # first child: new session, fork again so the prober is not our zombie
+    B.prepare(directory)
+
+    def main():
+        B.redirect_output()
+        should_stop = B.stop_flag()
         try:
-            os.close(read_fd)
-            os.setsid()
-            grandchild = os.fork()
-            if grandchild:
-                os.write(write_fd, str(grandchild).encode())
-                os._exit(0)
-            os.close(write_fd)
-            _daemon_main(directory, targets, float(interval), timeout)
+            run_loop(directory, targets, float(interval), timeout, should_stop, max_seconds)
         finally:
-            os._exit(0)
-    os.close(write_fd)
-    data = b""
-    while True:
-        chunk = os.read(read_fd, 64)
-        if not chunk:
-            break
-        data += chunk
-    os.close(read_fd)
-    os.waitpid(pid, 0)
-    handle = {"pid": int(data), "dir": os.path.abspath(directory), "targets": targets, "interval": float(interval),
-              "timeout": timeout, "started": time.time(),
+            B.mark_stopped(directory)
+
+    pid = B.spawn(main)
+    handle = {"pid": pid, "dir": os.path.abspath(directory), "targets": targets, "interval": float(interval),
+              "timeout": timeout, "started": time.time(), "max_seconds": float(max_seconds),
               "failures_file": os.path.join(os.path.abspath(directory), FAILURES),
               "samples_file": os.path.join(os.path.abspath(directory), SAMPLES)}
-    _write_handle(directory, handle)
+    B.write_handle(directory, HANDLE, handle)
     return dict(handle, already_running=False)
 
 
-def _write_handle(directory, handle):
-    tmp = os.path.join(directory, ".%s.tmp" % HANDLE)
-    with open(tmp, "w") as out:
-        json.dump(handle, out, indent=2, sort_keys=True)
-    os.replace(tmp, os.path.join(directory, HANDLE))
-
-
-def _daemon_main(directory, targets, interval, timeout):
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    stop = {"now": False}
-
-    def on_term(signum, frame):
-        stop["now"] = True
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    try:
-        run_loop(directory, targets, interval, timeout, lambda: stop["now"])
-    finally:
-        with open(os.path.join(directory, STOPPED), "w") as handle:
-            handle.write("%.3f\n" % time.time())
-
-
 def read_handle(directory):
-    path = os.path.join(directory, HANDLE)
-    if not os.path.exists(path):
-        return None
-    with open(path) as handle:
-        return json.load(handle)
+    return B.read_handle(directory, HANDLE)
 
 
-def is_running(handle):
-    """True if the handle's pid is alive and is a prober for the handle's directory."""
-    pid = int(handle.get("pid") or 0)
-    if pid <= 0 or os.path.exists(os.path.join(handle["dir"], STOPPED)):
-        return False
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    try:  # guard against a recycled pid: our prober is a python process
-        with open("/proc/%d/cmdline" % pid, "rb") as handle_file:
-            return b"python" in handle_file.read()
-    except (IOError, OSError):
-        return True
+is_running = B.is_running
 
 
 def stop(directory, wait=5.0):
@@ -218,27 +163,11 @@ def stop(directory, wait=5.0):
     handle = read_handle(directory)
     if handle is None:
         raise ProberError("no prober handle in %s; start one first (state=started)" % directory)
-    was_running = is_running(handle)
-    if was_running:
-        os.kill(int(handle["pid"]), signal.SIGTERM)
-        end = time.time() + wait
-        while time.time() < end and not os.path.exists(os.path.join(directory, STOPPED)):
-            time.sleep(0.05)
+    was_running = B.terminate(directory, handle, wait)
     return dict(summary(directory), was_running=was_running)
 
 
-def _read_jsonl(path):
-    out = []
-    if os.path.exists(path):
-        with open(path) as handle:
-            for line in handle:
-                line = line.strip()
-                if line:
-                    try:
-                        out.append(json.loads(line))
-                    except ValueError:
-                        continue  # a line cut short by a kill
-    return out
+read_jsonl = B.read_jsonl
 
 
 def downtime_intervals(samples, target, interval):
@@ -282,8 +211,8 @@ def _union(targets):
 
 def summary(directory):
     handle = read_handle(directory) or {}
-    samples = _read_jsonl(os.path.join(directory, SAMPLES))
-    failures = _read_jsonl(os.path.join(directory, FAILURES))
+    samples = read_jsonl(os.path.join(directory, SAMPLES))
+    failures = read_jsonl(os.path.join(directory, FAILURES))
     interval = float(handle.get("interval") or 1.0)
     targets = {}
     for target in handle.get("targets") or []:

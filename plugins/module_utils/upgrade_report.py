@@ -77,7 +77,7 @@ def timeline_png(path, rows, summary, title):
         axis.broken_barh([(row["start"] - origin, max(end - row["start"], 0.2))], (index - 0.4, 0.8),
                          color="#c44e52" if row["status"] == "failed" else colors.get(row["kind"], "#8c8c8c"))
         labels.append(row["name"][:48])
-    failures = prober._read_jsonl(os.path.join(summary["dir"], prober.FAILURES)) if summary else []
+    failures = prober.read_jsonl(os.path.join(summary["dir"], prober.FAILURES)) if summary else []
     for offset, target in enumerate(targets):
         y = len(rows) + offset
         axis.axhline(y, color="#dddddd", linewidth=0.5)

@@ -66,6 +66,12 @@ options:
   timeout:
     description: Per-request timeout in seconds; default 80 % of O(interval).
     type: float
+  max_seconds:
+    description:
+      - The prober stops by itself this many seconds after it started, so a run that was killed and
+        never carried on does not leave it running for ever. Give more than the longest run.
+    type: float
+    default: 86400
 """
 
 EXAMPLES = r"""
@@ -131,6 +137,7 @@ def main():
                 expect=dict(type="list", elements="int", default=[200]))),
             interval=dict(type="float", default=1.0),
             timeout=dict(type="float"),
+            max_seconds=dict(type="float", default=86400.0),
         ),
         required_if=[("state", "started", ["targets"])],
         supports_check_mode=True,
@@ -141,7 +148,7 @@ def main():
             if module.check_mode:
                 prober.normalize_targets(p["targets"])
                 module.exit_json(changed=True, pid=0, dir=p["dir"], failures_file="", already_running=False)
-            handle = prober.start(p["dir"], p["targets"], p["interval"], p["timeout"])
+            handle = prober.start(p["dir"], p["targets"], p["interval"], p["timeout"], p["max_seconds"])
             module.exit_json(changed=not handle["already_running"], **handle)
         if prober.read_handle(p["dir"]) is None:
             module.exit_json(changed=False, pid=0, dir=p["dir"], failures_file="", requests=0, failed_requests=0,

@@ -94,3 +94,22 @@ def test_wrong_host_header_fails(server, tmp_path):
 def test_stop_without_handle(tmp_path):
     with pytest.raises(prober.ProberError, match="no prober handle"):
         prober.stop(str(tmp_path))
+
+
+def test_a_prober_nobody_stops_ends_at_its_deadline(server, tmp_path):
+    """A run killed and never carried on must not leave its prober running for ever."""
+    directory = str(tmp_path / "probe")
+    handle = prober.start(directory, [{"name": "app", "url": server, "host": "app.test"}], interval=0.2,
+                          max_seconds=1)
+    assert prober.is_running(handle)
+    deadline = time.time() + 10
+    while time.time() < deadline and prober.is_running(handle):
+        time.sleep(0.1)
+    assert not prober.is_running(handle)
+    assert os.path.exists(os.path.join(directory, prober.STOPPED))
+    assert 2 <= prober.summary(directory)["requests"] <= 8  # it did probe, for about a second
+
+
+def test_max_seconds_must_be_positive(tmp_path):
+    with pytest.raises(prober.ProberError, match="max_seconds 0 is not valid"):
+        prober.start(str(tmp_path), [{"name": "app", "url": "http://127.0.0.1:9/"}], max_seconds=0)

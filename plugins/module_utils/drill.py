@@ -42,6 +42,17 @@ class DrillError(RunbookError):
     """Bad drill input, or a cluster state in which the drill must not start."""
 
 
+#: The argument spec of the modules that read a drill's timeline (doc fragment drill_observations).
+OBSERVATION_SPEC = dict(
+    watch_dir=dict(type="path", required=True),
+    probe_dir=dict(type="path"),
+    probe_target=dict(type="str"),
+    probe_interval=dict(type="float", default=1.0),
+    fault_ts=dict(type="float", required=True),
+    node=dict(type="str", required=True),
+    mode=dict(type="str", default="delete", choices=["delete", "shutdown", "drain"]))
+
+
 def validate_mode(mode):
     if mode not in MODES:
         raise DrillError("mode %r is not known; valid modes: %s (delete the node's Linode instance, power it off "

@@ -27,6 +27,8 @@ description:
     excluded and is never recorded twice. A drill without downtime records nothing.
 author:
   - fournines.runbooks engineers (@fournines)
+extends_documentation_fragment:
+  - fournines.runbooks.drill_observations
 attributes:
   check_mode:
     support: full
@@ -43,33 +45,6 @@ options:
     description: The drill's run id (its journal C(state.json) lives in C(<reports_dir>/<run_id>/)).
     type: str
     required: true
-  watch_dir:
-    description: The watcher's directory.
-    type: path
-    required: true
-  probe_dir:
-    description: The prober's directory.
-    type: path
-  probe_target:
-    description: Name of the prober target that is the app.
-    type: str
-  probe_interval:
-    description: The prober's interval in seconds.
-    type: float
-    default: 1.0
-  fault_ts:
-    description: Epoch seconds of the fault.
-    type: float
-    required: true
-  node:
-    description: The failed node's name.
-    type: str
-    required: true
-  mode:
-    description: The drill's mode.
-    type: str
-    choices: [delete, shutdown, drain]
-    default: delete
   why:
     description: Why the node was chosen (RV(fournines.runbooks.lke_drill_target#module:why)).
     type: str
@@ -142,6 +117,7 @@ ledger_recorded:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fournines.runbooks.plugins.module_utils import drill as D
 from ansible_collections.fournines.runbooks.plugins.module_utils import drill_render
 from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
 
@@ -149,15 +125,9 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.errors import R
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            D.OBSERVATION_SPEC,
             reports_dir=dict(type="path", required=True),
             run_id=dict(type="str", required=True),
-            watch_dir=dict(type="path", required=True),
-            probe_dir=dict(type="path"),
-            probe_target=dict(type="str"),
-            probe_interval=dict(type="float", default=1.0),
-            fault_ts=dict(type="float", required=True),
-            node=dict(type="str", required=True),
-            mode=dict(type="str", default="delete", choices=["delete", "shutdown", "drain"]),
             why=dict(type="str"),
             workload=dict(type="dict"),
             environment=dict(type="str"),

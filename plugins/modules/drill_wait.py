@@ -23,6 +23,8 @@ description:
     node_replaced."
 author:
   - fournines.runbooks engineers (@fournines)
+extends_documentation_fragment:
+  - fournines.runbooks.drill_observations
 attributes:
   check_mode:
     support: full
@@ -31,33 +33,6 @@ attributes:
     support: none
     description: Changes nothing.
 options:
-  watch_dir:
-    description: The watcher's directory.
-    type: path
-    required: true
-  probe_dir:
-    description: The prober's directory.
-    type: path
-  probe_target:
-    description: Name of the prober target that is the app.
-    type: str
-  probe_interval:
-    description: The prober's interval in seconds.
-    type: float
-    default: 1.0
-  fault_ts:
-    description: Epoch seconds of the fault (RV(fournines.runbooks.lke_node_fault#module:ts)).
-    type: float
-    required: true
-  node:
-    description: The failed node's name.
-    type: str
-    required: true
-  mode:
-    description: The drill's mode.
-    type: str
-    choices: [delete, shutdown, drain]
-    default: delete
   until:
     description: Milestones that must all be observed.
     type: list
@@ -127,13 +102,7 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.retry import De
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            watch_dir=dict(type="path", required=True),
-            probe_dir=dict(type="path"),
-            probe_target=dict(type="str"),
-            probe_interval=dict(type="float", default=1.0),
-            fault_ts=dict(type="float", required=True),
-            node=dict(type="str", required=True),
-            mode=dict(type="str", default="delete", choices=["delete", "shutdown", "drain"]),
+            D.OBSERVATION_SPEC,
             until=dict(type="list", elements="str", default=["pod_ready", "first_200"]),
             timeout=dict(type="int", default=900),
             downtime_limit=dict(type="float", default=0),

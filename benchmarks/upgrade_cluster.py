@@ -70,6 +70,7 @@ class Bench(object):
     """Private simulator + edge + workloads for one cluster size."""
 
     def __init__(self, tmp, core, apps, policy):
+        self.task_times = False
         self.tmp, self.core, self.apps, self.policy = tmp, core, apps, policy
         backend = KwokBackend(labenv.kubeconfig(), os.path.join(REPO, "lab"))
         self.cloud = Cloud(Store(os.path.join(tmp, "sim-state.json")), profile.load(), backend=backend,
@@ -187,6 +188,8 @@ class Bench(object):
         if check:
             argv.append("--check")
         env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+        if self.task_times:  # where the time goes, per task, at the end of the log
+            env.update(ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks", PROFILE_TASKS_TASK_OUTPUT_LIMIT="12")
         env.pop("LINODE_TOKEN", None)
         started = time.monotonic()
         proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
@@ -244,6 +247,8 @@ def main():
     parser.add_argument("--sizes", default="3,50", help="cluster sizes, comma-separated")
     parser.add_argument("--concurrency", default="3:1,50:10",
                         help="size:nodes-per-batch for this playbook (the baseline is always serial)")
+    parser.add_argument("--check-only", action="store_true",
+                        help="time only the --check plan (no upgrade, no baseline) and print the slowest tasks")
     args = parser.parse_args()
     sys.path.insert(0, os.path.join(REPO, ".collections"))
     from kubernetes import client, config  # pylint: disable=import-outside-toplevel
@@ -253,6 +258,7 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-upgrade-") as tmp:
         bench = Bench(tmp, core, apps, None)
+        bench.task_times = args.check_only
         try:
             for size in [int(s) for s in args.sizes.split(",")]:
                 conc = concurrency.get(size, 1)
@@ -260,6 +266,11 @@ def main():
                 bench.build(size)
                 check_took, _ = bench.ours(conc, check=True)
                 print("   --check (plan only)         %7.1f s" % check_took, flush=True)
+                if args.check_only:
+                    with open(os.path.join(tmp, "upgrade-cluster.yml-check.log")) as handle:
+                        tail = handle.read().rstrip().splitlines()[-14:]
+                    print("\n".join("     " + line for line in tail), flush=True)
+                    continue
                 ours_took, ours_failed = bench.ours(conc)
                 print("   upgrade-cluster.yml         %7.1f s  failed requests %s" % (ours_took, ours_failed), flush=True)
                 bench.build(size)
@@ -268,6 +279,8 @@ def main():
                 rows.append((size, conc, ours_took, base_took, ours_failed, base_failed, check_took))
         finally:
             bench.close()
+    if args.check_only:
+        return
     print()
     print("upgrade_cluster benchmark (lab profile %s; baseline = kubernetes.core.k8s_drain + LKE recycle, serial, "
           "no surge)" % labenv.current_profile())

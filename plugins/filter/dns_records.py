@@ -14,7 +14,8 @@ version_added: 0.1.0
 description:
   - A list of C({name, type}) dictionaries is returned as it is.
   - A string (for example an AWX survey textarea answer) or a list of strings gives one RRset per
-    C(NAME TYPE) line; blank lines and C(#) comments are skipped and the type is upper-cased.
+    C(NAME TYPE) line (C(NAME) alone where the provider knows the type, as external-dns does); blank lines
+    and C(#) comments are skipped and the type is upper-cased.
   - Anything else fails with an error that names the offending line.
 options:
   _input:

@@ -96,6 +96,7 @@ def parse_records(value, what="records"):
 
     A list of ``{name, type}`` passes through; a string (an AWX textarea answer) or a list of
     strings holds ``NAME TYPE`` per line or item, with blank lines and ``#`` comments ignored.
+    The type may be left out (``NAME`` alone) where the provider knows it (external-dns).
     """
     if value is None or value == "" or value == []:
         raise DNSError("%s is empty; give at least one RRset as {name, type} or 'NAME TYPE'" % what)
@@ -107,17 +108,17 @@ def parse_records(value, what="records"):
     out = []
     for number, item in enumerate(value, 1):
         if isinstance(item, dict):
-            if not item.get("name") or not item.get("type"):
-                raise DNSError("%s item %d (%r) needs both name and type" % (what, number, item))
+            if not item.get("name"):
+                raise DNSError("%s item %d (%r) has no name" % (what, number, item))
             out.append(dict(item))
             continue
         text = str(item).split("#", 1)[0].strip()
         if not text:
             continue
         fields = text.split()
-        if len(fields) != 2:
+        if len(fields) > 2:
             raise DNSError("%s line %d (%r) is not 'NAME TYPE', for example 'www CNAME'" % (what, number, str(item)))
-        out.append({"name": fields[0], "type": normalize_type(fields[1])})
+        out.append(dict(name=fields[0], **({"type": normalize_type(fields[1])} if len(fields) == 2 else {})))
     if not out:
         raise DNSError("%s holds no RRset; give at least one as {name, type} or 'NAME TYPE'" % what)
     return out

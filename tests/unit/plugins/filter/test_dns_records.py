@@ -16,18 +16,22 @@ def test_textarea_answer_gives_one_rrset_per_line():
     assert F(text) == [{"name": "app", "type": "A"}, {"name": "www", "type": "CNAME"}]
 
 
+def test_a_name_alone_leaves_the_type_to_the_provider():
+    assert F("ext\n") == [{"name": "ext"}]
+    assert F([{"name": "ext"}]) == [{"name": "ext"}]
+
+
 def test_list_of_strings():
     assert F(["app A", "api AAAA"]) == [{"name": "app", "type": "A"}, {"name": "api", "type": "AAAA"}]
 
 
 @pytest.mark.parametrize("value,message", [
-    ("app", "line 1 ('app') is not 'NAME TYPE'"),
     ("app A\nwww CNAME extra", "line 2 ('www CNAME extra') is not 'NAME TYPE'"),
     ("app 12", "record type '12' is not a DNS type"),
     ("app SOA", "the SOA TTL is not changed record by record"),
     ("", "records is empty"),
     ("# only a comment\n", "records holds no RRset"),
-    ([{"name": "app"}], "item 1 ({'name': 'app'}) needs both name and type"),
+    ([{"type": "A"}], "item 1 ({'type': 'A'}) has no name"),
     (42, "must be a list of {name, type} or lines of 'NAME TYPE', not int"),
 ])
 def test_bad_answers_name_the_line(value, message):

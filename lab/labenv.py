@@ -11,6 +11,7 @@ component tells its clients from .lab/<component>/env (KEY=VALUE lines).
     labenv.component_env("k8s")          # {"KUBECONFIG": ..., "K8S_API_SERVER": ...}
 """
 
+import fcntl
 import os
 
 LAB_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -23,6 +24,35 @@ PROFILES = ("fast", "production")
 def state_dir():
     """Where running components keep their state (git-ignored .lab/)."""
     return os.environ.get("LAB_STATE") or os.path.join(REPO, ".lab")
+
+
+_HELD = {}
+
+
+def hold(*parts):
+    """Take the exclusive lock file .lab/<parts...> (one test session at a time on a shared lab
+    part); returns the function that releases it.
+
+    Re-entrant within a process: a fixture and a test of the same pytest session may both ask
+    for it, and a second flock from the same process would wait on the first for ever.
+    """
+    path = os.path.join(state_dir(), *parts)
+    if path in _HELD:
+        _HELD[path][1] += 1
+    else:
+        handle = open(path, "w")  # noqa: SIM115 - kept open while held
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        _HELD[path] = [handle, 1]
+
+    def release():
+        entry = _HELD.get(path)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] == 0:
+            del _HELD[path]
+            entry[0].close()
+    return release
 
 
 def read_env_file(path):

@@ -180,16 +180,14 @@ def _after_postgres_runbook():
 
 def _after_dns_runbook():
     """Hold the DNS tests' lock (tests/integration/dns) while the zone is changed, then restore it."""
-    import fcntl  # pylint: disable=import-outside-toplevel
-    lock = open(os.path.join(labenv.state_dir(), "dns", "tests.lock"), "w", encoding="utf-8")  # noqa: SIM115
-    fcntl.flock(lock, fcntl.LOCK_EX)
+    release = labenv.hold("dns", "tests.lock")
     snapshot = ZoneSnapshot()
 
     def restore():
         try:
             snapshot.restore()
         finally:
-            lock.close()
+            release()
     return restore
 
 

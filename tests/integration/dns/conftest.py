@@ -5,7 +5,6 @@ primary's RRsets before a test and puts back whatever the test changed afterward
 waits until the secondary serves the seeded data again.
 """
 
-import fcntl
 import os
 import subprocess
 import sys
@@ -29,10 +28,12 @@ def dns_env():
     if not env:
         pytest.fail("the lab DNS is not running (no .lab/dns/env): run lab/up dns")
     # One DNS test session at a time on the shared lab (another make test may be running).
-    with open(os.path.join(labenv.state_dir(), "dns", "tests.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    release = labenv.hold("dns", "tests.lock")
+    try:
         _reseed_if_changed(env)
         yield env
+    finally:
+        release()
 
 
 def _reseed_if_changed(env):

@@ -1,5 +1,6 @@
 """Bad input is refused before anything changes: no mutating Linode call, no cordon."""
 
+import json
 import os
 import re
 
@@ -95,3 +96,29 @@ def test_a_refused_run_leaves_another_runs_cordon(lab_as_is, tmp_path):
         uclab.run_module("fournines.runbooks.k8s_node_drain", {
             "nodes": [node], "kubeconfig": conn["kubeconfig"], "state": "uncordoned"})
     assert not uclab.lke_state(core)[node]["unschedulable"]
+
+
+def _unfinished_run(reports_dir, run_id, key):
+    os.makedirs(os.path.join(str(reports_dir), run_id))
+    state = {"run_id": run_id, "runbook": "upgrade-cluster", "created": "2026-01-01T00:00:00Z",
+             "updated": "2026-01-01T00:00:00Z", "status": "running", "facts": {"key": key}, "steps": []}
+    with open(os.path.join(str(reports_dir), run_id, "state.json"), "w") as handle:
+        json.dump(state, handle)
+
+
+def test_an_unfinished_run_is_carried_on_only_against_its_own_pools(lab_as_is, tmp_path):
+    """A run left unfinished before the cluster's pools were rebuilt (new pool ids) is not resumed against the new
+    pools; one for the same pools is."""
+    admin, core, _ = lab_as_is
+    cluster = uclab.connection()["cluster_id"]
+    pools = sorted(set(name.split("-")[1] for name in uclab.lke_state(core)))  # lke<cluster>-<pool>-<hash>
+    _unfinished_run(tmp_path, "upgrade-cluster-20260101T000000Z-gone", "%s/pools-1,2" % cluster)
+    proc = uclab.run_playbook(uclab.extra_vars(tmp_path), check=True)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "upgrade-cluster-20260101T000000Z-gone" not in proc.stdout
+    assert re.search(r"Run upgrade-cluster-\S+ \(new\)", proc.stdout), proc.stdout[-3000:]
+
+    _unfinished_run(tmp_path, "upgrade-cluster-20260101T000001Z-same", "%s/pools-%s" % (cluster, ",".join(pools)))
+    proc = uclab.run_playbook(uclab.extra_vars(tmp_path), check=True)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "Run upgrade-cluster-20260101T000001Z-same (resumed" in proc.stdout, proc.stdout[-3000:]

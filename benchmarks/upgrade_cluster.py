@@ -22,6 +22,7 @@ Prints wall time of each, the ratio, and the failed edge requests of each app.
 import argparse
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -268,8 +269,10 @@ def main():
                 print("   --check (plan only)         %7.1f s" % check_took, flush=True)
                 if args.check_only:
                     with open(os.path.join(tmp, "upgrade-cluster.yml-check.log")) as handle:
-                        tail = handle.read().rstrip().splitlines()[-14:]
-                    print("\n".join("     " + line for line in tail), flush=True)
+                        log = handle.read()
+                    planned = set(re.findall(r"lke%d-\d+-[0-9a-f]+" % CLUSTER_ID, log))
+                    print("   nodes named in the plan     %7d" % len(planned), flush=True)
+                    print("\n".join("     " + line for line in log.rstrip().splitlines()[-14:]), flush=True)
                     continue
                 ours_took, ours_failed = bench.ours(conc)
                 print("   upgrade-cluster.yml         %7.1f s  failed requests %s" % (ours_took, ours_failed), flush=True)

@@ -100,9 +100,9 @@ def test_expiry_moment_takes_the_later_of_convergence_and_publish_lag():
     results = [{"converged_at": "2026-01-01T00:00:10Z"}, {"converged_at": "2026-01-01T00:00:12Z"}]
     base = prop._epoch("2026-01-01T00:00:12Z")
     moment, why = prop.expiry_moment(results, 60, 0, changed_at="2026-01-01T00:00:00Z")
-    assert moment == base + 60 and "converged" in why
+    assert moment == base + 60 + 1 and "converged" in why and "whole-second" in why  # 1 s: resolvers' clocks
     moment, why = prop.expiry_moment(results, 60, 900, changed_at="2026-01-01T00:00:00Z")
-    assert moment == prop._epoch("2026-01-01T00:15:00Z") + 60 and "publish lag" in why
+    assert moment == prop._epoch("2026-01-01T00:15:00Z") + 60 + 1 and "publish lag" in why
 
 
 def test_normalize_expectations_canonicalises_names():

@@ -181,14 +181,15 @@ def _demote_old_primary(data_dir, target_bindir, candidate_conn, conninfo, os_us
         env = {"PGPASSWORD": candidate_conn["password"]} if candidate_conn.get("password") else None
         rc, out, err = run([os.path.join(target_bindir, "pg_rewind"), "-D", data_dir, "--source-server=" + source],
                            os_user=os_user, env=env, check=False, timeout=3600)
+        failure = (err.strip() or out.strip())[-400:]
         if rc == 0:
             outcome.update(method="pg_rewind", detail=((out + err).strip().splitlines() or ["done"])[-1])
         elif repoint == "rewind":
             raise PostgresError("pg_rewind of the old primary failed (%s); nothing else was tried (repoint: rewind). "
                                 "Run again with repoint: auto or base_backup to rebuild it from a fresh base backup"
-                                % (err.strip() or out.strip())[-400:])
+                                % failure)
         else:
-            outcome["rewind_error"] = (err.strip() or out.strip())[-400:]
+            outcome["rewind_error"] = failure
     if outcome["method"] is None:
         outcome.update(method="base_backup", **_rebuild_from_base_backup(data_dir, target_bindir, candidate_conn,
                                                                          os_user))

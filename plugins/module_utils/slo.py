@@ -264,3 +264,21 @@ def append_downtime(path, start, end, tags=None, source=None, run_id=None, note=
         handle.flush()
         os.fsync(handle.fileno())
     return True
+
+
+def charge_downtime(state, ledger, downtime, runbook):
+    """Append a run's measured downtime (``downtime``: seconds, step, tags) to the ledger, ending when
+    that step of the run journal ``state`` finished (now if it has not); once per run id."""
+    end = None
+    for step in state["steps"]:
+        if step["name"] == downtime.get("step") and step.get("finished"):
+            end = parse_time(step["finished"], "finished")
+    if end is None:
+        end = datetime.datetime.now(UTC)
+    start = end - datetime.timedelta(seconds=downtime["seconds"])
+    # The ledger counts whole seconds: round outwards, so a sub-second outage is charged, not dropped.
+    start = start.replace(microsecond=0)
+    if end.microsecond:
+        end = end.replace(microsecond=0) + datetime.timedelta(seconds=1)
+    return append_downtime(ledger, format_time(start), format_time(end), tags=downtime.get("tags"), source=runbook,
+                           run_id=state["run_id"], note="measured by %s" % (downtime.get("step") or runbook))

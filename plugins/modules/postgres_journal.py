@@ -119,30 +119,11 @@ ledger_recorded:
   type: bool
 """
 
-import datetime
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report import RunJournal
-from ansible_collections.fournines.runbooks.plugins.module_utils.slo import SLOError, append_downtime, format_time, parse_time
-
-
-def charge_downtime(state, ledger, downtime, runbook):
-    """Append the run's measured downtime to the ledger, ending when its step finished; once per run."""
-    end = None
-    for step in state["steps"]:
-        if step["name"] == downtime.get("step") and step.get("finished"):
-            end = parse_time(step["finished"], "finished")
-    if end is None:
-        end = datetime.datetime.now(datetime.timezone.utc)
-    start = end - datetime.timedelta(seconds=downtime["seconds"])
-    # The ledger counts whole seconds: round outwards, so a sub-second outage is charged, not dropped.
-    start = start.replace(microsecond=0)
-    if end.microsecond:
-        end = end.replace(microsecond=0) + datetime.timedelta(seconds=1)
-    return append_downtime(ledger, format_time(start), format_time(end), tags=downtime.get("tags"), source=runbook,
-                           run_id=state["run_id"], note="measured by %s" % (downtime.get("step") or runbook))
+from ansible_collections.fournines.runbooks.plugins.module_utils.slo import SLOError, charge_downtime
 
 
 def main():

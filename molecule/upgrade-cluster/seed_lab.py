@@ -1,4 +1,4 @@
-"""Put the Linode simulator and the lab cluster back to the seeded state (prepare and cleanup)."""
+"""Put the Linode simulator and the lab cluster back to the seeded state (the scenario's cleanup, first and last)."""
 
 import os
 import sys

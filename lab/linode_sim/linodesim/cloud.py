@@ -209,7 +209,10 @@ class Cloud(LkeMixin, InstancesMixin, DomainsMixin):
                     self.node_action("create", want[name], then={
                         "kind": "joined", "node_id": node["id"], "gen": node["gen"]})
             orphans = set(self.data.get("orphans", {}))
-        existing = self.backend.list_names()
+            # Only this simulator's Nodes: another simulator (the benchmark's private cluster)
+            # may share the lab's API server, and its Nodes are not strays of ours.
+            own = tuple("lke%s-" % cid for cid in self.data["clusters"])
+        existing = {name for name in self.backend.list_names() if name.startswith(own)} if own else set()
         for name in existing - set(want) - orphans:
             self.node_action("delete", name)
         for name, spec in want.items():

@@ -292,3 +292,19 @@ def test_control_plane_update_enables_ha_once(client):
     with pytest.raises(ApiError) as err:
         cluster.save()
     assert err.value.status == 400 and "High availability" in str(err.value)
+
+
+def test_reconcile_deletes_only_its_own_stray_nodes(sim):
+    """Another simulator's cluster may share the lab's API server (the benchmark's private one):
+    reconcile must leave its Nodes alone, and still delete this cluster's strays."""
+    backend = sim.backend
+    ours = set(backend.nodes)
+    cluster_id = next(iter(sim.cloud.data["clusters"]))
+    backend.nodes["lke999001-5-aaaa1111"] = {"name": "lke999001-5-aaaa1111", "heartbeat": True}
+    backend.nodes["lke%s-1-deadbeef" % cluster_id] = {"name": "stray", "heartbeat": True}
+    backend.calls.clear()
+    sim.cloud.reconcile()
+    sim.cloud.run_due()
+    deleted = [name for verb, name in backend.calls if verb == "delete"]
+    assert deleted == ["lke%s-1-deadbeef" % cluster_id]
+    assert "lke999001-5-aaaa1111" in backend.nodes and ours <= set(backend.nodes)

@@ -148,6 +148,30 @@ class RunJournal(object):
         return {"dir": self.dir, "json": os.path.join(self.dir, "report.json"), "markdown": md_path}
 
 
+def interrupted_runs(reports_dir, runbook, step_names, exclude=None):
+    """Runs of ``runbook`` that never finished (status still running) with one of ``step_names``
+    still running: killed in the middle of a step that must be carried on, not started over.
+    Newest first, as dicts of run_id, step and started."""
+    found = []
+    if not os.path.isdir(reports_dir):
+        return found
+    for run_id in os.listdir(reports_dir):
+        path = os.path.join(reports_dir, run_id, "state.json")
+        if run_id == exclude or not os.path.isfile(path):
+            continue
+        try:
+            with open(path) as handle:
+                state = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        if state.get("runbook") != runbook or state.get("status") != "running":
+            continue
+        for step in state.get("steps") or []:
+            if step.get("name") in step_names and step.get("status") == "running":
+                found.append({"run_id": run_id, "step": step["name"], "started": step.get("started")})
+    return sorted(found, key=lambda r: r["started"] or "", reverse=True)
+
+
 def markdown_table(headers, rows):
     """A Markdown table; cells are str()-ed and pipes escaped."""
     def cell(value):

@@ -87,6 +87,14 @@ options:
     type: list
     elements: dict
     default: []
+  find_interrupted:
+    description:
+      - Step names that take the database down. Other runs of O(runbook) under O(reports_dir) that never
+        finished while one of these steps was running are returned in RV(interrupted), so that a new run
+        can say which run to carry on instead of starting over.
+    type: list
+    elements: str
+    default: []
 """
 
 EXAMPLES = r"""
@@ -117,12 +125,18 @@ ledger_recorded:
   description: Whether this task charged the downtime to O(ledger) (false when the run was already charged).
   returned: always
   type: bool
+interrupted:
+  description: Other runs interrupted in one of the O(find_interrupted) steps, newest first.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"run_id": "upgrade-postgres-minor-20261127T120000Z", "step": "switchover", "started": "2026-11-27T12:00:05Z"}]
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.report import RunJournal
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import RunJournal, interrupted_runs
 from ansible_collections.fournines.runbooks.plugins.module_utils.slo import SLOError, charge_downtime
 
 
@@ -137,9 +151,10 @@ def main():
         downtime=dict(type="dict", options=dict(
             seconds=dict(type="float", required=True), step=dict(type="str"),
             tags=dict(type="list", elements="str", default=["postgres-upgrade"]))),
+        find_interrupted=dict(type="list", elements="str", default=[]),
     ), supports_check_mode=True)
     p = module.params
-    result = dict(changed=False, ledger_recorded=False)
+    result = dict(changed=False, ledger_recorded=False, interrupted=[])
     try:
         journal = RunJournal(p["reports_dir"], p["run_id"], p["runbook"])
         if not module.check_mode:
@@ -157,6 +172,9 @@ def main():
             result["changed"] = True
     except (RunbookError, SLOError) as err:
         module.fail_json(msg=str(err))
+    if p["find_interrupted"]:
+        result["interrupted"] = interrupted_runs(p["reports_dir"], p["runbook"], p["find_interrupted"],
+                                                 exclude=p["run_id"])
     result["journal"] = journal.state
     result["done"] = [s["name"] for s in journal.state["steps"] if s["status"] in ("done", "skipped")]
     module.exit_json(**result)

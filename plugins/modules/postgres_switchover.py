@@ -22,6 +22,10 @@ description:
   - If the candidate does not catch up within O(catchup_timeout), nothing is promoted and the
     old primary is started again.
   - Downtime (primary stopped until the candidate accepts writes) is returned.
+  - With O(resume), a switchover interrupted part-way carries on from what the two servers and the
+    old primary's data directory show instead of starting over (see RV(switchover.resumed_at_stage)); a
+    state no switchover leaves (both primaries, both replicas, an old primary that crashed before the
+    candidate was promoted) stops with an explanation and changes nothing.
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
@@ -77,6 +81,24 @@ options:
     type: str
     choices: [auto, rewind, base_backup]
     default: auto
+  resume:
+    description:
+      - Carry on an interrupted switchover (the run journal says it was running). Stages, in order
+        C(not_started) (a normal switchover), C(primary_stopped) (wait for the candidate to replay
+        the primary's shutdown checkpoint, promote), C(promoted) (repoint the old primary; an
+        interrupted base backup is redone), C(repointed) (start it), C(done) (nothing changes).
+    type: bool
+    default: false
+  primary_bindir:
+    description:
+      - Bindir the old primary ran on. Used when a resumed switchover must start a stopped old primary
+        again because the candidate did not catch up; O(target_bindir) (same major) when not given.
+    type: path
+  started_at:
+    description:
+      - Epoch seconds at which the interrupted run began its switchover. Bounds the downtime of a resumed
+        run when the old primary's shutdown time can no longer be read from its data directory.
+    type: float
 """
 
 EXAMPLES = r"""
@@ -89,6 +111,17 @@ EXAMPLES = r"""
     candidate_port: 5432
     target_bindir: /usr/lib/postgresql/15/bin
   register: switchover
+
+- name: Carry on a switchover that was interrupted
+  fournines.runbooks.postgres_switchover:
+    login_port: 5432
+    login_password: "{{ postgres_password }}"
+    primary_data_dir: /var/lib/postgresql/15/main
+    candidate_host: db2.internal
+    candidate_port: 5432
+    target_bindir: /usr/lib/postgresql/15/bin
+    primary_bindir: /usr/lib/postgresql/15/bin
+    resume: true
 """
 
 RETURN = r"""
@@ -97,8 +130,22 @@ switchover:
     - Plan (check mode) or result, with C(downtime_seconds), C(shutdown_checkpoint_lsn), C(timings) and C(rewind).
     - C(rewind.method) is C(pg_rewind) or C(base_backup); after a base backup C(rewind.old_data_dir_kept_at)
       names the old data directory and C(rewind.rewind_error) why pg_rewind was not enough.
+    - C(resumed) tells whether an interrupted switchover was carried on, C(resumed_at_stage) from where.
+      A resumed run's C(downtime_seconds) runs from the old primary's shutdown (or O(started_at)) to the
+      promotion (C(downtime_measured_from) says which), rounded up to whole seconds of the file times it reads;
+      it is null when neither is known.
   returned: always
   type: dict
+  contains:
+    resumed:
+      description: Whether an interrupted switchover was carried on.
+      type: bool
+      returned: always
+    resumed_at_stage:
+      description: The stage the interrupted switchover had reached.
+      type: str
+      returned: when resumed
+      sample: primary_stopped
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -121,18 +168,22 @@ def main():
         log_file=dict(type="path"), max_lag_bytes=dict(type="int", default=16777216),
         catchup_timeout=dict(type="int", default=60),
         repoint=dict(type="str", default="auto", choices=["auto", "rewind", "base_backup"]),
+        resume=dict(type="bool", default=False), primary_bindir=dict(type="path"), started_at=dict(type="float"),
     ), supports_check_mode=True)
     p = module.params
     try:
         bindir_version(p["target_bindir"], what="target_bindir")
+        if p["primary_bindir"]:
+            bindir_version(p["primary_bindir"], what="primary_bindir")
         primary = conn_params(p)
         candidate = conn_params(p, host=p["candidate_host"], port=p["candidate_port"])
         result = switchover(primary, p["primary_data_dir"], candidate, p["target_bindir"], p["os_user"], p["log_file"],
                             p["max_lag_bytes"], p["catchup_timeout"], primary_name=p["primary_name"],
-                            check_mode=module.check_mode, repoint=p["repoint"])
+                            check_mode=module.check_mode, repoint=p["repoint"], resume=p["resume"],
+                            primary_bindir=p["primary_bindir"], started_at=p["started_at"])
     except PostgresError as err:
         module.fail_json(msg=str(err))
-    module.exit_json(changed=True, switchover=result,
+    module.exit_json(changed=result.get("resumed_at_stage") != "done", switchover=result,
                      diff={"before": {"primary": result["old_primary"]}, "after": {"primary": result["new_primary"]}})
 
 

@@ -92,6 +92,12 @@ dir:
   description: The run's directory, C(<reports_dir>/<run_id>).
   returned: always
   type: str
+progress_file:
+  description:
+    - C(<dir>/progress.log), where long waits append progress lines. The
+      P(fournines.runbooks.progress#callback) callback follows it and shows the lines while tasks run.
+  returned: always
+  type: str
 resumed:
   description: Whether the run existed before this task (a re-run carrying on).
   returned: always
@@ -151,8 +157,9 @@ def main():
                 changed = True
     except RunbookError as err:
         module.fail_json(msg=str(err))
-    module.exit_json(changed=changed, run_id=run_id, dir=os.path.join(p["reports_dir"], run_id), resumed=resumed,
-                     state=journal.state)
+    run_dir = os.path.join(p["reports_dir"], run_id)
+    module.exit_json(changed=changed, run_id=run_id, dir=run_dir, progress_file=os.path.join(run_dir, "progress.log"),
+                     resumed=resumed, state=journal.state)
 
 
 if __name__ == "__main__":

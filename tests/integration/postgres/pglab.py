@@ -93,3 +93,28 @@ def step(report, name):
         if item["name"] == name:
             return item
     return None
+
+
+def kill_tree(pid):
+    """SIGKILL a process and every descendant, the way a controller that dies takes its modules
+    with it. Ansible's workers call setsid(), so killing the process group is not enough."""
+    import signal
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as handle:
+                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    todo, tree = [pid], []
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    for member in tree:
+        try:
+            os.kill(member, signal.SIGKILL)
+        except OSError:
+            pass

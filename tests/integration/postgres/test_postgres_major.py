@@ -185,7 +185,7 @@ def test_major_run_interrupted_in_its_downtime_carries_on(start_state):
     import signal
     import subprocess
     import time
-    from pglab import PLAYBOOK, REPO
+    from pglab import PLAYBOOK, REPO, kill_tree
     lab = start_state
     run_id = "test-resume-%d" % os.getpid()
     state = os.path.join(REPO, "reports", run_id, "state.json")
@@ -204,7 +204,7 @@ def test_major_run_interrupted_in_its_downtime_carries_on(start_state):
                 except ValueError:
                     steps = []
                 if any(s["name"] == "major-upgrade" and s["status"] == "running" for s in steps):
-                    os.killpg(proc.pid, signal.SIGKILL)
+                    kill_tree(proc.pid)  # the modules too: a dead controller takes them with it
                     break
             time.sleep(0.05)
         proc.wait(30)
@@ -226,5 +226,5 @@ def test_major_run_interrupted_in_its_downtime_carries_on(start_state):
         assert [c["run_id"] for c in charged] == [run_id] and "major" in charged[0]["tags"], charged
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            kill_tree(proc.pid)
         shutil.rmtree(os.path.join(REPO, "reports", run_id), ignore_errors=True)

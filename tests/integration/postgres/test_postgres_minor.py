@@ -14,7 +14,9 @@ import time
 import psycopg2
 import pytest
 
-from pglab import REPO, step
+from pglab import REPO, kill_tree, step
+
+from ansible_collections.fournines.runbooks.plugins.module_utils import postgres as pg
 
 
 class LedgerWriter(threading.Thread):
@@ -171,6 +173,12 @@ def test_failed_canary_goes_back_to_the_old_binaries_and_the_primary_keeps_servi
 def _bindir_with_failing_pg_rewind(lab):
     """The minor target's binaries, except a pg_rewind that fails the way it does when the old
     primary's WAL no longer reaches the point of divergence (fault injection: the rest is real)."""
+    return _bindir_with_pg_rewind(lab, "#!/bin/sh\necho 'pg_rewind: error: could not find previous WAL record at "
+                                       "0/3000028' >&2\nexit 1\n")
+
+
+def _bindir_with_pg_rewind(lab, script_text):
+    """The minor target's binaries with ``script_text`` as pg_rewind."""
     real = lab.env["PG_BINDIR_MINOR_TARGET"]
     # pytest's tmp_path sits under a root-only directory; the server user must reach the binaries
     fake = pathlib.Path(tempfile.mkdtemp(prefix="fournines-pgbin-", dir="/tmp"))
@@ -179,8 +187,9 @@ def _bindir_with_failing_pg_rewind(lab):
         if name != "pg_rewind":
             os.symlink(os.path.join(real, name), str(fake / name))
     script = fake / "pg_rewind"
-    script.write_text("#!/bin/sh\necho 'pg_rewind: error: could not find previous WAL record at 0/3000028' >&2\nexit 1\n")
+    script.write_text(script_text)
     script.chmod(0o755)
+    os.chmod(str(fake), 0o777)  # the server user's script may leave a marker beside itself
     return str(fake)
 
 
@@ -215,3 +224,123 @@ def test_old_primary_rebuilt_from_a_base_backup_when_rewind_is_not_an_option(sta
                          "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")[0][0] == 1
     finally:
         shutil.rmtree(kept, ignore_errors=True)
+
+
+def _journal_steps(run_id):
+    try:
+        with open(os.path.join(REPO, "reports", run_id, "state.json")) as handle:
+            return {s["name"]: s["status"] for s in json.load(handle)["steps"]}
+    except (OSError, ValueError):
+        return {}
+
+
+def _start_playbook(run_id, *extra):
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+    cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), os.path.join(REPO, "playbooks", "upgrade-postgres.yml"),
+           "-e", "postgres_upgrade=minor", "-e", "postgres_run_id=%s" % run_id]
+    for item in extra:
+        cmd += ["-e", item]
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def _kill_when(proc, condition, what, timeout=600):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if condition():
+            kill_tree(proc.pid)
+            proc.wait(30)
+            return time.time()
+        time.sleep(0.05)
+    raise AssertionError("the run ended (rc %s) before %s" % (proc.poll(), what))
+
+
+def _timeline(lab, port):
+    """The timeline a primary writes WAL on (pg_control_checkpoint() lags after a promotion)."""
+    return int(lab.query(port, "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)")[0][0], 16)
+
+
+def _finished_report(lab, run_id):
+    rc, out, _ = lab.playbook("postgres_upgrade=minor", "postgres_run_id=%s" % run_id)
+    assert rc == 0, out[-3000:]
+    with open(os.path.join(REPO, "reports", run_id, "report.json")) as handle:
+        return json.load(handle)
+
+
+def _assert_switched_once(lab, report, run_id):
+    target = lab.env["PG_MINOR_TARGET"].split()[0]
+    assert report["status"] == "done"
+    assert lab.describe(lab.replica_port) == ("primary", target)
+    assert lab.describe(lab.primary_port) == ("replica", target)
+    assert lab.query(lab.replica_port, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")[0][0] == 1
+    with open(os.path.join(REPO, "reports", "downtime.jsonl")) as handle:
+        charged = [json.loads(line) for line in handle if run_id in line]
+    assert [c["run_id"] for c in charged] == [run_id], charged
+
+
+def test_switchover_interrupted_after_the_primary_stopped_carries_on(start_state):
+    """Kill the run while the primary is stopped and the canary not yet promoted (its replay is
+    paused so the moment lasts), then run again with the run id: it promotes the canary once it
+    has replayed everything, repoints the old primary, and charges the whole downtime."""
+    lab = start_state
+    run_id = "test-minor-resume-stopped-%d" % os.getpid()
+    primary_data = lab.env["PG_PRIMARY_DATA"]
+    proc = _start_playbook(run_id)
+    try:
+        deadline = time.monotonic() + 600
+        while _journal_steps(run_id).get("minor-canary") != "done":
+            assert proc.poll() is None and time.monotonic() < deadline, "the canary step never finished"
+            time.sleep(0.05)
+        lab.query(lab.replica_port, "SELECT pg_wal_replay_pause()")
+        # a commit the canary receives but has not replayed when the primary stops
+        lab.query(lab.primary_port, "INSERT INTO app.ledger (id, client, amount) VALUES (1, 'resume-test', 1)",
+                  dbname="appdb")
+        stopped_seen = _kill_when(proc, lambda: pg.postmaster(primary_data) is None, "the primary stopped")
+        assert lab.query(lab.replica_port, "SELECT pg_is_in_recovery()")[0][0] is True, "promoted too early"
+        time.sleep(2.0)  # the outage goes on while nobody runs anything
+        lab.query(lab.replica_port, "SELECT pg_wal_replay_resume()")
+        # a new run (no run id) is refused and names the run to carry on; nothing changes
+        rc, out, _ = lab.playbook("postgres_upgrade=minor")
+        assert rc != 0 and "carry it on with -e postgres_run_id=%s" % run_id in out, out[-2000:]
+        assert pg.postmaster(primary_data) is None and lab.describe(lab.replica_port)[0] == "replica"
+        rerun_started = time.time()
+        report = _finished_report(lab, run_id)
+        details = step(report, "switchover")["details"]
+        assert details["resumed"] is True and details["resumed_at_stage"] == "primary_stopped", details
+        assert details["downtime_measured_from"] == "old primary shutdown"
+        # from the primary's shutdown (before the kill) to the promotion in the second run
+        assert details["downtime_seconds"] >= rerun_started - stopped_seen, details
+        _assert_switched_once(lab, report, run_id)
+        assert lab.query(lab.replica_port, "SELECT count(*) FROM app.ledger WHERE client = 'resume-test'",
+                         dbname="appdb")[0][0] == 1
+    finally:
+        if proc.poll() is None:
+            kill_tree(proc.pid)
+        shutil.rmtree(os.path.join(REPO, "reports", run_id), ignore_errors=True)
+
+
+def test_switchover_interrupted_after_the_promotion_carries_on(start_state):
+    """Kill the run while the old primary is being repointed (a pg_rewind that waits: fault
+    injection), then run again: the canary is not promoted twice, the old primary is rewound
+    with the real pg_rewind and streams from the new primary."""
+    lab = start_state
+    run_id = "test-minor-resume-promoted-%d" % os.getpid()
+    fake = _bindir_with_pg_rewind(lab, "#!/bin/sh\ntouch \"$(dirname \"$0\")/started\"\nexec sleep 120\n")
+    proc = _start_playbook(run_id, "postgres_switchover_target_bindir=%s" % fake)
+    try:
+        _kill_when(proc, lambda: os.path.exists(os.path.join(fake, "started")), "pg_rewind started")
+        assert lab.describe(lab.replica_port)[0] == "primary"
+        timeline = _timeline(lab, lab.replica_port)
+        report = _finished_report(lab, run_id)
+        details = step(report, "switchover")["details"]
+        assert details["resumed_at_stage"] == "promoted", details
+        assert details["rewind"]["method"] == "pg_rewind", details["rewind"]
+        # promoted once: a second promotion would have started another timeline
+        assert _timeline(lab, lab.replica_port) == timeline > 1
+        assert 0 < details["downtime_seconds"] < 60, details
+        _assert_switched_once(lab, report, run_id)
+    finally:
+        if proc.poll() is None:
+            kill_tree(proc.pid)
+        shutil.rmtree(fake, ignore_errors=True)
+        shutil.rmtree(os.path.join(REPO, "reports", run_id), ignore_errors=True)

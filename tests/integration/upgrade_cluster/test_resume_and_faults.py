@@ -81,3 +81,6 @@ def test_linode_api_faults_are_retried_two_pools(seeded_lab, tmp_path):
     assert len(resized) == 2 and len(deleted) == 2, "each pool gets and loses its own surge node"
     api = report["report"]["probe"]["targets"]["api"]
     assert api["failed_requests"] == 0, api
+    # the long waits' progress lines reach the play output (callback fournines.runbooks.progress)
+    progress = [line for line in proc.stdout.splitlines() if line.startswith("  progress: ")]
+    assert any("cordoned" in line for line in progress), proc.stdout[-4000:]

@@ -159,3 +159,65 @@ def test_run_reports_the_commands_own_message():
     assert rc == 0 and out.strip() == "hi"
     with pytest.raises(pg.PostgresError, match="cannot run /nonexistent"):
         pg.run(["/nonexistent"])
+
+
+# --- carrying on an interrupted switchover ----------------------------------------------------
+
+@pytest.mark.parametrize("candidate, old_running, old_recovery, old_state, repointed, stage", [
+    (True, True, False, None, False, "not_started"),          # interrupted before the primary stopped
+    (True, False, None, "shut down", False, "primary_stopped"),
+    (False, False, None, "shut down", False, "promoted"),      # promoted, old primary untouched
+    (False, False, None, "shut down in recovery", False, "promoted"),  # pg_rewind ran, config not yet written
+    (False, False, None, "shut down", True, "repointed"),
+    (False, True, True, None, True, "done"),
+])
+def test_classify_interrupted_switchover(candidate, old_running, old_recovery, old_state, repointed, stage):
+    assert sw.classify(candidate, old_running, old_recovery, old_state, repointed, False) == stage
+
+
+@pytest.mark.parametrize("candidate, old_running, old_recovery, old_state, message", [
+    (None, False, None, "shut down", "cannot be reached"),
+    (True, True, True, None, "both servers are replicas"),
+    (False, True, False, None, "split brain"),
+    (True, False, None, "in production", "not shut down cleanly"),  # crashed: may hold unsent WAL
+    (True, False, None, None, "not shut down cleanly"),
+])
+def test_classify_refuses_states_no_switchover_leaves(candidate, old_running, old_recovery, old_state, message):
+    with pytest.raises(pg.PostgresError, match=message):
+        sw.classify(candidate, old_running, old_recovery, old_state, False, False)
+
+
+def _standby(tmp_path, conninfo, signal=True):
+    (tmp_path / "postgresql.auto.conf").write_text("work_mem = '4MB'\nprimary_conninfo = '%s'\n"
+                                                   % conninfo.replace("'", "''"))
+    if signal:
+        (tmp_path / "standby.signal").write_text("")
+    return str(tmp_path)
+
+
+CANDIDATE = {"host": "127.0.0.1", "port": 15433}
+
+
+def test_is_repointed_needs_the_signal_and_a_conninfo_naming_the_candidate_and_us(tmp_path):
+    ours = "host=127.0.0.1 port=15433 user=replicator password='it\\'s' application_name=pg-primary"
+    assert sw.is_repointed(_standby(tmp_path, ours), CANDIDATE, "pg-primary")
+    assert not sw.is_repointed(str(tmp_path), CANDIDATE, "pg-replica")
+    assert not sw.is_repointed(str(tmp_path), dict(CANDIDATE, port=15432), "pg-primary")
+
+
+def test_is_repointed_false_for_a_base_backup_that_pg_basebackup_wrote(tmp_path):
+    # -R writes standby.signal and a primary_conninfo without our application_name
+    assert not sw.is_repointed(_standby(tmp_path, "host=127.0.0.1 port=15433 user=replicator"), CANDIDATE, "pg-primary")
+
+
+
+def test_is_repointed_false_without_standby_signal(tmp_path):
+    assert not sw.is_repointed(_standby(tmp_path, "host=127.0.0.1 port=15433 application_name=pg-primary",
+                                        signal=False), CANDIDATE, "pg-primary")
+
+
+def test_control_time_reads_pg_controldata_dates():
+    import time
+    stamp = sw._control_time("Fri Nov 27 12:00:20 2026")
+    assert time.localtime(stamp)[:6] == (2026, 11, 27, 12, 0, 20)
+    assert sw._control_time("not a date") is None and sw._control_time(None) is None

@@ -42,3 +42,25 @@ def test_report_files(tmp_path):
     md = open(paths["markdown"]).read()
     assert "| scan | done |" in md and "a\\|b" in md and "**succeeded**" in md
     assert json.load(open(paths["json"]))["report"] == {"findings": 1}
+
+
+def test_interrupted_runs_are_the_unfinished_ones_stuck_in_a_downtime_step(tmp_path):
+    def run(run_id, runbook="upgrade-postgres", step=("switchover", "running"), finish=None):
+        journal = report.RunJournal(str(tmp_path), run_id, runbook)
+        journal.step("preflight", "done")
+        journal.step(step[0], step[1])
+        if finish:
+            journal.finish(finish)
+        return journal
+    run("killed-in-switchover")
+    run("killed-in-canary", step=("minor-canary", "running"))     # nothing down: a new run may start
+    run("failed-in-switchover", finish="failed")                  # ended with its rescue and report
+    run("done", step=("switchover", "done"), finish="done")
+    run("other-runbook", runbook="upgrade-cluster")
+    run("killed-in-major", step=("major-upgrade", "running"))
+    found = report.interrupted_runs(str(tmp_path), "upgrade-postgres", ["switchover", "major-upgrade"])
+    assert sorted(r["run_id"] for r in found) == ["killed-in-major", "killed-in-switchover"]
+    assert found[0]["started"] >= found[1]["started"]
+    assert report.interrupted_runs(str(tmp_path), "upgrade-postgres", ["switchover"],
+                                   exclude="killed-in-switchover") == []
+    assert report.interrupted_runs(str(tmp_path / "missing"), "upgrade-postgres", ["switchover"]) == []

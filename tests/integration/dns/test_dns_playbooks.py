@@ -61,6 +61,8 @@ def test_lowered_days_ahead_restored_by_another_run(run_id, nameservers):
     lowered = playbook("lower-dns-ttl.yml", {"dns_migration_run_id": run_id, "dns_migration_ttl": 5})
     assert lowered.returncode == 0, lowered.stdout
     assert set(served_ttls(nameservers).values()) == {5}
+    # the wait's lines reach the play output as they are written (the progress callback)
+    assert "  progress: " in lowered.stdout and "serves the expected answers" in lowered.stdout, lowered.stdout
     again = playbook("lower-dns-ttl.yml", {"dns_migration_run_id": run_id, "dns_migration_ttl": 5})
     assert again.returncode == 0 and "changed=0" in again.stdout  # a re-run keeps the saved originals
     pending = journal(run_id)["facts"]["dns_ttl"]["records"]

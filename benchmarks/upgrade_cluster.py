@@ -102,6 +102,17 @@ class Bench(object):
         return [n for n in self.core.list_node().items if n.metadata.name.startswith("lke%d-" % CLUSTER_ID)
                 and any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])]
 
+    def on_target(self, size, what):
+        """Both contenders must end with every node Ready on the newest version: a figure for a job
+        that skipped nodes would mean nothing."""
+        newest = self.cloud.data["versions"][-1]
+        ready = self.ready()
+        done = [n for n in ready if n.status.node_info.kubelet_version.startswith("v%s." % newest)]
+        if len(done) != size or len(ready) != size:
+            raise SystemExit("benchmark: after %s, %d of %d Nodes Ready, %d on %s" % (what, len(ready), size, len(done),
+                                                                                    newest))
+        return "%d/%d Ready on %s" % (len(done), size, newest)
+
     def build(self, nodes):
         self.teardown_pools()
         with self.cloud.lock:
@@ -275,10 +286,12 @@ def main():
                     print("\n".join("     " + line for line in log.rstrip().splitlines()[-14:]), flush=True)
                     continue
                 ours_took, ours_failed = bench.ours(conc)
-                print("   upgrade-cluster.yml         %7.1f s  failed requests %s" % (ours_took, ours_failed), flush=True)
+                print("   upgrade-cluster.yml         %7.1f s  failed requests %s, %s" % (
+                    ours_took, ours_failed, bench.on_target(size, "upgrade-cluster.yml")), flush=True)
                 bench.build(size)
                 base_took, base_failed = bench.baseline()
-                print("   baseline                    %7.1f s  failed requests %s" % (base_took, base_failed), flush=True)
+                print("   baseline                    %7.1f s  failed requests %s, %s" % (
+                    base_took, base_failed, bench.on_target(size, "the baseline")), flush=True)
                 rows.append((size, conc, ours_took, base_took, ours_failed, base_failed, check_took))
         finally:
             bench.close()

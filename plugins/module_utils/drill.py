@@ -406,13 +406,21 @@ def outage_seconds(timeline, now):
     return max(0.0, (marks.get("first_200") or now) - marks["app_down"])
 
 
+#: Seconds between two "still waiting" progress lines while no milestone is reached.
+PROGRESS_EVERY = 30.0
+
+
 def wait_for(watch_dir, probe_dir, fault_ts, node, mode, probe_target, until, deadline, downtime_limit=None,
-             interval=1.0, poll=1.0, clock=time.time):
+             interval=1.0, poll=1.0, clock=time.time, progress=None):
     """Wait until every milestone in ``until`` was observed, the outage passes ``downtime_limit``
-    or the deadline passes. Returns the snapshot with ``reached``, ``limit_exceeded``, ``timed_out``."""
+    or the deadline passes. Returns the snapshot with ``reached``, ``limit_exceeded``, ``timed_out``.
+
+    ``progress`` (a callable taking one line) hears each milestone as it is first observed, and
+    every PROGRESS_EVERY seconds what is still awaited."""
     unknown = [u for u in until if u not in T.MILESTONE_LABELS]
     if unknown:
         raise DrillError("milestone(s) %s not known; valid: %s" % (", ".join(unknown), ", ".join(T.MILESTONE_LABELS)))
+    told, last_line = set(), clock()
     while True:
         tl = snapshot(watch_dir, probe_dir, fault_ts, node, mode, probe_target, interval)
         now = clock()
@@ -420,6 +428,17 @@ def wait_for(watch_dir, probe_dir, fault_ts, node, mode, probe_target, until, de
         tl.update(outage_seconds=round(outage, 1), reached=all(tl["milestones"].get(u) is not None for u in until),
                   limit_exceeded=bool(downtime_limit) and outage > float(downtime_limit), timed_out=False,
                   elapsed=round(now - fault_ts, 1))
+        if progress is not None:
+            new = sorted((ts, name) for name, ts in tl["milestones"].items() if ts is not None and name not in told)
+            for ts, name in new:
+                told.add(name)
+                progress("%s at +%.1f s" % (T.MILESTONE_LABELS[name], ts - fault_ts))
+            if new:
+                last_line = now
+            elif now - last_line >= PROGRESS_EVERY:
+                last_line = now
+                progress("waiting for %s (%.0f s since the fault, outage %.0f s)" % (
+                    ", ".join(u for u in until if tl["milestones"].get(u) is None), now - fault_ts, outage))
         if tl["reached"] or tl["limit_exceeded"]:
             return tl
         if deadline.expired():

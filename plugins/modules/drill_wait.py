@@ -50,6 +50,12 @@ options:
     description: Seconds between reads.
     type: float
     default: 1.0
+  progress_file:
+    description:
+      - File to append a timestamped line to for each milestone as it is first observed, and every 30 s
+        for what is still awaited (the run's C(progress.log), which the
+        P(fournines.runbooks.progress#callback) callback shows while the task runs).
+    type: path
 """
 
 EXAMPLES = r"""
@@ -92,11 +98,23 @@ missing:
   elements: str
 """
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils import drill as D
 from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.retry import Deadline
+
+
+def _progress_writer(path):
+    if not path:
+        return None
+
+    def write(line):
+        with open(path, "a") as handle:
+            handle.write("%s drill_wait: %s\n" % (time.strftime("%H:%M:%S", time.gmtime()), line))
+    return write
 
 
 def main():
@@ -106,13 +124,14 @@ def main():
             until=dict(type="list", elements="str", default=["pod_ready", "first_200"]),
             timeout=dict(type="int", default=900),
             downtime_limit=dict(type="float", default=0),
-            poll=dict(type="float", default=1.0)),
+            poll=dict(type="float", default=1.0),
+            progress_file=dict(type="path")),
         supports_check_mode=True)
     p = module.params
     try:
         tl = D.wait_for(p["watch_dir"], p["probe_dir"], p["fault_ts"], p["node"], p["mode"], p["probe_target"],
                         p["until"], Deadline(0 if module.check_mode else p["timeout"]), p["downtime_limit"],
-                        p["probe_interval"], p["poll"])
+                        p["probe_interval"], p["poll"], progress=_progress_writer(p["progress_file"]))
     except RunbookError as err:
         module.fail_json(msg=str(err))
     module.exit_json(changed=False, reached=tl["reached"], limit_exceeded=tl["limit_exceeded"],

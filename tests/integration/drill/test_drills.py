@@ -31,6 +31,8 @@ def test_the_downtime_limit_stops_the_drill_and_restores_service(tmp_path, seede
     out = " ".join((proc.stdout + proc.stderr).split())
     assert proc.returncode != 0, out[-3000:]
     assert "passed its downtime limit of 4.0 s and was stopped; service was restored by out-of-service taint on" in out
+    # the milestones reach the play output while the drill waits (the progress callback)
+    assert "progress: " in out and "drill_wait: first failed request at the edge at +" in out, out[-3000:]
     (run,) = drilllab.runs(tmp_path)
     drill = drilllab.report(tmp_path, run)["report"]["drill"]
     assert drill["aborted"] is True and drill["recovered"] is True

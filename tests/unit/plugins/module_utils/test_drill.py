@@ -183,3 +183,31 @@ def test_drain_advice_does_not_blame_a_force_detach():
     advice = dict((a["id"], a["text"]) for a in D.advise(tl, WEB))
     assert "even a planned drain takes it down" in advice["rwo-single-replica"]
     assert "force-detached" not in advice["rwo-single-replica"]
+
+
+def test_wait_for_tells_each_milestone_once_and_what_is_still_awaited(monkeypatch):
+    """Progress lines: every milestone as it is first seen, in the order it happened, and a line
+    every PROGRESS_EVERY seconds while nothing new arrives."""
+    from ansible_collections.fournines.runbooks.plugins.module_utils.retry import Deadline
+    now = [T0 + 1.0]
+    seen = [{"fault_injected": T0},
+            {"fault_injected": T0, "app_down": T0 + 1.0, "node_not_ready": T0 + 0.5},
+            {"fault_injected": T0, "app_down": T0 + 1.0, "node_not_ready": T0 + 0.5},
+            {"fault_injected": T0, "app_down": T0 + 1.0, "node_not_ready": T0 + 0.5, "pod_ready": T0 + 70,
+             "first_200": T0 + 71}]
+    polls = iter(seen)
+
+    def fake_snapshot(*args, **kwargs):
+        return {"milestones": dict(next(polls))}
+
+    def fake_sleep(seconds):
+        now[0] += 35.0
+
+    monkeypatch.setattr(D, "snapshot", fake_snapshot)
+    lines = []
+    tl = D.wait_for("w", "p", T0, NODE, "delete", "api", ["pod_ready", "first_200"],
+                    Deadline(600, clock=lambda: now[0], sleep=fake_sleep), clock=lambda: now[0], progress=lines.append)
+    assert tl["reached"]
+    assert lines == ["fault injected at +0.0 s", "node NotReady at +0.5 s", "first failed request at the edge at +1.0 s",
+                     "waiting for pod_ready, first_200 (71 s since the fault, outage 70 s)",
+                     "replacement pod Ready at +70.0 s", "first 200 at the edge at +71.0 s"]

@@ -132,7 +132,8 @@ def switchover(primary_conn, primary_data_dir, candidate_conn, target_bindir, os
     if repoint not in REPOINT_METHODS:
         raise PostgresError("repoint %r is not one of %s" % (repoint, ", ".join(REPOINT_METHODS)))
     if resume:
-        seen = observe(primary_conn, primary_data_dir, candidate_conn, target_bindir, primary_name, os_user)
+        seen = observe(primary_conn, primary_data_dir, candidate_conn, target_bindir, primary_name, os_user,
+                       started_at)
         if seen["stage"] != "not_started":
             return _carry_on(seen, primary_conn, primary_data_dir, candidate_conn, target_bindir, os_user, log_file,
                              catchup_timeout, promote_timeout, primary_name, check_mode, repoint,
@@ -242,11 +243,15 @@ def classify(candidate_in_recovery, old_running, old_in_recovery, old_cluster_st
     return "promoted"  # a partial base backup is redone (see _carry_on)
 
 
-def observe(primary_conn, primary_data_dir, candidate_conn, target_bindir, primary_name, os_user=None):
-    """Look at both sides without changing anything; returns the facts and the stage."""
+def observe(primary_conn, primary_data_dir, candidate_conn, target_bindir, primary_name, os_user=None,
+            started_at=None):
+    """Look at both sides without changing anything; returns the facts and the stage.
+
+    Only copies kept aside by this switchover (named after ``started_at``) count: one an earlier
+    switchover left is an old primary of months ago, with its config of then."""
     seen = {"candidate_in_recovery": None, "old_running": bool(postmaster(primary_data_dir)),
             "old_in_recovery": None, "old_cluster_state": None, "old_stopped_at": None,
-            "kept_copies": sorted(glob.glob(_aside_pattern(primary_data_dir)))}
+            "kept_copies": kept_copies(primary_data_dir, started_at)}
     try:
         db = connect(candidate_conn, deadline=5.0)
     except PostgresError:
@@ -362,6 +367,22 @@ def _control_time(text):
 
 def _aside_pattern(data_dir):
     return "%s.before-switchover-*" % data_dir.rstrip("/")
+
+
+def kept_copies(data_dir, since):
+    """Copies of ``data_dir`` a base-backup repoint moved aside at or after ``since`` (epoch
+    seconds; their names carry the local time), oldest first; none when ``since`` is unknown."""
+    if not since:
+        return []
+    found = []
+    for path in glob.glob(_aside_pattern(data_dir)):
+        try:
+            stamp = time.mktime(time.strptime(path.rsplit("-", 1)[-1], "%Y%m%dT%H%M%S"))
+        except ValueError:
+            continue
+        if stamp >= int(since):  # the name has whole seconds
+            found.append((stamp, path))
+    return [path for _stamp, path in sorted(found)]
 
 
 def _demote_old_primary(data_dir, target_bindir, candidate_conn, conninfo, os_user, log_file, repoint="auto",

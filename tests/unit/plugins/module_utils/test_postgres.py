@@ -221,3 +221,15 @@ def test_control_time_reads_pg_controldata_dates():
     stamp = sw._control_time("Fri Nov 27 12:00:20 2026")
     assert time.localtime(stamp)[:6] == (2026, 11, 27, 12, 0, 20)
     assert sw._control_time("not a date") is None and sw._control_time(None) is None
+
+
+def test_only_copies_kept_by_this_switchover_count(tmp_path):
+    import time
+    data = tmp_path / "data"
+    started = time.mktime(time.strptime("20261127T120000", "%Y%m%dT%H%M%S"))
+    for stamp in ("20260801T030000", "20261127T115959", "20261127T120000", "20261127T120007"):
+        (tmp_path / ("data.before-switchover-%s" % stamp)).mkdir()
+    (tmp_path / "data.before-switchover-garbage").mkdir()
+    assert [os.path.basename(p) for p in sw.kept_copies(str(data), started + 0.6)] == [
+        "data.before-switchover-20261127T120000", "data.before-switchover-20261127T120007"]
+    assert sw.kept_copies(str(data), None) == []

@@ -105,7 +105,7 @@ options:
     type: bool
     default: true
   progress_file:
-    description: Append progress lines to this file as they happen.
+    description: Append progress lines to this file as they happen (not in check mode).
     type: path
   run_id:
     description:
@@ -238,7 +238,8 @@ def main():
     )
     p = module.params
     started = time.time()
-    progress = prop.Progress(p["progress_file"])
+    # check mode writes nothing, not even progress lines (the run's folder may not exist yet)
+    progress = prop.Progress(None if module.check_mode else p["progress_file"])
     result = dict(changed=False, converged=False, nameservers=[], progress=progress.lines)
     try:
         zone = normalize_zone(p["zone"])

@@ -150,7 +150,7 @@ progress_file:
   description:
     - The run's C(progress.log) beside O(run_id)'s journal, for a following wait's progress lines; the
       P(fournines.runbooks.progress#callback) callback shows them in the play output while the wait runs.
-  returned: when O(run_id) is set
+  returned: when O(run_id) is set, outside check mode
   type: str
   sample: reports/dns-2026-11-27/progress.log
 pending_restore:
@@ -253,7 +253,8 @@ def main():
             result["diff"] = dnsutil.diff_of(rows)
         if state:
             result["state_file"] = state.path
-            result["progress_file"] = os.path.join(state.journal.dir, "progress.log")
+            if not module.check_mode:  # check mode creates no run folder to write progress into
+                result["progress_file"] = os.path.join(state.journal.dir, "progress.log")
             if p["action"] == "restore" and not module.check_mode and state.journal.state["steps"]:
                 result["report"] = os.path.join(state.journal.dir, "report.md")
             result["pending_restore"] = dict((k, v["original_ttl"]) for k, v in state.pending().items())

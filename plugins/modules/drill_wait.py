@@ -54,7 +54,7 @@ options:
     description:
       - File to append a timestamped line to for each milestone as it is first observed, and every 30 s
         for what is still awaited (the run's C(progress.log), which the
-        P(fournines.runbooks.progress#callback) callback shows while the task runs).
+        P(fournines.runbooks.progress#callback) callback shows while the task runs). Not written in check mode.
     type: path
 """
 
@@ -131,7 +131,7 @@ def main():
     try:
         tl = D.wait_for(p["watch_dir"], p["probe_dir"], p["fault_ts"], p["node"], p["mode"], p["probe_target"],
                         p["until"], Deadline(0 if module.check_mode else p["timeout"]), p["downtime_limit"],
-                        p["probe_interval"], p["poll"], progress=_progress_writer(p["progress_file"]))
+                        p["probe_interval"], p["poll"], progress=_progress_writer(None if module.check_mode else p["progress_file"]))
     except RunbookError as err:
         module.fail_json(msg=str(err))
     module.exit_json(changed=False, reached=tl["reached"], limit_exceeded=tl["limit_exceeded"],

@@ -297,8 +297,8 @@ def _carry_on(seen, primary_conn, primary_data_dir, candidate_conn, target_bindi
     t0 = time.monotonic()
     promoted_at = seen.get("promoted_at")
     if stage == "primary_stopped":
-        # The old primary may not be startable on the target binaries only if something else is
-        # wrong; its own binaries are used when they are known (the abandon path).
+        # If the candidate does not catch up, the old primary is started again: on its own
+        # binaries when known, else on the target ones (same major).
         _promote_when_caught_up(candidate_conn, seen["shutdown_checkpoint_lsn"], catchup_timeout, promote_timeout,
                                 primary_bindir or target_bindir, primary_data_dir, os_user, log_file)
         promoted_at = time.time()

@@ -118,3 +118,23 @@ def kill_tree(pid):
             os.kill(member, signal.SIGKILL)
         except OSError:
             pass
+
+
+def start_playbook(*extra):
+    """playbooks/upgrade-postgres.yml in the background (``-e`` items), its output discarded: for
+    tests that interrupt it with ``kill_tree``."""
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+    cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), PLAYBOOK]
+    for item in extra:
+        cmd += ["-e", item]
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def journal_steps(run_id):
+    """{step name: status} of a run's journal as written so far ({} before it exists)."""
+    try:
+        with open(os.path.join(REPO, "reports", run_id, "state.json")) as handle:
+            return {s["name"]: s["status"] for s in json.load(handle)["steps"]}
+    except (OSError, ValueError):
+        return {}

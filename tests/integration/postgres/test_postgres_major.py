@@ -183,29 +183,17 @@ def test_major_run_interrupted_in_its_downtime_carries_on(start_state):
     """Kill the runbook once the real run has started (primary about to stop or stopped), run it
     again with the same run id: it skips check, trial and gate and finishes the upgrade."""
     import signal
-    import subprocess
     import time
-    from pglab import PLAYBOOK, REPO, kill_tree
+    from pglab import REPO, journal_steps, kill_tree, start_playbook
     lab = start_state
     run_id = "test-resume-%d" % os.getpid()
-    state = os.path.join(REPO, "reports", run_id, "state.json")
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
-    cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), PLAYBOOK, "-e", "postgres_upgrade=major",
-           "-e", "postgres_major_confirm=true", "-e", "postgres_run_id=%s" % run_id]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = start_playbook("postgres_upgrade=major", "postgres_major_confirm=true", "postgres_run_id=%s" % run_id)
     try:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline and proc.poll() is None:
-            if os.path.exists(state):
-                try:
-                    with open(state) as handle:
-                        steps = json.load(handle)["steps"]
-                except ValueError:
-                    steps = []
-                if any(s["name"] == "major-upgrade" and s["status"] == "running" for s in steps):
-                    kill_tree(proc.pid)  # the modules too: a dead controller takes them with it
-                    break
+            if journal_steps(run_id).get("major-upgrade") == "running":
+                kill_tree(proc.pid)  # the modules too: a dead controller takes them with it
+                break
             time.sleep(0.05)
         proc.wait(30)
         assert proc.returncode == -signal.SIGKILL, "the run was not interrupted in its downtime"

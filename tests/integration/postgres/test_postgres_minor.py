@@ -14,7 +14,7 @@ import time
 import psycopg2
 import pytest
 
-from pglab import REPO, kill_tree, step
+from pglab import REPO, journal_steps, kill_tree, start_playbook, step
 
 from ansible_collections.fournines.runbooks.plugins.module_utils import postgres as pg
 
@@ -226,24 +226,6 @@ def test_old_primary_rebuilt_from_a_base_backup_when_rewind_is_not_an_option(sta
         shutil.rmtree(kept, ignore_errors=True)
 
 
-def _journal_steps(run_id):
-    try:
-        with open(os.path.join(REPO, "reports", run_id, "state.json")) as handle:
-            return {s["name"]: s["status"] for s in json.load(handle)["steps"]}
-    except (OSError, ValueError):
-        return {}
-
-
-def _start_playbook(run_id, *extra):
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
-    cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), os.path.join(REPO, "playbooks", "upgrade-postgres.yml"),
-           "-e", "postgres_upgrade=minor", "-e", "postgres_run_id=%s" % run_id]
-    for item in extra:
-        cmd += ["-e", item]
-    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-
-
 def _kill_when(proc, condition, what, timeout=600):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
@@ -285,10 +267,10 @@ def test_switchover_interrupted_after_the_primary_stopped_carries_on(start_state
     lab = start_state
     run_id = "test-minor-resume-stopped-%d" % os.getpid()
     primary_data = lab.env["PG_PRIMARY_DATA"]
-    proc = _start_playbook(run_id)
+    proc = start_playbook("postgres_upgrade=minor", "postgres_run_id=%s" % run_id)
     try:
         deadline = time.monotonic() + 600
-        while _journal_steps(run_id).get("minor-canary") != "done":
+        while journal_steps(run_id).get("minor-canary") != "done":
             assert proc.poll() is None and time.monotonic() < deadline, "the canary step never finished"
             time.sleep(0.05)
         lab.query(lab.replica_port, "SELECT pg_wal_replay_pause()")
@@ -326,7 +308,8 @@ def test_switchover_interrupted_after_the_promotion_carries_on(start_state):
     lab = start_state
     run_id = "test-minor-resume-promoted-%d" % os.getpid()
     fake = _bindir_with_pg_rewind(lab, "#!/bin/sh\ntouch \"$(dirname \"$0\")/started\"\nexec sleep 120\n")
-    proc = _start_playbook(run_id, "postgres_switchover_target_bindir=%s" % fake)
+    proc = start_playbook("postgres_upgrade=minor", "postgres_run_id=%s" % run_id,
+                          "postgres_switchover_target_bindir=%s" % fake)
     try:
         _kill_when(proc, lambda: os.path.exists(os.path.join(fake, "started")), "pg_rewind started")
         assert lab.describe(lab.replica_port)[0] == "primary"

@@ -91,11 +91,11 @@ def main():
     print("without start-up: scan %.2f s, loop %.2f s, ratio %.1fx" % (scan_only, loop_only, loop_only / scan_only))
     # the scanning code alone, without Ansible's module packaging and argument checks
     sys.path.insert(0, os.path.join(REPO, ".collections"))
-    from ansible_collections.fournines.runbooks.plugins.module_utils import tls
+    from ansible_collections.fournines.runbooks.plugins.module_utils.tls import endpoint_scan
     started = time.monotonic()
-    tls.scan(endpoints, ca_file=env["TLS_CA_BUNDLE"], concurrency=args.concurrency)
+    endpoint_scan.scan(endpoints, ca_file=env["TLS_CA_BUNDLE"], concurrency=args.concurrency)
     inproc = time.monotonic() - started
-    print("module_utils/tls.py scan() in-process: %.2f s, %.1f endpoints/s" % (inproc, n / inproc))
+    print("module_utils/tls/endpoint_scan.py scan() in-process: %.2f s, %.1f endpoints/s" % (inproc, n / inproc))
 
 
 if __name__ == "__main__":

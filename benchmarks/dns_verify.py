@@ -23,9 +23,9 @@ sys.path.insert(0, os.path.join(REPO, "lab"))
 sys.path.insert(0, os.path.join(REPO, ".collections"))
 import labenv  # noqa: E402
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import dns_propagation as prop  # noqa: E402
-from ansible_collections.fournines.runbooks.plugins.module_utils.dns_powerdns import PowerDNSProvider  # noqa: E402
-from ansible_collections.fournines.runbooks.plugins.module_utils.dns_rfc2136 import RFC2136Provider  # noqa: E402
+from ansible_collections.fournines.runbooks.plugins.module_utils.dns import propagation  # noqa: E402
+from ansible_collections.fournines.runbooks.plugins.module_utils.dns.providers.powerdns import PowerDNSProvider  # noqa: E402
+from ansible_collections.fournines.runbooks.plugins.module_utils.dns.providers.rfc2136 import RFC2136Provider  # noqa: E402
 
 ZONE = "lab.example."
 
@@ -54,7 +54,7 @@ def bench_rrsets(api, count, ttl=None):
 
 
 def expect(keys, ttl):
-    return prop.normalize_expectations([{"name": n, "type": t, "ttl": ttl} for n, t in keys], ZONE)
+    return propagation.normalize_expectations([{"name": n, "type": t, "ttl": ttl} for n, t in keys], ZONE)
 
 
 def main():
@@ -66,7 +66,7 @@ def main():
     env = labenv.component_env("dns")
     if not env:
         raise SystemExit("the lab DNS is not running: lab/up dns")
-    nameservers = [prop.parse_nameserver(ns) for ns in env["DNS_NAMESERVERS"].split(",")]
+    nameservers = [propagation.parse_nameserver(ns) for ns in env["DNS_NAMESERVERS"].split(",")]
     made = providers(env)
     api = made["powerdns"]
     counts = [int(c) for c in args.counts.split(",")]
@@ -75,7 +75,7 @@ def main():
     rows = []
     try:
         all_keys = [("bench-%03d.%s" % (i, ZONE), "A") for i in range(biggest)]
-        prop.wait_converged(nameservers, ZONE, expect(all_keys, 3600), timeout=60, interval=0.05)
+        propagation.wait_converged(nameservers, ZONE, expect(all_keys, 3600), timeout=60, interval=0.05)
         for name in args.providers.split(","):
             provider = made[name]
             for count in counts:
@@ -87,7 +87,7 @@ def main():
                     started = time.monotonic()
                     provider.set_ttls(ZONE, [(current[k], ttl) for k in keys])
                     accepted = time.monotonic()
-                    prop.wait_converged(nameservers, ZONE, expect(keys, ttl), timeout=60, interval=0.02)
+                    propagation.wait_converged(nameservers, ZONE, expect(keys, ttl), timeout=60, interval=0.02)
                     verified = time.monotonic()
                     accept.append(accepted - started)
                     verify.append(verified - accepted)

@@ -29,8 +29,9 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, ".collections"))
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import postgres as pg  # noqa: E402
-from ansible_collections.fournines.runbooks.plugins.module_utils import postgres_upgrade as up  # noqa: E402
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host import server  # noqa: E402
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import sql  # noqa: E402
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host import upgrade  # noqa: E402
 
 SMOKE = ["SELECT count(*) FROM pgbench_branches", "SELECT abalance FROM pgbench_accounts WHERE aid = 1",
          "SELECT count(*) FROM app.customer_totals"]
@@ -70,12 +71,12 @@ class Bench(object):
 
     def ctl(self, bindir, data, action):
         started = time.monotonic()
-        pg.pg_ctl(bindir, data, action, os_user=self.user, log_file=data + ".log", timeout=600)
+        server.pg_ctl(bindir, data, action, os_user=self.user, log_file=data + ".log", timeout=600)
         return time.monotonic() - started
 
     def smoke(self, port):
         started = time.monotonic()
-        results = pg.smoke(self.conn(port), SMOKE)
+        results = sql.smoke(self.conn(port), SMOKE)
         bad = [r for r in results if not r["ok"]]
         if bad:
             raise SystemExit("smoke queries failed on port %d: %s" % (port, bad))
@@ -87,30 +88,30 @@ class Bench(object):
             shutil.rmtree(self.dir)
         for d in (self.dir, self.sock):
             os.makedirs(d)
-            pg.chown_to(d, self.user)
+            server.chown_to(d, self.user)
         os.chmod(self.sock, 0o700)
         base = self.path("base")
         pwfile = self.path("pw")
         with open(pwfile, "w") as handle:
             handle.write(self.password + "\n")
-        pg.chown_to(pwfile, self.user)
-        pg.run([os.path.join(self.old, "initdb"), "-D", base, "-U", "postgres", "--pwfile=" + pwfile, "--auth-local=trust",
+        server.chown_to(pwfile, self.user)
+        server.run([os.path.join(self.old, "initdb"), "-D", base, "-U", "postgres", "--pwfile=" + pwfile, "--auth-local=trust",
                 "--auth-host=scram-sha-256", "--data-checksums", "--locale=C.UTF-8", "--encoding=UTF8"], os_user=self.user)
         os.unlink(pwfile)
-        up.write_settings(base, self.settings(self.port_prod))
+        upgrade.write_settings(base, self.settings(self.port_prod))
         with open(os.path.join(base, "pg_hba.conf"), "a") as handle:
             handle.write("host replication all 127.0.0.1/32 scram-sha-256\n")
         self.ctl(self.old, base, "start")
         client = self.env["PG_CLIENT_BINDIR"]
         penv = {"PGPASSWORD": self.password}
-        pg.run([os.path.join(client, "psql"), "-X", "-q", "-h", "127.0.0.1", "-p", str(self.port_prod), "-U", "postgres",
+        server.run([os.path.join(client, "psql"), "-X", "-q", "-h", "127.0.0.1", "-p", str(self.port_prod), "-U", "postgres",
                 "-c", "CREATE DATABASE appdb"], env=penv)
         started = time.monotonic()
-        pg.run([os.path.join(client, "pgbench"), "-q", "-i", "-s", str(self.scale), "-h", "127.0.0.1", "-p",
+        server.run([os.path.join(client, "pgbench"), "-q", "-i", "-s", str(self.scale), "-h", "127.0.0.1", "-p",
                 str(self.port_prod), "-U", "postgres", "appdb"], env=penv, timeout=7200)
-        pg.run([os.path.join(client, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port_prod),
+        server.run([os.path.join(client, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port_prod),
                 "-U", "postgres", "-d", "appdb", "-f", os.path.join(REPO, "lab", "postgres", "seed.sql")], env=penv)
-        size = pg.scalar(pg.connect(self.conn(self.port_prod)), "SELECT pg_database_size('appdb')")
+        size = sql.scalar(sql.connect(self.conn(self.port_prod)), "SELECT pg_database_size('appdb')")
         self.ctl(self.old, base, "stop")
         return size, time.monotonic() - started
 
@@ -124,12 +125,12 @@ class Bench(object):
 
     def upgrade_timed(self, old_data, new_data, transfer, stop_bindir, port):
         """The downtime steps: stop, pg_upgrade (new cluster prepared before), start, smoke."""
-        up.prepare(self.old, self.new, old_data, new_data, self.user, settings=self.settings(port))
+        upgrade.prepare(self.old, self.new, old_data, new_data, self.user, settings=self.settings(port))
         t = {"stop": self.ctl(stop_bindir, old_data, "stop")}
         work = new_data + "-work"
         os.makedirs(work, exist_ok=True)
-        pg.chown_to(work, self.user)
-        result = up.upgrade(self.old, self.new, old_data, new_data, transfer, self.jobs, self.up_old, self.up_new, self.sock,
+        server.chown_to(work, self.user)
+        result = upgrade.upgrade(self.old, self.new, old_data, new_data, transfer, self.jobs, self.up_old, self.up_new, self.sock,
                             work, os_user=self.user, settings=self.settings(port))[1]
         t["pg_upgrade"] = result["seconds"]
         t["start"] = self.ctl(self.new, new_data, "start")
@@ -141,7 +142,7 @@ class Bench(object):
     def canary(self, prod, transfer):
         clone, new = self.path("canary-%s" % transfer), self.path("canary-%s-new" % transfer)
         started = time.monotonic()
-        up.clone(self.conn(self.port_prod, "postgres"), self.old, clone, self.user, settings=self.settings(self.port_clone))
+        upgrade.clone(self.conn(self.port_prod, "postgres"), self.old, clone, self.user, settings=self.settings(self.port_clone))
         clone_seconds = time.monotonic() - started
         os.sync()
         self.ctl(self.old, clone, "start")
@@ -163,22 +164,22 @@ class Bench(object):
     def dump_restore(self):
         prod = self.production("prod-dump")
         new = self.path("dump-new")
-        up.prepare(self.old, self.new, prod, new, self.user, settings=self.settings(self.port_new))
+        upgrade.prepare(self.old, self.new, prod, new, self.user, settings=self.settings(self.port_new))
         self.ctl(self.new, new, "start")
         dump = self.path("dump")
         penv = {"PGPASSWORD": self.password}
         # A fresh initdb has no password; set the lab one over the (trusted) socket.
-        pg.run([os.path.join(self.new, "psql"), "-X", "-q", "-h", self.sock, "-p", str(self.port_new), "-U", "postgres",
+        server.run([os.path.join(self.new, "psql"), "-X", "-q", "-h", self.sock, "-p", str(self.port_new), "-U", "postgres",
                 "-c", "ALTER USER postgres PASSWORD '%s'" % self.password])
         t = {}
         started = time.monotonic()  # writes stop here
-        pg.run([os.path.join(self.new, "pg_dump"), "-Fd", "-j", str(self.jobs), "-f", dump, "-h", "127.0.0.1", "-p",
+        server.run([os.path.join(self.new, "pg_dump"), "-Fd", "-j", str(self.jobs), "-f", dump, "-h", "127.0.0.1", "-p",
                 str(self.port_prod), "-U", "postgres", "appdb"], env=penv, timeout=7200)
         t["pg_dump"] = time.monotonic() - started
         mark = time.monotonic()
-        pg.run([os.path.join(self.new, "psql"), "-X", "-q", "-h", "127.0.0.1", "-p", str(self.port_new), "-U", "postgres",
+        server.run([os.path.join(self.new, "psql"), "-X", "-q", "-h", "127.0.0.1", "-p", str(self.port_new), "-U", "postgres",
                 "-c", "CREATE DATABASE appdb"], env=penv)
-        pg.run([os.path.join(self.new, "pg_restore"), "-j", str(self.jobs), "-d", "appdb", "-h", "127.0.0.1", "-p",
+        server.run([os.path.join(self.new, "pg_restore"), "-j", str(self.jobs), "-d", "appdb", "-h", "127.0.0.1", "-p",
                 str(self.port_new), "-U", "postgres", dump], env=penv, timeout=7200)
         t["pg_restore"] = time.monotonic() - mark
         t["smoke"] = self.smoke(self.port_new)
@@ -191,8 +192,8 @@ class Bench(object):
 
     def stop_all(self):
         for root, dirs, files in os.walk(self.dir):
-            if "postmaster.pid" in files and pg.postmaster(root):
-                pg.pg_ctl(pg.running_bindir(root), root, "stop", os_user=self.user, mode="immediate")
+            if "postmaster.pid" in files and server.postmaster(root):
+                server.pg_ctl(server.running_bindir(root), root, "stop", os_user=self.user, mode="immediate")
             dirs[:] = [d for d in dirs if d not in ("base", "global", "pg_wal")]
 
 

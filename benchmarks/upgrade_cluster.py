@@ -229,7 +229,7 @@ class Bench(object):
         return took, dict((k, v["failed_requests"]) for k, v in probe.items())
 
     def baseline(self):
-        from ansible_collections.fournines.runbooks.plugins.module_utils import prober  # noqa: E402
+        from ansible_collections.fournines.runbooks.plugins.module_utils.common import prober  # noqa: E402
         probe_dir = os.path.join(self.tmp, "baseline-probe")
         variables = dict(self.common_vars(), baseline_probe_dir=probe_dir, baseline_probe_targets=self.targets(),
                          baseline_target=self.cloud.data["versions"][-1])

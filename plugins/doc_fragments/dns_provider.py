@@ -8,7 +8,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """DNS provider options (module_utils/dns_providers.py DNS_PROVIDER_ARG_SPEC).
+    """DNS provider options (module_utils/dns/providers/registry.py DNS_PROVIDER_ARG_SPEC).
 
     Modules using it also extend fournines.runbooks.linode (provider linode) and
     kubernetes.core.k8s_auth_options (provider external_dns).

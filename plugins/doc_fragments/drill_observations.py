@@ -9,7 +9,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     """What a drill recorded and about which fault: the inputs of the modules that read the drill's timeline
-    (module_utils/drill.py OBSERVATION_SPEC is the matching argument spec)."""
+    (module_utils/drill/scenario.py OBSERVATION_SPEC is the matching argument spec)."""
 
     DOCUMENTATION = r"""
 options:

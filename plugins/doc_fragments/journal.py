@@ -8,7 +8,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """The run-journal option of modules that record their own step (module_utils/journal.py)."""
+    """The run-journal option of modules that record their own step (module_utils/report/journal.py)."""
 
     DOCUMENTATION = r"""
 options:

@@ -8,7 +8,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """The Linode connection options of every lke_* module (module_utils/linode.py LINODE_ARG_SPEC)."""
+    """The Linode connection options of every lke_* module (module_utils/linode/api.py LINODE_ARG_SPEC)."""
 
     DOCUMENTATION = r"""
 options:

@@ -8,7 +8,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """Connection options of the postgres_* modules (module_utils/postgres.py CONNECTION_SPEC)."""
+    """Connection options of the postgres_* modules (module_utils/postgres/sql.py CONNECTION_SPEC)."""
 
     DOCUMENTATION = r"""
 options:

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: fournines.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""RRset lists for the DNS runbooks from a list or an AWX textarea; the rules live in module_utils/dns.py."""
+"""RRset lists for the DNS runbooks from a list or an AWX textarea; the rules live in module_utils/dns/ttl_change.py."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -40,13 +40,13 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import dns as D
+from ansible_collections.fournines.runbooks.plugins.module_utils.dns import ttl_change
 
 
 def dns_records(value):
     try:
-        return D.parse_records(value)
-    except D.DNSError as err:
+        return ttl_change.parse_records(value)
+    except ttl_change.DNSError as err:
         raise AnsibleFilterError("dns_records: %s" % err)
 
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: fournines.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Error-budget filters for templates and gates; the maths lives in module_utils/slo.py."""
+"""Error-budget filters for templates and gates; the maths lives in module_utils/common/slo.py."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -60,11 +60,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.slo import (
-    SLOError,
-    allowed_downtime_seconds,
-    budget,
-)
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.slo import SLOError, allowed_downtime_seconds, budget
 
 
 def error_budget(intervals, objective, window="30d", now=None, exclude_tags=None):

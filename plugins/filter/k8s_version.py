@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: fournines.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Kubernetes version filters; the rules live in module_utils/versions.py."""
+"""Kubernetes version filters; the rules live in module_utils/k8s/versions.py."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -36,29 +36,29 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import versions as V
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import versions
 
 
 def k8s_minor(version):
     try:
-        return V.minor(version)
-    except V.VersionError as err:
+        return versions.minor(version)
+    except versions.VersionError as err:
         raise AnsibleFilterError("k8s_minor: %s" % err)
 
 
 def k8s_next_minor(version):
     try:
-        return V.next_minor(version)
-    except V.VersionError as err:
+        return versions.next_minor(version)
+    except versions.VersionError as err:
         raise AnsibleFilterError("k8s_next_minor: %s" % err)
 
 
 def k8s_upgrade_target(current, available):
     """The next minor when ``available`` lists it, else the current minor."""
     try:
-        nxt = V.next_minor(current)
-        return nxt if nxt in [V.minor(v) for v in available or []] else V.minor(current)
-    except V.VersionError as err:
+        nxt = versions.next_minor(current)
+        return nxt if nxt in [versions.minor(v) for v in available or []] else versions.minor(current)
+    except versions.VersionError as err:
         raise AnsibleFilterError("k8s_upgrade_target: %s" % err)
 
 

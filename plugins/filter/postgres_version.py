@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: fournines.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Version policy of the Postgres runbook; the rules live in module_utils/postgres.py."""
+"""Version policy of the Postgres runbook; the rules live in module_utils/postgres/versions.py."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -39,7 +39,8 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import PostgresError, minor_policy
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.versions import minor_policy
 
 
 def postgres_minor_policy(current, target):

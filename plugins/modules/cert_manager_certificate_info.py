@@ -148,10 +148,10 @@ checked_at:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import k8s as K
-from ansible_collections.fournines.runbooks.plugins.module_utils.certmanager import CertManagerError, collect
-from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.retry import Deadline, backoff_delays, retry_call
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
+from ansible_collections.fournines.runbooks.plugins.module_utils.tls.certmanager import CertManagerError, collect
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline, backoff_delays, retry_call
 
 
 def _transient(err):
@@ -163,7 +163,7 @@ def _transient(err):
 
 def main():
     module = AnsibleModule(
-        argument_spec=K.k8s_argument_spec(
+        argument_spec=client.k8s_argument_spec(
             namespaces=dict(type="list", elements="str", default=[]),
             warn_days=dict(type="int", default=21),
             fail_days=dict(type="int", default=7),
@@ -175,16 +175,16 @@ def main():
     )
     p = module.params
     try:
-        kube = K.kube_from_params(p)
+        kube = client.kube_from_params(p)
         deadline = Deadline(p["timeout"])
 
         def call(func, path):
             try:
                 return retry_call(lambda: func(path), deadline, _transient, delays=backoff_delays(0.5, 2.0, 5.0))
-            except K.ApiException as err:
+            except client.ApiException as err:
                 if err.status == 404 and "/apis/" in path:
                     raise CertManagerError("%s is not served (HTTP 404): are the cert-manager CRDs installed?" % path)
-                raise CertManagerError("reading %s failed: %s" % (path, K.api_error_text(err)))
+                raise CertManagerError("reading %s failed: %s" % (path, client.api_error_text(err)))
 
         result = collect(lambda path: call(kube.items, path),
                          lambda path: call(lambda x: kube.get(x, ok_missing=True), path),

@@ -202,10 +202,10 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import dns_propagation as prop
-from ansible_collections.fournines.runbooks.plugins.module_utils.dns import normalize_zone, validate_ttl
-from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.report import RunJournal, iso
+from ansible_collections.fournines.runbooks.plugins.module_utils.dns import propagation
+from ansible_collections.fournines.runbooks.plugins.module_utils.dns.ttl_change import normalize_zone, validate_ttl
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RunJournal, iso
 
 
 def main():
@@ -239,27 +239,27 @@ def main():
     p = module.params
     started = time.time()
     # check mode writes nothing, not even progress lines (the run's folder may not exist yet)
-    progress = prop.Progress(None if module.check_mode else p["progress_file"])
+    progress = propagation.Progress(None if module.check_mode else p["progress_file"])
     result = dict(changed=False, converged=False, nameservers=[], progress=progress.lines)
     try:
         zone = normalize_zone(p["zone"])
-        expectations = prop.normalize_expectations(p["records"], zone)
+        expectations = propagation.normalize_expectations(p["records"], zone)
         old_ttl = validate_ttl(p["old_ttl"], "old_ttl") if p["old_ttl"] is not None else None
         if p["publish_lag"] < 0 or p["timeout"] < 0:
-            raise prop.DNSError("publish_lag and timeout must be 0 or more seconds")
+            raise propagation.DNSError("publish_lag and timeout must be 0 or more seconds")
         journal = RunJournal(p["reports_dir"], p["run_id"], "dns-ttl") if p["run_id"] else None
         changed_at = p["changed_at"] or iso()
         if p["verify"]:
             if p["nameservers"]:
-                servers = [prop.parse_nameserver(ns, p["nameserver_port"]) for ns in p["nameservers"]]
+                servers = [propagation.parse_nameserver(ns, p["nameserver_port"]) for ns in p["nameservers"]]
             else:
-                servers = prop.discover_nameservers(zone, p["resolver"], p["nameserver_port"], p["query_timeout"])
+                servers = propagation.discover_nameservers(zone, p["resolver"], p["nameserver_port"], p["query_timeout"])
             progress("asking %s for %d record(s) of %s" % (", ".join(s[0] for s in servers), len(expectations), zone))
             try:
-                results = prop.wait_converged(servers, zone, expectations, p["timeout"], interval=p["interval"],
+                results = propagation.wait_converged(servers, zone, expectations, p["timeout"], interval=p["interval"],
                                               query_timeout=p["query_timeout"], progress=progress,
                                               once=module.check_mode)
-            except prop.DNSError as err:
+            except propagation.DNSError as err:
                 result["nameservers"] = err.details.get("results", [])
                 raise
             result["nameservers"] = results
@@ -268,18 +268,18 @@ def main():
             results = []
             progress("nameservers not verified (verify=false); relying on publish lag %.0f s" % p["publish_lag"])
         if old_ttl is not None and not module.check_mode:
-            moment, why = prop.expiry_moment(results, old_ttl, p["publish_lag"], changed_at)
+            moment, why = propagation.expiry_moment(results, old_ttl, p["publish_lag"], changed_at)
             saved = journal and journal.state.get("status") != "done" and journal.step_done(p["journal_step"]) and \
                 journal._find(p["journal_step"])["details"].get("expires_at")
-            if saved and prop._epoch(saved) < moment:  # a re-run keeps the true, earlier moment
-                moment, why = prop._epoch(saved), "saved by the earlier attempt of this run"
-            result["expires_at"] = iso(prop.datetime.datetime.fromtimestamp(moment, prop.datetime.timezone.utc))
+            if saved and propagation._epoch(saved) < moment:  # a re-run keeps the true, earlier moment
+                moment, why = propagation._epoch(saved), "saved by the earlier attempt of this run"
+            result["expires_at"] = iso(propagation.datetime.datetime.fromtimestamp(moment, propagation.datetime.timezone.utc))
             result["expiry_reason"] = why
             if journal:
                 journal.step(p["journal_step"], "done", expires_at=result["expires_at"], converged=result["converged"])
             progress("old answers expire from caches at %s (%s)" % (result["expires_at"], why))
             if p["wait_out"]:
-                prop.wait_until(moment, progress)
+                propagation.wait_until(moment, progress)
             result["expires_in"] = round(max(0.0, moment - time.time()), 3)
         elif journal and not module.check_mode:
             journal.step(p["journal_step"], "done", converged=result["converged"])

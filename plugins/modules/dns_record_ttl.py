@@ -185,12 +185,9 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import dns as dnsutil
-from ansible_collections.fournines.runbooks.plugins.module_utils.dns_providers import (
-    build_provider,
-    dns_provider_argument_spec,
-)
-from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.dns import ttl_change
+from ansible_collections.fournines.runbooks.plugins.module_utils.dns.providers.registry import build_provider, dns_provider_argument_spec
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
 
 
 def main():
@@ -213,28 +210,28 @@ def main():
     p = module.params
     result = dict(changed=False)
     try:
-        zone = dnsutil.normalize_zone(p["zone"])
-        keys = dnsutil.normalize_records(p["records"], zone) if p["records"] else None
+        zone = ttl_change.normalize_zone(p["zone"])
+        keys = ttl_change.normalize_records(p["records"], zone) if p["records"] else None
         per_record = {}
         for rec, key in zip(p["records"] or [], keys or []):
             if rec.get("ttl") is not None:
-                per_record[key] = dnsutil.validate_ttl(rec["ttl"], "ttl of %s %s" % key)
+                per_record[key] = ttl_change.validate_ttl(rec["ttl"], "ttl of %s %s" % key)
         if p["action"] == "set" and p["ttl"] is None and len(per_record) != len(keys):
-            raise dnsutil.DNSError("action=set needs ttl (or a ttl on every record)")
-        ttl = dnsutil.validate_ttl(p["ttl"]) if p["ttl"] is not None else None
-        state = dnsutil.TTLState(p["reports_dir"], p["run_id"], zone, p["provider"]) if p["run_id"] else None
+            raise ttl_change.DNSError("action=set needs ttl (or a ttl on every record)")
+        ttl = ttl_change.validate_ttl(p["ttl"]) if p["ttl"] is not None else None
+        state = ttl_change.TTLState(p["reports_dir"], p["run_id"], zone, p["provider"]) if p["run_id"] else None
         provider = build_provider(p)
         if p["action"] == "read":
-            rows = dnsutil.read(provider, zone, keys)
+            rows = ttl_change.read(provider, zone, keys)
             for row in rows:
                 row["old_ttl"] = row["new_ttl"] = row["ttl"]
         elif p["action"] == "set":
-            rows = dnsutil.lower(provider, zone, keys, ttl, state, check_mode=module.check_mode,
+            rows = ttl_change.lower(provider, zone, keys, ttl, state, check_mode=module.check_mode,
                                  per_record=per_record)
         else:
             if not state.data["records"]:
                 module.warn("run %s saved no TTLs for zone %s; there is nothing to restore" % (p["run_id"], zone))
-            rows = dnsutil.restore(provider, zone, state, check_mode=module.check_mode, keys=keys)
+            rows = ttl_change.restore(provider, zone, state, check_mode=module.check_mode, keys=keys)
         for row in rows:
             if row.get("note"):
                 module.warn(row["note"])
@@ -242,15 +239,15 @@ def main():
         result["expected"] = [{"name": r["name"], "type": r["type"], "ttl": r["new_ttl"]} for r in rows]
         olds = [r.get("original_ttl", r["old_ttl"]) for r in rows]
         result["old_ttl_max"] = max([t for t in olds if t is not None] or [0])
-        result["changed_at"] = dnsutil.iso()
+        result["changed_at"] = ttl.iso()
         if state and p["action"] == "set":
-            stamps = [(state.original(dnsutil.key_of(r["name"], r["type"])) or {}).get("lowered_at") for r in rows
+            stamps = [(state.original(ttl_change.key_of(r["name"], r["type"])) or {}).get("lowered_at") for r in rows
                       if not r.get("changed")]
             if stamps and all(stamps) and not result["changed"]:
                 result["changed_at"] = max(stamps)
         result["changed"] = any(r.get("changed") for r in rows)
         if result["changed"]:
-            result["diff"] = dnsutil.diff_of(rows)
+            result["diff"] = ttl_change.diff_of(rows)
         if state:
             result["state_file"] = state.path
             if not module.check_mode:  # check mode creates no run folder to write progress into

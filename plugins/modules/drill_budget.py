@@ -15,7 +15,7 @@ description:
   - Estimates the drill's downtime as the longest of the last O(last) drills of the same O(mode) recorded in the
     ledger (records with source C(node-failure-drill) and the tags C(drill) and C(mode:<mode>)), or
     O(estimate_seconds) when there is none, and checks it against the error budget of O(objective) over
-    O(window) (module_utils/slo.py, the same maths as P(fournines.runbooks.slo_budget_info#module)).
+    O(window) (module_utils/common/slo.py, the same maths as P(fournines.runbooks.slo_budget_info#module)).
   - Fails with the reason when the drill would leave less than O(min_remaining_percent) of the allowed
     downtime, unless O(fail_on_refusal=false).
 author:
@@ -101,9 +101,9 @@ budget:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import drill as D
-from ansible_collections.fournines.runbooks.plugins.module_utils import slo
-from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.drill import scenario
+from ansible_collections.fournines.runbooks.plugins.module_utils.common import slo
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
 
 
 def main():
@@ -122,7 +122,7 @@ def main():
     p = module.params
     try:
         records = slo.read_ledger(p["ledger"])
-        planned, basis = D.planned_downtime(records, p["mode"], p["estimate_seconds"], p["last"])
+        planned, basis = scenario.planned_downtime(records, p["mode"], p["estimate_seconds"], p["last"])
         report = slo.budget(p["objective"], p["window"], records, exclude_tags=p["exclude_tags"])
         ok, reason = slo.budget_allows(report, planned, p["min_remaining_percent"])
     except RunbookError as err:

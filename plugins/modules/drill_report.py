@@ -117,15 +117,15 @@ ledger_recorded:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import drill as D
-from ansible_collections.fournines.runbooks.plugins.module_utils import drill_render
-from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.drill import scenario
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import node_drill
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            D.OBSERVATION_SPEC,
+            scenario.OBSERVATION_SPEC,
             reports_dir=dict(type="path", required=True),
             run_id=dict(type="str", required=True),
             why=dict(type="str"),
@@ -140,7 +140,7 @@ def main():
     p = module.params
     facts = dict((k, p[k]) for k in ("why", "environment", "aborted", "downtime_limit", "restored_by", "notes"))
     try:
-        result, recorded = drill_render.produce(
+        result, recorded = node_drill.produce(
             p["reports_dir"], p["run_id"], p["watch_dir"], p["probe_dir"], p["fault_ts"], p["node"], p["mode"],
             p["probe_target"], p["probe_interval"], p["workload"], facts, p["ledger"], module.check_mode)
     except RunbookError as err:

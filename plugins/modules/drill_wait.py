@@ -102,9 +102,9 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import drill as D
-from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.retry import Deadline
+from ansible_collections.fournines.runbooks.plugins.module_utils.drill import scenario
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
 
 def _progress_writer(path):
@@ -120,7 +120,7 @@ def _progress_writer(path):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            D.OBSERVATION_SPEC,
+            scenario.OBSERVATION_SPEC,
             until=dict(type="list", elements="str", default=["pod_ready", "first_200"]),
             timeout=dict(type="int", default=900),
             downtime_limit=dict(type="float", default=0),
@@ -129,7 +129,7 @@ def main():
         supports_check_mode=True)
     p = module.params
     try:
-        tl = D.wait_for(p["watch_dir"], p["probe_dir"], p["fault_ts"], p["node"], p["mode"], p["probe_target"],
+        tl = scenario.wait_for(p["watch_dir"], p["probe_dir"], p["fault_ts"], p["node"], p["mode"], p["probe_target"],
                         p["until"], Deadline(0 if module.check_mode else p["timeout"]), p["downtime_limit"],
                         p["probe_interval"], p["poll"], progress=_progress_writer(None if module.check_mode else p["progress_file"]))
     except RunbookError as err:

@@ -73,8 +73,8 @@ failures_file:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import prober
-from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common import prober
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
 
 
 def main():

@@ -111,24 +111,24 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import drill as D
-from ansible_collections.fournines.runbooks.plugins.module_utils import drill_watch as W
-from ansible_collections.fournines.runbooks.plugins.module_utils import k8s as K
-from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.drill import scenario
+from ansible_collections.fournines.runbooks.plugins.module_utils.drill import watch
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
 
 
 def _app(kube, workload):
     if not workload:
         return None
-    namespace, kind, plural, name = D.parse_workload(workload)
+    namespace, kind, plural, name = scenario.parse_workload(workload)
     obj = kube.get("/apis/apps/v1/namespaces/%s/%s/%s" % (namespace, plural, name), ok_missing=True)
     if obj is None:
-        raise D.DrillError("workload %s (%s %s in namespace %s) does not exist" % (workload, kind, name, namespace))
+        raise scenario.DrillError("workload %s (%s %s in namespace %s) does not exist" % (workload, kind, name, namespace))
     return {"namespace": namespace, "selector": (obj.get("spec") or {}).get("selector"), "workload": workload}
 
 
 def main():
-    spec = K.k8s_argument_spec(
+    spec = client.k8s_argument_spec(
         dir=dict(type="path", required=True),
         state=dict(type="str", default="started", choices=["started", "stopped"]),
         node=dict(type="str"),
@@ -140,27 +140,27 @@ def main():
     p = module.params
     try:
         if p["state"] == "started":
-            kube = K.kube_from_params(p)
-            fresh = not os.path.exists(os.path.join(p["dir"], W.OBSERVATIONS))
+            kube = client.kube_from_params(p)
+            fresh = not os.path.exists(os.path.join(p["dir"], watch.OBSERVATIONS))
             if fresh and kube.node(p["node"]) is None:
-                raise W.WatchError("node %r does not exist in the cluster at %s; nothing was started"
+                raise watch.WatchError("node %r does not exist in the cluster at %s; nothing was started"
                                    % (p["node"], kube.host))
             app = _app(kube, p["workload"])
             if module.check_mode:
                 module.exit_json(changed=True, pid=0, dir=p["dir"], observations_file="", already_running=False)
-            handle = W.start(p["dir"], kube, p["node"], app, p["namespaces"], p["interval"], p["max_seconds"])
+            handle = watch.start(p["dir"], kube, p["node"], app, p["namespaces"], p["interval"], p["max_seconds"])
             module.exit_json(changed=not handle["already_running"], **handle)
-        if W.read_handle(p["dir"]) is None:
-            raise W.WatchError("no watcher handle in %s; start one first (state=started)" % p["dir"])
+        if watch.read_handle(p["dir"]) is None:
+            raise watch.WatchError("no watcher handle in %s; start one first (state=started)" % p["dir"])
         if module.check_mode:
-            summary = W.summary(p["dir"])
+            summary = watch.summary(p["dir"])
             module.exit_json(changed=summary["running"], **summary)
-        out = W.stop(p["dir"])
+        out = watch.stop(p["dir"])
         module.exit_json(changed=out.pop("was_running"), **out)
     except RunbookError as err:
         module.fail_json(msg=str(err))
-    except K.ApiException as err:
-        module.fail_json(msg="Kubernetes API call failed: %s" % K.api_error_text(err))
+    except client.ApiException as err:
+        module.fail_json(msg="Kubernetes API call failed: %s" % client.api_error_text(err))
 
 
 if __name__ == "__main__":

@@ -132,15 +132,16 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import k8s as K
-from ansible_collections.fournines.runbooks.plugins.module_utils.drain import Drainer, DrainError
-from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.journal import StepRecorder
-from ansible_collections.fournines.runbooks.plugins.module_utils.retry import Deadline
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import objects
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.drain import Drainer, DrainError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
 
 def main():
-    spec = K.k8s_argument_spec(
+    spec = client.k8s_argument_spec(
         nodes=dict(type="list", elements="str", required=True, aliases=["node", "name"]),
         state=dict(type="str", default="drained", choices=["drained", "cordoned", "uncordoned"]),
         timeout=dict(type="int", default=600),
@@ -159,22 +160,22 @@ def main():
                        module.check_mode)
     try:
         rec.start()
-        kube = K.kube_from_params(p)
+        kube = client.kube_from_params(p)
         if p["state"] == "uncordoned":
             for name in p["nodes"]:
                 node = kube.node(name)
-                if node is not None and (K.cordoned_by_us(node) or (p["force"] and K.node_unschedulable(node))):
+                if node is not None and (objects.cordoned_by_us(node) or (p["force"] and objects.node_unschedulable(node))):
                     if not module.check_mode:
-                        K.uncordon(kube, name, force=p["force"])
+                        objects.uncordon(kube, name, force=p["force"])
                     result["uncordoned"].append(name)
         elif p["state"] == "cordoned":
             for name in p["nodes"]:
                 node = kube.node(name)
                 if node is None:
-                    raise K.K8sError("node %r does not exist" % name)
-                if not K.node_unschedulable(node):
+                    raise client.K8sError("node %r does not exist" % name)
+                if not objects.node_unschedulable(node):
                     if not module.check_mode:
-                        K.cordon(kube, name, p["owner"])
+                        objects.cordon(kube, name, p["owner"])
                     result["cordoned"].append(name)
         else:
             drainer = Drainer(kube, Deadline(p["timeout"]), p["owner"], allow_bare=p["allow_bare_pods"],

@@ -81,9 +81,9 @@ taints:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import drill_fault as F
-from ansible_collections.fournines.runbooks.plugins.module_utils import k8s as K
-from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.drill import fault
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
 
 
 def _names(taints):
@@ -91,9 +91,9 @@ def _names(taints):
 
 
 def main():
-    spec = K.k8s_argument_spec(
+    spec = client.k8s_argument_spec(
         node=dict(type="str", required=True),
-        key=dict(type="str", default=F.OUT_OF_SERVICE_KEY, no_log=False),
+        key=dict(type="str", default=fault.OUT_OF_SERVICE_KEY, no_log=False),
         value=dict(type="str", default="nodeshutdown"),
         effect=dict(type="str", default="NoExecute", choices=["NoSchedule", "PreferNoSchedule", "NoExecute"]),
         state=dict(type="str", default="present", choices=["present", "absent"]),
@@ -101,14 +101,14 @@ def main():
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     try:
-        kube = K.kube_from_params(p)
-        changed, before, after = F.set_taint(kube, p["node"], p["key"], p["value"], p["effect"],
+        kube = client.kube_from_params(p)
+        changed, before, after = fault.set_taint(kube, p["node"], p["key"], p["value"], p["effect"],
                                              present=p["state"] == "present", force=p["force"],
                                              check_mode=module.check_mode)
     except RunbookError as err:
         module.fail_json(msg=str(err))
-    except K.ApiException as err:
-        module.fail_json(msg="Kubernetes API call failed for node %s: %s" % (p["node"], K.api_error_text(err)))
+    except client.ApiException as err:
+        module.fail_json(msg="Kubernetes API call failed for node %s: %s" % (p["node"], client.api_error_text(err)))
     module.exit_json(changed=changed, taints=_names(after),
                      diff={"before": {"taints": _names(before)}, "after": {"taints": _names(after)}})
 

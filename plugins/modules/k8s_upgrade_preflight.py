@@ -162,14 +162,14 @@ import json
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import slo
-from ansible_collections.fournines.runbooks.plugins.module_utils.drain import Drainer
-from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import k8s_argument_spec, kube_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode import LINODE_ARG_SPEC, lke_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.lke_view import check_same_cluster, cluster_view
-from ansible_collections.fournines.runbooks.plugins.module_utils.preflight import evaluate, resolve_gates
-from ansible_collections.fournines.runbooks.plugins.module_utils.retry import Deadline
+from ansible_collections.fournines.runbooks.plugins.module_utils.common import slo
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.drain import Drainer
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import k8s_argument_spec, kube_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import check_same_cluster, cluster_view
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.upgrade_preflight import evaluate, resolve_gates
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _SCANNED = ("/apis/apps/v1/deployments", "/apis/apps/v1/statefulsets", "/apis/apps/v1/daemonsets",

@@ -91,10 +91,10 @@ nodes_not_in_pools:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import k8s_argument_spec, kube_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode import LINODE_ARG_SPEC, lke_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.lke_view import ClusterMismatch, check_same_cluster, cluster_view
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import k8s_argument_spec, kube_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import ClusterMismatch, check_same_cluster, cluster_view
 
 
 def main():

@@ -124,15 +124,15 @@ nodes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import drill as D
-from ansible_collections.fournines.runbooks.plugins.module_utils import k8s as K
-from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode import LINODE_ARG_SPEC, lke_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.lke_view import cluster_view
+from ansible_collections.fournines.runbooks.plugins.module_utils.drill import scenario
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import cluster_view
 
 
 def main():
-    spec = K.k8s_argument_spec(
+    spec = client.k8s_argument_spec(
         cluster_id=dict(type="int", required=True),
         mode=dict(type="str", default="delete"),
         target=dict(type="str", default="workload"),
@@ -145,27 +145,27 @@ def main():
     p = module.params
     problems = []
     try:
-        D.validate_mode(p["mode"])
-        if p["target"] not in D.TARGETS:
-            raise D.DrillError("target %r is not known; valid targets: %s" % (p["target"], ", ".join(D.TARGETS)))
-        kube = K.kube_from_params(p)
+        scenario.validate_mode(p["mode"])
+        if p["target"] not in scenario.TARGETS:
+            raise scenario.DrillError("target %r is not known; valid targets: %s" % (p["target"], ", ".join(scenario.TARGETS)))
+        kube = client.kube_from_params(p)
         view = cluster_view(lke_from_params(p), kube)
-        workload = D.workload_facts(kube, p["workload"])
-        chosen, why = D.choose_target(view, p["target"], p["node"], workload, p["seed"])
-        problems = D.health_problems(view)
+        workload = scenario.workload_facts(kube, p["workload"])
+        chosen, why = scenario.choose_target(view, p["target"], p["node"], workload, p["seed"])
+        problems = scenario.health_problems(view)
         if problems and p["require_healthy"]:
-            raise D.DrillError("the cluster is not healthy enough for a drill: %s; fix it (or wait for it to "
+            raise scenario.DrillError("the cluster is not healthy enough for a drill: %s; fix it (or wait for it to "
                                "recover) before causing another failure" % "; ".join(problems))
     except RunbookError as err:
         module.fail_json(msg=str(err), health_problems=problems)
-    except K.ApiException as err:
-        module.fail_json(msg="Kubernetes API call failed: %s" % K.api_error_text(err), health_problems=problems)
+    except client.ApiException as err:
+        module.fail_json(msg="Kubernetes API call failed: %s" % client.api_error_text(err), health_problems=problems)
     module.exit_json(changed=False, node=chosen["node_name"], node_id=chosen["id"], instance_id=chosen["instance_id"],
                      pool_id=chosen["pool_id"], why=why, k8s_version=view["cluster"]["k8s_version"],
                      workload=dict((k, v) for k, v in workload.items() if k != "selector"),
                      health_problems=problems,
                      nodes=[{"node": n["node_name"], "node_id": n["id"], "instance_id": n["instance_id"],
-                             "ready": n["ready"]} for n in D.cluster_nodes(view)])
+                             "ready": n["ready"]} for n in scenario.cluster_nodes(view)])
 
 
 if __name__ == "__main__":

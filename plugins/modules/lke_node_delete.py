@@ -68,12 +68,12 @@ node_name:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.journal import StepRecorder
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import k8s_argument_spec, kube_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode import LINODE_ARG_SPEC, lke_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.lke_ops import delete_node
-from ansible_collections.fournines.runbooks.plugins.module_utils.retry import Deadline
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import k8s_argument_spec, kube_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_operations import delete_node
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
 
 def main():

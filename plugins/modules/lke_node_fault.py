@@ -103,19 +103,19 @@ ts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import drill_fault as F
-from ansible_collections.fournines.runbooks.plugins.module_utils import k8s as K
-from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.journal import StepRecorder
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode import LINODE_ARG_SPEC
-from ansible_collections.fournines.runbooks.plugins.module_utils.retry import Deadline
-from ansible_collections.fournines.runbooks.plugins.module_utils.slo import parse_time
+from ansible_collections.fournines.runbooks.plugins.module_utils.drill import fault
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.slo import parse_time
 
 AFTER = {"delete": "deleted", "shutdown": "offline", "boot": "running"}
 
 
 def main():
-    spec = K.k8s_argument_spec(
+    spec = client.k8s_argument_spec(
         cluster_id=dict(type="int", required=True),
         node=dict(type="str"),
         instance_id=dict(type="int"),
@@ -126,21 +126,21 @@ def main():
     spec.update(LINODE_ARG_SPEC)
     module = AnsibleModule(argument_spec=spec, required_one_of=[("node", "instance_id")], supports_check_mode=True)
     p = module.params
-    if p["action"] not in F.ACTIONS:
-        module.fail_json(msg="action %r is not known; valid actions: %s" % (p["action"], ", ".join(F.ACTIONS)))
+    if p["action"] not in fault.ACTIONS:
+        module.fail_json(msg="action %r is not known; valid actions: %s" % (p["action"], ", ".join(fault.ACTIONS)))
     rec = StepRecorder(p["journal_dir"], "fault %s %s" % (p["action"], p["node"] or p["instance_id"]),
                        module.check_mode)
     try:
-        lke = F.instance_lke_from_params(p)
-        kube = K.kube_from_params(p) if p["node"] or p["wait"] else None
+        lke = fault.instance_lke_from_params(p)
+        kube = client.kube_from_params(p) if p["node"] or p["wait"] else None
         rec.start()
-        result = F.inject(lke, kube, p["action"], p["node"], p["instance_id"], check_mode=module.check_mode,
+        result = fault.inject(lke, kube, p["action"], p["node"], p["instance_id"], check_mode=module.check_mode,
                           wait=p["wait"], deadline=Deadline(p["wait_timeout"]))
     except RunbookError as err:
         rec.failed(str(err))
         module.fail_json(msg=str(err))
-    except K.ApiException as err:
-        module.fail_json(msg="Kubernetes API call failed: %s" % K.api_error_text(err))
+    except client.ApiException as err:
+        module.fail_json(msg="Kubernetes API call failed: %s" % client.api_error_text(err))
     if result["ts"] is None and rec.journal is not None:
         earlier = [s for s in rec.journal.state["steps"] if s["name"] == rec.name]
         if earlier:  # the request's time, else when the step started (interrupted before it was noted)

@@ -94,10 +94,10 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import prober, slo
-from ansible_collections.fournines.runbooks.plugins.module_utils import upgrade_report as R
-from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.journal import open_journal
+from ansible_collections.fournines.runbooks.plugins.module_utils.common import prober, slo
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import cluster_upgrade
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import open_journal
 
 
 def main():
@@ -125,15 +125,15 @@ def main():
         preflight = dict((k, v) for k, v in (p["preflight"] or {}).items() if k in keep) or None
         charged, budget = 0, None
         if module.check_mode:
-            rows = R.step_rows(journal.state)
+            rows = cluster_upgrade.step_rows(journal.state)
             module.exit_json(changed=False, summary={"status": journal.state.get("status"), "steps": len(rows)},
                              charged_intervals=0)
         if p["finish"]:
             journal.finish(p["finish"])
         if p["ledger"]:
-            charged = R.charge_ledger(p["ledger"], journal.state["run_id"], R.probe_intervals(probe))
+            charged = cluster_upgrade.charge_ledger(p["ledger"], journal.state["run_id"], cluster_upgrade.probe_intervals(probe))
             budget = slo.budget(p["objective"], p["window"], slo.read_ledger(p["ledger"]))
-        paths, summary = R.build(journal, p["title"], probe, preflight, budget, p["extra"])
+        paths, summary = cluster_upgrade.build(journal, p["title"], probe, preflight, budget, p["extra"])
     except RunbookError as err:
         module.fail_json(msg=str(err))
     module.exit_json(changed=True, paths=paths, summary=summary, charged_intervals=charged)

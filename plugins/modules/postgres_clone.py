@@ -78,13 +78,10 @@ clone:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import (
-    CONNECTION_SPEC,
-    PostgresError,
-    bindir_version,
-    conn_params,
-)
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres_upgrade import clone
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import CONNECTION_SPEC, conn_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.server import bindir_version
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.upgrade import clone
 
 
 def main():

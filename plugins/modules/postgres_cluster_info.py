@@ -85,12 +85,8 @@ info:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import (
-    CONNECTION_SPEC,
-    PostgresError,
-    cluster_info,
-    conn_params,
-)
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import CONNECTION_SPEC, cluster_info, conn_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
 
 
 def main():

@@ -81,14 +81,14 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import (
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import (
     CONNECTION_SPEC,
-    PostgresError,
     compare_fingerprints,
     conn_params,
     smoke,
     table_fingerprints,
 )
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
 
 
 def main():

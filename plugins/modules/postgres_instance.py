@@ -82,7 +82,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import PostgresError, instance
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.server import instance
 
 
 def main():

@@ -12,7 +12,7 @@ module: postgres_journal
 short_description: Record the steps of a Postgres upgrade run in its journal and write its report
 version_added: 0.1.0
 description:
-  - Keeps C(reports/<run_id>/state.json) (module_utils/report.py RunJournal) so that a re-run with
+  - Keeps C(reports/<run_id>/state.json) (module_utils/report/journal.py RunJournal) so that a re-run with
     the same O(run_id) knows which steps are done and carries on.
   - Records one step's status and details, merges O(facts), sets the run's final status and
     writes C(report.md) and C(report.json).
@@ -135,9 +135,9 @@ interrupted:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.report import RunJournal, interrupted_runs
-from ansible_collections.fournines.runbooks.plugins.module_utils.slo import SLOError, charge_downtime
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RunJournal, interrupted_runs
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.slo import SLOError, charge_downtime
 
 
 def main():

@@ -141,8 +141,8 @@ rollback:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import PostgresError
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres_upgrade import (
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.upgrade import (
     prepare,
     restore_old,
     rollback_state,

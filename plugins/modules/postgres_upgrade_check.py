@@ -130,18 +130,10 @@ new_version:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import (
-    CONNECTION_SPEC,
-    PostgresError,
-    cluster_info,
-    conn_params,
-    format_version,
-)
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres_upgrade import (
-    catalog_findings,
-    run_check,
-    validate_pair,
-)
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import CONNECTION_SPEC, cluster_info, conn_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.versions import format_version
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.upgrade import catalog_findings, run_check, validate_pair
 
 
 def main():

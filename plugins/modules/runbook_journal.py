@@ -112,9 +112,9 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.journal import choose_run
-from ansible_collections.fournines.runbooks.plugins.module_utils.report import RunJournal
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import choose_run
+from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RunJournal
 
 
 def main():

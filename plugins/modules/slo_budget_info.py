@@ -147,12 +147,7 @@ reason:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.slo import (
-    SLOError,
-    budget,
-    budget_allows,
-    read_ledger,
-)
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.slo import SLOError, budget, budget_allows, read_ledger
 
 
 def main():

@@ -121,11 +121,7 @@ planned:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.ratelimit import (
-    RateLimitError,
-    headroom,
-    read_ledger,
-)
+from ansible_collections.fournines.runbooks.plugins.module_utils.tls.acme_ratelimit import RateLimitError, headroom, read_ledger
 
 
 def main():

@@ -202,7 +202,7 @@ scanned_at:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.tls import TLSError, scan
+from ansible_collections.fournines.runbooks.plugins.module_utils.tls.endpoint_scan import TLSError, scan
 
 
 def main():

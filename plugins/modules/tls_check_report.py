@@ -84,9 +84,9 @@ report:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import certreport
-from ansible_collections.fournines.runbooks.plugins.module_utils.errors import RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.report import RunJournal, new_run_id
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import certificates
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RunJournal, new_run_id
 
 _PARTS = (("scan", "scan endpoints"), ("cert_manager", "read cert-manager"), ("headroom", "ACME headroom"),
           ("renew", "renew"))
@@ -108,7 +108,7 @@ def main():
     p = module.params
     run_id = p["run_id"] or new_run_id("check-certificates")
     try:
-        status, sections, summary, data = certreport.build(p["scan"], p["cert_manager"], p["headroom"], p["renew"])
+        status, sections, summary, data = certificates.build(p["scan"], p["cert_manager"], p["headroom"], p["renew"])
     except (KeyError, TypeError) as err:
         module.fail_json(msg="a result passed to tls_check_report is not what the module that made it returns "
                              "(missing %s); pass the registered results unchanged" % err)

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import tls as T
+from ansible_collections.fournines.runbooks.plugins.module_utils.tls import endpoint_scan
 
 PLAYBOOK = "playbooks/check-certificates.yml"
 
@@ -49,7 +49,7 @@ def test_warn_below_fail_is_refused_before_scanning(run_playbook, task_result, t
 
 
 def _served(tls_env):
-    return T.scan([{"host": "127.0.0.1", "port": int(tls_env["TLS_ENDPOINTS_PORT"]), "server_name": "localhost"}],
+    return endpoint_scan.scan([{"host": "127.0.0.1", "port": int(tls_env["TLS_ENDPOINTS_PORT"]), "server_name": "localhost"}],
                   ca_file=tls_env["TLS_CA_BUNDLE"])["endpoints"][0]
 
 
@@ -88,7 +88,7 @@ def test_renew_against_pebble(tls_env, run_playbook, task_result, tmp_path, rest
 def test_renew_refused_when_rate_limit_has_no_headroom(tls_env, run_playbook, task_result, tmp_path,
                                                       restore_renew_endpoint):
     ledger = tmp_path / "ledger.jsonl"
-    ledger.write_text("".join(json.dumps({"names": ["localhost"], "issued_at": T.iso(T.parse_now(None)),
+    ledger.write_text("".join(json.dumps({"names": ["localhost"], "issued_at": endpoint_scan.iso(endpoint_scan.parse_now(None)),
                                           "serial": "%x" % (i + 1)}) + "\n" for i in range(5)))
     rc, out = run_playbook(PLAYBOOK, {"cert_check_reports_dir": str(tmp_path), "cert_check_acme_ledger": str(ledger),
                                       "cert_check_cert_manager": False, "cert_check_action": "renew"})

@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import tls as T
+from ansible_collections.fournines.runbooks.plugins.module_utils.tls import endpoint_scan
 
 CASES = ["healthy", "expiring", "expired", "wrong-name", "incomplete-chain", "self-signed"]
 
@@ -86,7 +86,7 @@ def test_timeout_is_per_endpoint(tls_env):
     silent.listen(5)
     port = silent.getsockname()[1]
     try:
-        result = T.scan([{"host": "127.0.0.1", "port": port, "server_name": "slow.lab.test"},
+        result = endpoint_scan.scan([{"host": "127.0.0.1", "port": port, "server_name": "slow.lab.test"},
                          endpoint(tls_env, "healthy")], ca_file=tls_env["TLS_CA_BUNDLE"], timeout=2)
     finally:
         silent.close()

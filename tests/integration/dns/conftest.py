@@ -15,10 +15,9 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dnslab import APP_RECORDS, REPO, ZONE, labenv  # noqa: E402
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import dns as d  # noqa: E402
-from ansible_collections.fournines.runbooks.plugins.module_utils import dns_propagation as prop  # noqa: E402
-from ansible_collections.fournines.runbooks.plugins.module_utils.dns_powerdns import PowerDNSProvider  # noqa: E402
-from ansible_collections.fournines.runbooks.plugins.module_utils.dns_rfc2136 import RFC2136Provider  # noqa: E402
+from ansible_collections.fournines.runbooks.plugins.module_utils.dns import propagation, ttl_change  # noqa: E402
+from ansible_collections.fournines.runbooks.plugins.module_utils.dns.providers.powerdns import PowerDNSProvider  # noqa: E402
+from ansible_collections.fournines.runbooks.plugins.module_utils.dns.providers.rfc2136 import RFC2136Provider  # noqa: E402
 
 
 
@@ -43,14 +42,14 @@ def _reseed_if_changed(env):
     app_a = current[APP_RECORDS[0]]
     if set(r.ttl for r in current.values()) != {3600} or app_a.values != ["127.0.0.10"]:
         subprocess.run([os.path.join(REPO, "lab", "dns", "reset")], check=True, capture_output=True)
-        nameservers = [prop.parse_nameserver(ns) for ns in env["DNS_NAMESERVERS"].split(",")]
+        nameservers = [propagation.parse_nameserver(ns) for ns in env["DNS_NAMESERVERS"].split(",")]
         seeded = [{"name": n, "type": t, "ttl": 3600} for n, t in APP_RECORDS]
-        prop.wait_converged(nameservers, ZONE, prop.normalize_expectations(seeded, ZONE), timeout=30, interval=0.1)
+        propagation.wait_converged(nameservers, ZONE, propagation.normalize_expectations(seeded, ZONE), timeout=30, interval=0.1)
 
 
 @pytest.fixture(scope="session")
 def nameservers(dns_env):
-    return [prop.parse_nameserver(ns) for ns in dns_env["DNS_NAMESERVERS"].split(",")]
+    return [propagation.parse_nameserver(ns) for ns in dns_env["DNS_NAMESERVERS"].split(",")]
 
 
 @pytest.fixture(scope="session")
@@ -99,17 +98,19 @@ def seeded(dns_env, make_provider, nameservers, lag):
     for key, raw in before.items():
         now = after.get(key)
         if now is None or now["ttl"] != raw["ttl"] or now["records"] != raw["records"]:
-            changed.append((d.RRset(key[0], key[1], raw["ttl"], [], handle=raw), raw["ttl"]))
+            changed.append((ttl_change.RRset(key[0], key[1], raw["ttl"], [], handle=raw), raw["ttl"]))
     if changed:
         api.set_ttls(ZONE, changed)
         expect = [{"name": r.name, "type": r.rtype, "ttl": ttl,
                    "values": [x["content"] for x in r.handle["records"]]} for r, ttl in changed]
-        prop.wait_converged(nameservers, ZONE, prop.normalize_expectations(expect, ZONE), timeout=30, interval=0.1)
+        propagation.wait_converged(nameservers, ZONE, propagation.normalize_expectations(expect, ZONE), timeout=30, interval=0.1)
 
 
 @pytest.fixture
 def linode_provider():
-    from ansible_collections.fournines.runbooks.plugins.module_utils.dns_linode import LinodeProvider
+    from ansible_collections.fournines.runbooks.plugins.module_utils.dns.providers.linode import (
+        LinodeProvider,
+    )
     env = labenv.component_env("linode_sim")
     if not env:
         pytest.fail("the Linode simulator is not running (no .lab/linode_sim/env): run lab/up")
@@ -119,7 +120,7 @@ def linode_provider():
 @pytest.fixture
 def k8s_objects():
     """Ingresses/Services in a namespace of our own, deleted afterwards."""
-    from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import kube_from_params
+    from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import kube_from_params
     if not os.path.exists(labenv.kubeconfig()):
         pytest.fail("the lab Kubernetes is not running (no %s): run lab/up" % labenv.kubeconfig())
     kube = kube_from_params({"kubeconfig": labenv.kubeconfig()})

@@ -12,19 +12,19 @@ import pytest
 
 from dnslab import APP_RECORDS, ZONE, labenv
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import dns as d
-from ansible_collections.fournines.runbooks.plugins.module_utils import dns_propagation as prop
+from ansible_collections.fournines.runbooks.plugins.module_utils.dns import ttl_change
+from ansible_collections.fournines.runbooks.plugins.module_utils.dns import propagation
 
 
 def _expect(keys, ttl):
-    return prop.normalize_expectations([{"name": n, "type": t, "ttl": ttl} for n, t in keys], ZONE)
+    return propagation.normalize_expectations([{"name": n, "type": t, "ttl": ttl} for n, t in keys], ZONE)
 
 
 def test_lagging_secondary_keeps_the_wait_going(make_provider, nameservers, lag, tmp_path):
     lag(3)  # the secondary holds its old copy for 3 s, then transfers
-    d.lower(make_provider("powerdns"), ZONE, APP_RECORDS, 5, d.TTLState(str(tmp_path), "lag", ZONE, "powerdns"))
-    progress = prop.Progress()
-    results = prop.wait_converged(nameservers, ZONE, _expect(APP_RECORDS, 5), timeout=30, interval=0.1,
+    ttl_change.lower(make_provider("powerdns"), ZONE, APP_RECORDS, 5, ttl_change.TTLState(str(tmp_path), "lag", ZONE, "powerdns"))
+    progress = propagation.Progress()
+    results = propagation.wait_converged(nameservers, ZONE, _expect(APP_RECORDS, 5), timeout=30, interval=0.1,
                                   progress=progress)
     primary, secondary = results
     assert primary["converged_after"] < 1.0
@@ -35,9 +35,9 @@ def test_lagging_secondary_keeps_the_wait_going(make_provider, nameservers, lag,
 
 def test_lagging_secondary_past_the_deadline_is_named(make_provider, nameservers, lag, tmp_path):
     lag("hold")
-    d.lower(make_provider("powerdns"), ZONE, APP_RECORDS, 5, d.TTLState(str(tmp_path), "lag2", ZONE, "powerdns"))
-    with pytest.raises(d.DNSError) as err:
-        prop.wait_converged(nameservers, ZONE, _expect(APP_RECORDS, 5), timeout=2, interval=0.2)
+    ttl_change.lower(make_provider("powerdns"), ZONE, APP_RECORDS, 5, ttl_change.TTLState(str(tmp_path), "lag2", ZONE, "powerdns"))
+    with pytest.raises(ttl_change.DNSError) as err:
+        propagation.wait_converged(nameservers, ZONE, _expect(APP_RECORDS, 5), timeout=2, interval=0.2)
     text = str(err.value)
     assert "1 of 2 nameservers" in text and nameservers[1][0] in text and "ttl 3600, want 5" in text
 
@@ -46,8 +46,8 @@ def test_dead_nameserver_is_named(nameservers):
     pid = int(open(os.path.join(labenv.state_dir(), "dns", "knot.pid")).read())
     os.kill(pid, signal.SIGSTOP)  # a real server that stops answering
     try:
-        with pytest.raises(d.DNSError) as err:
-            prop.wait_converged(nameservers, ZONE, _expect(APP_RECORDS, 3600), timeout=1.5, interval=0.2,
+        with pytest.raises(ttl_change.DNSError) as err:
+            propagation.wait_converged(nameservers, ZONE, _expect(APP_RECORDS, 3600), timeout=1.5, interval=0.2,
                                 query_timeout=0.5)
     finally:
         os.kill(pid, signal.SIGCONT)
@@ -56,13 +56,13 @@ def test_dead_nameserver_is_named(nameservers):
 
 
 def test_a_resolver_is_not_taken_for_an_authority(dns_env):
-    resolver = prop.parse_nameserver("127.0.0.1:%s" % dns_env["DNS_RESOLVER_PORT"])
-    with pytest.raises(d.DNSError, match="not authoritative"):
-        prop.wait_converged([resolver], ZONE, _expect(APP_RECORDS, 3600), timeout=0.5, interval=0.2)
+    resolver = propagation.parse_nameserver("127.0.0.1:%s" % dns_env["DNS_RESOLVER_PORT"])
+    with pytest.raises(ttl_change.DNSError, match="not authoritative"):
+        propagation.wait_converged([resolver], ZONE, _expect(APP_RECORDS, 3600), timeout=0.5, interval=0.2)
 
 
 def test_discovery_finds_the_ns_records(dns_env):
-    found = prop.discover_nameservers(ZONE, "127.0.0.1:%s" % dns_env["DNS_RESOLVER_PORT"], port=53)
+    found = propagation.discover_nameservers(ZONE, "127.0.0.1:%s" % dns_env["DNS_RESOLVER_PORT"], port=53)
     assert [label for label, _ip, _port in found] == ["ns1.lab.example.(127.0.0.1):53"]  # ns2 shares the address
 
 
@@ -79,14 +79,14 @@ def test_unbound_cache_expires_at_the_computed_moment(dns_env, make_provider, na
     name, key = "api.lab.example.", [("api.lab.example.", "A")]
     provider = make_provider("powerdns")
     provider.set_ttls(ZONE, [(provider.get(ZONE, key)[key[0]], 20)])  # a short "original" TTL for the test
-    prop.wait_converged(nameservers, ZONE, _expect(key, 20), timeout=10, interval=0.1)
+    propagation.wait_converged(nameservers, ZONE, _expect(key, 20), timeout=10, interval=0.1)
     subprocess.run(dns_env["DNS_UNBOUND_CONTROL"].split() + ["flush", name], check=True, capture_output=True)
     assert _resolver_answer(dns_env, name) == 20  # cached now, for 20 s
     cached_until = time.time() + 20
-    rows = d.lower(provider, ZONE, key, 5, d.TTLState(str(tmp_path), "cache", ZONE, "powerdns"))
+    rows = ttl_change.lower(provider, ZONE, key, 5, ttl_change.TTLState(str(tmp_path), "cache", ZONE, "powerdns"))
     assert rows[0]["old_ttl"] == 20
-    results = prop.wait_converged(nameservers, ZONE, _expect(key, 5), timeout=10, interval=0.1)
-    moment, _why = prop.expiry_moment(results, rows[0]["old_ttl"])
+    results = propagation.wait_converged(nameservers, ZONE, _expect(key, 5), timeout=10, interval=0.1)
+    moment, _why = propagation.expiry_moment(results, rows[0]["old_ttl"])
     # The computed moment is never before the cached entry expires. (It comes later by as long as the
     # lowering took to converge, a few seconds on a loaded machine, so "shortly before" is measured
     # against the cache's own expiry.)

@@ -1,14 +1,16 @@
 """Major upgrade flow in the lab: check failure, trial failure, the gate (none of them touch
 production), bad input, and the rollback rules of --link and --copy on scratch clusters."""
 
+import datetime
 import json
 import os
 import shutil
 
 import pytest
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import postgres as pg
-from ansible_collections.fournines.runbooks.plugins.module_utils import postgres_upgrade as up
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import errors
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host import server
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host import upgrade
 
 from pglab import step
 
@@ -70,7 +72,9 @@ def test_gate_stops_after_the_canary_without_confirmation(start_state):
 def test_gate_stops_when_the_budget_is_spent(start_state, tmp_path):
     lab = start_state
     ledger = tmp_path / "downtime.jsonl"
-    ledger.write_text(json.dumps({"start": "2026-11-20T00:00:00Z", "end": "2026-11-20T00:10:00Z"}) + "\n")
+    start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)  # inside the 30-day window
+    ledger.write_text(json.dumps({"start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                  "end": (start + datetime.timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")}) + "\n")
     rc, out, report = lab.playbook("postgres_upgrade=major", "postgres_major_confirm=true",
                                    "postgres_slo_ledger=%s" % ledger)
     assert rc == 0, out[-3000:]
@@ -83,14 +87,14 @@ def test_gate_stops_when_the_budget_is_spent(start_state, tmp_path):
 
 def test_bad_bindirs_and_data_dirs_are_named(pg_lab, tmp_path):
     env = pg_lab.env
-    with pytest.raises(pg.PostgresError, match="old_bindir '/nonexistent/bin' does not exist"):
-        up.validate_pair("/nonexistent/bin", env["PG_BINDIR_NEW"], env["PG_PRIMARY_DATA"])
-    with pytest.raises(pg.PostgresError, match="holds PostgreSQL 18.*not the declared major 15"):
-        up.validate_pair(env["PG_BINDIR_NEW"], env["PG_BINDIR_NEW"], env["PG_PRIMARY_DATA"], old_major=15)
-    with pytest.raises(pg.PostgresError, match="is not a PostgreSQL cluster"):
-        up.validate_pair(env["PG_BINDIR_OLD"], env["PG_BINDIR_NEW"], str(tmp_path))
-    with pytest.raises(pg.PostgresError, match="not a newer major"):
-        up.validate_pair(env["PG_BINDIR_OLD"], env["PG_BINDIR_MINOR_TARGET"], env["PG_PRIMARY_DATA"])
+    with pytest.raises(errors.PostgresError, match="old_bindir '/nonexistent/bin' does not exist"):
+        upgrade.validate_pair("/nonexistent/bin", env["PG_BINDIR_NEW"], env["PG_PRIMARY_DATA"])
+    with pytest.raises(errors.PostgresError, match="holds PostgreSQL 18.*not the declared major 15"):
+        upgrade.validate_pair(env["PG_BINDIR_NEW"], env["PG_BINDIR_NEW"], env["PG_PRIMARY_DATA"], old_major=15)
+    with pytest.raises(errors.PostgresError, match="is not a PostgreSQL cluster"):
+        upgrade.validate_pair(env["PG_BINDIR_OLD"], env["PG_BINDIR_NEW"], str(tmp_path))
+    with pytest.raises(errors.PostgresError, match="not a newer major"):
+        upgrade.validate_pair(env["PG_BINDIR_OLD"], env["PG_BINDIR_MINOR_TARGET"], env["PG_PRIMARY_DATA"])
 
 
 # --- rollback rules on scratch clusters -----------------------------------------------------
@@ -105,9 +109,9 @@ def scratch_cluster(pg_lab):
         _stop_all(base, user)
         shutil.rmtree(base)
     os.makedirs(base)
-    pg.chown_to(base, user)
+    server.chown_to(base, user)
     old = os.path.join(base, "old")
-    pg.run([os.path.join(env["PG_BINDIR_OLD"], "initdb"), "-D", old, "-U", "postgres", "--data-checksums",
+    server.run([os.path.join(env["PG_BINDIR_OLD"], "initdb"), "-D", old, "-U", "postgres", "--data-checksums",
             "--locale=C.UTF-8"], os_user=user)
     port = int(env["PG_SCRATCH_PORT_BASE"]) + 6
     with open(os.path.join(old, "postgresql.conf"), "a") as handle:
@@ -120,13 +124,13 @@ def scratch_cluster(pg_lab):
 def _stop_all(base, user):
     for sub in ("old", "new"):
         path = os.path.join(base, sub)
-        if os.path.exists(os.path.join(path, "postmaster.pid")) and pg.postmaster(path):
-            pg.pg_ctl(pg.running_bindir(path), path, "stop", os_user=user, mode="immediate")
+        if os.path.exists(os.path.join(path, "postmaster.pid")) and server.postmaster(path):
+            server.pg_ctl(server.running_bindir(path), path, "stop", os_user=user, mode="immediate")
 
 
 def _upgrade(env, c, transfer):
     ports = int(env["PG_SCRATCH_PORT_BASE"]) + 7, int(env["PG_SCRATCH_PORT_BASE"]) + 8
-    return up.upgrade(env["PG_BINDIR_OLD"], env["PG_BINDIR_NEW"], c["old"], c["new"], transfer, 1, ports[0], ports[1],
+    return upgrade.upgrade(env["PG_BINDIR_OLD"], env["PG_BINDIR_NEW"], c["old"], c["new"], transfer, 1, ports[0], ports[1],
                       env["PG_SCRATCH_SOCKET"], os.path.join(c["base"], "work"), os_user=c["user"],
                       settings={"port": c["port"], "listen_addresses": "", "unix_socket_directories": env["PG_SCRATCH_SOCKET"]})
 
@@ -136,45 +140,45 @@ def test_link_rollback_possible_until_the_new_cluster_runs(pg_lab, scratch_clust
     changed, result = _upgrade(env, c, "link")
     assert changed and result["transfer"] == "link"
     assert os.path.exists(os.path.join(c["old"], "global", "pg_control.old"))  # pg_upgrade --link disabled the old one
-    state = up.rollback_state(c["old"], c["new"], env["PG_BINDIR_NEW"], c["user"])
+    state = upgrade.rollback_state(c["old"], c["new"], env["PG_BINDIR_NEW"], c["user"])
     assert state["old_startable"] and not state["new_has_run"]
     # A re-run finds the finished upgrade and does not redo it.
     assert _upgrade(env, c, "link")[0] is False
     # The new cluster runs once: from now on the old one must never start again.
-    pg.pg_ctl(env["PG_BINDIR_NEW"], c["new"], "start", os_user=c["user"], log_file=os.path.join(c["base"], "new.log"))
-    pg.pg_ctl(env["PG_BINDIR_NEW"], c["new"], "stop", os_user=c["user"])
-    state = up.rollback_state(c["old"], c["new"], env["PG_BINDIR_NEW"], c["user"])
+    server.pg_ctl(env["PG_BINDIR_NEW"], c["new"], "start", os_user=c["user"], log_file=os.path.join(c["base"], "new.log"))
+    server.pg_ctl(env["PG_BINDIR_NEW"], c["new"], "stop", os_user=c["user"])
+    state = upgrade.rollback_state(c["old"], c["new"], env["PG_BINDIR_NEW"], c["user"])
     assert not state["old_startable"] and state["new_has_run"]
-    with pytest.raises(pg.PostgresError, match="rollback refused: --link and the new cluster has run"):
-        up.restore_old(c["old"], c["new"], env["PG_BINDIR_NEW"], c["user"])
+    with pytest.raises(errors.PostgresError, match="rollback refused: --link and the new cluster has run"):
+        upgrade.restore_old(c["old"], c["new"], env["PG_BINDIR_NEW"], c["user"])
     assert os.path.exists(os.path.join(c["old"], "global", "pg_control.old"))  # refused means untouched
 
 
 def test_link_rollback_before_the_new_cluster_started_brings_the_old_one_back(pg_lab, scratch_cluster):
     env, c = pg_lab.env, scratch_cluster
     _upgrade(env, c, "link")
-    up.restore_old(c["old"], c["new"], env["PG_BINDIR_NEW"], c["user"])
+    upgrade.restore_old(c["old"], c["new"], env["PG_BINDIR_NEW"], c["user"])
     assert os.path.exists(os.path.join(c["old"], "global", "pg_control"))
-    pg.pg_ctl(env["PG_BINDIR_OLD"], c["old"], "start", os_user=c["user"], log_file=os.path.join(c["base"], "old.log"))
-    assert pg.running_bindir(c["old"]) == os.path.realpath(env["PG_BINDIR_OLD"])
+    server.pg_ctl(env["PG_BINDIR_OLD"], c["old"], "start", os_user=c["user"], log_file=os.path.join(c["base"], "old.log"))
+    assert server.running_bindir(c["old"]) == os.path.realpath(env["PG_BINDIR_OLD"])
 
 
 def test_copy_rollback_stays_possible_after_the_new_cluster_ran(pg_lab, scratch_cluster):
     env, c = pg_lab.env, scratch_cluster
     _upgrade(env, c, "copy")
-    pg.pg_ctl(env["PG_BINDIR_NEW"], c["new"], "start", os_user=c["user"], log_file=os.path.join(c["base"], "new.log"))
-    pg.pg_ctl(env["PG_BINDIR_NEW"], c["new"], "stop", os_user=c["user"])
-    state = up.rollback_state(c["old"], c["new"], env["PG_BINDIR_NEW"], c["user"])
+    server.pg_ctl(env["PG_BINDIR_NEW"], c["new"], "start", os_user=c["user"], log_file=os.path.join(c["base"], "new.log"))
+    server.pg_ctl(env["PG_BINDIR_NEW"], c["new"], "stop", os_user=c["user"])
+    state = upgrade.rollback_state(c["old"], c["new"], env["PG_BINDIR_NEW"], c["user"])
     assert state["old_startable"] and state["new_has_run"] and state["transfer"] == "copy"
-    up.restore_old(c["old"], c["new"], env["PG_BINDIR_NEW"], c["user"])
-    pg.pg_ctl(env["PG_BINDIR_OLD"], c["old"], "start", os_user=c["user"], log_file=os.path.join(c["base"], "old.log"))
-    assert pg.postmaster(c["old"])
+    upgrade.restore_old(c["old"], c["new"], env["PG_BINDIR_NEW"], c["user"])
+    server.pg_ctl(env["PG_BINDIR_OLD"], c["old"], "start", os_user=c["user"], log_file=os.path.join(c["base"], "old.log"))
+    assert server.postmaster(c["old"])
 
 
 def test_pg_upgrade_refuses_a_running_old_cluster(pg_lab, scratch_cluster):
     env, c = pg_lab.env, scratch_cluster
-    pg.pg_ctl(env["PG_BINDIR_OLD"], c["old"], "start", os_user=c["user"], log_file=os.path.join(c["base"], "old.log"))
-    with pytest.raises(pg.PostgresError, match="is running; stop it before pg_upgrade"):
+    server.pg_ctl(env["PG_BINDIR_OLD"], c["old"], "start", os_user=c["user"], log_file=os.path.join(c["base"], "old.log"))
+    with pytest.raises(errors.PostgresError, match="is running; stop it before pg_upgrade"):
         _upgrade(env, c, "link")
     assert not os.path.exists(c["new"])
 
@@ -184,14 +188,14 @@ def test_major_run_interrupted_in_its_downtime_carries_on(start_state):
     again with the same run id: it skips check, trial and gate and finishes the upgrade."""
     import signal
     import time
-    from pglab import REPO, journal_steps, kill_tree, start_playbook
+    from pglab import journal_steps, kill_tree, start_playbook
     lab = start_state
     run_id = "test-resume-%d" % os.getpid()
-    proc = start_playbook("postgres_upgrade=major", "postgres_major_confirm=true", "postgres_run_id=%s" % run_id)
+    proc = start_playbook(lab, "postgres_upgrade=major", "postgres_major_confirm=true", "postgres_run_id=%s" % run_id)
     try:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline and proc.poll() is None:
-            if journal_steps(run_id).get("major-upgrade") == "running":
+            if journal_steps(lab, run_id).get("major-upgrade") == "running":
                 kill_tree(proc.pid)  # the modules too: a dead controller takes them with it
                 break
             time.sleep(0.05)
@@ -199,7 +203,7 @@ def test_major_run_interrupted_in_its_downtime_carries_on(start_state):
         assert proc.returncode == -signal.SIGKILL, "the run was not interrupted in its downtime"
         rc, out, _ = lab.playbook("postgres_upgrade=major", "postgres_run_id=%s" % run_id)
         assert rc == 0, out[-3000:]
-        with open(os.path.join(REPO, "reports", run_id, "report.json")) as handle:
+        with open(os.path.join(lab.reports_dir, run_id, "report.json")) as handle:
             report = json.load(handle)
         assert report["status"] == "done"
         assert step(report, "major-upgrade")["details"]["resumed"] is True
@@ -209,10 +213,9 @@ def test_major_run_interrupted_in_its_downtime_carries_on(start_state):
         assert lab.describe(lab.replica_port)[0] == "replica"
         assert lab.query(lab.primary_port, "SELECT count(*) FROM pgbench_accounts", dbname="appdb")[0][0] == 200000
         # the real run's downtime is charged to the ledger once, although the run was carried on
-        with open(os.path.join(REPO, "reports", "downtime.jsonl")) as handle:
+        with open(lab.ledger) as handle:
             charged = [json.loads(line) for line in handle if run_id in line]
         assert [c["run_id"] for c in charged] == [run_id] and "major" in charged[0]["tags"], charged
     finally:
         if proc.poll() is None:
             kill_tree(proc.pid)
-        shutil.rmtree(os.path.join(REPO, "reports", run_id), ignore_errors=True)

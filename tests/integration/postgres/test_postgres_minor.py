@@ -10,31 +10,39 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 
 import psycopg2
 import pytest
 
-from pglab import REPO, journal_steps, kill_tree, start_playbook, step
+from pglab import journal_steps, kill_tree, start_playbook, step
 
-from ansible_collections.fournines.runbooks.plugins.module_utils import postgres as pg
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host import server
 
 
 class LedgerWriter(threading.Thread):
     """Appends rows to app.ledger through a read-write multi-host connection, one transaction
-    each, and remembers which commits the server acknowledged (and which were ambiguous)."""
+    each, and remembers which commits the server acknowledged (and which were ambiguous).
+
+    Its ids start above the rows already there, under a client name of its own: an earlier
+    writer's rows stay behind when its run stopped before the switchover (the lab is then still
+    in its starting state, so nothing reseeds it), and ids from 1 would all be duplicate keys."""
 
     def __init__(self, lab, client):
         super(LedgerWriter, self).__init__(daemon=True)
         self.dsn = ("host=127.0.0.1,127.0.0.1 port=%d,%d user=postgres dbname=appdb password=%s "
                     "target_session_attrs=read-write connect_timeout=2"
                     % (lab.primary_port, lab.replica_port, lab.env["PG_PASSWORD"]))
-        self.client = client
+        self.client = "%s-%s" % (client, uuid.uuid4().hex[:8])
+        self.first_id = lab.query(lab.primary_port, "SELECT coalesce(max(id), 0) + 1 FROM app.ledger",
+                                  dbname="appdb")[0][0]
         self.committed, self.ambiguous, self.errors = [], [], 0
+        self.last_error = None
         self.ports = set()
         self.stop = threading.Event()
 
     def run(self):
-        next_id, db = 1, None
+        next_id, db = self.first_id, None
         while not self.stop.is_set():
             try:
                 if db is None:
@@ -49,8 +57,9 @@ class LedgerWriter(threading.Thread):
                     self.ambiguous.append(next_id)  # the COMMIT may or may not have happened
                     raise
                 self.committed.append(next_id)
-            except psycopg2.Error:
+            except psycopg2.Error as err:
                 self.errors += 1
+                self.last_error = str(err).strip()
                 try:
                     if db is not None:
                         db.close()
@@ -65,7 +74,7 @@ class LedgerWriter(threading.Thread):
 
 def test_minor_upgrade_under_write_load_loses_no_committed_transaction(start_state):
     lab = start_state
-    target = lab.env["PG_MINOR_TARGET"].split()[0]
+    target = lab.minor_target()
     env = dict(os.environ, PGPASSWORD=lab.env["PG_PASSWORD"])
     pgbench = subprocess.Popen([os.path.join(lab.env["PG_CLIENT_BINDIR"], "pgbench"), "-n", "-c", "2", "-j", "1", "-T", "60",
                                 "-h", "127.0.0.1", "-p", str(lab.primary_port), "-U", "postgres", "appdb"],
@@ -88,9 +97,11 @@ def test_minor_upgrade_under_write_load_loses_no_committed_transaction(start_sta
     assert lab.query(lab.replica_port, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")[0][0] == 1
     # The load ran on both sides of the switchover.
     assert lab.primary_port in writer.ports and lab.replica_port in writer.ports
-    assert len(writer.committed) > 50
+    assert len(writer.committed) > 50, "%d commits, %d errors, the last: %s" % (
+        len(writer.committed), writer.errors, writer.last_error)
     # Every acknowledged commit is on the new primary.
-    rows = lab.query(lab.replica_port, "SELECT id FROM app.ledger WHERE client = 'minor-test'", dbname="appdb")
+    rows = lab.query(lab.replica_port, "SELECT id FROM app.ledger WHERE client = %s", dbname="appdb",
+                     args=(writer.client,))
     present = {r[0] for r in rows}
     lost = sorted(set(writer.committed) - present)
     assert not lost, "committed rows missing on the new primary: %s" % lost[:20]
@@ -101,7 +112,7 @@ def test_minor_upgrade_under_write_load_loses_no_committed_transaction(start_sta
     assert downtime > 0
     assert report["facts"]["version_after"] == target
     # The measured downtime is charged to the error-budget ledger, once, under this run.
-    with open(os.path.join(REPO, "reports", "downtime.jsonl")) as handle:
+    with open(lab.ledger) as handle:
         charged = [json.loads(line) for line in handle if report["run_id"] in line]
     assert [c["run_id"] for c in charged] == [report["run_id"]]
     seconds = (datetime.datetime.fromisoformat(charged[0]["end"].replace("Z", "+00:00"))
@@ -150,13 +161,13 @@ def test_unconfirmed_minor_is_refused_when_auto_minor_is_off(start_state):
 
 @pytest.mark.parametrize("flow", ["minor", "major"])
 def test_check_mode_is_a_plan_that_changes_nothing(start_state, flow):
-    reports = set(glob.glob(os.path.join(REPO, "reports", "*")))
+    reports = set(glob.glob(os.path.join(start_state.reports_dir, "*")))
     rc, out, report = start_state.playbook("postgres_upgrade=%s" % flow, "postgres_major_confirm=true", "--check")
     assert rc == 0, out[-3000:]
     assert "check-mode-plan" in out
     assert report is None  # nothing written
     assert start_state.is_start_state()
-    assert set(glob.glob(os.path.join(REPO, "reports", "*"))) == reports
+    assert set(glob.glob(os.path.join(start_state.reports_dir, "*"))) == reports
 
 
 def test_failed_canary_goes_back_to_the_old_binaries_and_the_primary_keeps_serving(start_state):
@@ -198,7 +209,7 @@ def test_old_primary_rebuilt_from_a_base_backup_when_rewind_is_not_an_option(sta
     """repoint=base_backup skips pg_rewind; repoint=auto falls back to it when pg_rewind fails. Either
     way the old primary streams from the new one on its own port, and its old data is kept aside."""
     lab = start_state
-    target = lab.env["PG_MINOR_TARGET"].split()[0]
+    target = lab.minor_target()
     extra = ["postgres_upgrade=minor", "postgres_switchover_repoint=%s" % repoint]
     fake = _bindir_with_failing_pg_rewind(lab) if repoint == "auto" else None
     if fake:
@@ -245,17 +256,17 @@ def _timeline(lab, port):
 def _finished_report(lab, run_id):
     rc, out, _ = lab.playbook("postgres_upgrade=minor", "postgres_run_id=%s" % run_id)
     assert rc == 0, out[-3000:]
-    with open(os.path.join(REPO, "reports", run_id, "report.json")) as handle:
+    with open(os.path.join(lab.reports_dir, run_id, "report.json")) as handle:
         return json.load(handle)
 
 
 def _assert_switched_once(lab, report, run_id):
-    target = lab.env["PG_MINOR_TARGET"].split()[0]
+    target = lab.minor_target()
     assert report["status"] == "done"
     assert lab.describe(lab.replica_port) == ("primary", target)
     assert lab.describe(lab.primary_port) == ("replica", target)
     assert lab.query(lab.replica_port, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")[0][0] == 1
-    with open(os.path.join(REPO, "reports", "downtime.jsonl")) as handle:
+    with open(lab.ledger) as handle:
         charged = [json.loads(line) for line in handle if run_id in line]
     assert [c["run_id"] for c in charged] == [run_id], charged
 
@@ -267,24 +278,24 @@ def test_switchover_interrupted_after_the_primary_stopped_carries_on(start_state
     lab = start_state
     run_id = "test-minor-resume-stopped-%d" % os.getpid()
     primary_data = lab.env["PG_PRIMARY_DATA"]
-    proc = start_playbook("postgres_upgrade=minor", "postgres_run_id=%s" % run_id)
+    proc = start_playbook(lab, "postgres_upgrade=minor", "postgres_run_id=%s" % run_id)
     try:
         deadline = time.monotonic() + 600
-        while journal_steps(run_id).get("minor-canary") != "done":
+        while journal_steps(lab, run_id).get("minor-canary") != "done":
             assert proc.poll() is None and time.monotonic() < deadline, "the canary step never finished"
             time.sleep(0.05)
         lab.query(lab.replica_port, "SELECT pg_wal_replay_pause()")
         # a commit the canary receives but has not replayed when the primary stops
         lab.query(lab.primary_port, "INSERT INTO app.ledger (id, client, amount) VALUES (1, 'resume-test', 1)",
                   dbname="appdb")
-        stopped_seen = _kill_when(proc, lambda: pg.postmaster(primary_data) is None, "the primary stopped")
+        stopped_seen = _kill_when(proc, lambda: server.postmaster(primary_data) is None, "the primary stopped")
         assert lab.query(lab.replica_port, "SELECT pg_is_in_recovery()")[0][0] is True, "promoted too early"
         time.sleep(2.0)  # the outage goes on while nobody runs anything
         lab.query(lab.replica_port, "SELECT pg_wal_replay_resume()")
         # a new run (no run id) is refused and names the run to carry on; nothing changes
         rc, out, _ = lab.playbook("postgres_upgrade=minor")
         assert rc != 0 and "carry it on with -e postgres_run_id=%s" % run_id in out, out[-2000:]
-        assert pg.postmaster(primary_data) is None and lab.describe(lab.replica_port)[0] == "replica"
+        assert server.postmaster(primary_data) is None and lab.describe(lab.replica_port)[0] == "replica"
         rerun_started = time.time()
         report = _finished_report(lab, run_id)
         details = step(report, "switchover")["details"]
@@ -298,7 +309,6 @@ def test_switchover_interrupted_after_the_primary_stopped_carries_on(start_state
     finally:
         if proc.poll() is None:
             kill_tree(proc.pid)
-        shutil.rmtree(os.path.join(REPO, "reports", run_id), ignore_errors=True)
 
 
 def test_switchover_interrupted_after_the_promotion_carries_on(start_state):
@@ -308,7 +318,7 @@ def test_switchover_interrupted_after_the_promotion_carries_on(start_state):
     lab = start_state
     run_id = "test-minor-resume-promoted-%d" % os.getpid()
     fake = _bindir_with_pg_rewind(lab, "#!/bin/sh\ntouch \"$(dirname \"$0\")/started\"\nexec sleep 120\n")
-    proc = start_playbook("postgres_upgrade=minor", "postgres_run_id=%s" % run_id,
+    proc = start_playbook(lab, "postgres_upgrade=minor", "postgres_run_id=%s" % run_id,
                           "postgres_switchover_target_bindir=%s" % fake)
     try:
         _kill_when(proc, lambda: os.path.exists(os.path.join(fake, "started")), "pg_rewind started")
@@ -326,4 +336,3 @@ def test_switchover_interrupted_after_the_promotion_carries_on(start_state):
         if proc.poll() is None:
             kill_tree(proc.pid)
         shutil.rmtree(fake, ignore_errors=True)
-        shutil.rmtree(os.path.join(REPO, "reports", run_id), ignore_errors=True)

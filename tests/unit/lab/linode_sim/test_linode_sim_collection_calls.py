@@ -1,4 +1,4 @@
-"""The collection's own Linode calls (module_utils/linode.py, dns_linode.py) against the
+"""The collection's own Linode calls (module_utils/linode/api.py, dns/providers/linode.py) against the
 simulator in strict mode: every request must hit a catalogued route and send only catalogued
 fields (the simulator refuses anything else with 400 and logs it)."""
 
@@ -11,8 +11,8 @@ CID = DEFAULT_CONFIG["cluster_id"]
 
 @pytest.fixture
 def lke(sim):
-    from ansible_collections.fournines.runbooks.plugins.module_utils import linode
-    return linode.lke_from_params({"api_token": sim.token, "api_url": sim.url, "cluster_id": CID,
+    from ansible_collections.fournines.runbooks.plugins.module_utils.linode import api
+    return api.lke_from_params({"api_token": sim.token, "api_url": sim.url, "cluster_id": CID,
                                    "api_timeout": 30})
 
 
@@ -54,7 +54,9 @@ def test_lke_client_retries_a_429_burst_and_5xx(lke, sim):
 
 
 def test_dns_provider_calls_use_only_catalogued_routes_and_fields(sim):
-    from ansible_collections.fournines.runbooks.plugins.module_utils.dns_linode import LinodeProvider
+    from ansible_collections.fournines.runbooks.plugins.module_utils.dns.providers.linode import (
+        LinodeProvider,
+    )
     provider = LinodeProvider(sim.token, sim.url, api_timeout=30)
     zone = "fournines.test"
     found = provider.get(zone, [("web.lab.fournines.test", "A")])

@@ -1,0 +1,242 @@
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Drain nodes the careful way.
+
+1. Cordon each node and mark it as ours (only nodes we cordoned are ever uncordoned).
+2. Classify its pods: DaemonSet and mirror pods stay, finished pods are ignored, bare pods
+   (no controller) stop the drain unless allowed, since nothing would recreate them.
+3. Refuse before touching any pod if a PodDisruptionBudget can never allow an eviction.
+4. Evict every pod through the Eviction API; HTTP 429 (budget says not now) is retried with
+   backoff, all inside one overall deadline rather than aborting on the first refusal.
+5. Succeed only when the evicted pods are gone and each owner has its desired number of
+   Ready pods on other nodes.
+
+On failure the nodes this call cordoned are uncordoned (unless asked not to).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import objects
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import DeadlineExceeded, backoff_delays
+
+ApiError = client.K8sApiError
+
+
+class DrainError(client.K8sError):
+    """The drain could not finish; ``details`` carries what was done so far."""
+
+
+class DrainBlocked(DrainError):
+    """A PodDisruptionBudget or a bare pod makes the drain impossible as asked."""
+
+
+def classify(pods, allow_bare=False):
+    """Split pods into (to_evict, skipped) where skipped is a list of (key, reason)."""
+    evict, skipped = [], []
+    for pod in pods:
+        if objects.is_daemonset_pod(pod):
+            skipped.append((objects.pod_key(pod), "DaemonSet pod"))
+        elif objects.is_mirror_pod(pod):
+            skipped.append((objects.pod_key(pod), "mirror (static) pod"))
+        elif objects.is_finished(pod):
+            skipped.append((objects.pod_key(pod), "finished"))
+        elif pod["metadata"].get("deletionTimestamp"):
+            skipped.append((objects.pod_key(pod), "already terminating"))
+        else:  # bare pods too: blockers() stops the drain for them unless allowed
+            evict.append(pod)
+    return evict, skipped
+
+
+def blockers(pods, pdbs, allow_bare=False):
+    """Reasons the drain can never finish, found before any pod is touched."""
+    found = []
+    for pod in pods:
+        if objects.controller_of(pod) is None and not allow_bare:
+            found.append("pod %s has no controller, so nothing would recreate it after eviction "
+                         "(set allow_bare_pods to evict it anyway)" % objects.pod_key(pod))
+        for pdb in objects.pdbs_for_pod(pod, pdbs):
+            if objects.pdb_never_allows(pdb):
+                status = pdb.get("status") or {}
+                found.append("PodDisruptionBudget %s allows 0 disruptions (desiredHealthy %s of %s pods) and "
+                             "protects pod %s; raise its maxUnavailable/lower minAvailable or scale the workload "
+                             "up before the upgrade" % (objects.pdb_name(pdb), status.get("desiredHealthy"),
+                                                        status.get("expectedPods"), objects.pod_key(pod)))
+    return sorted(set(found))
+
+
+class Drainer(object):
+    """Drain a set of nodes under one deadline; ``progress(msg)`` receives status lines."""
+
+    def __init__(self, kube, deadline, owner, allow_bare=False, grace_period=None, restore_on_failure=True,
+                 poll=1.0, progress=None):
+        self.kube = kube
+        self.deadline = deadline
+        self.owner = owner
+        self.allow_bare = allow_bare
+        self.grace_period = grace_period
+        self.restore_on_failure = restore_on_failure
+        self.poll = poll
+        self.progress = progress or (lambda msg: None)
+        self._next_note = 0.0
+        self.result = {"cordoned": [], "evicted": [], "left_alone": [], "refusals": 0, "blocked": [],
+                       "uncordoned": [], "replacements": {}}
+
+    # -- planning (also the check mode) --
+    def plan(self, names):
+        existing = set(n["metadata"]["name"] for n in self.kube.nodes())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            raise DrainError("node(s) %s do not exist; give names from `kubectl get nodes`" % ", ".join(missing))
+        if len(names) > 2:  # one list beats a request per node on big batches and plans
+            wanted = set(names)
+            pods = [p for p in self.kube.pods() if (p.get("spec") or {}).get("nodeName") in wanted]
+        else:
+            pods = [p for name in names for p in self.kube.pods(node_name=name)]
+        evict, skipped = classify(pods, self.allow_bare)
+        return evict, skipped, blockers(evict, self.kube.pdbs(), self.allow_bare)
+
+    def dry_run(self, names):
+        """Server-side dry-run evictions: what would be evicted and what would be refused now."""
+        evict, skipped, blocked = self.plan(names)
+        would_block = list(blocked)
+        for pod in evict:
+            meta = pod["metadata"]
+            if any(objects.pod_key(pod) in b for b in blocked):
+                continue  # already explained by its budget
+            try:
+                self.kube.evict(meta["namespace"], meta["name"], dry_run=True)
+            except ApiError as err:
+                if err.status == 429:
+                    would_block.append("eviction of %s refused now: %s" % (objects.pod_key(pod), err))
+                elif err.status != 404:
+                    would_block.append("eviction of %s failed: %s" % (objects.pod_key(pod), err))
+        self.result.update(evicted=[objects.pod_key(p) for p in evict], left_alone=["%s (%s)" % s for s in skipped],
+                           blocked=sorted(set(would_block)))
+        return self.result
+
+    # -- the real thing --
+    def drain(self, names):
+        try:
+            for name in names:
+                if objects.cordon(self.kube, name, self.owner):
+                    self.result["cordoned"].append(name)
+                    self.progress("cordoned %s" % name)
+            evict, skipped, blocked = self.plan(names)
+            self.result["left_alone"] = ["%s (%s)" % s for s in skipped]
+            if blocked:
+                self.result["blocked"] = blocked
+                raise DrainBlocked("cannot drain %s: %s" % (", ".join(names), "; ".join(blocked)))
+            for name in names:
+                objects.set_phase(self.kube, name, "draining")
+            owners = self._evict_all(evict)
+            self._wait_gone(evict, names)
+            self._wait_replacements(owners, names)
+            for name in names:
+                objects.set_phase(self.kube, name, "drained")
+        except Exception as err:
+            if self.restore_on_failure:
+                self._restore(names)
+            if isinstance(err, DrainError):
+                err.details.update(self.result)
+                raise
+            if isinstance(err, DeadlineExceeded):
+                raise DrainError("drain of %s did not finish: %s" % (", ".join(names), err), **self.result)
+            if isinstance(err, client.K8sError):
+                raise DrainError("drain of %s failed: %s" % (", ".join(names), err), **self.result)
+            raise
+        return self.result
+
+    def _restore(self, names):
+        for name in names:
+            try:
+                if objects.uncordon(self.kube, name):
+                    self.result["uncordoned"].append(name)
+            except client.K8sError:
+                pass  # best effort; the run's rescue uncordons again
+
+    def _evict_all(self, pods):
+        owners = {}
+        pending = list(pods)
+        delays = backoff_delays(0.5, 1.5, 5.0)
+        while pending:
+            refused = []
+            for pod in pending:
+                meta = pod["metadata"]
+                try:
+                    self.kube.evict(meta["namespace"], meta["name"], grace_period=self.grace_period)
+                except ApiError as err:
+                    if err.status == 404:
+                        continue  # already gone
+                    if err.status == 429:
+                        self.result["refusals"] += 1
+                        refused.append(pod)
+                        continue
+                    raise DrainError("eviction of %s failed: %s" % (objects.pod_key(pod), err))
+                self.result["evicted"].append(objects.pod_key(pod))
+                ref = objects.controller_of(pod)
+                if ref:
+                    owners[(meta["namespace"], ref["kind"], ref["name"])] = ref
+            pending = refused
+            if pending:
+                delay = min(next(delays), self.deadline.remaining())
+                if delay <= 0.05:
+                    raise DrainError("evictions still refused by a PodDisruptionBudget after %.0f s: %s"
+                                     % (self.deadline.elapsed(), ", ".join(objects.pod_key(p) for p in pending)))
+                self.progress("%d eviction(s) refused by a disruption budget, retrying in %.1f s (%.0f s left)"
+                              % (len(pending), delay, self.deadline.remaining()))
+                self.deadline.sleep(delay)
+        return owners
+
+    def _wait_gone(self, pods, names):
+        uids = set(p["metadata"]["uid"] for p in pods)
+        while True:
+            left = [p for n in names for p in self.kube.pods(node_name=n) if p["metadata"]["uid"] in uids]
+            if not left:
+                return
+            if self.deadline.expired():
+                raise DrainError("evicted pods still on %s after %.0f s: %s"
+                                 % (", ".join(names), self.deadline.seconds, ", ".join(objects.pod_key(p) for p in left)))
+            self.deadline.sleep(self.poll)
+
+    def _owner_ready(self, namespace, kind, name, drained):
+        obj = self.kube.owner(namespace, kind, name)
+        if obj is None:
+            return True, 0, 0  # owner gone (scaled away/deleted): nothing to replace
+        desired = int((obj.get("spec") or {}).get("replicas", 1) or 0)
+        uid = obj["metadata"]["uid"]
+        ready = 0
+        for pod in self.kube.pods(namespace=namespace):
+            ref = objects.controller_of(pod)
+            if ref and ref.get("uid") == uid and objects.pod_ready(pod) and pod["spec"].get("nodeName") not in drained:
+                ready += 1
+        return ready >= desired, ready, desired
+
+    def _wait_replacements(self, owners, names):
+        drained = set(names)
+        waiting = dict(owners)
+        while waiting:
+            for key in list(waiting):
+                namespace, kind, name = key
+                if kind not in ("ReplicaSet", "StatefulSet"):
+                    del waiting[key]  # Jobs and custom controllers: gone is all we can check
+                    continue
+                ok, ready, desired = self._owner_ready(namespace, kind, name, drained)
+                self.result["replacements"]["%s/%s/%s" % (namespace, kind, name)] = "%d/%d ready" % (ready, desired)
+                if ok:
+                    del waiting[key]
+            if not waiting:
+                return
+            if self.deadline.expired():
+                raise DrainError("replacement pods not Ready elsewhere after %.0f s: %s" % (
+                    self.deadline.seconds, ", ".join("%s %s/%s (%s)" % (k[1], k[0], k[2], self.result["replacements"].get(
+                        "%s/%s/%s" % k)) for k in waiting)))
+            if self.deadline.elapsed() >= self._next_note:
+                self._next_note = self.deadline.elapsed() + 5.0
+                self.progress("waiting for Ready replacements of %s (%s)" % (
+                    ", ".join("%s/%s" % (k[0], k[2]) for k in waiting),
+                    ", ".join(self.result["replacements"].get("%s/%s/%s" % k, "?") for k in waiting)))
+            self.deadline.sleep(self.poll)

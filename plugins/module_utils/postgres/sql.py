@@ -1,0 +1,188 @@
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Talking to a running PostgreSQL server over libpq: connection options, queries, cluster facts,
+table fingerprints and smoke queries.
+
+Backend-neutral: it needs only a reachable server, wherever it runs.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.versions import format_version, parse_version
+# The bindir is only known when the server runs on this host (host backend).
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.server import running_bindir
+
+try:
+    import psycopg2
+    import psycopg2.extras
+    HAS_PSYCOPG2 = True
+except ImportError:  # reported by the modules with missing_required_lib
+    HAS_PSYCOPG2 = False
+
+
+#: Connection options shared by every postgres_* module (one source for the spec).
+CONNECTION_SPEC = dict(
+    login_host=dict(type="str", default="127.0.0.1"),
+    login_port=dict(type="int", default=5432),
+    login_user=dict(type="str", default="postgres"),
+    login_password=dict(type="str", no_log=True),
+    login_db=dict(type="str", default="postgres"),
+    connect_timeout=dict(type="int", default=5),
+)
+
+
+# --- SQL -------------------------------------------------------------------------------
+
+def conn_params(params, **override):
+    """Connection keyword arguments from module params (login_*), with overrides."""
+    result = dict(host=params.get("login_host"), port=params.get("login_port"), user=params.get("login_user"),
+                  password=params.get("login_password"), dbname=params.get("login_db"),
+                  connect_timeout=params.get("connect_timeout") or 5)
+    result.update(override)
+    return result
+
+
+def connect(conn, deadline=10.0, autocommit=True):
+    """Connect with retries until ``deadline`` seconds (a server that is starting refuses for a moment)."""
+    if not HAS_PSYCOPG2:
+        raise PostgresError("psycopg2 is required on the host that runs this module (pip install psycopg2-binary)")
+    end = time.monotonic() + deadline
+    delay = 0.2
+    while True:
+        try:
+            db = psycopg2.connect(**{k: v for k, v in conn.items() if v is not None})
+            db.autocommit = autocommit
+            return db
+        except psycopg2.OperationalError as err:
+            if time.monotonic() + delay > end:
+                raise PostgresError("cannot connect to PostgreSQL at %s:%s as %s (db %s): %s"
+                                    % (conn.get("host"), conn.get("port"), conn.get("user"), conn.get("dbname"),
+                                       str(err).strip().splitlines()[0] if str(err).strip() else err))
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def query(db, sql, args=None):
+    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        cur.execute(sql, args)
+        if cur.description is None:
+            return []
+        return [dict(r) for r in cur.fetchall()]
+
+
+def scalar(db, sql, args=None):
+    with db.cursor() as cur:
+        cur.execute(sql, args)
+        row = cur.fetchone()
+        return row[0] if row else None
+
+
+_SETTINGS = ("server_version", "server_version_num", "data_checksums", "server_encoding", "lc_collate", "lc_ctype",
+             "shared_preload_libraries", "wal_level", "max_prepared_transactions", "data_directory", "port",
+             "max_wal_senders", "hot_standby", "wal_log_hints", "block_size", "wal_segment_size")
+
+
+def cluster_info(conn, long_xact_seconds=60):
+    """Facts about one server: version, role, replication, lag, extensions, pg_upgrade settings."""
+    db = connect(conn)
+    try:
+        settings = dict((r["name"], r["setting"]) for r in query(
+            db, "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)", (list(_SETTINGS),)))
+        version = parse_version(int(settings["server_version_num"]))
+        in_recovery = scalar(db, "SELECT pg_is_in_recovery()")
+        info = {
+            "version": format_version(version), "major": version[0], "minor": version[1],
+            "version_num": int(settings["server_version_num"]),
+            "role": "replica" if in_recovery else "primary",
+            "settings": settings, "data_directory": settings.get("data_directory"),
+            "bindir": running_bindir(settings.get("data_directory") or ""),
+        }
+        if in_recovery:
+            row = query(db, "SELECT pg_last_wal_receive_lsn()::text AS receive_lsn, pg_last_wal_replay_lsn()::text AS replay_lsn,"
+                            " greatest(coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0), 0)::bigint AS replay_lag_bytes,"
+                            " extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float AS replay_age_seconds")[0]
+            receiver = query(db, "SELECT status, sender_host, sender_port FROM pg_stat_wal_receiver")
+            row["receiver"] = receiver[0] if receiver else None
+            row["streaming"] = bool(receiver and receiver[0]["status"] == "streaming")
+            info["replication"] = row
+        else:
+            info["current_lsn"] = scalar(db, "SELECT pg_current_wal_lsn()::text")
+            info["replication"] = {"replicas": query(
+                db, "SELECT application_name, client_addr::text, state, sync_state, sent_lsn::text, replay_lsn::text,"
+                    " pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint AS lag_bytes FROM pg_stat_replication")}
+        info["long_transactions"] = query(
+            db, "SELECT pid, datname, usename, state, extract(epoch FROM now() - xact_start)::float AS age_seconds"
+                " FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()"
+                " AND backend_type = 'client backend' AND now() - xact_start > make_interval(secs => %s)",
+            (long_xact_seconds,))
+        info["prepared_transactions"] = scalar(db, "SELECT count(*) FROM pg_prepared_xacts")
+        info["replication_slots"] = query(db, "SELECT slot_name, slot_type, active, database FROM pg_replication_slots")
+        info["databases"] = [r["datname"] for r in query(
+            db, "SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname")]
+    finally:
+        db.close()
+    info["extensions"] = {}
+    for dbname in info["databases"]:
+        sub = connect(dict(conn, dbname=dbname))
+        try:
+            info["extensions"][dbname] = query(sub, "SELECT extname AS name, extversion AS version FROM pg_extension ORDER BY 1")
+        finally:
+            sub.close()
+    return info
+
+
+def table_fingerprints(conn, schemas=None):
+    """Row count and an order-independent checksum of every user table of one database."""
+    db = connect(conn)
+    try:
+        tables = query(db, "SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                           " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                           " AND n.nspname NOT LIKE 'pg_toast%%' ORDER BY 1, 2")
+        result = {}
+        for table in tables:
+            if schemas and table["schema"] not in schemas:
+                continue
+            ident = '"%s"."%s"' % (table["schema"].replace('"', '""'), table["name"].replace('"', '""'))
+            row = query(db, "SELECT count(*) AS rows, coalesce(md5(string_agg(h, '' ORDER BY h)), '') AS checksum"
+                            " FROM (SELECT md5(t::text) AS h FROM %s t) s" % ident)[0]
+            result["%s.%s" % (table["schema"], table["name"])] = {"rows": row["rows"], "checksum": row["checksum"]}
+        return result
+    finally:
+        db.close()
+
+
+def compare_fingerprints(before, after):
+    """List of differences between two fingerprint dicts (empty when equal)."""
+    diffs = []
+    for name in sorted(set(before) | set(after)):
+        a, b = before.get(name), after.get(name)
+        if a is None or b is None:
+            diffs.append("%s: only in the %s" % (name, "source" if b is None else "upgraded copy"))
+        elif a["rows"] != b["rows"]:
+            diffs.append("%s: %s rows in the source, %s after" % (name, a["rows"], b["rows"]))
+        elif a["checksum"] != b["checksum"]:
+            diffs.append("%s: same row count, different checksum" % name)
+    return diffs
+
+
+def smoke(conn, queries):
+    """Run smoke queries; return [{query, ok, result|error}]."""
+    results = []
+    db = connect(conn)
+    try:
+        for sql in queries:
+            try:
+                rows = query(db, sql)
+                results.append({"query": sql, "ok": True, "rows": len(rows)})
+            except psycopg2.Error as err:
+                results.append({"query": sql, "ok": False, "error": str(err).strip().splitlines()[0]})
+    finally:
+        db.close()
+    return results
+

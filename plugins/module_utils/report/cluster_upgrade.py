@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The upgrade run's report: Markdown + JSON from the journal and the prober, and a PNG timeline."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import os
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.common import prober
+from ansible_collections.fournines.runbooks.plugins.module_utils.common import slo
+from ansible_collections.fournines.runbooks.plugins.module_utils.report.markdown import markdown_table
+
+STEP_KINDS = ("control plane", "resize pool", "drain", "recycle", "delete node", "preflight", "postflight")
+
+
+def _ts(text):
+    return slo.parse_time(text).timestamp() if text else None
+
+
+def step_kind(name):
+    for kind in STEP_KINDS:
+        if name.startswith(kind):
+            return kind
+    return "other"
+
+
+def step_rows(state):
+    rows = []
+    for step in state.get("steps") or []:
+        start, end = _ts(step.get("started")), _ts(step.get("finished"))
+        rows.append({"name": step["name"], "kind": step_kind(step["name"]), "status": step["status"],
+                     "start": start, "end": end, "seconds": round(end - start, 1) if start and end else None})
+    return rows
+
+
+def probe_intervals(summary):
+    """Union of every target's downtime intervals, as (start, end) epoch pairs."""
+    pairs = []
+    for target in (summary or {}).get("targets", {}).values():
+        pairs.extend((i["start"], i["end"]) for i in target["downtime_intervals"])
+    return slo.merge_intervals(pairs)
+
+
+def charge_ledger(ledger, run_id, intervals):
+    """Append each downtime interval to the ledger once (idempotent per run and interval)."""
+    added = 0
+    for index, (start, end) in enumerate(intervals):
+        if slo.append_downtime(ledger, start, end, tags=["upgrade"], source="upgrade-cluster",
+                               run_id="%s#%d" % (run_id, index + 1), note="failed probe requests during the upgrade"):
+            added += 1
+    return added
+
+
+def timeline_png(path, rows, summary, title):
+    """Gantt of the steps with the probe's failed requests underneath (matplotlib, Agg)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
+    rows = [r for r in rows if r["start"]]
+    if not rows:
+        return None
+    origin = min(r["start"] for r in rows)
+    horizon = max((r["end"] or r["start"]) for r in rows)
+    targets = sorted(((summary or {}).get("targets") or {}).keys())
+    colors = {"control plane": "#4c72b0", "resize pool": "#55a868", "drain": "#dd8452", "recycle": "#8172b3",
+              "delete node": "#937860", "other": "#8c8c8c", "preflight": "#64b5cd", "postflight": "#64b5cd"}
+    height = 1.2 + 0.28 * (len(rows) + len(targets))
+    fig, axis = plt.subplots(figsize=(11, min(height, 40)))
+    labels = []
+    for index, row in enumerate(rows):
+        end = row["end"] or horizon
+        axis.broken_barh([(row["start"] - origin, max(end - row["start"], 0.2))], (index - 0.4, 0.8),
+                         color="#c44e52" if row["status"] == "failed" else colors.get(row["kind"], "#8c8c8c"))
+        labels.append(row["name"][:48])
+    failures = prober.read_jsonl(os.path.join(summary["dir"], prober.FAILURES)) if summary else []
+    for offset, target in enumerate(targets):
+        y = len(rows) + offset
+        axis.axhline(y, color="#dddddd", linewidth=0.5)
+        xs = [f["ts"] - origin for f in failures if f["target"] == target]
+        axis.plot(xs, [y] * len(xs), "|", color="#c44e52", markersize=10)
+        labels.append("probe %s (%d failed)" % (target, len(xs)))
+    axis.set_yticks(range(len(labels)))
+    axis.set_yticklabels(labels, fontsize=7)
+    axis.invert_yaxis()
+    axis.set_xlabel("seconds since %s" % datetime.datetime.fromtimestamp(origin, datetime.timezone.utc)
+                    .strftime("%Y-%m-%d %H:%M:%S UTC"))
+    axis.set_title(title)
+    axis.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def build(journal, title, probe_summary=None, preflight=None, budget=None, extra=None):
+    """Write report.json/report.md (and timeline.png); return (paths, summary dict)."""
+    state = journal.state
+    rows = step_rows(state)
+    intervals = probe_intervals(probe_summary)
+    downtime = round(sum(e - s for s, e in intervals), 3)
+    per_node = [r for r in rows if r["kind"] in ("drain", "recycle", "delete node", "resize pool")]
+    starts = [r["start"] for r in rows if r["start"]]
+    ends = [r["end"] for r in rows if r["end"]]
+    summary = {
+        "status": state.get("status"),
+        "wall_seconds": round(max(ends) - min(starts), 1) if starts and ends else None,
+        "nodes_recycled": sum(len((s.get("details") or {}).get("results") or []) for s in state.get("steps") or []
+                              if s["name"].startswith("recycle") and s["status"] == "done"),
+        "failed_requests": (probe_summary or {}).get("failed_requests", 0),
+        "probe_requests": (probe_summary or {}).get("requests", 0),
+        "downtime_seconds": downtime,
+        "predicted_downtime_seconds": (preflight or {}).get("predicted_downtime_seconds"),
+    }
+    summary.update(extra or {})
+    sections = [("Summary", markdown_table(["what", "value"], sorted(summary.items())))]
+    if preflight:
+        findings = preflight.get("findings") or []
+        sections.append(("Preflight findings", markdown_table(["gate", "level", "finding"], [
+            (f["gate"], f["level"], f["message"]) for f in findings]) if findings else "None."))
+        sections.append(("Plan", markdown_table(["pool", "count", "surge to", "batches", "already at target"], [
+            (p["pool_id"], p["count"], p["surge_to"], " / ".join(", ".join(b) for b in p["batches"]) or "-",
+             ", ".join(str(x) for x in p["already_at_target"]) or "-") for p in preflight.get("plan") or []])))
+    sections.append(("Per-node durations", markdown_table(["step", "status", "seconds"], [
+        (r["name"], r["status"], r["seconds"]) for r in per_node]) if per_node else "No node was changed."))
+    if probe_summary:
+        body = markdown_table(["target", "requests", "failed", "downtime s"], [
+            (name, t["requests"], t["failed_requests"], t["downtime_seconds"]) for name, t in sorted(probe_summary["targets"].items())])
+        body += "\n\nEvery failed request is in `%s`." % os.path.relpath(probe_summary["failures_file"], journal.dir)
+        sections.append(("Failed requests", body))
+    if budget:
+        sections.append(("Error budget", markdown_table(["what", "value"], [
+            ("objective", budget.get("objective")), ("window", budget.get("window")),
+            ("allowed s", budget.get("allowed_seconds")), ("consumed s (after this run)", budget.get("consumed_seconds")),
+            ("remaining s", budget.get("remaining_seconds")), ("charged by this run s", downtime)])))
+    png = timeline_png(os.path.join(journal.dir, "timeline.png"), rows, probe_summary, title)
+    if png:
+        sections.append(("Timeline", "![timeline](timeline.png)"))
+    data = {"summary": summary, "preflight": preflight or {}, "probe": probe_summary or {},
+            "budget": budget or {}, "steps": rows}
+    paths = journal.write_report(title, sections, data=data)
+    paths["png"] = png
+    return paths, summary

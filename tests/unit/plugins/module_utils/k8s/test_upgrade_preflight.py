@@ -1,0 +1,173 @@
+import datetime
+
+import pytest
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import upgrade_preflight
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.versions import VersionError
+
+UTC = datetime.timezone.utc
+
+
+def node(name, kubelet="v1.34.6", cpu="4", mem="8Gi", unschedulable=False):
+    return {"metadata": {"name": name, "annotations": {}}, "spec": {"unschedulable": unschedulable},
+            "status": {"allocatable": {"cpu": cpu, "memory": mem, "pods": "110"},
+                       "conditions": [{"type": "Ready", "status": "True"}], "nodeInfo": {"kubeletVersion": kubelet}}}
+
+
+def view(names, k8s_version="1.34", kubelet="v1.34.6", cpu="4"):
+    nodes = [node(n, kubelet, cpu) for n in names]
+    pool_nodes = [{"id": "p-%s" % n, "instance_id": i, "status": "ready", "node_name": n, "kubelet_version": kubelet,
+                   "ready": True, "unschedulable": False, "at_target": kubelet.startswith("v1.35")}
+                  for i, n in enumerate(names)]
+    return {"cluster": {"id": 1, "k8s_version": k8s_version}, "versions": ["1.33", "1.34", "1.35"],
+            "pools": [{"id": 7, "count": len(names), "autoscaler": {}, "nodes": pool_nodes}], "k8s_nodes": nodes}
+
+
+def pod(name, node_name, ns="app", owner=("ReplicaSet", "rs"), cpu="100m", labels=None, volumes=None):
+    meta = {"name": name, "namespace": ns, "uid": name, "labels": labels or {}}
+    if owner:
+        meta["ownerReferences"] = [{"kind": owner[0], "name": owner[1], "controller": True, "uid": owner[1]}]
+    return {"metadata": meta, "spec": {"nodeName": node_name, "volumes": volumes or [],
+                                       "containers": [{"resources": {"requests": {"cpu": cpu, "memory": "64Mi"}}}]},
+            "status": {"phase": "Running"}}
+
+
+def rs(name, ns, deployment):
+    return {"metadata": {"name": name, "namespace": ns, "ownerReferences": [
+        {"kind": "Deployment", "name": deployment, "controller": True}]}}
+
+
+def deployment(name, ns, replicas):
+    return {"metadata": {"name": name, "namespace": ns}, "spec": {"replicas": replicas}}
+
+
+def snapshot(v, pods, **extra):
+    snap = {"view": v, "pods": pods, "pdbs": [], "replicasets": [], "deployments": [], "statefulsets": [], "pvcs": [],
+            "applied": []}
+    snap.update(extra)
+    return snap
+
+
+def gates(**over):
+    return upgrade_preflight.resolve_gates(over)
+
+
+def test_plan_batches_and_surge():
+    out = upgrade_preflight.evaluate(snapshot(view(["a", "b", "c"]), []), "1.35", gates(), concurrency=2)
+    assert out["step"] == "upgrade"
+    plan = out["plan"][0]
+    assert plan["surge_to"] == 4 and plan["batches"] == [["a", "b"], ["c"]]
+    assert out["blocking"] == [] and out["predicted_downtime_seconds"] == 0
+
+
+def test_resume_plan_skips_nodes_at_target():
+    v = view(["a", "b"])
+    v["pools"][0]["nodes"][0]["at_target"] = True
+    out = upgrade_preflight.evaluate(snapshot(v, []), "1.35", gates())
+    assert out["plan"][0]["nodes_to_recycle"] == ["b"]
+    assert out["plan"][0]["already_at_target"] == ["a"]
+
+
+def test_two_minor_jump_is_a_hard_error():
+    with pytest.raises(VersionError):
+        upgrade_preflight.evaluate(snapshot(view(["a"], "1.33"), []), "1.35", gates())
+
+
+def test_single_replica_rwo_prediction_and_budget_gate():
+    pods = [pod("web-1", "a", owner=("ReplicaSet", "web-rs"),
+                volumes=[{"name": "d", "persistentVolumeClaim": {"claimName": "web-data"}}])]
+    snap = snapshot(view(["a", "b"]), pods, replicasets=[rs("web-rs", "app", "web")],
+                    deployments=[deployment("web", "app", 1)],
+                    pvcs=[{"metadata": {"name": "web-data", "namespace": "app"}, "spec": {"accessModes": ["ReadWriteOnce"]}}])
+    budget = {"remaining_seconds": 40.0, "allowed_seconds": 259.2, "min_remaining_percent": 0}
+    out = upgrade_preflight.evaluate(snap, "1.35", gates(), budget=budget, downtime_model={"pod_restart_seconds": 10, "rwo_reattach_seconds": 20})
+    assert out["predicted_downtime_seconds"] == 30.0
+    gates_hit = sorted(f["gate"] for f in out["findings"])
+    assert gates_hit == ["rwo_volumes", "single_replica"]
+    budget["remaining_seconds"] = 20.0
+    out = upgrade_preflight.evaluate(snap, "1.35", gates(), budget=budget, downtime_model={"pod_restart_seconds": 10, "rwo_reattach_seconds": 20})
+    assert [f["gate"] for f in out["blocking"]] == ["error_budget"]
+
+
+def test_zero_pdb_is_one_finding_per_budget():
+    pods = [pod("l1", "a", ns="blocked", labels={"app": "legacy"}), pod("l2", "b", ns="blocked", labels={"app": "legacy"})]
+    pdb = {"metadata": {"name": "legacy", "namespace": "blocked"}, "spec": {"selector": {"matchLabels": {"app": "legacy"}}},
+           "status": {"disruptionsAllowed": 0, "expectedPods": 2, "desiredHealthy": 2}}
+    out = upgrade_preflight.evaluate(snapshot(view(["a", "b"]), pods, pdbs=[pdb]), "1.35", gates())
+    assert [f["gate"] for f in out["blocking"]] == ["pdb"]
+    assert "blocked/l1 on a" in out["blocking"][0]["message"] and "blocked/l2 on b" in out["blocking"][0]["message"]
+    out = upgrade_preflight.evaluate(snapshot(view(["a", "b"]), pods, pdbs=[pdb]), "1.35", gates(pdb="warn"))
+    assert out["blocking"] == [] and out["findings"][0]["level"] == "warn"
+    out = upgrade_preflight.evaluate(snapshot(view(["a", "b"]), pods, pdbs=[pdb]), "1.35", gates(pdb="ignore"))
+    assert out["findings"] == []
+
+
+def test_capacity_gate_counts_surge_node():
+    # each node has 1 CPU; node a carries 0.9 CPU of pods: fits on the surge node, not on the cordoned old nodes
+    v = view(["a", "b"], cpu="1")
+    pods = [pod("p%d" % i, "a", cpu="300m") for i in range(3)]
+    out = upgrade_preflight.evaluate(snapshot(v, pods), "1.35", gates())
+    assert out["blocking"] == []
+    pods.append(pod("big", "a", cpu="500m"))
+    out = upgrade_preflight.evaluate(snapshot(v, pods), "1.35", gates())
+    assert [f["gate"] for f in out["blocking"]] == ["capacity"]
+
+
+def test_deprecated_api_gate():
+    v = view(["a"], "1.24", "v1.24.1")
+    v["versions"] = ["1.24", "1.25"]
+    snap = snapshot(v, [], applied=[("CronJob", "app/backup", "batch/v1beta1"), ("CronJob", "app/new", "batch/v1")])
+    out = upgrade_preflight.evaluate(snap, "1.25", gates(skew="ignore"))
+    assert [(f["gate"], f["subject"]) for f in out["blocking"]] == [("deprecated_apis", "app/backup")]
+
+
+def test_a_target_past_the_known_removals_is_a_warning_not_a_block():
+    v = view(["a"], "1.35", "v1.35.4")
+    v["versions"] = ["1.35", "1.36"]
+    out = upgrade_preflight.evaluate(snapshot(v, []), "1.36", gates())
+    assert out["blocking"] == []
+    [finding] = [f for f in out["findings"] if f["gate"] == "deprecated_apis"]
+    assert finding["level"] == "warn" and "only up to Kubernetes 1.35" in finding["message"]
+    v = view(["a"], "1.34", "v1.34.6")
+    v["versions"] = ["1.34", "1.35"]
+    assert [f for f in upgrade_preflight.evaluate(snapshot(v, []), "1.35", gates())["findings"] if f["gate"] == "deprecated_apis"] == []
+
+
+def test_bare_pod_gate():
+    out = upgrade_preflight.evaluate(snapshot(view(["a"]), [pod("bare", "a", owner=None)]), "1.35", gates())
+    assert [f["gate"] for f in out["blocking"]] == ["bare_pods"]
+
+
+@pytest.mark.parametrize("now,inside", [
+    (datetime.datetime(2026, 11, 28, 7, 0, tzinfo=UTC), True),    # Saturday 07:00
+    (datetime.datetime(2026, 11, 28, 11, 0, tzinfo=UTC), False),  # Saturday 11:00
+    (datetime.datetime(2026, 11, 27, 7, 0, tzinfo=UTC), False),   # Friday
+])
+def test_window(now, inside):
+    assert upgrade_preflight.in_window({"days": ["sat"], "start": "06:00", "end": "10:00"}, now) is inside
+
+
+def test_window_across_midnight_and_errors():
+    night = {"start": "22:00", "end": "02:00"}
+    assert upgrade_preflight.in_window(night, datetime.datetime(2026, 11, 28, 1, 0, tzinfo=UTC))
+    assert not upgrade_preflight.in_window(night, datetime.datetime(2026, 11, 28, 12, 0, tzinfo=UTC))
+    with pytest.raises(upgrade_preflight.PreflightError, match="HH:MM"):
+        upgrade_preflight.in_window({"start": "6am"}, datetime.datetime(2026, 11, 28, tzinfo=UTC))
+    with pytest.raises(upgrade_preflight.PreflightError, match="days"):
+        upgrade_preflight.in_window({"days": ["someday"]}, datetime.datetime(2026, 11, 28, tzinfo=UTC))
+
+
+def test_gate_config_errors():
+    with pytest.raises(upgrade_preflight.PreflightError, match="unknown gate 'pdbs'"):
+        upgrade_preflight.resolve_gates({"pdbs": "warn"})
+    with pytest.raises(upgrade_preflight.PreflightError, match="use fail, warn or ignore"):
+        upgrade_preflight.resolve_gates({"pdb": "maybe"})
+
+
+def test_relaxed_budget_is_a_warning():
+    pods = [pod("l1", "a", ns="blocked", labels={"app": "legacy"})]
+    pdb = {"metadata": {"name": "legacy", "namespace": "blocked"}, "spec": {"selector": {"matchLabels": {"app": "legacy"}}},
+           "status": {"disruptionsAllowed": 0, "expectedPods": 1, "desiredHealthy": 1}}
+    out = upgrade_preflight.evaluate(snapshot(view(["a"]), pods, pdbs=[pdb]), "1.35", gates(), relaxed_pdbs=["blocked/legacy"])
+    assert out["blocking"] == []
+    assert out["findings"][0]["level"] == "warn" and "relaxes it" in out["findings"][0]["message"]

@@ -1,0 +1,67 @@
+"""The run journal is what makes runbooks resumable: it must survive a restart."""
+
+import json
+
+import pytest
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import journal
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import markdown
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+
+
+def test_journal_resumes_from_disk(tmp_path):
+    j = journal.RunJournal(str(tmp_path), "upgrade-1", "upgrade-cluster")
+    assert not j.resumed
+    j.step("drain node-a", "running", node="node-a")
+    j.step("drain node-a", "done")
+    again = journal.RunJournal(str(tmp_path), "upgrade-1", "upgrade-cluster")
+    assert again.resumed and again.step_done("drain node-a") and not again.step_done("drain node-b")
+    assert again.state["steps"][0]["details"] == {"node": "node-a"}
+
+
+def test_journal_refuses_other_runbook_and_corrupt_state(tmp_path):
+    journal.RunJournal(str(tmp_path), "r", "dns-migration").save()
+    with pytest.raises(RunbookError, match="belongs to runbook 'dns-migration'"):
+        journal.RunJournal(str(tmp_path), "r", "upgrade-cluster")
+    (tmp_path / "r" / "state.json").write_text("{not json")
+    with pytest.raises(RunbookError, match="corrupt"):
+        journal.RunJournal(str(tmp_path), "r", "dns-migration")
+
+
+@pytest.mark.parametrize("run_id", ["", "../x", ".hidden", "a/b"])
+def test_bad_run_id(tmp_path, run_id):
+    with pytest.raises(RunbookError, match="run id"):
+        journal.RunJournal(str(tmp_path), run_id, "x")
+
+
+def test_report_files(tmp_path):
+    j = journal.RunJournal(str(tmp_path), "r1", "check-certificates")
+    j.step("scan", "done", endpoints=3)
+    j.finish("succeeded")
+    paths = j.write_report("Certificates", [("Findings", markdown.markdown_table(["host", "days"], [["a|b", 3]]))],
+                           data={"findings": 1})
+    md = open(paths["markdown"]).read()
+    assert "| scan | done |" in md and "a\\|b" in md and "**succeeded**" in md
+    assert json.load(open(paths["json"]))["report"] == {"findings": 1}
+
+
+def test_interrupted_runs_are_the_unfinished_ones_stuck_in_a_downtime_step(tmp_path):
+    def run(run_id, runbook="upgrade-postgres", step=("switchover", "running"), finish=None):
+        recorded = journal.RunJournal(str(tmp_path), run_id, runbook)
+        recorded.step("preflight", "done")
+        recorded.step(step[0], step[1])
+        if finish:
+            recorded.finish(finish)
+        return recorded
+    run("killed-in-switchover")
+    run("killed-in-canary", step=("minor-canary", "running"))     # nothing down: a new run may start
+    run("failed-in-switchover", finish="failed")                  # ended with its rescue and report
+    run("done", step=("switchover", "done"), finish="done")
+    run("other-runbook", runbook="upgrade-cluster")
+    run("killed-in-major", step=("major-upgrade", "running"))
+    found = journal.interrupted_runs(str(tmp_path), "upgrade-postgres", ["switchover", "major-upgrade"])
+    assert sorted(r["run_id"] for r in found) == ["killed-in-major", "killed-in-switchover"]
+    assert found[0]["started"] >= found[1]["started"]
+    assert journal.interrupted_runs(str(tmp_path), "upgrade-postgres", ["switchover"],
+                                   exclude="killed-in-switchover") == []
+    assert journal.interrupted_runs(str(tmp_path / "missing"), "upgrade-postgres", ["switchover"]) == []

@@ -3,6 +3,8 @@
 
 import json
 import os
+import re
+import subprocess
 import tarfile
 
 import pytest
@@ -10,6 +12,12 @@ import pytest
 from packaging_helpers import BIN, REPO, run
 
 SITE_PACKAGES = os.path.join(REPO, ".venv", "lib", "python3.11", "site-packages")
+LAB_INVENTORY = os.path.join(REPO, "inventories", "lab")
+# Every runbook, by the name `ansible-playbook fournines.runbooks.<name>` takes (no hyphens: a
+# playbook's fully qualified name cannot hold one), and the hyphenated file names that the docs,
+# AWX job templates and users' commands use (each imports its runbook).
+RUNBOOKS = ("upgrade_cluster", "upgrade_postgres", "dns_migration", "lower_dns_ttl", "restore_dns_ttl",
+            "check_certificates", "node_failure_drill", "awx_configure")
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +89,59 @@ def test_installed_copy_runs_a_playbook(installed, tmp_path):
     figures = json.loads((tmp_path / "budget.json").read_text())
     assert figures["consumed_seconds"] == 60.0
     assert abs(figures["allowed_seconds"] - 259.2) < 0.01
+
+
+def _installed_playbooks(installed):
+    return installed / "ansible_collections" / "fournines" / "runbooks" / "playbooks"
+
+
+def test_tarball_ships_each_runbook_under_its_fqcn_name_and_its_hyphenated_alias(tarball):
+    with tarfile.open(tarball) as tar:
+        names = [n for n in tar.getnames() if re.match(r"^playbooks/[^/]+\.yml$", n)]
+    real = sorted(n[len("playbooks/"):-len(".yml")] for n in names if "-" not in n)
+    aliases = sorted(n[len("playbooks/"):-len(".yml")] for n in names if "-" in n)
+    assert real == sorted(RUNBOOKS), "playbooks/ holds runbooks this test does not run by FQCN: %s" % real
+    assert aliases == sorted(r.replace("_", "-") for r in RUNBOOKS)
+
+
+def test_every_runbook_runs_by_fqcn_from_the_installed_copy(installed, tmp_path):
+    """`ansible-playbook fournines.runbooks.<name>` finds each runbook in the installed collection and
+    loads it whole (plays, roles, imported files): --list-tasks of all of them in one run."""
+    env = _clean_env(tmp_path, installed)
+    result = run([os.path.join(BIN, "ansible-playbook"), "-i", LAB_INVENTORY, "--list-tasks"]
+                 + ["fournines.runbooks." + name for name in RUNBOOKS], cwd=str(tmp_path), env=env)
+    listed = re.findall(r"^playbook: (.+)$", result.stdout, re.M)
+    assert listed == [str(_installed_playbooks(installed) / (name + ".yml")) for name in RUNBOOKS], result.stdout
+    plays = re.findall(r"^\s+play #\d+ \(([^)]*)\): (.+?)\s+TAGS:", result.stdout, re.M)
+    assert len(plays) >= len(RUNBOOKS), result.stdout
+    assert ("lke_clusters", "Upgrade the LKE cluster") in plays, plays
+
+
+def test_hyphenated_paths_still_run_from_the_installed_copy(installed, tmp_path):
+    """playbooks/upgrade-cluster.yml and the other documented names import their runbook."""
+    env = _clean_env(tmp_path, installed)
+    paths = [str(_installed_playbooks(installed) / (name.replace("_", "-") + ".yml")) for name in RUNBOOKS]
+    result = run([os.path.join(BIN, "ansible-playbook"), "-i", LAB_INVENTORY, "--list-tasks"] + paths,
+                 cwd=str(tmp_path), env=env)
+    assert re.findall(r"^playbook: (.+)$", result.stdout, re.M) == paths
+    assert "Upgrade the LKE cluster" in result.stdout
+
+
+def test_installed_upgrade_cluster_plans_against_the_lab(installed, tmp_path):
+    """A real `--check` run of `fournines.runbooks.upgrade_cluster` from the installed copy against
+    the lab's cluster (Kubernetes, the Linode simulator, the edge): the plan, nothing changed."""
+    status = subprocess.run([os.path.join(REPO, "lab", "status"), "k8s", "linode_sim", "edge"],
+                            capture_output=True, text=True, check=False, cwd=REPO)
+    if status.returncode != 0:
+        pytest.skip("the lab is not up (lab/up k8s linode_sim edge):\n" + status.stdout[-1000:])
+    env = _clean_env(tmp_path, installed)
+    reports = tmp_path / "reports"
+    variables = {"cluster_preflight_reports_dir": str(reports),
+                 "cluster_preflight_slo": {"ledger": str(reports / "downtime.jsonl"), "objective": 99.99,
+                                           "window": "30d"}}
+    result = run([os.path.join(BIN, "ansible-playbook"), "-i", LAB_INVENTORY, "fournines.runbooks.upgrade_cluster",
+                  "--check", "-e", json.dumps(variables)], cwd=str(tmp_path), env=env)
+    assert re.search(r"^lab-lke\s+:.*\bchanged=0\s.*\bfailed=0\s", result.stdout, re.M), result.stdout[-3000:]
+    assert re.search(r"Plan: Kubernetes \d+\.\d+ -> \d+\.\d+", result.stdout), result.stdout[-3000:]
+    assert "TASK [fournines.runbooks.cluster_preflight : " in result.stdout
+    assert not reports.exists(), "--check wrote %s" % sorted(os.listdir(reports))

@@ -80,12 +80,35 @@ def job_template(name):
 
 
 def runbook_playbooks():
-    """Every runbook playbook in playbooks/ (top level; awx-configure.yml is not a runbook)."""
+    """Every runbook playbook in playbooks/ (top level; awx_configure.yml is not a runbook and an
+    alias such as upgrade-cluster.yml is not one either: it imports its runbook)."""
     found = []
     for path in sorted(glob.glob(os.path.join(PLAYBOOK_DIR, "*.yml"))):
-        if os.path.basename(path) != "awx-configure.yml":
-            found.append(os.path.relpath(path, REPO))
+        rel = os.path.relpath(path, REPO)
+        if os.path.basename(path) != "awx_configure.yml" and alias_target(rel) is None:
+            found.append(rel)
     return found
+
+
+def alias_target(playbook):
+    """The playbook an alias imports (a file of exactly one play that only imports a sibling in
+    the same folder, as playbooks/upgrade-cluster.yml imports upgrade_cluster.yml), else None."""
+    plays = load_yaml(os.path.join(REPO, playbook)) or []
+    if len(plays) != 1 or not isinstance(plays[0], dict):
+        return None
+    keys = set(plays[0]) - {"name"}
+    if len(keys) != 1 or not keys <= IMPORT_PLAYBOOK:
+        return None
+    target = plays[0][keys.pop()]
+    if not isinstance(target, str) or os.path.basename(target) != target:
+        return None
+    return os.path.join(os.path.dirname(playbook), target)
+
+
+def resolve_playbook(playbook):
+    """The runbook a job template's playbook runs: itself, or what it imports when it is an alias."""
+    target = alias_target(playbook) if os.path.isfile(os.path.join(REPO, playbook)) else None
+    return target or playbook
 
 
 def survey_questions(jt):

@@ -21,7 +21,7 @@ def _graph(jt):
 
 
 def test_every_runbook_has_a_job_template():
-    covered = {jt["playbook"] for jt in JOB_TEMPLATES}
+    covered = {m.resolve_playbook(jt["playbook"]) for jt in JOB_TEMPLATES}
     missing = [p for p in m.runbook_playbooks() if p not in covered]
     assert not missing, "playbooks without an AWX job template in %s: %s" % (m.AWX_DEFAULTS, missing)
 

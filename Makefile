@@ -15,7 +15,8 @@ COLLECTION_COPY := .build/ansible_collections/fournines/runbooks
         package ee-context changelog
 
 help:
-	@echo "make demo   bring up the lab and run playbooks/upgrade-cluster.yml against it"
+	@echo "make demo   start the part of the lab the main job needs ($(DEMO_COMPONENTS)) and run"
+	@echo "            playbooks/upgrade-cluster.yml against it"
 	@echo "make test   lint, sanity, unit, integration (lab) and Molecule tests"
 	@echo "make lab | lab-down | lab-status | venv | deps | build"
 
@@ -40,7 +41,13 @@ lab-down:
 lab-status:
 	lab/status
 
-demo: lab
+## The main job (playbooks/upgrade-cluster.yml) needs only the lab's Kubernetes, the Linode simulator
+## and the edge (what inventories/lab/group_vars/lke_clusters.yml reads); `make lab` starts the rest
+## (Postgres, DNS, TLS) for the other runbooks and the tests.
+DEMO_COMPONENTS := k8s linode_sim edge
+
+demo: deps venv
+	lab/up $(DEMO_COMPONENTS)
 	$(BIN)/ansible-playbook playbooks/upgrade-cluster.yml
 	@echo "Report: $$(ls -td reports/*/ | head -1)"
 

@@ -1,0 +1,429 @@
+"""k8s/drain.py: the Drainer against a fake Kubernetes API (the boundary), on a fake clock.
+
+The fake keeps Nodes, Pods, PDBs and owners as the API's JSON, answers evictions from a script
+(429 from a budget, other errors, or success: the pod leaves its node), and lets a test make
+replacements appear when time passes, so the waits are exercised without sleeping.
+"""
+
+import types
+
+import pytest
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import objects
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import K8sApiError, K8sError
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.drain import DrainBlocked, DrainError, Drainer
+
+OWNER = "run-42"
+
+
+class Clock(object):
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps = []
+        self.on_tick = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+        for hook in list(self.on_tick):
+            hook(self.now)
+
+
+def api_error(status, reason="refused"):
+    return K8sApiError("Kubernetes API POST eviction: HTTP %d: %s" % (status, reason),
+                       types.SimpleNamespace(status=status, reason=reason, body=None, headers=None))
+
+
+def node(name, unschedulable=False, notes=None):
+    return {"metadata": {"name": name, "annotations": dict(notes or {})},
+            "spec": {"unschedulable": True} if unschedulable else {},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def pod(name, node_name, owner=None, namespace="app", labels=None, ready=True, kind="ReplicaSet", **extra):
+    meta = {"name": name, "namespace": namespace, "uid": "uid-" + name, "labels": dict(labels or {"app": "web"})}
+    if owner:
+        meta["ownerReferences"] = [{"kind": kind, "name": owner, "uid": "uid-" + owner, "controller": True}]
+    meta.update(extra.pop("meta", {}))
+    out = {"metadata": meta, "spec": {"nodeName": node_name},
+           "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+    out["status"].update(extra.pop("status", {}))
+    return out
+
+
+def pdb(name, allowed, desired, expected, namespace="app", labels=None):
+    return {"metadata": {"name": name, "namespace": namespace},
+            "spec": {"selector": {"matchLabels": dict(labels or {"app": "web"})}},
+            "status": {"disruptionsAllowed": allowed, "desiredHealthy": desired, "expectedPods": expected}}
+
+
+class FakeKube(object):
+    """The part of client.Kube the Drainer uses, over in-memory objects."""
+
+    def __init__(self, clock, nodes, pods, pdbs=None, owners=None):
+        self.clock = clock
+        self.nodes_ = dict((n["metadata"]["name"], n) for n in nodes)
+        self.pods_ = list(pods)
+        self.pdbs_ = list(pdbs or [])
+        self.owners_ = dict(owners or {})
+        self.script = {}           # "ns/name" -> list of statuses to answer before succeeding
+        self.keep_after_evict = set()  # pods that stay on their node after a successful eviction
+        self.calls = []
+
+    # reads
+    def nodes(self, label_selector=None):
+        self.calls.append(("nodes",))
+        return list(self.nodes_.values())
+
+    def node(self, name):
+        return self.nodes_.get(name)
+
+    def pods(self, node_name=None, namespace=None):
+        self.calls.append(("pods", node_name, namespace))
+        return [p for p in self.pods_ if (node_name is None or p["spec"].get("nodeName") == node_name)
+                and (namespace is None or p["metadata"]["namespace"] == namespace)]
+
+    def pdbs(self, namespace=None):
+        return list(self.pdbs_)
+
+    def owner(self, namespace, kind, name):
+        return self.owners_.get((namespace, kind, name))
+
+    # writes
+    def patch_node(self, name, patch):
+        self.calls.append(("patch_node", name, patch))
+        target = self.nodes_[name]
+        for section in ("spec", "metadata"):
+            for key, value in (patch.get(section) or {}).items():
+                if isinstance(value, dict):
+                    bucket = target[section].setdefault(key, {})
+                    for inner, inner_value in value.items():
+                        if inner_value is None:
+                            bucket.pop(inner, None)
+                        else:
+                            bucket[inner] = inner_value
+                elif value is None:
+                    target[section].pop(key, None)
+                else:
+                    target[section][key] = value
+
+    def evict(self, namespace, name, dry_run=False, grace_period=None):
+        key = "%s/%s" % (namespace, name)
+        self.calls.append(("evict", key, dry_run, grace_period))
+        answers = self.script.get(key)
+        if answers:
+            status = answers.pop(0)
+            if status == 404:  # the pod went away by itself before its eviction
+                self.pods_ = [p for p in self.pods_ if objects.pod_key(p) != key]
+            if status != "ok":
+                raise api_error(status)
+        if not dry_run and key not in self.keep_after_evict:
+            self.pods_ = [p for p in self.pods_ if objects.pod_key(p) != key]
+        return {}
+
+    def evictions(self, dry_run=False):
+        return [c[1] for c in self.calls if c[0] == "evict" and c[2] == dry_run]
+
+
+def replicaset(name, replicas, namespace="app"):
+    return {(namespace, "ReplicaSet", name): {"metadata": {"name": name, "namespace": namespace, "uid": "uid-" + name},
+                                              "spec": {"replicas": replicas}}}
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+def make(clock, kube, seconds=60.0, **kwargs):
+    lines = []
+    drainer = Drainer(kube, Deadline(seconds, clock=clock, sleep=clock.sleep), OWNER, poll=1.0,
+                      progress=lines.append, **kwargs)
+    return drainer, lines
+
+
+def cluster(clock, pods, pdbs=None, owners=None, nodes=("n1", "n2")):
+    return FakeKube(clock, [node(n) for n in nodes], pods, pdbs, owners)
+
+
+def add_replacement_later(clock, kube, at, name, node_name="n2", owner="web-rs", ready=True):
+    def hook(now):
+        if now >= at and not any(p["metadata"]["name"] == name for p in kube.pods_):
+            kube.pods_.append(pod(name, node_name, owner, ready=ready))
+    clock.on_tick.append(hook)
+
+
+# ---- the happy path -----------------------------------------------------------------------------
+
+def test_drain_cordons_marks_evicts_and_waits_for_ready_replacements(clock):
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs"), pod("web-2", "n2", "web-rs"),
+                           pod("agent", "n1", "agent-ds", kind="DaemonSet"),
+                           pod("static", "n1", meta={"annotations": {"kubernetes.io/config.mirror": "x"}}),
+                           pod("job-done", "n1", "job", kind="Job", status={"phase": "Succeeded"})],
+                   owners=replicaset("web-rs", 2))
+    add_replacement_later(clock, kube, 1003.0, "web-3")
+    drainer, lines = make(clock, kube)
+
+    result = drainer.drain(["n1"])
+
+    n1 = kube.nodes_["n1"]
+    assert n1["spec"]["unschedulable"] is True
+    assert objects.cordoned_by(n1) == OWNER
+    assert objects.annotations(n1)[objects.PHASE] == "drained"
+    assert kube.evictions() == ["app/web-1"]  # DaemonSet, mirror and finished pods are left alone
+    assert result["cordoned"] == ["n1"] and result["evicted"] == ["app/web-1"]
+    assert sorted(result["left_alone"]) == ["app/agent (DaemonSet pod)", "app/job-done (finished)",
+                                            "app/static (mirror (static) pod)"]
+    assert result["replacements"] == {"app/ReplicaSet/web-rs": "2/2 ready"}
+    assert result["refusals"] == 0 and result["uncordoned"] == []
+    assert clock.now >= 1003.0  # it waited for the replacement, not only for the pod to go
+    assert "cordoned n1" in lines
+    assert any("waiting for Ready replacements of app/web-rs" in line for line in lines)
+
+
+def test_phases_are_written_in_order_after_the_cordon(clock):
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs"), pod("web-2", "n2", "web-rs")], owners=replicaset("web-rs", 1))
+    drainer, dummy = make(clock, kube)
+    drainer.drain(["n1"])
+    patches = [c[2] for c in kube.calls if c[0] == "patch_node"]
+    assert patches[0]["spec"] == {"unschedulable": True}
+    phases = [p["metadata"]["annotations"].get(objects.PHASE) for p in patches[1:]]
+    assert phases == ["draining", "drained"]
+    first_eviction = [i for i, c in enumerate(kube.calls) if c[0] == "evict"][0]
+    draining = [i for i, c in enumerate(kube.calls) if c[0] == "patch_node"
+                and c[2]["metadata"]["annotations"].get(objects.PHASE) == "draining"][0]
+    assert draining < first_eviction
+
+
+def test_grace_period_is_passed_to_each_eviction(clock):
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs"), pod("web-2", "n1", "web-rs")], owners=replicaset("web-rs", 0))
+    drainer, dummy = make(clock, kube, grace_period=7)
+    drainer.drain(["n1"])
+    assert sorted((c[1], c[3]) for c in kube.calls if c[0] == "evict") == [("app/web-1", 7), ("app/web-2", 7)]
+
+
+def test_a_node_someone_else_cordoned_is_drained_but_not_claimed(clock):
+    kube = FakeKube(clock, [node("n1", unschedulable=True), node("n2")], [pod("web-1", "n1", "web-rs")],
+                    owners=replicaset("web-rs", 0))
+    drainer, dummy = make(clock, kube)
+    result = drainer.drain(["n1"])
+    assert result["cordoned"] == []
+    assert objects.cordoned_by(kube.nodes_["n1"]) is None
+    assert kube.evictions() == ["app/web-1"]
+
+
+# ---- 429 from a PodDisruptionBudget -------------------------------------------------------------
+
+def test_429_is_retried_with_backoff_until_the_budget_allows(clock):
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs"), pod("web-2", "n2", "web-rs")],
+                   pdbs=[pdb("web", 0, 1, 2)], owners=replicaset("web-rs", 2))
+    kube.script["app/web-1"] = [429, 429, 429, "ok"]
+    add_replacement_later(clock, kube, 0, "web-3")  # appears on the first tick after the eviction
+    drainer, lines = make(clock, kube)
+
+    result = drainer.drain(["n1"])
+
+    assert result["refusals"] == 3
+    assert kube.evictions() == ["app/web-1"] * 4
+    assert result["evicted"] == ["app/web-1"]
+    assert clock.sleeps[:3] == [0.5, 0.75, 1.125]  # backoff 0.5 x1.5, not a fixed retry
+    assert sum("refused by a disruption budget, retrying" in line for line in lines) == 3
+
+
+def test_429_forever_stops_at_the_one_deadline_and_uncordons(clock):
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs"), pod("web-2", "n2", "web-rs")],
+                   pdbs=[pdb("web", 0, 1, 2)], owners=replicaset("web-rs", 2))
+    kube.script["app/web-1"] = [429] * 1000
+    drainer, dummy = make(clock, kube, seconds=20.0)
+
+    with pytest.raises(DrainError, match="still refused by a PodDisruptionBudget after 20 s: app/web-1") as info:
+        drainer.drain(["n1"])
+
+    assert clock.now - 1000.0 <= 20.0 + 1e-6  # every retry fits inside the one deadline
+    assert sum(clock.sleeps) <= 20.0 + 1e-6
+    assert info.value.details["refusals"] == len(kube.evictions()) > 3
+    assert info.value.details["uncordoned"] == ["n1"]
+    assert "unschedulable" not in kube.nodes_["n1"]["spec"]
+    assert objects.cordoned_by(kube.nodes_["n1"]) is None
+
+
+def test_a_budget_that_can_never_allow_refuses_before_any_eviction(clock):
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs"), pod("web-2", "n2", "web-rs")],
+                   pdbs=[pdb("web-strict", 0, 2, 2)], owners=replicaset("web-rs", 2))
+    drainer, dummy = make(clock, kube)
+
+    with pytest.raises(DrainBlocked) as info:
+        drainer.drain(["n1"])
+
+    text = str(info.value)
+    assert text.startswith("cannot drain n1: PodDisruptionBudget app/web-strict allows 0 disruptions")
+    assert "protects pod app/web-1" in text and "maxUnavailable" in text
+    assert kube.evictions() == []
+    assert info.value.details["blocked"] and info.value.details["uncordoned"] == ["n1"]
+    assert "unschedulable" not in kube.nodes_["n1"]["spec"]
+
+
+def test_a_budget_at_zero_only_for_now_is_waited_for_not_refused(clock):
+    # desiredHealthy 2 of 3 expected: one pod is unhealthy now; the budget opens when it recovers
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs"), pod("web-2", "n2", "web-rs")],
+                   pdbs=[pdb("web", 0, 2, 3)], owners=replicaset("web-rs", 1))
+    kube.script["app/web-1"] = [429, "ok"]
+    drainer, dummy = make(clock, kube)
+    result = drainer.drain(["n1"])
+    assert result["refusals"] == 1 and result["blocked"] == []
+
+
+# ---- what it refuses -----------------------------------------------------------------------------
+
+def test_a_bare_pod_blocks_the_drain_unless_allowed(clock):
+    kube = cluster(clock, [pod("scratch", "n1")])
+    drainer, dummy = make(clock, kube)
+    with pytest.raises(DrainBlocked, match="pod app/scratch has no controller.*allow_bare_pods"):
+        drainer.drain(["n1"])
+    assert kube.evictions() == []
+
+    kube = cluster(clock, [pod("scratch", "n1")])
+    drainer, dummy = make(clock, kube, allow_bare=True)
+    result = drainer.drain(["n1"])
+    assert kube.evictions() == ["app/scratch"] and result["replacements"] == {}
+
+
+def test_a_node_that_does_not_exist_is_named(clock):
+    kube = cluster(clock, [])
+    drainer, dummy = make(clock, kube)
+    with pytest.raises(DrainError, match="node\\(s\\) ghost-1, ghost-2 do not exist; give names from `kubectl get nodes`"):
+        drainer.plan(["n1", "ghost-1", "ghost-2"])
+
+
+def test_drain_of_a_missing_node_changes_nothing(clock):
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs")])
+    drainer, dummy = make(clock, kube)
+    with pytest.raises(K8sError, match="ghost"):
+        drainer.drain(["ghost"])
+    assert not [c for c in kube.calls if c[0] in ("patch_node", "evict")]
+
+
+def test_an_eviction_error_other_than_429_fails_naming_the_pod_and_restores(clock):
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs")], owners=replicaset("web-rs", 1))
+    kube.script["app/web-1"] = [500]
+    drainer, dummy = make(clock, kube)
+    with pytest.raises(DrainError, match="eviction of app/web-1 failed: .*HTTP 500") as info:
+        drainer.drain(["n1"])
+    assert info.value.details["uncordoned"] == ["n1"]
+    assert len(kube.evictions()) == 1  # not retried
+
+
+def test_restore_on_failure_false_leaves_the_node_cordoned(clock):
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs")], owners=replicaset("web-rs", 1))
+    kube.script["app/web-1"] = [500]
+    drainer, dummy = make(clock, kube, restore_on_failure=False)
+    with pytest.raises(DrainError):
+        drainer.drain(["n1"])
+    assert kube.nodes_["n1"]["spec"]["unschedulable"] is True
+    assert objects.cordoned_by(kube.nodes_["n1"]) == OWNER
+
+
+def test_restore_never_uncordons_a_node_it_did_not_cordon(clock):
+    kube = FakeKube(clock, [node("n1", unschedulable=True), node("n2")], [pod("web-1", "n1", "web-rs")],
+                    owners=replicaset("web-rs", 1))
+    kube.script["app/web-1"] = [500]
+    drainer, dummy = make(clock, kube)
+    with pytest.raises(DrainError) as info:
+        drainer.drain(["n1"])
+    assert info.value.details["uncordoned"] == []
+    assert kube.nodes_["n1"]["spec"]["unschedulable"] is True
+
+
+def test_404_during_eviction_is_skipped(clock):
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs"), pod("web-2", "n1", "web-rs")], owners=replicaset("web-rs", 0))
+    kube.script["app/web-1"] = [404]
+    drainer, dummy = make(clock, kube)
+    result = drainer.drain(["n1"])
+    assert result["evicted"] == ["app/web-2"]
+
+
+# ---- the waits -------------------------------------------------------------------------------------
+
+def test_evicted_pods_that_never_leave_fail_at_the_deadline(clock):
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs")], owners=replicaset("web-rs", 0))
+    kube.keep_after_evict.add("app/web-1")
+    drainer, dummy = make(clock, kube, seconds=5.0)
+    with pytest.raises(DrainError, match="evicted pods still on n1 after 5 s: app/web-1") as info:
+        drainer.drain(["n1"])
+    assert info.value.details["evicted"] == ["app/web-1"]
+    assert clock.now - 1000.0 <= 5.0 + 1e-6
+
+
+def test_replacements_that_never_become_ready_fail_naming_the_owner_and_count(clock):
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs"), pod("web-2", "n2", "web-rs")], owners=replicaset("web-rs", 2))
+    add_replacement_later(clock, kube, 0, "web-3", ready=False)
+    drainer, dummy = make(clock, kube, seconds=10.0)
+    with pytest.raises(DrainError, match="replacement pods not Ready elsewhere after 10 s: ReplicaSet app/web-rs "
+                                         "\\(1/2 ready\\)") as info:
+        drainer.drain(["n1"])
+    assert info.value.details["uncordoned"] == ["n1"]
+    assert objects.annotations(kube.nodes_["n1"]).get(objects.PHASE) is None  # restore drops our phase too
+
+
+def test_a_replacement_on_a_drained_node_does_not_count(clock):
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs"), pod("web-2", "n2", "web-rs")], owners=replicaset("web-rs", 2),
+                   nodes=("n1", "n2", "n3"))
+    add_replacement_later(clock, kube, 0, "web-3", node_name="n2")  # n2 is drained in the same call
+    drainer, dummy = make(clock, kube, seconds=8.0)
+    with pytest.raises(DrainError, match="0/2 ready"):
+        drainer.drain(["n1", "n2"])
+
+
+def test_owners_that_are_gone_or_not_replica_controllers_are_not_waited_for(clock):
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs"), pod("batch-1", "n1", "batch", kind="Job")])
+    drainer, dummy = make(clock, kube, seconds=5.0)
+    result = drainer.drain(["n1"])  # web-rs has no owner object (deleted): nothing to replace
+    assert sorted(result["evicted"]) == ["app/batch-1", "app/web-1"]
+    assert clock.sleeps == []
+    assert "app/Job/batch" not in result["replacements"]
+
+
+# ---- planning and the check mode -------------------------------------------------------------------
+
+def test_dry_run_asks_the_server_and_changes_nothing(clock):
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs"), pod("db-1", "n1", "db-ss", kind="StatefulSet",
+                                                              labels={"app": "db"}),
+                           pod("other", "n1", "x-rs", labels={"app": "x"})],
+                   pdbs=[pdb("web", 0, 1, 2), pdb("db", 0, 1, 1, labels={"app": "db"})])
+    kube.script["app/web-1"] = [429]
+    kube.script["app/other"] = [403]
+    drainer, dummy = make(clock, kube)
+
+    result = drainer.dry_run(["n1"])
+
+    assert not [c for c in kube.calls if c[0] == "patch_node"]
+    assert kube.evictions() == [] and sorted(kube.evictions(dry_run=True)) == ["app/other", "app/web-1"]
+    assert len(kube.pods_) == 3
+    blocked = result["blocked"]
+    assert any(b.startswith("PodDisruptionBudget app/db allows 0 disruptions") for b in blocked)
+    assert any(b.startswith("eviction of app/web-1 refused now:") for b in blocked)
+    assert any(b.startswith("eviction of app/other failed:") and "403" in b for b in blocked)
+    assert sorted(result["evicted"]) == ["app/db-1", "app/other", "app/web-1"]
+
+
+def test_plan_lists_pods_once_for_a_big_batch_and_per_node_for_small_ones(clock):
+    kube = cluster(clock, [pod("a", "n1", "rs"), pod("b", "n2", "rs"), pod("c", "n3", "rs"), pod("d", "n4", "rs")],
+                   nodes=("n1", "n2", "n3", "n4"))
+    drainer, dummy = make(clock, kube)
+    evict, dummy_skipped, dummy_blocked = drainer.plan(["n1", "n2", "n3"])
+    assert [c for c in kube.calls if c[0] == "pods"] == [("pods", None, None)]
+    assert sorted(p["metadata"]["name"] for p in evict) == ["a", "b", "c"]
+    kube.calls[:] = []
+    drainer.plan(["n1", "n2"])
+    assert [c for c in kube.calls if c[0] == "pods"] == [("pods", "n1", None), ("pods", "n2", None)]
+
+
+def test_terminating_pods_are_left_alone(clock):
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs", meta={"deletionTimestamp": "2026-01-01T00:00:00Z"})])
+    drainer, dummy = make(clock, kube)
+    result = drainer.drain(["n1"])
+    assert kube.evictions() == [] and result["left_alone"] == ["app/web-1 (already terminating)"]

@@ -149,16 +149,8 @@ checked_at:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
-from ansible_collections.fournines.runbooks.plugins.module_utils.tls.certmanager import CertManagerError, collect
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline, backoff_delays, retry_call
-
-
-def _transient(err):
-    status = getattr(err, "status", None)
-    if status is not None:
-        return status == 429 or status >= 500
-    return isinstance(err, (IOError, OSError)) or type(err).__module__.startswith("urllib3")
+from ansible_collections.fournines.runbooks.plugins.module_utils.tls.certmanager import collect_from_cluster
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
 
 
 def main():
@@ -174,26 +166,13 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
     try:
-        kube = client.kube_from_params(p)
-        deadline = Deadline(p["timeout"])
-
-        def call(func, path):
-            try:
-                return retry_call(lambda: func(path), deadline, _transient, delays=backoff_delays(0.5, 2.0, 5.0))
-            except client.ApiException as err:
-                if err.status == 404 and "/apis/" in path:
-                    raise CertManagerError("%s is not served (HTTP 404): are the cert-manager CRDs installed?" % path)
-                raise CertManagerError("reading %s failed: %s" % (path, client.api_error_text(err)))
-
-        result = collect(lambda path: call(kube.items, path),
-                         lambda path: call(lambda x: kube.get(x, ok_missing=True), path),
-                         namespaces=p["namespaces"], now=p["now"], warn_days=p["warn_days"], fail_days=p["fail_days"],
-                         stuck_minutes=p["stuck_minutes"])
+        result = collect_from_cluster(client.kube_from_params(p), p["timeout"], namespaces=p["namespaces"], now=p["now"],
+                                      warn_days=p["warn_days"], fail_days=p["fail_days"],
+                                      stuck_minutes=p["stuck_minutes"])
     except RunbookError as err:
-        module.fail_json(msg=str(err))
-    except Exception as err:  # connection refused, TLS errors: name the cluster, no traceback
-        module.fail_json(msg="cannot read cert-manager objects: %s: %s" % (type(err).__name__, err))
+        fail_from_error(module, err)
     module.exit_json(changed=False, **result)
 
 

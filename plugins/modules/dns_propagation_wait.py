@@ -204,7 +204,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.dns import propagation
 from ansible_collections.fournines.runbooks.plugins.module_utils.dns.ttl_change import normalize_zone, validate_ttl
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RunJournal, iso
 
 
@@ -285,7 +285,7 @@ def main():
             journal.step(p["journal_step"], "done", converged=result["converged"])
     except RunbookError as err:
         result["waited"] = round(time.time() - started, 3)
-        module.fail_json(msg=str(err), **result)
+        fail_from_error(module, err, **result)
     result["waited"] = round(time.time() - started, 3)
     module.exit_json(**result)
 

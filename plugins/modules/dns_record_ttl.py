@@ -187,7 +187,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.dns import ttl_change
 from ansible_collections.fournines.runbooks.plugins.module_utils.dns.providers.registry import build_provider, dns_provider_argument_spec
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 
 
 def main():
@@ -256,7 +256,7 @@ def main():
                 result["report"] = os.path.join(state.journal.dir, "report.md")
             result["pending_restore"] = dict((k, v["original_ttl"]) for k, v in state.pending().items())
     except RunbookError as err:
-        module.fail_json(msg=str(err), **result)
+        fail_from_error(module, err, **result)
     module.exit_json(**result)
 
 

@@ -103,7 +103,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import scenario
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import slo
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 
 
 def main():
@@ -126,7 +126,7 @@ def main():
         report = slo.budget(p["objective"], p["window"], records, exclude_tags=p["exclude_tags"])
         ok, reason = slo.budget_allows(report, planned, p["min_remaining_percent"])
     except RunbookError as err:
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     result = dict(changed=False, planned_seconds=planned, basis=basis, ok=ok, reason=reason, budget=report)
     if not ok and p["fail_on_refusal"]:
         module.fail_json(msg="the error budget refuses this %s drill: %s (planned from the %s)" % (

@@ -25,6 +25,9 @@ description:
   - With O(ledger), appends the downtime interval (first failed request to the first good one after it) to
     the error-budget ledger with the tags C(drill) and C(mode:<mode>) and the run id, so it can be counted or
     excluded and is never recorded twice. A drill without downtime records nothing.
+  - With O(refused), reports a drill the preflight refused instead: the run's journal ends with status
+    C(refused) (a later run never carries it on) and C(report.md) and C(report.json) say why and that nothing
+    was changed. No timeline, no chart, no ledger line.
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
@@ -37,6 +40,18 @@ attributes:
     support: none
     description: No diff; RV(ledger_recorded) says whether the ledger changed.
 options:
+  watch_dir:
+    description: The watcher's directory (P(fournines.runbooks.k8s_drill_watch#module)). Required unless O(refused).
+    type: path
+  fault_ts:
+    description: Epoch seconds of the fault (RV(fournines.runbooks.lke_node_fault#module:ts)). Required unless O(refused).
+    type: float
+  node:
+    description: The failed node's name. Required unless O(refused) (then the node the drill had chosen, if any).
+    type: str
+  refused:
+    description: Why the preflight refused the drill; report the refusal (nothing was changed) instead of a timeline.
+    type: str
   reports_dir:
     description: Directory of the runs.
     type: path
@@ -88,6 +103,13 @@ EXAMPLES = r"""
     node: "{{ target.node }}"
     workload: "{{ target.workload }}"
     ledger: reports/downtime.jsonl
+
+- name: Report a drill the preflight refused
+  fournines.runbooks.drill_report:
+    reports_dir: reports
+    run_id: "{{ run_id }}"
+    mode: delete
+    refused: the app was already failing before the drill
 """
 
 RETURN = r"""
@@ -95,7 +117,12 @@ drill:
   description: The drill - mode, node, C(downtime_seconds), C(downtime) (prober intervals), C(milestones)
     (epoch), C(relative) (seconds after the fault), C(segments), C(order_violations), C(missing), C(advice),
     C(comparison), C(ledger).
-  returned: always
+  returned: unless O(refused)
+  type: dict
+refused:
+  description: The refusal as the reports give it - C(reason), C(changed) (what was not done), C(mode), C(node),
+    C(why), C(environment).
+  returned: with O(refused)
   type: dict
 markdown:
   description: Path of report.md.
@@ -107,7 +134,7 @@ json:
   type: str
 chart:
   description: Path of timeline.png.
-  returned: always
+  returned: unless O(refused)
   type: str
 ledger_recorded:
   description: Whether a ledger line was appended by this task.
@@ -119,7 +146,12 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import scenario
 from ansible_collections.fournines.runbooks.plugins.module_utils.report import node_drill
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
+
+
+#: The observation options a refused drill has none of (required otherwise).
+_UNLESS_REFUSED = dict((name, dict(scenario.OBSERVATION_SPEC[name], required=False))
+                       for name in ("watch_dir", "fault_ts", "node"))
 
 
 def main():
@@ -135,16 +167,23 @@ def main():
             downtime_limit=dict(type="float"),
             restored_by=dict(type="list", elements="str", default=[]),
             ledger=dict(type="path"),
-            notes=dict(type="list", elements="str", default=[])),
+            notes=dict(type="list", elements="str", default=[]),
+            refused=dict(type="str"),
+            **_UNLESS_REFUSED),
+        required_one_of=[("refused", name) for name in _UNLESS_REFUSED],
         supports_check_mode=True)
     p = module.params
     facts = dict((k, p[k]) for k in ("why", "environment", "aborted", "downtime_limit", "restored_by", "notes"))
+    if p["refused"]:
+        facts.update(mode=p["mode"], node=p["node"])
+        module.exit_json(changed=not module.check_mode, ledger_recorded=False,
+                         **node_drill.refused(p["reports_dir"], p["run_id"], p["refused"], facts, module.check_mode))
     try:
         result, recorded = node_drill.produce(
             p["reports_dir"], p["run_id"], p["watch_dir"], p["probe_dir"], p["fault_ts"], p["node"], p["mode"],
             p["probe_target"], p["probe_interval"], p["workload"], facts, p["ledger"], module.check_mode)
     except RunbookError as err:
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     module.exit_json(changed=not module.check_mode, ledger_recorded=recorded, **result)
 
 

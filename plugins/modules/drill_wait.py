@@ -103,7 +103,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import scenario
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
 
@@ -133,7 +133,7 @@ def main():
                         p["until"], Deadline(0 if module.check_mode else p["timeout"]), p["downtime_limit"],
                         p["probe_interval"], p["poll"], progress=_progress_writer(None if module.check_mode else p["progress_file"]))
     except RunbookError as err:
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     module.exit_json(changed=False, reached=tl["reached"], limit_exceeded=tl["limit_exceeded"],
                      timed_out=tl["timed_out"], outage_seconds=tl["outage_seconds"], relative=tl["relative"],
                      missing=tl["missing"], downtime_seconds=tl["downtime"]["seconds"], elapsed=tl["elapsed"])

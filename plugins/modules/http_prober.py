@@ -124,7 +124,7 @@ targets:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import prober
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 
 
 def main():
@@ -159,7 +159,7 @@ def main():
         out = prober.stop(p["dir"])
         module.exit_json(changed=out.pop("was_running"), **out)
     except RunbookError as err:
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
 
 
 if __name__ == "__main__":

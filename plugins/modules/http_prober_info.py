@@ -74,7 +74,7 @@ failures_file:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import prober
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 
 
 def main():
@@ -85,7 +85,7 @@ def main():
                                      % module.params["dir"])
         out = prober.summary(module.params["dir"])
     except RunbookError as err:
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     module.exit_json(changed=False, **out)
 
 

@@ -114,7 +114,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import scenario
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import watch
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 
 
 def _app(kube, workload):
@@ -158,9 +158,7 @@ def main():
         out = watch.stop(p["dir"])
         module.exit_json(changed=out.pop("was_running"), **out)
     except RunbookError as err:
-        module.fail_json(msg=str(err))
-    except client.ApiException as err:
-        module.fail_json(msg="Kubernetes API call failed: %s" % client.api_error_text(err))
+        fail_from_error(module, err)
 
 
 if __name__ == "__main__":

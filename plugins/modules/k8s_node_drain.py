@@ -135,7 +135,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import objects
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.drain import Drainer, DrainError
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
@@ -191,10 +191,10 @@ def main():
         result.update(details)
         rec.failed(str(err))
         result.update(changed=True, seconds=round(time.time() - started, 1))
-        module.fail_json(msg=str(err), **result)
+        fail_from_error(module, err, **result)
     except RunbookError as err:
         rec.failed(str(err))
-        module.fail_json(msg=str(err), **result)
+        fail_from_error(module, err, **result)
     if p["state"] != "drained":
         result["changed"] = bool(result["cordoned"] or result["uncordoned"])
     rec.done(evicted=len(result["evicted"]), refusals=result["refusals"], seconds=round(time.time() - started, 1))

@@ -83,7 +83,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import fault
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 
 
 def _names(taints):
@@ -106,9 +106,7 @@ def main():
                                              present=p["state"] == "present", force=p["force"],
                                              check_mode=module.check_mode)
     except RunbookError as err:
-        module.fail_json(msg=str(err))
-    except client.ApiException as err:
-        module.fail_json(msg="Kubernetes API call failed for node %s: %s" % (p["node"], client.api_error_text(err)))
+        fail_from_error(module, err)
     module.exit_json(changed=changed, taints=_names(after),
                      diff={"before": {"taints": _names(before)}, "after": {"taints": _names(after)}})
 

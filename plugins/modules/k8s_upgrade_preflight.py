@@ -164,7 +164,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import slo
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.drain import Drainer
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import k8s_argument_spec, kube_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import check_same_cluster, cluster_view
@@ -245,7 +245,7 @@ def main():
             found = Drainer(kube, Deadline(120), "dry-run").dry_run(nodes) if nodes else {"evicted": [], "blocked": []}
             dry_run = {"evicted": found["evicted"], "blocked": found["blocked"]}
     except RunbookError as err:
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     result = dict(changed=False, gates=gates, **out)
     if dry_run is not None:
         result["dry_run"] = dry_run

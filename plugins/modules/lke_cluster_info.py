@@ -91,7 +91,7 @@ nodes_not_in_pools:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import k8s_argument_spec, kube_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import ClusterMismatch, check_same_cluster, cluster_view
@@ -117,7 +117,7 @@ def main():
             except ClusterMismatch:
                 result["same_cluster"] = False
     except RunbookError as err:
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     module.exit_json(**result)
 
 

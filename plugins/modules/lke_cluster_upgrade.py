@@ -65,7 +65,7 @@ after:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_operations import upgrade_control_plane
@@ -86,7 +86,7 @@ def main():
                                                        check_mode=module.check_mode, progress=rec.progress)
     except RunbookError as err:
         rec.failed(str(err))
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     rec.done(before=before, after=after, changed=changed)
     module.exit_json(changed=changed, before=before, after=after,
                      diff=dict(before={"k8s_version": before}, after={"k8s_version": after}))

@@ -126,7 +126,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import scenario
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import cluster_view
 
@@ -157,9 +157,7 @@ def main():
             raise scenario.DrillError("the cluster is not healthy enough for a drill: %s; fix it (or wait for it to "
                                "recover) before causing another failure" % "; ".join(problems))
     except RunbookError as err:
-        module.fail_json(msg=str(err), health_problems=problems)
-    except client.ApiException as err:
-        module.fail_json(msg="Kubernetes API call failed: %s" % client.api_error_text(err), health_problems=problems)
+        fail_from_error(module, err, health_problems=problems)
     module.exit_json(changed=False, node=chosen["node_name"], node_id=chosen["id"], instance_id=chosen["instance_id"],
                      pool_id=chosen["pool_id"], why=why, k8s_version=view["cluster"]["k8s_version"],
                      workload=dict((k, v) for k, v in workload.items() if k != "selector"),

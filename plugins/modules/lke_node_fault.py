@@ -105,7 +105,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import fault
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
@@ -138,9 +138,7 @@ def main():
                           wait=p["wait"], deadline=Deadline(p["wait_timeout"]))
     except RunbookError as err:
         rec.failed(str(err))
-        module.fail_json(msg=str(err))
-    except client.ApiException as err:
-        module.fail_json(msg="Kubernetes API call failed: %s" % client.api_error_text(err))
+        fail_from_error(module, err)
     if result["ts"] is None and rec.journal is not None:
         earlier = [s for s in rec.journal.state["steps"] if s["name"] == rec.name]
         if earlier:  # the request's time, else when the step started (interrupted before it was noted)

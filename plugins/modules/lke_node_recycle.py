@@ -77,7 +77,7 @@ nodes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import k8s_argument_spec, kube_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC, lke_from_params
@@ -109,7 +109,7 @@ def main():
                               check_mode=module.check_mode, progress=rec.progress)
     except RunbookError as err:
         rec.failed(str(err))
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     rec.done(results=nodes)
     module.exit_json(changed=any(n["changed"] for n in nodes), nodes=nodes)
 

@@ -84,7 +84,7 @@ surge_node_name:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder, open_journal
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import k8s_argument_spec, kube_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC, lke_from_params
@@ -111,7 +111,7 @@ def main():
             rec.done(original_count=out["original_count"], surge_node_id=out["surge_node_id"])
     except RunbookError as err:
         rec.failed(str(err))
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     module.exit_json(**out)
 
 

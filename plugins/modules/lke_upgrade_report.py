@@ -96,7 +96,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import prober, slo
 from ansible_collections.fournines.runbooks.plugins.module_utils.report import cluster_upgrade
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import open_journal
 
 
@@ -135,7 +135,7 @@ def main():
             budget = slo.budget(p["objective"], p["window"], slo.read_ledger(p["ledger"]))
         paths, summary = cluster_upgrade.build(journal, p["title"], probe, preflight, budget, p["extra"])
     except RunbookError as err:
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     module.exit_json(changed=True, paths=paths, summary=summary, charged_intervals=charged)
 
 

@@ -78,6 +78,7 @@ clone:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import CONNECTION_SPEC, conn_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.server import bindir_version
@@ -97,7 +98,7 @@ def main():
         changed, result = clone(conn_params(p), p["bindir"], p["data_dir"], p["os_user"], p["standby"], p["settings"],
                                 p["application_name"], module.check_mode, p["replace"])
     except PostgresError as err:
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     module.exit_json(changed=changed, clone=result)
 
 

@@ -85,6 +85,7 @@ info:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import CONNECTION_SPEC, cluster_info, conn_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
 
@@ -95,7 +96,7 @@ def main():
     try:
         info = cluster_info(conn_params(module.params), module.params["long_transaction_seconds"])
     except PostgresError as err:
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     module.exit_json(changed=False, info=info)
 
 

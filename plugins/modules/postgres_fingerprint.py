@@ -81,6 +81,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import (
     CONNECTION_SPEC,
     compare_fingerprints,
@@ -103,7 +104,7 @@ def main():
         prints = table_fingerprints(conn, p["schemas"])
         smoke_results = smoke(conn, p["smoke_queries"]) if p["smoke_queries"] else []
     except PostgresError as err:
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     diffs = compare_fingerprints(p["compare_to"], prints) if p["compare_to"] is not None else []
     module.exit_json(changed=False, fingerprints=prints, smoke=smoke_results, differences=diffs,
                      ok=not diffs and all(s["ok"] for s in smoke_results), seconds=round(time.monotonic() - started, 3))

@@ -82,6 +82,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.server import instance
 
@@ -100,7 +101,7 @@ def main():
         changed, before, after = instance(p["data_dir"], p["bindir"], p["state"], p["os_user"], p["log_file"],
                                           module.check_mode, p["timeout"], p["stop_mode"])
     except PostgresError as err:
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     module.exit_json(changed=changed, before=before, after=after, diff={"before": before, "after": after},
                      seconds=round(time.monotonic() - started, 3))
 

@@ -135,7 +135,7 @@ interrupted:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RunJournal, interrupted_runs
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.slo import SLOError, charge_downtime
 
@@ -171,7 +171,7 @@ def main():
             journal.save()
             result["changed"] = True
     except (RunbookError, SLOError) as err:
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     if p["find_interrupted"]:
         result["interrupted"] = interrupted_runs(p["reports_dir"], p["runbook"], p["find_interrupted"],
                                                  exclude=p["run_id"])

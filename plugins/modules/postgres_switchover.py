@@ -150,6 +150,7 @@ switchover:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import CONNECTION_SPEC, conn_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.server import bindir_version
@@ -179,7 +180,7 @@ def main():
                             check_mode=module.check_mode, repoint=p["repoint"], resume=p["resume"],
                             primary_bindir=p["primary_bindir"], started_at=p["started_at"])
     except PostgresError as err:
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     module.exit_json(changed=result.get("resumed_at_stage") != "done", switchover=result,
                      diff={"before": {"primary": result["old_primary"]}, "after": {"primary": result["new_primary"]}})
 

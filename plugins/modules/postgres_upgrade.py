@@ -141,6 +141,7 @@ rollback:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.upgrade import (
     prepare,
@@ -194,7 +195,7 @@ def main():
             result["rollback"] = rollback_state(p["old_data_dir"], p["new_data_dir"], p["new_bindir"], p["os_user"]) \
                 if not module.check_mode else {"reason": "check mode: nothing ran"}
     except PostgresError as err:
-        module.fail_json(msg=str(err), **{k: v for k, v in err.details.items() if k in ("reasons", "rollback")})
+        fail_from_error(module, err, **{k: v for k, v in err.details.items() if k in ("reasons", "rollback")})
     module.exit_json(**result)
 
 

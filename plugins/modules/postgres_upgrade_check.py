@@ -130,6 +130,7 @@ new_version:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import CONNECTION_SPEC, cluster_info, conn_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.versions import format_version
@@ -156,7 +157,7 @@ def main():
         check = run_check(p["old_bindir"], p["new_bindir"], p["old_data_dir"], p["work_dir"], p["transfer"], p["jobs"],
                           p["login_port"], p["new_port"], p["socket_dir"], p["os_user"], p["login_user"], p["new_settings"])
     except PostgresError as err:
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     findings.append({"check": "pg_upgrade --check", "ok": check["ok"], "severity": "info" if check["ok"] else "error",
                      "message": "pg_upgrade --check --%s passed" % p["transfer"] if check["ok"] else
                      "pg_upgrade --check --%s failed: %s" % (p["transfer"], " | ".join(check["reasons"]))})

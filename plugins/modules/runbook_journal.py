@@ -112,7 +112,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import choose_run
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RunJournal
 
@@ -156,7 +156,7 @@ def main():
                 journal.finish(p["finish"])
                 changed = True
     except RunbookError as err:
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     run_dir = os.path.join(p["reports_dir"], run_id)
     module.exit_json(changed=changed, run_id=run_id, dir=run_dir, progress_file=os.path.join(run_dir, "progress.log"),
                      resumed=resumed, state=journal.state)

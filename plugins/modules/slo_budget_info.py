@@ -147,6 +147,7 @@ reason:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.slo import SLOError, budget, budget_allows, read_ledger
 
 
@@ -173,7 +174,7 @@ def main():
             result["fits"], result["reason"] = budget_allows(
                 report, params["planned_downtime_seconds"], params["min_remaining_percent"])
     except SLOError as err:
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     module.exit_json(**result)
 
 

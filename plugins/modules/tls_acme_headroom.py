@@ -121,6 +121,7 @@ planned:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error
 from ansible_collections.fournines.runbooks.plugins.module_utils.tls.acme_ratelimit import RateLimitError, headroom, read_ledger
 
 
@@ -143,7 +144,7 @@ def main():
         result = headroom(records, p["planned"], now=p["now"], window_days=p["window_days"],
                           per_domain_limit=p["per_domain_limit"], per_name_set_limit=p["per_name_set_limit"])
     except RateLimitError as err:
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     module.exit_json(changed=False, **result)
 
 

@@ -202,6 +202,7 @@ scanned_at:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error
 from ansible_collections.fournines.runbooks.plugins.module_utils.tls.endpoint_scan import TLSError, scan
 
 
@@ -230,7 +231,7 @@ def main():
         result = scan(p["endpoints"], warn_days=p["warn_days"], fail_days=p["fail_days"], timeout=p["timeout"],
                       concurrency=p["concurrency"], ca_file=p["ca_file"], default_port=p["port"], now=p["now"])
     except TLSError as err:
-        module.fail_json(msg=str(err))
+        fail_from_error(module, err)
     for dup in result["duplicates"]:
         module.warn("endpoints[%d] (%s) repeats endpoints[%d]; scanned once"
                     % (dup["index"], dup["name"], dup["same_as"]))

@@ -85,7 +85,7 @@ report:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.report import certificates
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RunJournal, new_run_id
 
 _PARTS = (("scan", "scan endpoints"), ("cert_manager", "read cert-manager"), ("headroom", "ACME headroom"),
@@ -123,7 +123,7 @@ def main():
             journal.finish("failed" if status == "critical" else "done")
             files = journal.write_report(p["title"], sections, data)
         except RunbookError as err:
-            module.fail_json(msg=str(err))
+            fail_from_error(module, err)
         except (IOError, OSError) as err:
             module.fail_json(msg="cannot write the report under %s: %s" % (p["reports_dir"], err))
     module.exit_json(changed=bool(files), status=status, summary=summary, run_id=run_id, report=files)

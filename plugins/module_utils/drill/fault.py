@@ -35,7 +35,7 @@ class InstanceLKE(LKE):
         try:
             return self._call("get", "/linode/instances/%d" % int(instance_id))
         except LinodeError as err:
-            if "HTTP 404" in str(err):
+            if err.status == 404:
                 return None
             raise
 

@@ -46,8 +46,8 @@ class K8sApiError(K8sError, ApiException):
     """
 
     def __init__(self, msg, err):
-        K8sError.__init__(self, msg)
-        self.status = getattr(err, "status", None)
+        K8sError.__init__(self, msg, status=getattr(err, "status", None),
+                          details={"reason": getattr(err, "reason", None), "message": _api_message(err)})
         self.reason = getattr(err, "reason", None)
         self.body = getattr(err, "body", None)
         self.headers = getattr(err, "headers", None)
@@ -175,11 +175,15 @@ def kube_from_params(params):
     return Kube(client.client.client)
 
 
-def api_error_text(err):
+def _api_message(err):
+    """The ``message`` of an API server's Status body, or None."""
     body = getattr(err, "body", None)
     try:
-        message = json.loads(body).get("message") if body else None
-    except (TypeError, ValueError):
-        message = None
-    return "HTTP %s: %s" % (getattr(err, "status", "?"), message or getattr(err, "reason", err))
+        return json.loads(body).get("message") if body else None
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def api_error_text(err):
+    return "HTTP %s: %s" % (getattr(err, "status", "?"), _api_message(err) or getattr(err, "reason", err))
 

@@ -43,7 +43,11 @@ LINODE_ARG_SPEC = dict(
 
 
 class LinodeError(RunbookError):
-    """A Linode API call failed for good, or its input was wrong."""
+    """A Linode API call failed for good, or its input was wrong.
+
+    ``status`` is the HTTP status of the API's answer (None when there was no answer), and
+    ``details`` has ``method``, ``path`` and the API's ``errors`` reasons.
+    """
 
 
 def linode_argument_spec(**extra):
@@ -136,15 +140,17 @@ class LKE(object):
                     raise LinodeError("Linode API %s %s did not answer before the deadline: %s"
                                       % (verb.upper(), path, err))
                 raise
-            status = getattr(err, "status", 0)
+            status = getattr(err, "status", None)
+            details = {"method": verb.upper(), "path": path, "errors": list(getattr(err, "errors", None) or [])}
             if status == 401:
                 raise LinodeError("the Linode API refused the token (HTTP 401) at %s; give a valid api_token "
-                                  "(or LINODE_TOKEN) for %s" % (path, self.client.base_url))
+                                  "(or LINODE_TOKEN) for %s" % (path, self.client.base_url), status, details)
             if status == 404 and path.rstrip("/") == "/lke/clusters/%d" % self.cluster_id:
                 raise LinodeError("LKE cluster id %d does not exist at %s; check cluster_id (list them with "
-                                  "GET /lke/clusters)" % (self.cluster_id, self.client.base_url))
+                                  "GET /lke/clusters)" % (self.cluster_id, self.client.base_url), status, details)
             what = " (%s)" % what if what else ""
-            raise LinodeError("Linode API %s %s failed%s: %s" % (verb.upper(), path, what, _describe(err)))
+            raise LinodeError("Linode API %s %s failed%s: %s" % (verb.upper(), path, what, _describe(err)),
+                              status, details)
 
     def _paged(self, path):
         items, page = [], 1

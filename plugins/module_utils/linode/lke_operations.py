@@ -34,7 +34,7 @@ def node_state(lke, kube, node_id, target=None):
     try:
         node = lke.node(node_id)
     except LinodeError as err:
-        if "404" in str(err):
+        if err.status == 404:
             return None
         raise
     k8s_node = _nodes_by_instance(kube).get(node.get("instance_id")) if node.get("instance_id") else None
@@ -137,7 +137,7 @@ def recycle_batch(lke, kube, nodes, target, deadline, check_mode=False, poll=1.0
             try:
                 lke.recycle_node(res["node_id"])
             except LinodeError as err:
-                if "409" not in str(err):
+                if err.status != 409:
                     raise
                 res["changed"] = False  # busy: a recycle is already under way, so only wait
     for res in results:

@@ -12,6 +12,7 @@ import os
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import prober
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import slo
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import timeline_chart
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.markdown import markdown_table
 
 STEP_KINDS = ("control plane", "resize pool", "drain", "recycle", "delete node", "preflight", "postflight")
@@ -55,46 +56,28 @@ def charge_ledger(ledger, run_id, intervals):
     return added
 
 
-def timeline_png(path, rows, summary, title):
-    """Gantt of the steps with the probe's failed requests underneath (matplotlib, Agg)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+STEP_COLOURS = {"control plane": "#4c72b0", "resize pool": "#55a868", "drain": "#dd8452", "recycle": "#8172b3",
+                "delete node": "#937860", "other": "#8c8c8c", "preflight": "#64b5cd", "postflight": "#64b5cd"}
 
+
+def timeline_png(path, rows, summary, title):
+    """Gantt of the steps with the probe's failed requests underneath; None when no step started."""
     rows = [r for r in rows if r["start"]]
     if not rows:
         return None
     origin = min(r["start"] for r in rows)
     horizon = max((r["end"] or r["start"]) for r in rows)
-    targets = sorted(((summary or {}).get("targets") or {}).keys())
-    colors = {"control plane": "#4c72b0", "resize pool": "#55a868", "drain": "#dd8452", "recycle": "#8172b3",
-              "delete node": "#937860", "other": "#8c8c8c", "preflight": "#64b5cd", "postflight": "#64b5cd"}
-    height = 1.2 + 0.28 * (len(rows) + len(targets))
-    fig, axis = plt.subplots(figsize=(11, min(height, 40)))
-    labels = []
-    for index, row in enumerate(rows):
-        end = row["end"] or horizon
-        axis.broken_barh([(row["start"] - origin, max(end - row["start"], 0.2))], (index - 0.4, 0.8),
-                         color="#c44e52" if row["status"] == "failed" else colors.get(row["kind"], "#8c8c8c"))
-        labels.append(row["name"][:48])
+    bars = [timeline_chart.bar(row["name"][:48], row["start"] - origin, (row["end"] or horizon) - row["start"],
+                               timeline_chart.FAILED if row["status"] == "failed" else
+                               STEP_COLOURS.get(row["kind"], "#8c8c8c")) for row in rows]
     failures = prober.read_jsonl(os.path.join(summary["dir"], prober.FAILURES)) if summary else []
-    for offset, target in enumerate(targets):
-        y = len(rows) + offset
-        axis.axhline(y, color="#dddddd", linewidth=0.5)
+    lanes = []
+    for target in sorted(((summary or {}).get("targets") or {}).keys()):
         xs = [f["ts"] - origin for f in failures if f["target"] == target]
-        axis.plot(xs, [y] * len(xs), "|", color="#c44e52", markersize=10)
-        labels.append("probe %s (%d failed)" % (target, len(xs)))
-    axis.set_yticks(range(len(labels)))
-    axis.set_yticklabels(labels, fontsize=7)
-    axis.invert_yaxis()
-    axis.set_xlabel("seconds since %s" % datetime.datetime.fromtimestamp(origin, datetime.timezone.utc)
-                    .strftime("%Y-%m-%d %H:%M:%S UTC"))
-    axis.set_title(title)
-    axis.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+        lanes.append(("probe %s (%d failed)" % (target, len(xs)), xs))
+    xlabel = "seconds since %s" % datetime.datetime.fromtimestamp(origin, datetime.timezone.utc).strftime(
+        "%Y-%m-%d %H:%M:%S UTC")
+    return timeline_chart.render(path, title, bars, xlabel, tick_lanes=lanes, fontsize=7)
 
 
 def build(journal, title, probe_summary=None, preflight=None, budget=None, extra=None):

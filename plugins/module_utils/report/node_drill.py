@@ -21,6 +21,7 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.drill import wa
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import slo
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill.timeline import MILESTONES, MILESTONE_LABELS
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RunJournal
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import timeline_chart
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.markdown import markdown_table
 
 SEGMENT_COLOURS = {"detection": "#9e9e9e", "eviction toleration": "#ef6c00", "eviction": "#ef6c00",
@@ -112,10 +113,6 @@ def sections(timeline, advice, comparison, facts):
 
 def chart(path, timeline, samples, title="node-failure drill"):
     """Write the PNG timeline; returns ``path``."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     fault = timeline["fault_ts"]
     target = timeline.get("probe_target")
     points = [(s["ts"] - fault, 1 if s["ok"].get(target) else 0) for s in sorted(samples or [], key=lambda s: s["ts"])
@@ -124,42 +121,17 @@ def chart(path, timeline, samples, title="node-failure drill"):
     ends = [v for v in rel.values() if v is not None] + [p[0] for p in points]
     right = max(ends + [10.0]) * 1.05
     left = max(-5.0, min([p[0] for p in points] + [-2.0]))
-
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True,
-                                      gridspec_kw={"height_ratios": [3, 1]})
-    bars = [(s["name"], s["start"] - fault, s["seconds"], SEGMENT_COLOURS.get(s["name"], "#607d8b"))
-            for s in timeline["segments"]]
+    bars = [timeline_chart.bar(s["name"], s["start"] - fault, s["seconds"], SEGMENT_COLOURS.get(s["name"], "#607d8b"),
+                               note="%.1f s" % s["seconds"]) for s in timeline["segments"]]
     if rel.get("node_replaced") is not None:
-        bars.append(("node replacement", 0.0, rel["node_replaced"], "#2e7d32"))
-    for index, (name, start, width, colour) in enumerate(bars):
-        top.barh(index, max(width, 0.2), left=start, color=colour, edgecolor="black", linewidth=0.4)
-        top.text(start + max(width, 0.2) + right * 0.005, index, "%.1f s" % width, va="center", fontsize=8)
-    top.set_yticks(range(len(bars)))
-    top.set_yticklabels([b[0] for b in bars], fontsize=8)
-    top.invert_yaxis()
-    for at, label in _marker_labels(rel, close=max(1.0, (right - left) * 0.02)):
-        top.axvline(at, color="#455a64", linestyle=":", linewidth=0.8)
-        top.text(at, -0.55, label, rotation=30, fontsize=7, va="bottom", ha="left")
-    top.axvline(0, color="black", linewidth=1)
+        bars.append(timeline_chart.bar("node replacement", 0.0, rel["node_replaced"], "#2e7d32",
+                                       note="%.1f s" % rel["node_replaced"]))
     heading = "%s: %s of node %s, downtime %.1f s" % (
         title, timeline["mode"], timeline["node"], timeline["downtime"]["seconds"])
-    fig.suptitle(heading, fontsize=10)
-    if points:
-        xs = [p[0] for p in points]
-        ys = [p[1] for p in points]
-        bottom.step(xs, ys, where="post", color="#1b5e20", linewidth=1.2)
-        bottom.fill_between(xs, ys, step="post", alpha=0.2, color="#1b5e20")
-    bottom.set_yticks([0, 1])
-    bottom.set_yticklabels(["down", "up"], fontsize=8)
-    bottom.set_ylim(-0.2, 1.2)
-    bottom.set_ylabel(target or "prober", fontsize=8)
-    bottom.axvline(0, color="black", linewidth=1)
-    bottom.set_xlabel("seconds after the fault")
-    bottom.set_xlim(left, right)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return timeline_chart.render(path, heading, bars, "seconds after the fault",
+                                 markers=_marker_labels(rel, close=max(1.0, (right - left) * 0.02)),
+                                 availability=(target or "prober", [p[0] for p in points], [p[1] for p in points]),
+                                 xlim=(left, right), zero_line=True, dpi=110)
 
 
 def produce(reports_dir, run_id, watch_dir, probe_dir, fault_ts, node, mode, probe_target=None, interval=1.0,
@@ -204,3 +176,34 @@ def produce(reports_dir, run_id, watch_dir, probe_dir, fault_ts, node, mode, pro
         recorded = slo.append_downtime(ledger, rec[0], rec[1], tags=rec[2], source=scenario.RUNBOOK, run_id=run_id,
                                        note=rec[3])
     return result, recorded
+
+
+#: What a refused drill did not do; the Markdown and the JSON report say the same.
+NOTHING_CHANGED = ("no node was touched, no prober or watcher was started and the downtime ledger was not "
+                   "charged")
+
+
+def refused(reports_dir, run_id, reason, facts=None, check_mode=False):
+    """Report a drill the preflight refused: the run's journal ends with status ``refused`` (never
+    carried on by a later run), and report.md/report.json say why and that nothing was changed.
+
+    Returns the result dict. Nothing is written in check mode.
+    """
+    facts = facts or {}
+    refusal = {"reason": reason, "changed": NOTHING_CHANGED, "mode": facts.get("mode"), "node": facts.get("node") or None,
+               "why": facts.get("why") or None, "environment": facts.get("environment")}
+    journal = RunJournal(reports_dir, run_id, scenario.RUNBOOK)
+    result = {"refused": refusal, "dir": journal.dir, "markdown": os.path.join(journal.dir, "report.md"),
+              "json": os.path.join(journal.dir, "report.json")}
+    if check_mode:
+        return result
+    journal.step("preflight", "failed", refused=reason)
+    journal.finish("refused")
+    lines = ["The preflight **refused** this drill: %s." % reason.rstrip(". "), "",
+             "Nothing was changed: %s." % NOTHING_CHANGED, "",
+             "- mode: %s" % refusal["mode"],
+             "- node: %s" % ("`%s` (%s)" % (refusal["node"], refusal["why"]) if refusal["node"] else "none chosen")]
+    if refusal["environment"]:
+        lines.append("- environment: %s" % refusal["environment"])
+    journal.write_report("Node-failure drill %s" % run_id, [("Refused", "\n".join(lines))], {"refused": refusal})
+    return result

@@ -22,6 +22,8 @@ import base64
 import datetime
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline, backoff_delays, retry_call
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import ApiException, api_error_text
 from ansible_collections.fournines.runbooks.plugins.module_utils.tls.endpoint_scan import cert_sans, iso, parse_now
 
 try:
@@ -282,3 +284,35 @@ def collect(get_items, get_object, namespaces=None, now=None, warn_days=21, fail
     for key in ("ok", "warning", "critical"):
         summary[key] = len([r for r in results if r["status"] == key])
     return {"certificates": results, "issuances": issuances, "summary": summary, "checked_at": iso(now)}
+
+
+def _transient(err):
+    status = getattr(err, "status", None)
+    if status is not None:
+        return status == 429 or status >= 500
+    return isinstance(err, (IOError, OSError)) or type(err).__module__.startswith("urllib3")
+
+
+def collect_from_cluster(kube, timeout, **kwargs):
+    """:func:`collect` over a :class:`~..k8s.client.Kube`, retrying 429/5xx and dropped connections.
+
+    Every failure becomes a :class:`CertManagerError` that names what could not be read.
+    """
+    deadline = Deadline(timeout)
+
+    def call(func, path):
+        try:
+            return retry_call(lambda: func(path), deadline, _transient, delays=backoff_delays(0.5, 2.0, 5.0))
+        except ApiException as err:
+            if err.status == 404 and "/apis/" in path:
+                raise CertManagerError("%s is not served (HTTP 404): are the cert-manager CRDs installed?" % path,
+                                       status=404)
+            raise CertManagerError("reading %s failed: %s" % (path, api_error_text(err)), status=err.status)
+
+    try:
+        return collect(lambda path: call(kube.items, path), lambda path: call(lambda x: kube.get(x, ok_missing=True), path),
+                       **kwargs)
+    except RunbookError:
+        raise
+    except Exception as err:  # connection refused, TLS errors: name the cluster, no traceback
+        raise CertManagerError("cannot read cert-manager objects: %s: %s" % (type(err).__name__, err))

@@ -1,4 +1,5 @@
-"""Unit tests for module_utils/postgres/sql.py, postgres_upgrade.py and postgres_switchover.py (no server)."""
+"""Unit tests for postgres/{errors,versions,sql}.py, postgres/host/server.py and postgres/host/upgrade.py (no server);
+postgres/host/switchover.py has its own, host/test_switchover.py."""
 
 import json
 import os
@@ -9,7 +10,6 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host import server
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import sql
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import versions
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host import switchover
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host import upgrade
 
 
@@ -137,19 +137,6 @@ def test_rollback_after_copy_upgrade_has_run(tmp_path, monkeypatch):
     assert state["old_startable"] and state["new_has_run"] and "untouched" in state["reason"]
 
 
-def test_lsn_ordering():
-    assert switchover._lsn("0/5233FF0") > switchover._lsn("0/5000000")
-    assert switchover._lsn("1/0") > switchover._lsn("0/FFFFFFFF")
-
-
-def test_write_standby_config_replaces_the_old_conninfo(tmp_path):
-    (tmp_path / "postgresql.auto.conf").write_text("primary_conninfo = 'host=a port=1'\nwork_mem = '8MB'\n")
-    switchover.write_standby_config(str(tmp_path), "host=127.0.0.1 port=15433 user=replicator")
-    text = (tmp_path / "postgresql.auto.conf").read_text()
-    assert text.count("primary_conninfo") == 1 and "port=15433" in text and "work_mem" in text
-    assert (tmp_path / "standby.signal").exists()
-
-
 def test_quote_conninfo_values():
     assert upgrade._quote("127.0.0.1") == "127.0.0.1"
     assert upgrade._quote("a b'c") == "'a b\\'c'"
@@ -162,77 +149,3 @@ def test_run_reports_the_commands_own_message():
     assert rc == 0 and out.strip() == "hi"
     with pytest.raises(errors.PostgresError, match="cannot run /nonexistent"):
         server.run(["/nonexistent"])
-
-
-# --- carrying on an interrupted switchover ----------------------------------------------------
-
-@pytest.mark.parametrize("candidate, old_running, old_recovery, old_state, repointed, stage", [
-    (True, True, False, None, False, "not_started"),          # interrupted before the primary stopped
-    (True, False, None, "shut down", False, "primary_stopped"),
-    (False, False, None, "shut down", False, "promoted"),      # promoted, old primary untouched
-    (False, False, None, "shut down in recovery", False, "promoted"),  # pg_rewind ran, config not yet written
-    (False, False, None, "shut down", True, "repointed"),
-    (False, True, True, None, True, "done"),
-])
-def test_classify_interrupted_switchover(candidate, old_running, old_recovery, old_state, repointed, stage):
-    assert switchover.classify(candidate, old_running, old_recovery, old_state, repointed, False) == stage
-
-
-@pytest.mark.parametrize("candidate, old_running, old_recovery, old_state, message", [
-    (None, False, None, "shut down", "cannot be reached"),
-    (True, True, True, None, "both servers are replicas"),
-    (False, True, False, None, "split brain"),
-    (True, False, None, "in production", "not shut down cleanly"),  # crashed: may hold unsent WAL
-    (True, False, None, None, "not shut down cleanly"),
-])
-def test_classify_refuses_states_no_switchover_leaves(candidate, old_running, old_recovery, old_state, message):
-    with pytest.raises(errors.PostgresError, match=message):
-        switchover.classify(candidate, old_running, old_recovery, old_state, False, False)
-
-
-def _standby(tmp_path, conninfo, signal=True):
-    (tmp_path / "postgresql.auto.conf").write_text("work_mem = '4MB'\nprimary_conninfo = '%s'\n"
-                                                   % conninfo.replace("'", "''"))
-    if signal:
-        (tmp_path / "standby.signal").write_text("")
-    return str(tmp_path)
-
-
-CANDIDATE = {"host": "127.0.0.1", "port": 15433}
-
-
-def test_is_repointed_needs_the_signal_and_a_conninfo_naming_the_candidate_and_us(tmp_path):
-    ours = "host=127.0.0.1 port=15433 user=replicator password='it\\'s' application_name=pg-primary"
-    assert switchover.is_repointed(_standby(tmp_path, ours), CANDIDATE, "pg-primary")
-    assert not switchover.is_repointed(str(tmp_path), CANDIDATE, "pg-replica")
-    assert not switchover.is_repointed(str(tmp_path), dict(CANDIDATE, port=15432), "pg-primary")
-
-
-def test_is_repointed_false_for_a_base_backup_that_pg_basebackup_wrote(tmp_path):
-    # -R writes standby.signal and a primary_conninfo without our application_name
-    assert not switchover.is_repointed(_standby(tmp_path, "host=127.0.0.1 port=15433 user=replicator"), CANDIDATE, "pg-primary")
-
-
-
-def test_is_repointed_false_without_standby_signal(tmp_path):
-    assert not switchover.is_repointed(_standby(tmp_path, "host=127.0.0.1 port=15433 application_name=pg-primary",
-                                        signal=False), CANDIDATE, "pg-primary")
-
-
-def test_control_time_reads_pg_controldata_dates():
-    import time
-    stamp = switchover._control_time("Fri Nov 27 12:00:20 2026")
-    assert time.localtime(stamp)[:6] == (2026, 11, 27, 12, 0, 20)
-    assert switchover._control_time("not a date") is None and switchover._control_time(None) is None
-
-
-def test_only_copies_kept_by_this_switchover_count(tmp_path):
-    import time
-    data = tmp_path / "data"
-    started = time.mktime(time.strptime("20261127T120000", "%Y%m%dT%H%M%S"))
-    for stamp in ("20260801T030000", "20261127T115959", "20261127T120000", "20261127T120007"):
-        (tmp_path / ("data.before-switchover-%s" % stamp)).mkdir()
-    (tmp_path / "data.before-switchover-garbage").mkdir()
-    assert [os.path.basename(p) for p in switchover.kept_copies(str(data), started + 0.6)] == [
-        "data.before-switchover-20261127T120000", "data.before-switchover-20261127T120007"]
-    assert switchover.kept_copies(str(data), None) == []

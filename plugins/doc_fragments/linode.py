@@ -36,3 +36,14 @@ notes:
   - Set these once for all lke_* modules with C(module_defaults) and the action group
     C(group/fournines.runbooks.linode).
 """
+
+    # The cluster every lke_* module acts on (module_utils/linode/api.py LKE_ARG_SPEC).
+    LKE = r"""
+options:
+  cluster_id:
+    description:
+      - The LKE cluster id (C(GET /lke/clusters) lists them). The module acts on this cluster only and
+        refuses a node or instance that belongs to another one.
+    type: int
+    required: true
+"""

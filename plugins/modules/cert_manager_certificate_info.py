@@ -26,14 +26,9 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
+  - fournines.runbooks.attributes.info_module
   - kubernetes.core.k8s_auth_options
-attributes:
-  check_mode:
-    support: full
-    description: Only reads; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing.
 options:
   namespaces:
     description: Namespaces to read; empty means all namespaces.

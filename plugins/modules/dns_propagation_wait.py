@@ -28,10 +28,12 @@ author:
 attributes:
   check_mode:
     support: full
-    description: Asks every nameserver once and reports what it serves; does not wait.
+    details: Asks every nameserver once and reports what it serves; does not wait.
   diff_mode:
     support: none
-    description: Changes nothing.
+    details: Changes nothing.
+extends_documentation_fragment:
+  - fournines.runbooks.attributes
 options:
   zone:
     description: The zone, for example V(example.com).
@@ -269,17 +271,14 @@ def main():
             progress("nameservers not verified (verify=false); relying on publish lag %.0f s" % p["publish_lag"])
         if old_ttl is not None and not module.check_mode:
             moment, why = propagation.expiry_moment(results, old_ttl, p["publish_lag"], changed_at)
-            saved = journal and journal.state.get("status") != "done" and journal.step_done(p["journal_step"]) and \
-                journal._find(p["journal_step"])["details"].get("expires_at")
-            if saved and propagation._epoch(saved) < moment:  # a re-run keeps the true, earlier moment
-                moment, why = propagation._epoch(saved), "saved by the earlier attempt of this run"
+            moment, why = propagation.resumed_expiry(journal, p["journal_step"], moment, why)
             result["expires_at"] = iso(propagation.datetime.datetime.fromtimestamp(moment, propagation.datetime.timezone.utc))
             result["expiry_reason"] = why
             if journal:
                 journal.step(p["journal_step"], "done", expires_at=result["expires_at"], converged=result["converged"])
             progress("old answers expire from caches at %s (%s)" % (result["expires_at"], why))
             if p["wait_out"]:
-                propagation.wait_until(moment, progress)
+                propagation.wait_out_ttl(moment, progress)
             result["expires_in"] = round(max(0.0, moment - time.time()), 3)
         elif journal and not module.check_mode:
             journal.step(p["journal_step"], "done", converged=result["converged"])

@@ -26,16 +26,17 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
   - fournines.runbooks.dns_provider
   - fournines.runbooks.linode
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
     support: full
-    description: Reads the current TTLs and returns the plan; writes neither records nor the journal.
+    details: Reads the current TTLs and returns the plan; writes neither records nor the journal.
   diff_mode:
     support: full
-    description: Shows the TTL of each RRset before and after.
+    details: Shows the TTL of each RRset before and after.
 options:
   action:
     description:

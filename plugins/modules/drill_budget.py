@@ -20,13 +20,9 @@ description:
     downtime, unless O(fail_on_refusal=false).
 author:
   - fournines.runbooks engineers (@fournines)
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing.
+extends_documentation_fragment:
+  - fournines.runbooks.attributes
+  - fournines.runbooks.attributes.info_module
 options:
   ledger:
     description: Path of the downtime ledger (JSON lines); a missing file is an empty ledger.

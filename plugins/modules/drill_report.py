@@ -25,20 +25,21 @@ description:
   - With O(ledger), appends the downtime interval (first failed request to the first good one after it) to
     the error-budget ledger with the tags C(drill) and C(mode:<mode>) and the run id, so it can be counted or
     excluded and is never recorded twice. A drill without downtime records nothing.
-  - With O(refused), reports a drill the preflight refused instead: the run's journal ends with status
+  - With O(refused), reports a drill the preflight refused instead; the run's journal ends with status
     C(refused) (a later run never carries it on) and C(report.md) and C(report.json) say why and that nothing
     was changed. No timeline, no chart, no ledger line.
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
   - fournines.runbooks.drill_observations
 attributes:
   check_mode:
     support: full
-    description: Computes the timeline and returns it; writes no file and no ledger line.
+    details: Computes the timeline and returns it; writes no file and no ledger line.
   diff_mode:
     support: none
-    description: No diff; RV(ledger_recorded) says whether the ledger changed.
+    details: No diff; RV(ledger_recorded) says whether the ledger changed.
 options:
   watch_dir:
     description: The watcher's directory (P(fournines.runbooks.k8s_drill_watch#module)). Required unless O(refused).

@@ -24,14 +24,15 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
   - fournines.runbooks.drill_observations
 attributes:
   check_mode:
     support: full
-    description: Reads only; in check mode it reports the current state without waiting.
+    details: Reads only; in check mode it reports the current state without waiting.
   diff_mode:
     support: none
-    description: Changes nothing.
+    details: Changes nothing.
 options:
   until:
     description: Milestones that must all be observed.

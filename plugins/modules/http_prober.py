@@ -25,10 +25,12 @@ author:
 attributes:
   check_mode:
     support: full
-    description: In check mode nothing is started or stopped.
+    details: In check mode nothing is started or stopped.
   diff_mode:
     support: none
-    description: No diff.
+    details: No diff.
+extends_documentation_fragment:
+  - fournines.runbooks.attributes
 options:
   dir:
     description: Directory of the prober's files, for example C(reports/<run-id>/probe).

@@ -16,13 +16,9 @@ description:
     without stopping it; for example to check after each step of a runbook that the app answers again.
 author:
   - fournines.runbooks engineers (@fournines)
-attributes:
-  check_mode:
-    support: full
-    description: Reads only.
-  diff_mode:
-    support: none
-    description: Changes nothing.
+extends_documentation_fragment:
+  - fournines.runbooks.attributes
+  - fournines.runbooks.attributes.info_module
 options:
   dir:
     description: The prober's directory.

@@ -26,14 +26,15 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
     support: full
-    description: Nothing is started or stopped in check mode; V(started) still checks that the node exists.
+    details: Nothing is started or stopped in check mode; V(started) still checks that the node exists.
   diff_mode:
     support: none
-    description: No diff.
+    details: No diff.
 options:
   dir:
     description: Directory of the watcher's files, for example C(reports/<run-id>/watch).

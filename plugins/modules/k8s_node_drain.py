@@ -27,15 +27,16 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
   - fournines.runbooks.journal
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
     support: full
-    description: Runs server-side dry-run evictions and reports what would be evicted and what would block.
+    details: Runs server-side dry-run evictions and reports what would be evicted and what would block.
   diff_mode:
     support: none
-    description: No diff; RV(cordoned), RV(uncordoned) and RV(evicted) list the changes.
+    details: No diff; RV(cordoned), RV(uncordoned) and RV(evicted) list the changes.
 options:
   nodes:
     description: Names of the Nodes, drained together under one deadline.

@@ -22,14 +22,15 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
     support: full
-    description: Says what would change, changes nothing.
+    details: Says what would change, changes nothing.
   diff_mode:
     support: full
-    description: The Node's taints before and after.
+    details: The Node's taints before and after.
 options:
   node:
     description: Name of the Node.

@@ -27,20 +27,12 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
+  - fournines.runbooks.attributes.info_module
   - fournines.runbooks.linode
+  - fournines.runbooks.linode.lke
   - kubernetes.core.k8s_auth_options
-attributes:
-  check_mode:
-    support: full
-    description: Reads only.
-  diff_mode:
-    support: none
-    description: Changes nothing.
 options:
-  cluster_id:
-    description: The LKE cluster id.
-    type: int
-    required: true
   target_version:
     description: Kubernetes minor to upgrade to, for example V(1.35). It must be the current minor or the next one.
     type: str
@@ -166,7 +158,7 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.common import s
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.drain import Drainer
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import k8s_argument_spec, kube_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE_ARG_SPEC, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import check_same_cluster, cluster_view
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.upgrade_preflight import evaluate, resolve_gates
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
@@ -210,7 +202,6 @@ def snapshot(kube, view):
 
 def main():
     spec = k8s_argument_spec(
-        cluster_id=dict(type="int", required=True),
         target_version=dict(type="str", required=True),
         gates=dict(type="dict", default={}),
         concurrency=dict(type="int", default=1),
@@ -221,7 +212,7 @@ def main():
         dry_run_evictions=dict(type="bool", default=False),
         fail_on_findings=dict(type="bool", default=True),
     )
-    spec.update(LINODE_ARG_SPEC)
+    spec.update(LKE_ARG_SPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     try:

@@ -20,20 +20,12 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
+  - fournines.runbooks.attributes.info_module
   - fournines.runbooks.linode
+  - fournines.runbooks.linode.lke
   - kubernetes.core.k8s_auth_options
-attributes:
-  check_mode:
-    support: full
-    description: Reads only.
-  diff_mode:
-    support: none
-    description: Changes nothing.
 options:
-  cluster_id:
-    description: The LKE cluster id.
-    type: int
-    required: true
   target_version:
     description: When set, each node gets C(at_target), whether its kubelet runs this minor or newer.
     type: str
@@ -93,14 +85,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import k8s_argument_spec, kube_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE_ARG_SPEC, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import ClusterMismatch, check_same_cluster, cluster_view
 
 
 def main():
-    spec = k8s_argument_spec(cluster_id=dict(type="int", required=True), target_version=dict(type="str"),
+    spec = k8s_argument_spec(target_version=dict(type="str"),
                              join_kubernetes=dict(type="bool", default=True))
-    spec.update(LINODE_ARG_SPEC)
+    spec.update(LKE_ARG_SPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     params = module.params
     try:

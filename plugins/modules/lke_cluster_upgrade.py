@@ -19,20 +19,18 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
   - fournines.runbooks.journal
   - fournines.runbooks.linode
+  - fournines.runbooks.linode.lke
 attributes:
   check_mode:
     support: full
-    description: Validates the step and reports it without changing the cluster.
+    details: Validates the step and reports it without changing the cluster.
   diff_mode:
     support: full
-    description: Shows the version before and after.
+    details: Shows the version before and after.
 options:
-  cluster_id:
-    description: The LKE cluster id.
-    type: int
-    required: true
   k8s_version:
     description: Target minor, for example V(1.35). The cluster already on it is a no-op.
     type: str
@@ -67,15 +65,15 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE_ARG_SPEC, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_operations import upgrade_control_plane
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
 
 def main():
-    spec = dict(cluster_id=dict(type="int", required=True), k8s_version=dict(type="str", required=True),
+    spec = dict(k8s_version=dict(type="str", required=True),
                 wait_timeout=dict(type="int", default=900))
-    spec.update(LINODE_ARG_SPEC, journal_dir=dict(type="path"))
+    spec.update(LKE_ARG_SPEC, journal_dir=dict(type="path"))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     rec = StepRecorder(p["journal_dir"], "control plane %s" % p["k8s_version"], module.check_mode)

@@ -24,20 +24,12 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
+  - fournines.runbooks.attributes.info_module
   - fournines.runbooks.linode
+  - fournines.runbooks.linode.lke
   - kubernetes.core.k8s_auth_options
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing.
 options:
-  cluster_id:
-    description: The LKE cluster id.
-    type: int
-    required: true
   mode:
     description: The drill's mode, validated here so a bad value stops the drill before anything changes.
     type: str
@@ -127,20 +119,19 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import scenario
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE_ARG_SPEC, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import cluster_view
 
 
 def main():
     spec = client.k8s_argument_spec(
-        cluster_id=dict(type="int", required=True),
         mode=dict(type="str", default="delete"),
         target=dict(type="str", default="workload"),
         node=dict(type="str"),
         workload=dict(type="str", default="app/web"),
         seed=dict(type="int"),
         require_healthy=dict(type="bool", default=True))
-    spec.update(LINODE_ARG_SPEC)
+    spec.update(LKE_ARG_SPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     problems = []

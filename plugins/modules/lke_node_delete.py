@@ -18,21 +18,19 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
   - fournines.runbooks.journal
   - fournines.runbooks.linode
+  - fournines.runbooks.linode.lke
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
     support: full
-    description: Reports whether the node would be deleted.
+    details: Reports whether the node would be deleted.
   diff_mode:
     support: none
-    description: No diff.
+    details: No diff.
 options:
-  cluster_id:
-    description: The LKE cluster id.
-    type: int
-    required: true
   node_id:
     description: LKE node id, for example V(270001-4f3a2b1c0d).
     type: str
@@ -71,15 +69,15 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import k8s_argument_spec, kube_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE_ARG_SPEC, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_operations import delete_node
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
 
 def main():
-    spec = k8s_argument_spec(cluster_id=dict(type="int", required=True), node_id=dict(type="str", required=True),
+    spec = k8s_argument_spec(node_id=dict(type="str", required=True),
                              wait_timeout=dict(type="int", default=600))
-    spec.update(LINODE_ARG_SPEC, journal_dir=dict(type="path"))
+    spec.update(LKE_ARG_SPEC, journal_dir=dict(type="path"))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     rec = StepRecorder(p["journal_dir"], "delete node %s" % p["node_id"], module.check_mode)

@@ -25,21 +25,19 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
   - fournines.runbooks.linode
+  - fournines.runbooks.linode.lke
   - fournines.runbooks.journal
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
     support: full
-    description: Resolves and checks the instance, says whether it would change, changes nothing.
+    details: Resolves and checks the instance, says whether it would change, changes nothing.
   diff_mode:
     support: full
-    description: The instance status before and after.
+    details: The instance status before and after.
 options:
-  cluster_id:
-    description: The LKE cluster the instance must belong to.
-    type: int
-    required: true
   node:
     description: Name of the Kubernetes Node whose instance to act on.
     type: str
@@ -107,7 +105,7 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.drill import fa
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE_ARG_SPEC
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.slo import parse_time
 
@@ -116,14 +114,13 @@ AFTER = {"delete": "deleted", "shutdown": "offline", "boot": "running"}
 
 def main():
     spec = client.k8s_argument_spec(
-        cluster_id=dict(type="int", required=True),
         node=dict(type="str"),
         instance_id=dict(type="int"),
         action=dict(type="str", required=True),
         wait=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=600),
         journal_dir=dict(type="path"))
-    spec.update(LINODE_ARG_SPEC)
+    spec.update(LKE_ARG_SPEC)
     module = AnsibleModule(argument_spec=spec, required_one_of=[("node", "instance_id")], supports_check_mode=True)
     p = module.params
     if p["action"] not in fault.ACTIONS:

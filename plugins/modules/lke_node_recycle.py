@@ -20,21 +20,19 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
   - fournines.runbooks.journal
   - fournines.runbooks.linode
+  - fournines.runbooks.linode.lke
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
     support: full
-    description: Reports which nodes would be recycled.
+    details: Reports which nodes would be recycled.
   diff_mode:
     support: none
-    description: No diff; RV(nodes) lists old and new instances.
+    details: No diff; RV(nodes) lists old and new instances.
 options:
-  cluster_id:
-    description: The LKE cluster id.
-    type: int
-    required: true
   nodes:
     description:
       - The nodes to recycle, all at the same time. Each is a dictionary with C(id), the LKE node id (for example
@@ -80,18 +78,17 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import k8s_argument_spec, kube_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE_ARG_SPEC, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_operations import recycle_batch
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
 
 def main():
     spec = k8s_argument_spec(
-        cluster_id=dict(type="int", required=True),
         nodes=dict(type="list", elements="dict", required=True),
         target_version=dict(type="str", required=True),
         wait_timeout=dict(type="int", default=1200))
-    spec.update(LINODE_ARG_SPEC, journal_dir=dict(type="path"))
+    spec.update(LKE_ARG_SPEC, journal_dir=dict(type="path"))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     try:

@@ -19,21 +19,19 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
   - fournines.runbooks.journal
   - fournines.runbooks.linode
+  - fournines.runbooks.linode.lke
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
     support: full
-    description: Reports the change without making it.
+    details: Reports the change without making it.
   diff_mode:
     support: full
-    description: Shows the count before and after.
+    details: Shows the count before and after.
 options:
-  cluster_id:
-    description: The LKE cluster id.
-    type: int
-    required: true
   pool_id:
     description: The node pool id.
     type: int
@@ -87,16 +85,16 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import k8s_argument_spec, kube_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE_ARG_SPEC, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_operations import resize_pool
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
 
 def main():
-    spec = k8s_argument_spec(cluster_id=dict(type="int", required=True), pool_id=dict(type="int", required=True),
+    spec = k8s_argument_spec(pool_id=dict(type="int", required=True),
                              count=dict(type="int", required=True), wait=dict(type="bool", default=True),
                              wait_timeout=dict(type="int", default=900))
-    spec.update(LINODE_ARG_SPEC, journal_dir=dict(type="path"))
+    spec.update(LKE_ARG_SPEC, journal_dir=dict(type="path"))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     if not 1 <= p["count"] <= 100:

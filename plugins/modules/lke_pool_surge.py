@@ -22,21 +22,19 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
   - fournines.runbooks.linode
+  - fournines.runbooks.linode.lke
   - fournines.runbooks.journal
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
     support: full
-    description: Reports the old nodes and whether the pool would be resized.
+    details: Reports the old nodes and whether the pool would be resized.
   diff_mode:
     support: none
-    description: No diff; RV(original_count) and RV(surge_node_id) tell the change.
+    details: No diff; RV(original_count) and RV(surge_node_id) tell the change.
 options:
-  cluster_id:
-    description: The LKE cluster id.
-    type: int
-    required: true
   pool_id:
     description: The node pool id.
     type: int
@@ -87,16 +85,16 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder, open_journal
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import k8s_argument_spec, kube_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LINODE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE_ARG_SPEC, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_operations import pool_surge
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
 
 def main():
-    spec = k8s_argument_spec(cluster_id=dict(type="int", required=True), pool_id=dict(type="int", required=True),
+    spec = k8s_argument_spec(pool_id=dict(type="int", required=True),
                              target_version=dict(type="str", required=True), wait_timeout=dict(type="int", default=900),
                              journal_dir=dict(type="path"))
-    spec.update(LINODE_ARG_SPEC)
+    spec.update(LKE_ARG_SPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     rec = StepRecorder(p["journal_dir"], "resize pool %s (surge)" % p["pool_id"], module.check_mode)

@@ -23,10 +23,12 @@ author:
 attributes:
   check_mode:
     support: full
-    description: Computes the summary without writing files or the ledger.
+    details: Computes the summary without writing files or the ledger.
   diff_mode:
     support: none
-    description: No diff.
+    details: No diff.
+extends_documentation_fragment:
+  - fournines.runbooks.attributes
 options:
   journal_dir:
     description: The run's directory, C(reports/<run-id>).

@@ -19,14 +19,15 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
   - fournines.runbooks.postgres
 attributes:
   check_mode:
     support: full
-    description: Reports whether a copy would be made.
+    details: Reports whether a copy would be made.
   diff_mode:
     support: none
-    description: A new directory; nothing to diff.
+    details: A new directory; nothing to diff.
 options:
   bindir:
     description: Bindir whose pg_basebackup is used (same major as the source).

@@ -18,14 +18,9 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
+  - fournines.runbooks.attributes.info_module
   - fournines.runbooks.postgres
-attributes:
-  check_mode:
-    support: full
-    description: Reads only.
-  diff_mode:
-    support: none
-    description: Changes nothing.
 options:
   schemas:
     description: Only tables in these schemas (all user schemas when empty).

@@ -20,10 +20,12 @@ author:
 attributes:
   check_mode:
     support: full
-    description: Reports what would change.
+    details: Reports what would change.
   diff_mode:
     support: full
-    description: Shows running state and bindir before and after.
+    details: Shows running state and bindir before and after.
+extends_documentation_fragment:
+  - fournines.runbooks.attributes
 options:
   data_dir:
     description: Data directory of the cluster.

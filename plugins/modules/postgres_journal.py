@@ -23,10 +23,12 @@ author:
 attributes:
   check_mode:
     support: full
-    description: Reads the journal and writes nothing.
+    details: Reads the journal and writes nothing.
   diff_mode:
     support: none
-    description: Journal entries only.
+    details: Journal entries only.
+extends_documentation_fragment:
+  - fournines.runbooks.attributes
 options:
   reports_dir:
     description: Directory holding one folder per run.
@@ -83,10 +85,35 @@ options:
     type: str
     default: PostgreSQL upgrade
   sections:
-    description: Extra report sections, each with C(heading) and C(body) (Markdown).
+    description:
+      - Extra report sections, each with C(heading) and any of C(body) (Markdown), C(items) (a list
+        rendered as bullets) and C(table) (C(headers) and C(rows), rendered as a Markdown table).
     type: list
     elements: dict
     default: []
+  outcome:
+    description:
+      - How the run ended, kept in the journal (so in C(report.json)) and shown first in C(report.md),
+        whichever task writes the report later. An empty O(outcome.summary) removes an earlier one.
+    type: dict
+    suboptions:
+      summary:
+        description: What happened, in one or two sentences.
+        type: str
+        required: true
+      error:
+        description: The error that stopped the run, as the failing tool said it.
+        type: str
+      changed:
+        description: What the run changed (each item one thing, on which host).
+        type: list
+        elements: str
+        default: []
+      unchanged:
+        description: What the run left as it was.
+        type: list
+        elements: str
+        default: []
   find_interrupted:
     description:
       - Step names that take the database down. Other runs of O(runbook) under O(reports_dir) that never
@@ -152,6 +179,10 @@ def main():
             seconds=dict(type="float", required=True), step=dict(type="str"),
             tags=dict(type="list", elements="str", default=["postgres-upgrade"]))),
         find_interrupted=dict(type="list", elements="str", default=[]),
+        outcome=dict(type="dict", options=dict(
+            summary=dict(type="str", required=True), error=dict(type="str"),
+            changed=dict(type="list", elements="str", default=[]),
+            unchanged=dict(type="list", elements="str", default=[]))),
     ), supports_check_mode=True)
     p = module.params
     result = dict(changed=False, ledger_recorded=False, interrupted=[])
@@ -162,10 +193,12 @@ def main():
                 journal.state["facts"][key] = value
             if p["step"]:
                 journal.step(p["step"], p["status"], **p["details"])
+            if p["outcome"] is not None:
+                outcome = p["outcome"]
+                journal.set_outcome(outcome["summary"] or None, outcome["error"], outcome["changed"], outcome["unchanged"])
             if p["finish"]:
                 journal.finish(p["finish"])
-                sections = [(s.get("heading", ""), s.get("body", "")) for s in p["sections"]]
-                result["report"] = journal.write_report(p["title"], sections, data=journal.state["facts"])
+                result["report"] = journal.write_report(p["title"], p["sections"], data=journal.state["facts"])
                 if p["ledger"] and p["downtime"] and p["downtime"]["seconds"] > 0:
                     result["ledger_recorded"] = charge_downtime(journal.state, p["ledger"], p["downtime"], p["runbook"])
             journal.save()

@@ -29,14 +29,15 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
   - fournines.runbooks.postgres
 attributes:
   check_mode:
     support: full
-    description: Runs the preflight checks and returns the plan.
+    details: Runs the preflight checks and returns the plan.
   diff_mode:
     support: full
-    description: Shows the primary before and after.
+    details: Shows the primary before and after.
 options:
   primary_data_dir:
     description: Data directory of the current primary (the one at O(login_host):O(login_port)).

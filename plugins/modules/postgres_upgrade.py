@@ -28,10 +28,12 @@ author:
 attributes:
   check_mode:
     support: full
-    description: Validates the inputs and returns the pg_upgrade command it would run.
+    details: Validates the inputs and returns the pg_upgrade command it would run.
   diff_mode:
     support: full
-    description: Shows the new data directory before and after.
+    details: Shows the new data directory before and after.
+extends_documentation_fragment:
+  - fournines.runbooks.attributes
 options:
   state:
     description: What to do.

@@ -24,14 +24,9 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
+  - fournines.runbooks.attributes.info_module
   - fournines.runbooks.postgres
-attributes:
-  check_mode:
-    support: full
-    description: Runs the same; it only reads the old cluster.
-  diff_mode:
-    support: none
-    description: Changes nothing.
 options:
   old_bindir:
     description: Bindir of the old major (must also hold pg_controldata).

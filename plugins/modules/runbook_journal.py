@@ -22,10 +22,12 @@ author:
 attributes:
   check_mode:
     support: full
-    description: Chooses the run and reads its journal; writes nothing.
+    details: Chooses the run and reads its journal; writes nothing.
   diff_mode:
     support: none
-    description: No diff.
+    details: No diff.
+extends_documentation_fragment:
+  - fournines.runbooks.attributes
 options:
   reports_dir:
     description: Directory holding one folder per run.

@@ -26,13 +26,9 @@ description:
     \"tags\": [\"drill\"], \"source\": \"node-failure-drill\"})."
 author:
   - fournines.runbooks engineers (@fournines)
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing.
+extends_documentation_fragment:
+  - fournines.runbooks.attributes
+  - fournines.runbooks.attributes.info_module
 options:
   ledger:
     description: Path of the downtime ledger file.

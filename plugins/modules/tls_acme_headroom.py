@@ -24,13 +24,9 @@ description:
     and RV(problems) names each limit that would be exceeded.
 author:
   - fournines.runbooks engineers (@fournines)
-attributes:
-  check_mode:
-    support: full
-    description: Only reads; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing.
+extends_documentation_fragment:
+  - fournines.runbooks.attributes
+  - fournines.runbooks.attributes.info_module
 options:
   issuances:
     description: Issued certificates, each C({names, issued_at, serial}).

@@ -27,13 +27,9 @@ description:
   - Duplicated endpoints are scanned once and listed in RV(duplicates) with a warning.
 author:
   - fournines.runbooks engineers (@fournines)
-attributes:
-  check_mode:
-    support: full
-    description: Only reads; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing.
+extends_documentation_fragment:
+  - fournines.runbooks.attributes
+  - fournines.runbooks.attributes.info_module
 options:
   endpoints:
     description: The endpoints to scan.

@@ -23,10 +23,12 @@ author:
 attributes:
   check_mode:
     support: full
-    description: In check mode nothing is written; the verdict and summary are still returned.
+    details: In check mode nothing is written; the verdict and summary are still returned.
   diff_mode:
     support: none
-    description: Writes new files only.
+    details: Writes new files only.
+extends_documentation_fragment:
+  - fournines.runbooks.attributes
 options:
   reports_dir:
     description: Folder holding one sub-folder per run.

@@ -21,6 +21,7 @@ import re
 import socket
 import time
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 from ansible_collections.fournines.runbooks.plugins.module_utils.dns.ttl_change import DNSError, fqdn, normalize_type, validate_ttl
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import iso
 
@@ -241,31 +242,44 @@ CACHE_CLOCK_SLACK = 1.0
 def expiry_moment(results, old_ttl, publish_lag=0.0, changed_at=None, now=None):
     """When the old RRsets have left every cache: (epoch seconds, explanation)."""
     now = now if now is not None else time.time()
-    converged = [_epoch(r["converged_at"]) for r in results if r.get("converged_at")]
+    converged = [epoch(r["converged_at"]) for r in results if r.get("converged_at")]
     base = max(converged) if converged else now
     why = "last nameserver converged"
     if changed_at is not None:
-        accepted = _epoch(changed_at) + float(publish_lag or 0)
+        accepted = epoch(changed_at) + float(publish_lag or 0)
         if accepted > base:
             base, why = accepted, "change accepted + publish lag %.0f s" % float(publish_lag or 0)
     return (base + float(old_ttl) + CACHE_CLOCK_SLACK,
             "%s + old TTL %d s + %.0f s for resolvers' whole-second clocks" % (why, int(old_ttl), CACHE_CLOCK_SLACK))
 
 
-def _epoch(value):
+def epoch(value):
+    """Epoch seconds from a number or an ISO 8601 timestamp (``Z`` or an offset)."""
     if isinstance(value, (int, float)):
         return float(value)
     text = str(value).strip().replace("Z", "+00:00")
     return datetime.datetime.fromisoformat(text).timestamp()
 
 
-def wait_until(moment, progress, every=None, clock=time.time, sleep=time.sleep):
+def resumed_expiry(journal, step_name, moment, why):
+    """(moment, why), or the earlier moment a previous attempt of the same run saved in ``journal``.
+
+    A re-run keeps the true, earlier moment: the old answers started expiring when the first
+    attempt's change was accepted, not when this attempt verified it.
+    """
+    if journal is None or journal.state.get("status") == "done" or not journal.step_done(step_name):
+        return moment, why
+    saved = journal.find_step(step_name)["details"].get("expires_at")
+    if saved and epoch(saved) < moment:
+        return epoch(saved), "saved by the earlier attempt of this run"
+    return moment, why
+
+
+def wait_out_ttl(moment, progress, every=None, clock=time.time, sleep=time.sleep):
     """Sleep until epoch ``moment`` with progress lines: every 10 s, but no more than ~30 lines."""
-    every = every or max(10.0, (moment - clock()) / 30.0)
-    while True:
-        left = moment - clock()
-        if left <= 0:
-            progress("old TTL expired everywhere")
-            return
-        progress("old TTL still in caches for %.0f s" % left)
-        sleep(min(every, left))
+    deadline = Deadline(max(0.0, moment - clock()), clock=clock, sleep=sleep)
+    every = every or max(10.0, deadline.remaining() / 30.0)
+    while not deadline.expired():
+        progress("old TTL still in caches for %.0f s" % deadline.remaining())
+        deadline.sleep(every)
+    progress("old TTL expired everywhere")

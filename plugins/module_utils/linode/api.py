@@ -41,6 +41,10 @@ LINODE_ARG_SPEC = dict(
     api_timeout=dict(type="float", default=300.0),
 )
 
+#: The options of every lke_* module: the connection and the cluster it acts on
+#: (doc fragments fournines.runbooks.linode and fournines.runbooks.linode.lke).
+LKE_ARG_SPEC = dict(LINODE_ARG_SPEC, cluster_id=dict(type="int", required=True))
+
 
 class LinodeError(RunbookError):
     """A Linode API call failed for good, or its input was wrong.

@@ -28,6 +28,7 @@ import tempfile
 import time
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.report.markdown import markdown_table
 
 STEP_STATUSES = ("running", "done", "failed", "skipped", "rolled_back")
 
@@ -95,21 +96,22 @@ class RunJournal(object):
         self.state["updated"] = iso()
         write_json_atomic(self.state_path, self.state)
 
-    def _find(self, name):
+    def find_step(self, name):
+        """The step record ``name`` (name, status, started, finished, details), or None."""
         for step in self.state["steps"]:
             if step["name"] == name:
                 return step
         return None
 
     def step_done(self, name):
-        step = self._find(name)
+        step = self.find_step(name)
         return bool(step and step["status"] in ("done", "skipped"))
 
     def step(self, name, status, **details):
         """Create or update the step ``name``; timestamps are kept per transition."""
         if status not in STEP_STATUSES:
             raise RunbookError("step status %r is not one of %s" % (status, ", ".join(STEP_STATUSES)))
-        step = self._find(name)
+        step = self.find_step(name)
         if step is None:
             step = {"name": name, "status": status, "started": iso(), "finished": None, "details": {}}
             self.state["steps"].append(step)
@@ -128,25 +130,73 @@ class RunJournal(object):
         self.state["status"] = status
         self.save()
 
-    def write_report(self, title, sections=None, data=None):
-        """Write report.json (journal + data) and report.md (title, steps, sections).
+    def set_outcome(self, summary, error=None, changed=None, unchanged=None):
+        """Say how the run ended: what happened (``summary``), the error if any, and what was and
+        was not changed. Kept in state.json (so in report.json) and rendered first in report.md;
+        ``summary=None`` removes it (a resumed run starts without the earlier attempt's outcome)."""
+        if summary is None:
+            self.state.pop("outcome", None)
+        else:
+            self.state["outcome"] = {"summary": summary, "error": error or "",
+                                     "changed": list(changed or []), "unchanged": list(unchanged or [])}
+        self.save()
 
-        ``sections`` is a list of (heading, markdown_body) pairs.
+    def write_report(self, title, sections=None, data=None):
+        """Write report.json (journal + data) and report.md (title, outcome, steps, sections).
+
+        ``sections`` is a list of (heading, markdown_body) pairs, or of dicts with ``heading`` and
+        ``body`` (Markdown), ``items`` (a bullet list) and/or ``table`` (``{"headers", "rows"}``).
         """
         report = dict(self.state, report=data or {})
         write_json_atomic(os.path.join(self.dir, "report.json"), report)
         lines = ["# %s" % title, "", "- run: `%s`" % self.state["run_id"],
                  "- status: **%s**" % self.state["status"],
-                 "- started: %s" % self.state["created"], "- updated: %s" % self.state["updated"], "",
-                 "## Steps", "", "| step | status | started | finished |", "| --- | --- | --- | --- |"]
+                 "- started: %s" % self.state["created"], "- updated: %s" % self.state["updated"]]
+        lines += render_outcome(self.state.get("outcome"))
+        lines += ["", "## Steps", "", "| step | status | started | finished |", "| --- | --- | --- | --- |"]
         for step in self.state["steps"]:
             lines.append("| %s | %s | %s | %s |" % (step["name"], step["status"], step["started"], step["finished"] or ""))
-        for heading, body in sections or []:
+        for section in sections or []:
+            heading, body = render_section(section)
             lines += ["", "## %s" % heading, "", body.rstrip()]
         md_path = os.path.join(self.dir, "report.md")
         with open(md_path, "w") as handle:
             handle.write("\n".join(lines) + "\n")
         return {"dir": self.dir, "json": os.path.join(self.dir, "report.json"), "markdown": md_path}
+
+
+def _bullets(items):
+    return ["- %s" % " ".join(str(item).split()) for item in items]
+
+
+def render_outcome(outcome):
+    """Markdown lines of a run's outcome (see :meth:`RunJournal.set_outcome`); [] without one."""
+    if not outcome:
+        return []
+    lines = ["", "## What happened", "", " ".join(str(outcome.get("summary") or "").split())]
+    if outcome.get("error"):
+        # A fenced block keeps the tool's own words (pipes, asterisks, underscores) as they were.
+        fence = "~~~" if "```" in str(outcome["error"]) else "```"
+        lines += ["", "Error:", "", fence + "text", str(outcome["error"]).strip(), fence]
+    lines += ["", "Changed:", ""] + (_bullets(outcome.get("changed") or []) or ["- nothing"])
+    if outcome.get("unchanged"):
+        lines += ["", "Not changed:", ""] + _bullets(outcome["unchanged"])
+    return lines
+
+
+def render_section(section):
+    """(heading, Markdown body) of a report section given as a pair or a dict (see write_report)."""
+    if not isinstance(section, dict):
+        return section[0], section[1]
+    parts = []
+    if section.get("body"):
+        parts.append(str(section["body"]).rstrip())
+    if section.get("items") is not None:
+        parts.append("\n".join(_bullets(section["items"])) or "none")
+    table = section.get("table")
+    if table is not None:
+        parts.append(markdown_table(table.get("headers") or [], table["rows"]) if table.get("rows") else "none")
+    return section.get("heading", ""), "\n\n".join(parts)
 
 
 def interrupted_runs(reports_dir, runbook, step_names, exclude=None):

@@ -26,6 +26,7 @@ import re
 import shutil
 import time
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline, DeadlineExceeded, wait_until
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.server import (
     chown_to,
@@ -59,14 +60,11 @@ def _lsn(text):
 
 
 def _wait(predicate, timeout, interval=0.1):
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            return None
-        time.sleep(interval)
+    """``predicate()``'s first truthy value within ``timeout`` seconds, else None."""
+    try:
+        return wait_until(predicate, Deadline(timeout), interval)
+    except DeadlineExceeded:
+        return None
 
 
 def preflight(primary_conn, candidate_conn, max_lag_bytes):

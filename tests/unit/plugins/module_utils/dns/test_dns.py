@@ -94,11 +94,11 @@ def test_parse_nameserver_rejects(text):
 
 def test_expiry_moment_takes_the_later_of_convergence_and_publish_lag():
     results = [{"converged_at": "2026-01-01T00:00:10Z"}, {"converged_at": "2026-01-01T00:00:12Z"}]
-    base = propagation._epoch("2026-01-01T00:00:12Z")
+    base = propagation.epoch("2026-01-01T00:00:12Z")
     moment, why = propagation.expiry_moment(results, 60, 0, changed_at="2026-01-01T00:00:00Z")
     assert moment == base + 60 + 1 and "converged" in why and "whole-second" in why  # 1 s: resolvers' clocks
     moment, why = propagation.expiry_moment(results, 60, 900, changed_at="2026-01-01T00:00:00Z")
-    assert moment == propagation._epoch("2026-01-01T00:15:00Z") + 60 + 1 and "publish lag" in why
+    assert moment == propagation.epoch("2026-01-01T00:15:00Z") + 60 + 1 and "publish lag" in why
 
 
 def test_normalize_expectations_canonicalises_names():
@@ -168,16 +168,16 @@ def test_diff_of():
     assert ttl_change.diff_of(rows) == {"before": {"a./A": 3600}, "after": {"a./A": 60}}
 
 
-def test_wait_until_sleeps_to_the_moment_with_bounded_progress():
+def test_wait_out_ttl_sleeps_to_the_moment_with_bounded_progress():
     now = [1000.0]
     lines = []
 
     def sleep(seconds):
         now[0] += seconds
 
-    propagation.wait_until(1000.0 + 3600, lines.append, clock=lambda: now[0], sleep=sleep)
+    propagation.wait_out_ttl(1000.0 + 3600, lines.append, clock=lambda: now[0], sleep=sleep)
     assert now[0] == 1000.0 + 3600
     assert 25 <= len(lines) <= 32 and lines[-1] == "old TTL expired everywhere"
     lines[:] = []
-    propagation.wait_until(now[0] - 5, lines.append, clock=lambda: now[0], sleep=sleep)
+    propagation.wait_out_ttl(now[0] - 5, lines.append, clock=lambda: now[0], sleep=sleep)
     assert lines == ["old TTL expired everywhere"]

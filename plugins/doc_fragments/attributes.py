@@ -1,0 +1,36 @@
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    """What check and diff mode mean, written once.
+
+    Every module extends C(fournines.runbooks.attributes) and states only its C(support) (and,
+    where it says more than the description, C(details)). A module that only reads also
+    extends C(fournines.runbooks.attributes.info_module) and writes no attributes at all.
+    """
+
+    DOCUMENTATION = r"""
+options: {}
+attributes:
+  check_mode:
+    description: Can run in check mode (C(--check)) and report what would change without changing it.
+  diff_mode:
+    description: Returns what changed (or, in check mode, would change) when run with C(--diff).
+"""
+
+    INFO_MODULE = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details: Only reads, so it runs the same in check mode.
+  diff_mode:
+    support: N/A
+    details: Changes nothing, so there is nothing to diff.
+"""

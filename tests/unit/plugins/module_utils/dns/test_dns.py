@@ -1,4 +1,4 @@
-"""Unit tests for module_utils/dns/ttl_change.py, dns_propagation.py and the providers' pure helpers."""
+"""Unit tests for dns/ttl_change.py and dns/propagation.py; each provider has its own under providers/."""
 
 import json
 import os
@@ -7,9 +7,6 @@ import pytest
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.dns import ttl_change
 from ansible_collections.fournines.runbooks.plugins.module_utils.dns import propagation
-from ansible_collections.fournines.runbooks.plugins.module_utils.dns.providers.external_dns import hostnames, parse_ttl_annotation, ttl_keys
-from ansible_collections.fournines.runbooks.plugins.module_utils.dns.providers.linode import LINODE_TTLS, snap_linode_ttl
-from ansible_collections.fournines.runbooks.plugins.module_utils.dns.providers.rfc2136 import tsig_error_text
 
 
 @pytest.mark.parametrize("zone,expected", [("Example.COM", "example.com."), ("lab.example.", "lab.example.")])
@@ -66,15 +63,6 @@ def test_normalize_records_rejects(records, match):
         ttl_change.normalize_records(records, "lab.example")
 
 
-@pytest.mark.parametrize("ttl,stored", [(30, 30), (60, 120), (120, 120), (301, 3600), (5, 30), (10 ** 8, 2419200)])
-def test_snap_linode_ttl(ttl, stored):
-    got, note = snap_linode_ttl(ttl)
-    assert got == stored
-    assert (note is None) == (ttl in LINODE_TTLS)
-    if note:
-        assert str(ttl) in note and str(stored) in note
-
-
 @pytest.mark.parametrize("text,expected", [
     ("127.0.0.1", ("127.0.0.1:53", "127.0.0.1", 53)),
     ("127.0.0.1:15353", ("127.0.0.1:15353", "127.0.0.1", 15353)),
@@ -107,31 +95,6 @@ def test_normalize_expectations_canonicalises_names():
     assert exp == [{"name": "www.lab.example.", "type": "CNAME", "ttl": 60, "values": ["app.lab.example."]}]
     with pytest.raises(ttl_change.DNSError, match="negative"):
         propagation.normalize_expectations([{"name": "www", "ttl": -5}], "lab.example")
-
-
-@pytest.mark.parametrize("value,expected", [("60", 60), ("1h", 3600), ("1m30s", 90), (None, None), ("soon", None)])
-def test_parse_ttl_annotation(value, expected):
-    assert parse_ttl_annotation(value) == expected
-
-
-def test_external_dns_annotation_prefixes():
-    old = {"kind": "Service", "metadata": {"annotations": {
-        "external-dns.alpha.kubernetes.io/hostname": "api.lab.example,x.lab.example."}}}
-    new = {"kind": "Ingress", "metadata": {"annotations": {}}, "spec": {"rules": [{"host": "App.lab.example"}]}}
-    both = {"kind": "Service", "metadata": {"annotations": {"external-dns.kubernetes.io/ttl": "60",
-                                                            "external-dns.alpha.kubernetes.io/ttl": "60"}}}
-    assert hostnames(old) == {"api.lab.example", "x.lab.example"}
-    assert hostnames(new) == {"app.lab.example"}
-    assert ttl_keys(old) == ["external-dns.alpha.kubernetes.io/ttl"]
-    assert ttl_keys(new) == ["external-dns.kubernetes.io/ttl"]
-    assert sorted(ttl_keys(both)) == ["external-dns.alpha.kubernetes.io/ttl", "external-dns.kubernetes.io/ttl"]
-
-
-def test_tsig_errors_are_named():
-    import dns.tsig
-    assert "BADSIG" in tsig_error_text(dns.tsig.PeerBadSignature(), "k.", "hmac-sha256")
-    assert "BADKEY" in tsig_error_text(dns.tsig.PeerBadKey(), "k.", "hmac-sha256")
-    assert tsig_error_text(ValueError(), "k.", "hmac-sha256") is None
 
 
 def test_state_keeps_first_original_and_archives_finished_cycles(tmp_path):

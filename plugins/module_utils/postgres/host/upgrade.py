@@ -17,7 +17,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import glob
 import json
 import os
 import shutil
@@ -34,6 +33,7 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.s
     run,
 )
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import query, connect
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.upgrade_output import explain_failure
 
 TRANSFER_MODES = ("link", "copy", "clone")
 MARKER = "fournines-upgrade.json"
@@ -165,32 +165,6 @@ def pg_upgrade_cmd(old_bindir, new_bindir, old_data_dir, new_data_dir, transfer,
     if check:
         cmd.append("--check")
     return cmd
-
-
-def explain_failure(work_dir, new_data_dir, output):
-    """The lines of pg_upgrade's output and logs that say why it failed."""
-    reasons = []
-    for line in output.splitlines():
-        low = line.lower()
-        if ("fatal" in low or "failure" in low or "error" in low or "could not" in low or "your installation" in low
-                or "incompatible" in low or "mismatch" in low) and line.strip() not in reasons:
-            reasons.append(line.strip())
-    # pg_upgrade names files listing the offending objects ("... in the file: <path>").
-    for path in glob.glob(os.path.join(new_data_dir, "pg_upgrade_output.d", "*", "*.txt")) + \
-            glob.glob(os.path.join(work_dir, "*.txt")):
-        try:
-            with open(path, errors="replace") as handle:
-                reasons.append("%s: %s" % (os.path.basename(path), " / ".join(l.strip() for l in handle.readlines()[:8])))
-        except IOError:
-            pass
-    for path in glob.glob(os.path.join(new_data_dir, "pg_upgrade_output.d", "*", "log", "*.log")):
-        try:
-            with open(path, errors="replace") as handle:
-                bad = [l.strip() for l in handle if "ERROR" in l or "FATAL" in l]
-            reasons += ["%s: %s" % (os.path.basename(path), l) for l in bad[:5]]
-        except IOError:
-            pass
-    return reasons[:20] or [output.strip().splitlines()[-1] if output.strip() else "no output"]
 
 
 def run_check(old_bindir, new_bindir, old_data_dir, work_dir, transfer, jobs, old_port, new_port, socket_dir,

@@ -1,0 +1,170 @@
+"""API objects the real node needs, and their removal.
+
+seed.py up KUBECONFIG NODE_NAME NODE_IP   RBAC for CoreDNS, the kube-dns Service (selector-less,
+                                          its EndpointSlice points at CoreDNS on the node), the
+                                          `kubernetes` Service's EndpointSlice (the API proxy on
+                                          the node: lab/k8s runs no endpoint reconciler)
+seed.py wait-ready KUBECONFIG NODE_NAME TIMEOUT
+seed.py down KUBECONFIG NODE_NAME         removes all of it, the Node object and any webhook
+                                          configuration whose service lives on the node (the API
+                                          server would otherwise dial a ClusterIP nobody routes)
+"""
+import sys
+import time
+
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+DNS_IP = "10.96.0.10"
+APIPROXY_PORT = 6443
+MANAGED = {"app.kubernetes.io/managed-by": "lab-node"}
+
+
+def ignore_404(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except ApiException as err:
+        if err.status != 404:
+            raise
+    return None
+
+
+
+def up(api, node_ip):
+    dyn = client.ApiClient()
+    rbac = client.RbacAuthorizationV1Api(dyn)
+    core = client.CoreV1Api(dyn)
+    disc = client.DiscoveryV1Api(dyn)
+    role = client.V1ClusterRole(
+        metadata=client.V1ObjectMeta(name="lab-node:coredns", labels=MANAGED),
+        rules=[client.V1PolicyRule(api_groups=[""], resources=["services", "endpoints", "pods", "namespaces"],
+                                   verbs=["list", "watch"]),
+               client.V1PolicyRule(api_groups=["discovery.k8s.io"], resources=["endpointslices"],
+                                   verbs=["list", "watch"])])
+    binding = client.V1ClusterRoleBinding(
+        metadata=client.V1ObjectMeta(name="lab-node:coredns", labels=MANAGED),
+        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="lab-node:coredns"),
+        subjects=[client.RbacV1Subject(kind="User", name="lab:coredns", api_group="rbac.authorization.k8s.io")])
+    for obj, create, replace in ((role, rbac.create_cluster_role, rbac.replace_cluster_role),
+                                 (binding, rbac.create_cluster_role_binding, rbac.replace_cluster_role_binding)):
+        try:
+            create(obj)
+        except ApiException as err:
+            if err.status != 409:
+                raise
+            replace(obj.metadata.name, obj)
+
+    svc = client.V1Service(
+        metadata=client.V1ObjectMeta(name="kube-dns", namespace="kube-system",
+                                     labels={"k8s-app": "kube-dns", **MANAGED}),
+        spec=client.V1ServiceSpec(cluster_ip=DNS_IP, ports=[
+            client.V1ServicePort(name="dns", port=53, protocol="UDP", target_port=53),
+            client.V1ServicePort(name="dns-tcp", port=53, protocol="TCP", target_port=53)]))
+    if ignore_404(core.read_namespaced_service, "kube-dns", "kube-system") is None:
+        core.create_namespaced_service("kube-system", svc)
+
+    def slice_(name, ns, service, ports):
+        return client.V1EndpointSlice(
+            metadata=client.V1ObjectMeta(name=name, namespace=ns, labels={
+                "kubernetes.io/service-name": service,
+                "endpointslice.kubernetes.io/managed-by": "lab-node", **MANAGED}),
+            address_type="IPv4",
+            endpoints=[client.V1Endpoint(addresses=[node_ip], conditions=client.V1EndpointConditions(ready=True))],
+            ports=ports)
+
+    slices = [
+        slice_("kube-dns-lab-node", "kube-system", "kube-dns",
+               [client.DiscoveryV1EndpointPort(name="dns", port=53, protocol="UDP"),
+                client.DiscoveryV1EndpointPort(name="dns-tcp", port=53, protocol="TCP")]),
+        slice_("kubernetes-lab-node", "default", "kubernetes",
+               [client.DiscoveryV1EndpointPort(name="https", port=APIPROXY_PORT, protocol="TCP")]),
+    ]
+    for s in slices:
+        if ignore_404(disc.read_namespaced_endpoint_slice, s.metadata.name, s.metadata.namespace) is None:
+            disc.create_namespaced_endpoint_slice(s.metadata.namespace, s)
+        else:
+            disc.patch_namespaced_endpoint_slice(s.metadata.name, s.metadata.namespace, s)
+
+
+def wait_ready(core, name, timeout):
+    deadline = time.time() + timeout
+    last = "not registered"
+    while time.time() < deadline:
+        node = ignore_404(core.read_node, name)
+        if node is not None:
+            cond = {c.type: c for c in node.status.conditions or []}
+            ready = cond.get("Ready")
+            if ready is not None and ready.status == "True":
+                return
+            last = f"Ready={ready.status if ready else '?'} ({ready.message if ready else 'no condition yet'})"
+        time.sleep(1)
+    sys.exit(f"node {name} not Ready after {timeout}s: {last}")
+
+
+def down(name):
+    dyn = client.ApiClient()
+    core = client.CoreV1Api(dyn)
+    disc = client.DiscoveryV1Api(dyn)
+    rbac = client.RbacAuthorizationV1Api(dyn)
+    adm = client.AdmissionregistrationV1Api(dyn)
+    # Webhooks served by pods on the node: gone with the node, or the API server dials a
+    # ClusterIP that only the node's namespace routes.
+    for lister, deleter in ((adm.list_validating_webhook_configuration, adm.delete_validating_webhook_configuration),
+                            (adm.list_mutating_webhook_configuration, adm.delete_mutating_webhook_configuration)):
+        for cfg in lister().items:
+            if any(w.client_config.service is not None for w in cfg.webhooks or []):
+                ignore_404(deleter, cfg.metadata.name)
+    # Namespaces whose workloads only run on the real node go with it (their pods would stay
+    # Pending and count against everybody else's checks).
+    for ns in core.list_namespace(label_selector="lab.fournines.io/on-real-node=true").items:
+        ignore_404(core.delete_namespace, ns.metadata.name)
+    # The pods bound to the node can never stop on their own now: remove them at once.
+    for pod in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={name}").items:
+        ignore_404(core.delete_namespaced_pod, pod.metadata.name, pod.metadata.namespace, grace_period_seconds=0)
+    ignore_404(core.delete_node, name)
+    ignore_404(disc.delete_namespaced_endpoint_slice, "kube-dns-lab-node", "kube-system")
+    ignore_404(disc.delete_namespaced_endpoint_slice, "kubernetes-lab-node", "default")
+    ignore_404(core.delete_namespaced_service, "kube-dns", "kube-system")
+    ignore_404(rbac.delete_cluster_role_binding, "lab-node:coredns")
+    ignore_404(rbac.delete_cluster_role, "lab-node:coredns")
+
+
+def apply_file(path):
+    """Server-side apply of every document in a YAML file (the seeds' way: fields we set win)."""
+    import yaml
+    from kubernetes import dynamic
+    dyn = dynamic.DynamicClient(client.ApiClient())
+    with open(path, encoding="utf-8") as fh:
+        for doc in yaml.safe_load_all(fh):
+            if not doc:
+                continue
+            if doc["kind"] == "Namespace":  # still terminating after a lab/down node: wait
+                deadline = time.time() + 120
+                while time.time() < deadline:
+                    ns = ignore_404(client.CoreV1Api().read_namespace, doc["metadata"]["name"])
+                    if ns is None or ns.metadata.deletion_timestamp is None:
+                        break
+                    time.sleep(1)
+            res = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
+            ns = doc["metadata"].get("namespace")
+            res.server_side_apply(body=doc, name=doc["metadata"]["name"], namespace=ns,
+                                  field_manager="lab-node", force_conflicts=True)
+
+
+def main():
+    action, kubeconfig = sys.argv[1], sys.argv[2]
+    config.load_kube_config(kubeconfig)
+    if action == "up":
+        up(None, sys.argv[4])
+    elif action == "wait-ready":
+        wait_ready(client.CoreV1Api(), sys.argv[3], int(sys.argv[4]))
+    elif action == "apply":
+        apply_file(sys.argv[3])
+    elif action == "down":
+        down(sys.argv[3])
+    else:
+        sys.exit(f"unknown action {action}")
+
+
+if __name__ == "__main__":
+    main()

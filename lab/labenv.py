@@ -13,6 +13,8 @@ component tells its clients from .lab/<component>/env (KEY=VALUE lines).
 
 import fcntl
 import os
+import re
+import subprocess
 
 LAB_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(LAB_DIR)
@@ -137,6 +139,21 @@ def kubeconfig():
 def api_server():
     """URL of the lab's kube-apiserver."""
     return "https://127.0.0.1:%d" % port("APISERVER_PORT")
+
+
+def postgres_version(bindir):
+    """MAJOR.MINOR of the PostgreSQL server binary in ``bindir`` as it is now (``postgres --version``).
+
+    Read it from the binary, not from a component's env file: lab/postgres/up records the versions
+    when it runs, and a package upgrade (Debian's postgresql-15 15.18 -> 15.20) changes the binary
+    underneath a running lab.
+    """
+    path = os.path.join(bindir, "postgres")
+    out = subprocess.run([path, "--version"], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"\(PostgreSQL\) (\d+\.\d+)", out)
+    if not match:
+        raise ValueError("%s --version printed %r, not 'postgres (PostgreSQL) MAJOR.MINOR'" % (path, out.strip()))
+    return match.group(1)
 
 
 def python():

@@ -8,7 +8,7 @@ from pglab import REPO, PgLab
 
 
 @pytest.fixture(scope="session")
-def pg_lab(lab_up):
+def pg_lab(lab_up, tmp_path_factory):
     lab_up("postgres")
     env = {}
     with open(os.path.join(REPO, ".lab", "postgres", "env")) as handle:
@@ -16,14 +16,17 @@ def pg_lab(lab_up):
             if "=" in line:
                 key, _, value = line.strip().partition("=")
                 env[key] = value
-    return PgLab(env)
+    return PgLab(env, str(tmp_path_factory.mktemp("pg-reports")))
 
 
 @pytest.fixture
-def start_state(pg_lab):
-    """The lab in its starting state before the test, and put back after it."""
+def start_state(pg_lab, tmp_path):
+    """The lab in its starting state before the test, and put back after it. Its runs report to
+    the test's own folder (journals, reports, downtime ledger), not to the checkout's reports/."""
     if not pg_lab.is_start_state():
         pg_lab.reset()
-    yield pg_lab
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    yield pg_lab.with_reports(str(reports))
     if not pg_lab.is_start_state():
         pg_lab.reset()

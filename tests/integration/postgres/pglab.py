@@ -6,6 +6,10 @@ The starting state (what lab/postgres/up seeds): pg-primary on 127.0.0.1:PG_OLD_
 the primary and pg-replica streams from it, both on the npm 15.17 build from .lab/postgres/*/data.
 A test that changes it puts it back (`start_state` fixture: checked before and after, and
 rebuilt with lab/postgres/reset only when it differs).
+
+Runs keep their journals, reports and downtime ledger in the test's own folder (``reports_dir``),
+never in the checkout's reports/: what a user ran there (a drill that spent the error budget, an
+unfinished run) must not change a test's outcome, and a test must not write into it.
 """
 
 import glob
@@ -14,6 +18,7 @@ import os
 import subprocess
 import sys
 
+import labenv
 import psycopg2
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -23,12 +28,23 @@ PLAYBOOK = os.path.join(REPO, "playbooks", "upgrade-postgres.yml")
 
 
 class PgLab(object):
-    """The running lab pair, read from .lab/postgres/env."""
+    """The running lab pair, read from .lab/postgres/env; runbook runs report to ``reports_dir``."""
 
-    def __init__(self, env):
+    def __init__(self, env, reports_dir):
         self.env = env
+        self.reports_dir = reports_dir
+        self.ledger = os.path.join(reports_dir, "downtime.jsonl")
         self.primary_port = int(env["PG_PRIMARY_PORT"])
         self.replica_port = int(env["PG_REPLICA_PORT"])
+
+    def with_reports(self, reports_dir):
+        """The same lab, its runs reporting to another folder (one per test)."""
+        return PgLab(self.env, reports_dir)
+
+    def minor_target(self):
+        """The version the minor flow moves to: what the minor target's binaries are now, not the
+        PG_MINOR_TARGET that lab/postgres/up recorded (Debian may have upgraded them since)."""
+        return labenv.postgres_version(self.env["PG_BINDIR_MINOR_TARGET"])
 
     def conn(self, port, dbname="postgres"):
         return dict(host="127.0.0.1", port=port, user="postgres", password=self.env["PG_PASSWORD"], dbname=dbname,
@@ -72,15 +88,22 @@ class PgLab(object):
                               text=True, timeout=600, check=False)
         assert proc.returncode == 0, "lab/postgres/reset failed:\n%s%s" % (proc.stdout, proc.stderr)
 
+    def command(self, *extra):
+        """ansible-playbook playbooks/upgrade-postgres.yml with this lab's reports folder and ledger
+        (``-e`` items after them win: a test may still give its own ledger)."""
+        cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), PLAYBOOK,
+               "-e", "postgres_reports_dir=%s" % self.reports_dir, "-e", "postgres_slo_ledger=%s" % self.ledger]
+        for item in extra:
+            cmd += [item] if item.startswith("--") else ["-e", item]
+        return cmd
+
     def playbook(self, *extra, timeout=900):
         """Run playbooks/upgrade-postgres.yml; return (rc, output, report dict or None)."""
         env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-        before = set(glob.glob(os.path.join(REPO, "reports", "upgrade-postgres-*")))
-        cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), PLAYBOOK]
-        for item in extra:
-            cmd += [item] if item.startswith("--") else ["-e", item]
-        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-        new = sorted(set(glob.glob(os.path.join(REPO, "reports", "upgrade-postgres-*"))) - before, key=os.path.getmtime)
+        before = set(glob.glob(os.path.join(self.reports_dir, "upgrade-postgres-*")))
+        proc = subprocess.run(self.command(*extra), cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+        new = sorted(set(glob.glob(os.path.join(self.reports_dir, "upgrade-postgres-*"))) - before, key=os.path.getmtime)
         report = None
         if new and os.path.exists(os.path.join(new[-1], "report.json")):
             with open(os.path.join(new[-1], "report.json")) as handle:
@@ -120,21 +143,18 @@ def kill_tree(pid):
             pass
 
 
-def start_playbook(*extra):
-    """playbooks/upgrade-postgres.yml in the background (``-e`` items), its output discarded: for
-    tests that interrupt it with ``kill_tree``."""
+def start_playbook(lab, *extra):
+    """playbooks/upgrade-postgres.yml in the background (``-e`` items), reporting to
+    ``lab.reports_dir``, its output discarded: for tests that interrupt it with ``kill_tree``."""
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
-    cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), PLAYBOOK]
-    for item in extra:
-        cmd += ["-e", item]
-    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    return subprocess.Popen(lab.command(*extra), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
 
 
-def journal_steps(run_id):
+def journal_steps(lab, run_id):
     """{step name: status} of a run's journal as written so far ({} before it exists)."""
     try:
-        with open(os.path.join(REPO, "reports", run_id, "state.json")) as handle:
+        with open(os.path.join(lab.reports_dir, run_id, "state.json")) as handle:
             return {s["name"]: s["status"] for s in json.load(handle)["steps"]}
     except (OSError, ValueError):
         return {}

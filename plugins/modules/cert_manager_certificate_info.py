@@ -146,6 +146,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
 from ansible_collections.fournines.runbooks.plugins.module_utils.tls.certmanager import collect_from_cluster
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.tls import endpoint_scan as tls_endpoint_scan
 
 
 def main():
@@ -161,6 +162,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    require_lib(module, "cryptography", tls_endpoint_scan.HAS_CRYPTOGRAPHY, tls_endpoint_scan.CRYPTOGRAPHY_IMPORT_ERROR)
     require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
     try:
         result = collect_from_cluster(client.kube_from_params(p), p["timeout"], namespaces=p["namespaces"], now=p["now"],

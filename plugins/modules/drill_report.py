@@ -147,7 +147,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import scenario
 from ansible_collections.fournines.runbooks.plugins.module_utils.report import node_drill
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import timeline_chart as report_timeline_chart
 
 
 #: The observation options a refused drill has none of (required otherwise).
@@ -162,7 +163,7 @@ def main():
             reports_dir=dict(type="path", required=True),
             run_id=dict(type="str", required=True),
             why=dict(type="str"),
-            workload=dict(type="dict"),
+            workload=dict(type="dict"),  # free-form: lke_drill_target's registered workload
             environment=dict(type="str"),
             aborted=dict(type="bool", default=False),
             downtime_limit=dict(type="float"),
@@ -174,6 +175,8 @@ def main():
         required_one_of=[("refused", name) for name in _UNLESS_REFUSED],
         supports_check_mode=True)
     p = module.params
+    if not module.check_mode and not p["refused"]:
+        require_lib(module, "matplotlib", report_timeline_chart.HAS_MATPLOTLIB, report_timeline_chart.MATPLOTLIB_IMPORT_ERROR)
     facts = dict((k, p[k]) for k in ("why", "environment", "aborted", "downtime_limit", "restored_by", "notes"))
     if p["refused"]:
         facts.update(mode=p["mode"], node=p["node"])

@@ -115,7 +115,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import scenario
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import watch
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
 
 
 def _app(kube, workload):
@@ -139,6 +139,8 @@ def main():
         max_seconds=dict(type="int", default=7200))
     module = AnsibleModule(argument_spec=spec, required_if=[("state", "started", ["node"])], supports_check_mode=True)
     p = module.params
+    if p["state"] == "started":
+        require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
     try:
         if p["state"] == "started":
             kube = client.kube_from_params(p)

@@ -136,7 +136,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import objects
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.drain import Drainer, DrainError
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
@@ -154,6 +154,7 @@ def main():
         journal_dir=dict(type="path"))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
+    require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
     started = time.time()
     result = dict(changed=False, cordoned=[], uncordoned=[], evicted=[], left_alone=[], refusals=0, blocked=[],
                   replacements={})

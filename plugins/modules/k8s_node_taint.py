@@ -84,7 +84,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import fault
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
 
 
 def _names(taints):
@@ -101,6 +101,7 @@ def main():
         force=dict(type="bool", default=False))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
+    require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
     try:
         kube = client.kube_from_params(p)
         changed, before, after = fault.set_taint(kube, p["node"], p["key"], p["value"], p["effect"],

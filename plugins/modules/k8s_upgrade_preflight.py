@@ -41,26 +41,107 @@ options:
     description: Gate name to level (V(fail), V(warn), V(ignore)); unnamed gates keep their default.
     type: dict
     default: {}
+    suboptions:
+      skew:
+        description: Level of the gate for kubelets outside the skew policy after the control-plane step. Default V(fail).
+        type: str
+        choices: [fail, warn, ignore]
+      pdb:
+        description: Level of the gate for PodDisruptionBudgets that can never allow an eviction. Default V(fail).
+        type: str
+        choices: [fail, warn, ignore]
+      single_replica:
+        description: Level of the gate for Deployments and StatefulSets with one replica (downtime while it moves). Default V(warn).
+        type: str
+        choices: [fail, warn, ignore]
+      bare_pods:
+        description: Level of the gate for pods without a controller (lost on recycle). Default V(fail).
+        type: str
+        choices: [fail, warn, ignore]
+      local_storage:
+        description: Level of the gate for emptyDir and hostPath volumes (erased on recycle). Default V(warn).
+        type: str
+        choices: [fail, warn, ignore]
+      rwo_volumes:
+        description: Level of the gate for pods on ReadWriteOnce claims (downtime while the volume re-attaches). Default V(warn).
+        type: str
+        choices: [fail, warn, ignore]
+      capacity:
+        description: Level of the gate for a node's pods do not fit on the remaining nodes plus the surge node. Default V(fail).
+        type: str
+        choices: [fail, warn, ignore]
+      deprecated_apis:
+        description: Level of the gate for objects last applied with an API version the target removes. Default V(fail).
+        type: str
+        choices: [fail, warn, ignore]
+      error_budget:
+        description: Level of the gate for the predicted downtime does not fit the error budget. Default V(fail).
+        type: str
+        choices: [fail, warn, ignore]
+      window:
+        description: Level of the gate for now is outside the maintenance window. Default V(fail).
+        type: str
+        choices: [fail, warn, ignore]
+      autoscaler:
+        description: Level of the gate for pools with the autoscaler on (the rollout will not resize them). Default V(fail).
+        type: str
+        choices: [fail, warn, ignore]
   concurrency:
     description: Nodes per pool drained and recycled at the same time.
     type: int
     default: 1
   downtime_model:
-    description:
-      - Seconds of downtime to expect when a single-replica workload moves (C(pod_restart_seconds), default 15)
-        and the extra when it mounts a ReadWriteOnce claim (C(rwo_reattach_seconds), default 30).
+    description: Seconds of downtime to expect when a single-replica workload moves.
     type: dict
     default: {}
+    suboptions:
+      pod_restart_seconds:
+        description: Downtime of a single-replica workload whose pod moves to another node.
+        type: float
+        default: 15
+      rwo_reattach_seconds:
+        description: The extra downtime when that pod mounts a ReadWriteOnce claim (the volume re-attaches).
+        type: float
+        default: 30
   slo:
-    description:
-      - Error-budget gate. Keys C(ledger) (path of the downtime ledger), C(objective) (default 99.99),
-        C(window) (default V(30d)), C(min_remaining_percent) (default 0), C(exclude_tags) (default []).
-        Without C(ledger) the gate is skipped.
+    description: Error-budget gate. Without O(slo.ledger) the gate is skipped.
     type: dict
     default: {}
+    suboptions:
+      ledger:
+        description: Path of the downtime ledger (JSON lines).
+        type: path
+      objective:
+        description: Availability objective in percent.
+        type: float
+        default: 99.99
+      window:
+        description: The objective's rolling window, for example V(30d).
+        type: str
+        default: 30d
+      min_remaining_percent:
+        description: Share of the budget that must remain after the predicted downtime.
+        type: float
+        default: 0
+      exclude_tags:
+        description: Ledger records with any of these tags do not count.
+        type: list
+        elements: str
+        default: []
   maintenance_window:
-    description: C(days) (mon..sun, empty = every day), C(start) and C(end) (HH:MM, UTC). Unset = any time.
+    description: Only start inside this window (UTC). Unset or empty = any time.
     type: dict
+    suboptions:
+      days:
+        description: Days of the week (V(mon) .. V(sun)); empty = every day.
+        type: list
+        elements: str
+      start:
+        description: Start, V(HH:MM) in UTC; unset = V(00:00).
+        type: str
+      end:
+        description: End, V(HH:MM) in UTC; unset = V(23:59). An end before the start crosses midnight.
+        type: str
   relaxed_pdbs:
     description:
       - PodDisruptionBudgets (V(namespace/name)) the run relaxes for the rollout (see the cluster_preflight role);
@@ -156,11 +237,13 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import slo
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.drain import Drainer
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode import api as linode_api
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client as k8s_client
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import k8s_argument_spec, kube_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE_ARG_SPEC, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import check_same_cluster, cluster_view
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.upgrade_preflight import evaluate, resolve_gates
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.upgrade_preflight import GATE_DEFAULTS, LEVELS, evaluate, resolve_gates
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -200,14 +283,25 @@ def snapshot(kube, view):
     return snap
 
 
+def _given(options):
+    """The suboptions the user set (Ansible fills the others with None)."""
+    return dict((k, v) for k, v in (options or {}).items() if v is not None)
+
+
 def main():
     spec = k8s_argument_spec(
         target_version=dict(type="str", required=True),
-        gates=dict(type="dict", default={}),
+        gates=dict(type="dict", default={},
+                   options=dict((gate, dict(type="str", choices=list(LEVELS))) for gate in GATE_DEFAULTS)),
         concurrency=dict(type="int", default=1),
-        downtime_model=dict(type="dict", default={}),
-        slo=dict(type="dict", default={}),
-        maintenance_window=dict(type="dict"),
+        downtime_model=dict(type="dict", default={}, options=dict(
+            pod_restart_seconds=dict(type="float", default=15.0), rwo_reattach_seconds=dict(type="float", default=30.0))),
+        slo=dict(type="dict", default={}, options=dict(
+            ledger=dict(type="path"), objective=dict(type="float", default=99.99), window=dict(type="str", default="30d"),
+            min_remaining_percent=dict(type="float", default=0.0),
+            exclude_tags=dict(type="list", elements="str", default=[]))),
+        maintenance_window=dict(type="dict", options=dict(
+            days=dict(type="list", elements="str"), start=dict(type="str"), end=dict(type="str"))),
         relaxed_pdbs=dict(type="list", elements="str", default=[]),
         dry_run_evictions=dict(type="bool", default=False),
         fail_on_findings=dict(type="bool", default=True),
@@ -215,8 +309,10 @@ def main():
     spec.update(LKE_ARG_SPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
+    require_lib(module, "linode_api4", linode_api.HAS_LINODE, linode_api.LINODE_IMPORT_ERROR)
+    require_lib(module, "kubernetes", k8s_client.HAS_K8S, k8s_client.K8S_IMPORT_ERROR)
     try:
-        gates = resolve_gates(p["gates"])
+        gates = resolve_gates(_given(p["gates"]))
         lke = lke_from_params(p)
         kube = kube_from_params(p)
         check_same_cluster(lke.api_endpoints(), kube.host, p["cluster_id"])
@@ -228,7 +324,7 @@ def main():
                                 exclude_tags=cfg.get("exclude_tags") or [])
             budget["min_remaining_percent"] = float(cfg.get("min_remaining_percent", 0) or 0)
         out = evaluate(snapshot(kube, view), p["target_version"], gates, concurrency=p["concurrency"],
-                       downtime_model=p["downtime_model"], budget=budget, window=p["maintenance_window"],
+                       downtime_model=p["downtime_model"], budget=budget, window=_given(p["maintenance_window"]),
                        relaxed_pdbs=p["relaxed_pdbs"])
         dry_run = None
         if p["dry_run_evictions"]:

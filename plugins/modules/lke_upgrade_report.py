@@ -98,7 +98,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import prober, slo
 from ansible_collections.fournines.runbooks.plugins.module_utils.report import cluster_upgrade
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import timeline_chart as report_timeline_chart
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import open_journal
 
 
@@ -107,17 +108,19 @@ def main():
         argument_spec=dict(
             journal_dir=dict(type="path", required=True),
             probe_dir=dict(type="path"),
-            preflight=dict(type="dict"),
+            preflight=dict(type="dict"),  # free-form: k8s_upgrade_preflight's registered result
             ledger=dict(type="path"),
             objective=dict(type="float", default=99.99),
             window=dict(type="str", default="30d"),
             title=dict(type="str", default="LKE cluster upgrade"),
             finish=dict(type="str", choices=["done", "failed"]),
-            extra=dict(type="dict", default={}),
+            extra=dict(type="dict", default={}),  # free-form: any summary fields
         ),
         supports_check_mode=True,
     )
     p = module.params
+    if not module.check_mode:
+        require_lib(module, "matplotlib", report_timeline_chart.HAS_MATPLOTLIB, report_timeline_chart.MATPLOTLIB_IMPORT_ERROR)
     try:
         if not os.path.exists(os.path.join(p["journal_dir"], "state.json")):
             raise RunbookError("no journal in %s; give the run's directory (reports/<run-id>)" % p["journal_dir"])

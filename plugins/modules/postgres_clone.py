@@ -79,7 +79,8 @@ clone:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import sql as postgres_sql
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import CONNECTION_SPEC, conn_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.server import bindir_version
@@ -91,9 +92,10 @@ def main():
         CONNECTION_SPEC, bindir=dict(type="path", required=True), data_dir=dict(type="path", required=True),
         standby=dict(type="bool", default=False), application_name=dict(type="str"),
         replace=dict(type="bool", default=False), os_user=dict(type="str", default="postgres"),
-        settings=dict(type="dict", default={}),
+        settings=dict(type="dict", default={}),  # free-form: any postgresql.conf setting
     ), supports_check_mode=True)
     p = module.params
+    require_lib(module, "psycopg2", postgres_sql.HAS_PSYCOPG2)
     try:
         bindir_version(p["bindir"])
         changed, result = clone(conn_params(p), p["bindir"], p["data_dir"], p["os_user"], p["standby"], p["settings"],

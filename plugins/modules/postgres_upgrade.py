@@ -164,7 +164,7 @@ def main():
         old_port=dict(type="int", required=True), new_port=dict(type="int", required=True),
         socket_dir=dict(type="path", required=True), work_dir=dict(type="path", required=True),
         os_user=dict(type="str", default="postgres"), superuser=dict(type="str", default="postgres"),
-        new_settings=dict(type="dict", default={}),
+        new_settings=dict(type="dict", default={}),  # free-form: any postgresql.conf setting
     ), supports_check_mode=True)
     p = module.params
     result = dict(changed=False)

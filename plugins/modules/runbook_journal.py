@@ -129,8 +129,8 @@ def main():
             key=dict(type="str", no_log=False),
             step=dict(type="str"),
             status=dict(type="str", default="done", choices=["running", "done", "failed", "skipped", "rolled_back"]),
-            details=dict(type="dict", default={}),
-            facts=dict(type="dict", default={}),
+            details=dict(type="dict", default={}),  # free-form: whatever the step records
+            facts=dict(type="dict", default={}),  # free-form: the run's own facts
             finish=dict(type="str", choices=["done", "failed"]),
         ),
         supports_check_mode=True,

@@ -100,7 +100,7 @@ def main():
             reports_dir=dict(type="path", required=True),
             run_id=dict(type="str"),
             title=dict(type="str", default="Certificate check"),
-            scan=dict(type="dict"),
+            scan=dict(type="dict"),  # free-form: registered results (Ansible adds its own keys)
             cert_manager=dict(type="dict"),
             headroom=dict(type="dict"),
             renew=dict(type="dict"),

@@ -19,6 +19,7 @@ KUBECONFIG_PATH=$LAB_STATE/kubeconfig
 RUN=/run/fournines-node                 # containerd state, sockets, pod netns mounts
 KUBELET_ROOT=/var/lib/fournines-node/kubelet
 CONTAINERD_ROOT=/var/lib/fournines-node/containerd
+VOLUMES_DIR=/var/lib/fournines-node/volumes      # local PersistentVolumes (StorageClass lab-node-local)
 CGROUP_ROOT=fournines-node              # every pod cgroup lives below /sys/fs/cgroup/<ctl>/$CGROUP_ROOT
 NODE_NETNS=fournines-node
 VETH_HOST=fnode-host

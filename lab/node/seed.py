@@ -122,6 +122,9 @@ def down(name):
     for pod in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={name}").items:
         ignore_404(core.delete_namespaced_pod, pod.metadata.name, pod.metadata.namespace, grace_period_seconds=0)
     ignore_404(core.delete_node, name)
+    for pv in core.list_persistent_volume().items:
+        if pv.spec.storage_class_name == STORAGE_CLASS:
+            ignore_404(core.delete_persistent_volume, pv.metadata.name)
     ignore_404(disc.delete_namespaced_endpoint_slice, "kube-dns-lab-node", "kube-system")
     ignore_404(disc.delete_namespaced_endpoint_slice, "kubernetes-lab-node", "default")
     ignore_404(core.delete_namespaced_service, "kube-dns", "kube-system")
@@ -151,6 +154,51 @@ def apply_file(path):
                                   field_manager="lab-node", force_conflicts=True)
 
 
+STORAGE_CLASS = "lab-node-local"
+
+
+def volumes(name, count, base):
+    """Local PersistentVolumes on the real node (real directories, bind-mounted by the kubelet):
+    the lab's other StorageClasses are simulated and cannot be mounted by a real kubelet.
+    A Released or Failed one is wiped and made Available again; missing ones are created."""
+    import os
+    import shutil
+    api = client.ApiClient()
+    core = client.CoreV1Api(api)
+    storage = client.StorageV1Api(api)
+    if ignore_404(storage.read_storage_class, STORAGE_CLASS) is None:
+        storage.create_storage_class(client.V1StorageClass(
+            metadata=client.V1ObjectMeta(name=STORAGE_CLASS, labels=MANAGED),
+            provisioner="kubernetes.io/no-provisioner", volume_binding_mode="WaitForFirstConsumer",
+            reclaim_policy="Retain"))
+    existing = {pv.metadata.name: pv for pv in core.list_persistent_volume().items
+                if pv.spec.storage_class_name == STORAGE_CLASS}
+    for i in range(count):
+        pv_name = "lab-node-pv-%d" % i
+        path = os.path.join(base, pv_name)
+        pv = existing.get(pv_name)
+        if pv is not None and pv.status.phase in ("Released", "Failed"):
+            ignore_404(core.delete_persistent_volume, pv_name)
+            deadline = time.time() + 30
+            while ignore_404(core.read_persistent_volume, pv_name) is not None and time.time() < deadline:
+                time.sleep(0.5)
+            pv = None
+        if pv is not None:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(path, mode=0o700)
+        os.chown(path, 26, 26)  # PostgreSQL's uid/gid in the lab images (CloudNativePG's default)
+        core.create_persistent_volume(client.V1PersistentVolume(
+            metadata=client.V1ObjectMeta(name=pv_name, labels=MANAGED),
+            spec=client.V1PersistentVolumeSpec(
+                capacity={"storage": "2Gi"}, access_modes=["ReadWriteOnce"],
+                persistent_volume_reclaim_policy="Retain", storage_class_name=STORAGE_CLASS,
+                volume_mode="Filesystem", local=client.V1LocalVolumeSource(path=path),
+                node_affinity=client.V1VolumeNodeAffinity(required=client.V1NodeSelector(node_selector_terms=[
+                    client.V1NodeSelectorTerm(match_expressions=[client.V1NodeSelectorRequirement(
+                        key="kubernetes.io/hostname", operator="In", values=[name])])])))))
+
+
 def main():
     action, kubeconfig = sys.argv[1], sys.argv[2]
     config.load_kube_config(kubeconfig)
@@ -160,6 +208,8 @@ def main():
         wait_ready(client.CoreV1Api(), sys.argv[3], int(sys.argv[4]))
     elif action == "apply":
         apply_file(sys.argv[3])
+    elif action == "volumes":
+        volumes(sys.argv[3], int(sys.argv[4]), sys.argv[5])
     elif action == "down":
         down(sys.argv[3])
     else:

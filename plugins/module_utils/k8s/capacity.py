@@ -7,26 +7,30 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
+import decimal
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
 
-_SUFFIX = {"": 1, "m": 0.001, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
-           "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60}
-_QTY_RE = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
+try:
+    from kubernetes.utils import parse_quantity
+except ImportError:  # pragma: no cover - the modules that read the cluster report it with missing_required_lib
+    parse_quantity = None
+
 RESOURCES = ("cpu", "memory", "pods")
 
 
 def quantity(value):
-    """A Kubernetes quantity ('250m', '1.5', '128Mi', '1G') as a float in base units."""
+    """A Kubernetes quantity ('250m', '1.5', '128Mi', '1G') as a float in base units (kubernetes.utils.parse_quantity)."""
     if value is None:
         return 0.0
     if isinstance(value, (int, float)):
         return float(value)
-    match = _QTY_RE.match(str(value).strip())
-    if not match or match.group(2) not in _SUFFIX:
+    if parse_quantity is None:
+        raise RunbookError("the Python library kubernetes is needed to read the resource quantity %r" % (value,))
+    try:
+        return float(parse_quantity(str(value).strip()))
+    except (ValueError, TypeError, decimal.InvalidOperation):
         raise RunbookError("%r is not a Kubernetes resource quantity (examples: 250m, 2, 512Mi, 1G)" % (value,))
-    return float(match.group(1)) * _SUFFIX[match.group(2)]
 
 
 def pod_requests(pod):

@@ -5,6 +5,13 @@
 
 Every request is retried on HTTP 429, 5xx and dropped connections, with exponential
 backoff (or the server's Retry-After) inside one overall deadline per module call.
+
+What linode_api4 already does, and why this file still does it: its own retry (``retry_max``,
+``retry_statuses``, urllib3's Retry under requests) counts attempts per request, so N requests
+can wait N times as long; it is turned off (``retry=False``) and one deadline bounds them all.
+Its paging (``PaginatedList``) pages model objects; the runbooks read raw JSON, so
+:meth:`LKE._paged` follows ``page``/``pages`` itself. urllib3's ``Retry.parse_retry_after``
+takes whole seconds only, so :func:`parse_retry_after` also reads fractional ones.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -171,18 +171,40 @@ def compare_fingerprints(before, after):
     return diffs
 
 
+#: SQLSTATE of a write attempted in a read-only transaction.
+_READ_ONLY_SQL_TRANSACTION = "25006"
+
+
 def smoke(conn, queries):
-    """Run smoke queries; return [{query, ok, result|error}]."""
+    """Run smoke queries, each in its own READ ONLY transaction, rolled back after it: a smoke query
+    checks a server, it never changes it. Return [{query, ok, rows|error}]; a query that tries to
+    write fails with an error naming it."""
     results = []
-    db = connect(conn)
+    db = connect(conn, autocommit=False)
     try:
+        # Every transaction of this session is read-only, also one a query starts itself (COMMIT; ...).
+        with db.cursor() as cur:
+            cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        db.commit()
         for sql in queries:
             try:
                 rows = query(db, sql)
                 results.append({"query": sql, "ok": True, "rows": len(rows)})
             except psycopg2.Error as err:
-                results.append({"query": sql, "ok": False, "error": str(err).strip().splitlines()[0]})
+                first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                if getattr(err, "pgcode", None) == _READ_ONLY_SQL_TRANSACTION:
+                    first = ("smoke query %r writes (%s); smoke queries must only read: they run in a READ ONLY "
+                             "transaction, so give one that does not change data" % (sql, first))
+                results.append({"query": sql, "ok": False, "error": first})
+            finally:
+                _rollback(db)
     finally:
         db.close()
     return results
 
+
+def _rollback(db):
+    try:
+        db.rollback()
+    except psycopg2.Error:  # the connection is gone: the next query says so
+        pass

@@ -28,7 +28,9 @@ options:
     elements: str
     default: []
   smoke_queries:
-    description: Read-only queries that must succeed.
+    description:
+      - Read-only queries that must succeed. Each runs in its own READ ONLY transaction, rolled back
+        afterwards; a query that writes fails (its RV(smoke) entry names it) and changes nothing.
     type: list
     elements: str
     default: []
@@ -44,7 +46,7 @@ EXAMPLES = r"""
     login_db: appdb
     compare_to: "{{ source.fingerprints }}"
     smoke_queries:
-      - SELECT count(*) FROM pgbench_accounts
+      - SELECT count(*) FROM public.orders
 """
 
 RETURN = r"""

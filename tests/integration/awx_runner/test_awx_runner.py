@@ -175,7 +175,15 @@ def _after_cluster_runbook():
 
 
 def _after_postgres_runbook():
-    return _reset_postgres
+    """Hold the Postgres tests' lock (tests/integration/postgres) while the pair is changed, then reset it."""
+    release = labenv.hold("postgres", "tests.lock")
+
+    def restore():
+        try:
+            _reset_postgres()
+        finally:
+            release()
+    return restore
 
 
 def _after_dns_runbook():

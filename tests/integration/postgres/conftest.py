@@ -2,6 +2,7 @@
 
 import os
 
+import labenv
 import pytest
 
 from pglab import REPO, PgLab
@@ -16,7 +17,13 @@ def pg_lab(lab_up, tmp_path_factory):
             if "=" in line:
                 key, _, value = line.strip().partition("=")
                 env[key] = value
-    return PgLab(env, str(tmp_path_factory.mktemp("pg-reports")))
+    # One Postgres test session at a time on the shared lab pair (another make test may be running):
+    # a reset or a switchover of the other session would pull the pair from under a test.
+    release = labenv.hold("postgres", "tests.lock")
+    try:
+        yield PgLab(env, str(tmp_path_factory.mktemp("pg-reports")))
+    finally:
+        release()
 
 
 @pytest.fixture

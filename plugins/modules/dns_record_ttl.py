@@ -23,6 +23,10 @@ description:
     O(run_id), even from another play or days later, puts the originals back."
   - A provider that stores only some TTLs (Linode) is asked for the value it will really keep,
     and the module warns when that differs from the requested TTL.
+  - With O(action=set), also in check mode, says per record and overall when the answers cached before
+    the lowering have left every cache (the change, plus O(publish_lag), plus the old TTL), which is the
+    moment a migration may start (RV(migration_start)). The run's report (C(report.md), C(report.json)) says
+    the same.
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
@@ -74,6 +78,13 @@ options:
     description: Directory holding the runs' journals.
     type: path
     default: reports
+  publish_lag:
+    description:
+      - Seconds the provider may take to publish an accepted change (Linode's DNS Manager about 900,
+        external-dns its sync interval); until then the old answer is still served. Counts toward
+        RV(records[].old_answers_gone_at) and RV(migration_start).
+    type: float
+    default: 0
 """
 
 EXAMPLES = r"""
@@ -142,6 +153,34 @@ records:
     changed:
       description: Whether this RRset's TTL changes.
       type: bool
+    lowered_at:
+      description: When an earlier attempt of the run lowered this RRset (UTC, ISO 8601).
+      type: str
+      returned: when an earlier attempt lowered it
+    old_answers_gone_at:
+      description: When the answers cached before the lowering have left every cache (UTC, ISO 8601), that is
+        the change (now, in check mode) + O(publish_lag) + the old TTL + 1 s for resolvers' whole-second clocks.
+      type: str
+      returned: with O(action=set)
+      sample: "2026-11-28T09:15:01.000Z"
+    old_answers_gone_in:
+      description: Seconds from now until RV(records[].old_answers_gone_at) (0 once past).
+      type: float
+      returned: with O(action=set)
+    old_answers_gone_from:
+      description: What the moment counts from, the change's time or V(now) (a plan in check mode).
+      type: str
+      returned: with O(action=set)
+    old_answers_gone_why:
+      description: How RV(records[].old_answers_gone_at) was computed, in words.
+      type: str
+      returned: with O(action=set)
+    old_answers_gone:
+      description: All of it as one line for people.
+      type: str
+      returned: with O(action=set)
+      sample: "app.example.com. A: old answers gone from every cache at 2026-11-28T09:15:01.000Z, in 1 d 0 h 15 min 1 s
+        (now + publish lag 900 s + old TTL 86400 s + 1 s for resolvers' whole-second clocks)"
 state_file:
   description: The journal that keeps the original TTLs.
   returned: when O(run_id) is set
@@ -159,9 +198,10 @@ pending_restore:
   returned: when O(run_id) is set
   type: dict
 report:
-  description: The Markdown report of the run (records with original, lowered and restored TTLs; steps),
-    written next to the journal with a JSON twin C(report.json).
-  returned: with O(action=restore)
+  description: The Markdown report of the run (records with original, lowered and restored TTLs, when
+    their old answers have left every cache and the migration may start; steps), written next to the
+    journal with a JSON twin C(report.json).
+  returned: with O(action=set) or O(action=restore), outside check mode
   type: str
   sample: reports/dns-2026-11-27/report.md
 expected:
@@ -180,6 +220,18 @@ changed_at:
     earlier attempt of the run, when that attempt lowered them.
   returned: always
   type: str
+migration_start:
+  description: The moment a migration may start, the latest RV(records[].old_answers_gone_at)
+    (C(at), C(in) seconds from now, the record's C(name) and C(type)), and C(text), one line for people.
+  returned: with O(action=set)
+  type: dict
+  sample:
+    at: "2026-11-28T09:15:01.000Z"
+    in: 87301.0
+    name: app.example.com.
+    type: A
+    text: "the migration may start at 2026-11-28T09:15:01.000Z, in 1 d 0 h 15 min 1 s if the TTLs are lowered now:
+      then the old answers of every record have left every cache (the last is app.example.com. A)"
 """
 
 import os
@@ -203,6 +255,7 @@ def main():
             ttl=dict(type="raw"),
             run_id=dict(type="str"),
             reports_dir=dict(type="path", default="reports"),
+            publish_lag=dict(type="float", default=0.0),
         ),
         required_if=[("action", "set", ("records", "run_id")), ("action", "restore", ("run_id",)),
                      ("action", "read", ("records",))],
@@ -228,7 +281,8 @@ def main():
                 row["old_ttl"] = row["new_ttl"] = row["ttl"]
         elif p["action"] == "set":
             rows = ttl_change.lower(provider, zone, keys, ttl, state, check_mode=module.check_mode,
-                                 per_record=per_record)
+                                 per_record=per_record, publish_lag=p["publish_lag"])
+            result["migration_start"] = ttl_change.migration_start(rows)
         else:
             if not state.data["records"]:
                 module.warn("run %s saved no TTLs for zone %s; there is nothing to restore" % (p["run_id"], zone))
@@ -240,7 +294,7 @@ def main():
         result["expected"] = [{"name": r["name"], "type": r["type"], "ttl": r["new_ttl"]} for r in rows]
         olds = [r.get("original_ttl", r["old_ttl"]) for r in rows]
         result["old_ttl_max"] = max([t for t in olds if t is not None] or [0])
-        result["changed_at"] = ttl.iso()
+        result["changed_at"] = ttl_change.iso()
         if state and p["action"] == "set":
             stamps = [(state.original(ttl_change.key_of(r["name"], r["type"])) or {}).get("lowered_at") for r in rows
                       if not r.get("changed")]
@@ -253,7 +307,7 @@ def main():
             result["state_file"] = state.path
             if not module.check_mode:  # check mode creates no run folder to write progress into
                 result["progress_file"] = os.path.join(state.journal.dir, "progress.log")
-            if p["action"] == "restore" and not module.check_mode and state.journal.state["steps"]:
+            if p["action"] in ("set", "restore") and not module.check_mode and state.journal.state["steps"]:
                 result["report"] = os.path.join(state.journal.dir, "report.md")
             result["pending_restore"] = dict((k, v["original_ttl"]) for k, v in state.pending().items())
     except RunbookError as err:

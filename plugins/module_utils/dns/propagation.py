@@ -22,7 +22,7 @@ import socket
 import time
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
-from ansible_collections.fournines.runbooks.plugins.module_utils.dns.ttl_change import DNSError, fqdn, normalize_type, validate_ttl
+from ansible_collections.fournines.runbooks.plugins.module_utils.dns.ttl_change import CACHE_CLOCK_SLACK, DNSError, fqdn, normalize_type, validate_ttl
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import iso
 
 try:
@@ -231,12 +231,6 @@ def wait_converged(nameservers, zone, expectations, timeout, interval=0.2, query
                            % (timeout, len(late), len(state), zone, "; ".join(parts)),
                            results=[state[label] for label, _ip, _port in nameservers])
         sleep(interval)
-
-
-#: Resolvers count TTLs in whole seconds and still serve a record whose TTL reads 0 until their
-#: clock's second rolls over (unbound does, the lab shows it): the old answer can outlive
-#: "fetched + TTL" by up to a second.
-CACHE_CLOCK_SLACK = 1.0
 
 
 def expiry_moment(results, old_ttl, publish_lag=0.0, changed_at=None, now=None):

@@ -17,8 +17,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import os
 import re
+import time
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RunJournal, iso
@@ -30,6 +32,11 @@ JOURNAL_RUNBOOK = "dns-ttl"
 FACT_KEY = "dns_ttl"
 _TYPE_RE = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
 _LABEL_RE = re.compile(r"^(\*|[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)$")
+
+#: Resolvers count TTLs in whole seconds and still serve a record whose TTL reads 0 until their
+#: clock's second rolls over (unbound does, the lab shows it): the old answer can outlive
+#: "fetched + TTL" by up to a second.
+CACHE_CLOCK_SLACK = 1.0
 
 
 class DNSError(RunbookError):
@@ -279,12 +286,23 @@ class TTLState(object):
         """report.md/report.json beside the journal: every record's TTLs and the run's steps."""
         if not self.journal:
             return None
+        records = [v for _k, v in sorted(self.data["records"].items())]
         rows = [(v["name"], v["type"], v.get("original_ttl"), v.get("lowered_ttl"), v.get("lowered_at"),
-                 v.get("restored") or "NOT RESTORED") for _k, v in sorted(self.data["records"].items())]
-        table = markdown_table(["name", "type", "original TTL", "lowered TTL", "lowered at", "restored at"], rows)
+                 v.get("old_answers_gone_at") or "", v.get("restored") or "NOT RESTORED") for v in records]
+        table = markdown_table(["name", "type", "original TTL", "lowered TTL", "lowered at", "old answers gone at",
+                                "restored at"], rows)
         waits = ["- %s: old answers gone from caches at %s" % (s["name"], s["details"]["expires_at"])
                  for s in self.journal.state["steps"] if (s.get("details") or {}).get("expires_at")]
         sections = [("Records of %s (provider %s)" % (self.zone, self.provider), table)]
+        gone = [v for v in records if v.get("old_answers_gone_at")]
+        if gone:
+            last = max(gone, key=lambda v: v["old_answers_gone_at"])
+            sections.append(("When the migration may start", "\n".join(
+                ["- %s %s: old answers gone from every cache at %s (%s)" % (
+                    v["name"], v["type"], v["old_answers_gone_at"], v["old_answers_gone_why"]) for v in gone]
+                + ["", "The migration may start at **%s**: by then the answers of every record from before the "
+                   "lowering have left every cache (the last is %s %s)." % (last["old_answers_gone_at"], last["name"],
+                                                                            last["type"])])))
         if waits:
             sections.append(("Waits", "\n".join(waits)))
         return self.journal.write_report("DNS TTLs: %s" % self.journal.state["run_id"], sections,
@@ -333,18 +351,23 @@ def read(provider, zone, keys):
     return [current[k].as_dict() for k in keys]
 
 
-def lower(provider, zone, keys, ttl, state, check_mode=False, per_record=None):
-    """Set TTLs, saving originals first. Returns the rows of the plan (with old/new TTLs)."""
+def lower(provider, zone, keys, ttl, state, check_mode=False, per_record=None, publish_lag=0.0):
+    """Set TTLs, saving originals first. Returns the rows of the plan (with old/new TTLs, and when each
+    record's old answers have left every cache: :func:`old_answers_gone`)."""
     changes, rows = plan_set(provider, normalize_zone(zone), keys, ttl, per_record)
-    if check_mode:
-        return rows
-    state.new_cycle_if_finished()
-    for rrset, new_ttl in changes:
-        state.remember(rrset, new_ttl)
+    if not check_mode:
+        state.new_cycle_if_finished()
+        for rrset, new_ttl in changes:
+            state.remember(rrset, new_ttl)
     for row in rows:  # an unchanged record lowered by an earlier run keeps its saved original
         saved = state.original(key_of(row["name"], row["type"]))
         if saved:
             row["original_ttl"] = saved["original_ttl"]
+            if not row["changed"]:
+                row["lowered_at"] = saved["lowered_at"]
+    if check_mode:
+        old_answers_gone(rows, publish_lag)  # as if lowered now
+        return rows
     state.save()
     if changes:
         try:
@@ -357,8 +380,78 @@ def lower(provider, zone, keys, ttl, state, check_mode=False, per_record=None):
                     del state.data["records"][key_of(rrset.name, rrset.rtype)]
             state.save("dns_ttl_lower", "failed", error=str(err))
             raise
+    old_answers_gone(rows, publish_lag, changed_at=iso())
+    for row in rows:
+        entry = state.original(key_of(row["name"], row["type"]))
+        if entry:
+            entry.update(old_answers_gone_at=row["old_answers_gone_at"], old_answers_gone_why=row["old_answers_gone_why"])
     state.save("dns_ttl_lower", "done", records=len(rows), changed=len(changes))
+    state.write_report()
     return rows
+
+
+def _epoch(stamp):
+    return datetime.datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+
+
+def _stamp(epoch):
+    return iso(datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc))
+
+
+def duration(seconds):
+    """``90061`` -> ``1 d 1 h 1 min 1 s``: from the largest unit that is not zero down to seconds."""
+    left, parts = int(round(max(0.0, seconds))), []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if parts or left >= size:
+            parts.append("%d %s" % (left // size, unit))
+            left %= size
+    return " ".join(parts + ["%d s" % left])
+
+
+def old_answers_gone(rows, publish_lag=0.0, changed_at=None, now=None):
+    """When the answers resolvers may have cached before the lowering have left every cache.
+
+    Per row: its change (``lowered_at`` when an earlier attempt lowered it, else ``changed_at``, else
+    ``now``: a plan made in check mode), plus the provider's ``publish_lag`` (the old answer is served
+    until the change is published), plus the TTL caches may hold (``original_ttl`` when saved, else
+    ``old_ttl``), plus CACHE_CLOCK_SLACK. Sets ``old_answers_gone_at`` (UTC, ISO 8601),
+    ``old_answers_gone_in`` (seconds from ``now``, 0 once past), ``old_answers_gone_from`` (the change,
+    or ``now``), ``old_answers_gone_why`` (the sum, in words) and ``old_answers_gone`` (all of it as one
+    line for people) on each row; returns :func:`migration_start` of the rows.
+    """
+    now = time.time() if now is None else now
+    lag = float(publish_lag or 0)
+    for row in rows:
+        old_ttl = row.get("original_ttl", row.get("old_ttl")) or 0
+        lowered = row.get("lowered_at") or changed_at
+        moment = (_epoch(lowered) if lowered else now) + lag + old_ttl + CACHE_CLOCK_SLACK
+        row["old_answers_gone_at"] = _stamp(moment)
+        row["old_answers_gone_in"] = round(max(0.0, moment - now), 3)
+        row["old_answers_gone_from"] = lowered or "now"
+        row["old_answers_gone_why"] = "%s + publish lag %g s + old TTL %d s + %d s for resolvers' whole-second " \
+            "clocks" % ("lowered at %s" % lowered if lowered else "now", lag, old_ttl, CACHE_CLOCK_SLACK)
+        row["old_answers_gone"] = "%s %s: old answers gone from every cache at %s, %s (%s)" % (
+            row["name"], row["type"], row["old_answers_gone_at"], "in " + duration(moment - now) if moment > now
+            else "already", row["old_answers_gone_why"])
+    return migration_start(rows, now)
+
+
+def migration_start(rows, now=None):
+    """The moment the migration may start: the latest ``old_answers_gone_at`` of ``rows``, as
+    ``{"at", "in", "name", "type", "text"}`` (None when no row has one)."""
+    now = time.time() if now is None else now
+    gone = [r for r in rows if r.get("old_answers_gone_at")]
+    if not gone:
+        return None
+    row = max(gone, key=lambda r: _epoch(r["old_answers_gone_at"]))
+    moment = _epoch(row["old_answers_gone_at"])
+    return {"at": row["old_answers_gone_at"], "in": round(max(0.0, moment - now), 3), "name": row["name"],
+            "type": row["type"],
+            "text": "the migration may start at %s, %s%s: then the old answers of every record have left every cache "
+                    "(the last is %s %s)" % (row["old_answers_gone_at"], "in " + duration(moment - now) if moment > now
+                                             else "now", " if the TTLs are lowered now"
+                                             if row.get("old_answers_gone_from") == "now" else "", row["name"],
+                                             row["type"])}
 
 
 def restore(provider, zone, state, check_mode=False, keys=None):

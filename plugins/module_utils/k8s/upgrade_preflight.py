@@ -36,6 +36,10 @@ GATE_DEFAULTS = {
 }
 
 
+#: The runbook's variable that lists the budgets a run may relax (roles/cluster_preflight; the module's relaxed_pdbs).
+RELAX_PDBS_VARIABLE = "cluster_preflight_relax_pdbs"
+
+
 class PreflightError(RunbookError):
     """Bad gate configuration or window."""
 
@@ -160,8 +164,10 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
                 level="warn" if gates.get("pdb") != "ignore" else "ignore")
             continue
         add("pdb", "PodDisruptionBudget %s allows 0 disruptions (maxUnavailable 0 or minAvailable = replicas), so its "
-            "pods can never be evicted: %s. Scale the workload up and relax the budget, or name it in the relaxed "
-            "budgets to relax it for the rollout only" % (name, ", ".join(where)), name)
+            "pods can never be evicted: %s. Scale the workload up and relax the budget, or let the run relax it to "
+            "maxUnavailable 1 for the rollout only (restored afterwards): list it in the variable %s, for example "
+            '-e "{%s: [%s]}" (module option relaxed_pdbs)'
+            % (name, ", ".join(where), RELAX_PDBS_VARIABLE, RELAX_PDBS_VARIABLE, name), name)
     predicted = 0.0
     per_workload = {}
     for workload, info in sorted(affected.items()):

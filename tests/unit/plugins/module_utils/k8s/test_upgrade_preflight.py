@@ -1,11 +1,15 @@
 import datetime
+import os
+import re
 
 import pytest
+import yaml
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import upgrade_preflight
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.versions import VersionError
 
 UTC = datetime.timezone.utc
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 5))
 
 
 def node(name, kubelet="v1.34.6", cpu="4", mem="8Gi", unschedulable=False):
@@ -87,6 +91,29 @@ def test_single_replica_rwo_prediction_and_budget_gate():
     budget["remaining_seconds"] = 20.0
     out = upgrade_preflight.evaluate(snap, "1.35", gates(), budget=budget, downtime_model={"pod_restart_seconds": 10, "rwo_reattach_seconds": 20})
     assert [f["gate"] for f in out["blocking"]] == ["error_budget"]
+
+
+def test_zero_pdb_refusal_names_the_variable_that_relaxes_it_for_the_rollout():
+    pods = [pod("l1", "a", ns="blocked", labels={"app": "legacy"})]
+    pdb = {"metadata": {"name": "legacy", "namespace": "blocked"}, "spec": {"selector": {"matchLabels": {"app": "legacy"}}},
+           "status": {"disruptionsAllowed": 0, "expectedPods": 1, "desiredHealthy": 1}}
+    out = upgrade_preflight.evaluate(snapshot(view(["a"]), pods, pdbs=[pdb]), "1.35", gates())
+    message = out["blocking"][0]["message"]
+    assert ("let the run relax it to maxUnavailable 1 for the rollout only (restored afterwards): list it in the "
+            'variable cluster_preflight_relax_pdbs, for example -e "{cluster_preflight_relax_pdbs: [blocked/legacy]}"'
+            in message), message
+    # The example is what ansible-playbook -e reads (a YAML mapping), the role passes that variable to the
+    # gate, and with it the budget no longer blocks.
+    extra = yaml.safe_load(re.search(r'-e "(\{[^"]*\})"', message).group(1))
+    role = os.path.join(REPO, "roles", "cluster_preflight")
+    with open(os.path.join(role, "defaults", "main.yml")) as handle:
+        assert list(extra) == [upgrade_preflight.RELAX_PDBS_VARIABLE] and list(extra)[0] in yaml.safe_load(handle)
+    with open(os.path.join(role, "tasks", "main.yml")) as handle:
+        gate = [t for t in yaml.safe_load(handle) if "fournines.runbooks.k8s_upgrade_preflight" in t][0]
+    assert gate["fournines.runbooks.k8s_upgrade_preflight"]["relaxed_pdbs"] == "{{ %s }}" % list(extra)[0]
+    out = upgrade_preflight.evaluate(snapshot(view(["a"]), pods, pdbs=[pdb]), "1.35", gates(),
+                                     relaxed_pdbs=extra["cluster_preflight_relax_pdbs"])
+    assert out["blocking"] == [] and out["findings"][0]["level"] == "warn"
 
 
 def test_zero_pdb_is_one_finding_per_budget():

@@ -10,6 +10,7 @@ readiness probe takes it out of the Service's endpoints and a passing one brings
 import json
 import os
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -64,7 +65,7 @@ def test_pod_without_toleration_stays_off_the_node(real_node, k8s_core, node_nam
 
     def refused():
         events = k8s_core.list_namespaced_event(node_namespace, field_selector="involvedObject.name=intruder").items
-        return [e.message for e in events if e.reason == "FailedScheduling" and "1 node(s) had untolerated taint" in (e.message or "")]
+        return [e.message for e in events if e.reason == "FailedScheduling" and "had untolerated taint" in (e.message or "")]
     assert wait_for("FailedScheduling: the real node's taint refused it", refused, timeout=60)
     assert k8s_core.read_namespaced_pod("intruder", node_namespace).spec.node_name is None
 
@@ -150,3 +151,34 @@ def test_readiness_failure_removes_pod_from_endpoints(real_node, k8s_core, k8s_c
         http(base + "/ready", b"1")
     wait_for("the pod back in the EndpointSlice",
              lambda: (pod.metadata.name, True) in endpoint_states(k8s_core, disc), timeout=60)
+
+
+def edge_get(lab_env, host):
+    req = urllib.request.Request("http://127.0.0.1:%d/" % lab_env.port("EDGE_HTTP_PORT"), headers={"Host": host})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def test_edge_serves_realapp_from_its_real_endpoints(real_node, k8s_core, lab_up, lab_env):
+    lab_up("edge")
+    host = "realapp.lab.fournines.test"
+    state = json.loads(urllib.request.urlopen(
+        "http://127.0.0.1:%d/__edge/state" % lab_env.port("EDGE_HTTP_PORT"), timeout=5).read())
+    if host not in state["routes"]:
+        pytest.skip("the running edge was started before lab/edge/routes.json had %s; lab/down edge && lab/up edge" % host)
+    pod = ready_app_pod(k8s_core, real_node["NODE_NAME"])
+    code, body = wait_for("the edge to answer 200 for realapp", lambda: (lambda r: r if r[0] == 200 else None)(
+        edge_get(lab_env, host)), timeout=30)
+    assert pod.metadata.name in body and real_node["NODE_NAME"] in body
+    base = "http://%s:8080" % pod.status.pod_ip
+    try:
+        http(base + "/ready", b"0")
+        code, body = wait_for("the edge to answer 503 once the kubelet's probe fails",
+                              lambda: (lambda r: r if r[0] == 503 else None)(edge_get(lab_env, host)), timeout=60)
+        assert "not ready" in body
+    finally:
+        http(base + "/ready", b"1")
+    wait_for("the edge to answer 200 again", lambda: edge_get(lab_env, host)[0] == 200, timeout=60)

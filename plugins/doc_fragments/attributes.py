@@ -10,9 +10,9 @@ __metaclass__ = type
 class ModuleDocFragment(object):
     """What check and diff mode mean, written once.
 
-    Every module extends C(fournines.runbooks.attributes) and states only its C(support) (and,
-    where it says more than the description, C(details)). A module that only reads also
-    extends C(fournines.runbooks.attributes.info_module) and writes no attributes at all.
+    Every module that changes something extends C(fournines.runbooks.attributes) and states only
+    its C(support) and C(details). A module that only reads extends
+    C(fournines.runbooks.attributes.info_module) instead and writes no attributes at all.
     """
 
     DOCUMENTATION = r"""
@@ -24,13 +24,16 @@ attributes:
     description: Returns what changed (or, in check mode, would change) when run with C(--diff).
 """
 
+    #: The whole attributes block of a module that only reads (extend this one instead of DOCUMENTATION).
     INFO_MODULE = r"""
 options: {}
 attributes:
   check_mode:
+    description: Can run in check mode (C(--check)) and report what would change without changing it.
     support: full
     details: Only reads, so it runs the same in check mode.
   diff_mode:
+    description: Returns what changed (or, in check mode, would change) when run with C(--diff).
     support: N/A
     details: Changes nothing, so there is nothing to diff.
 """

@@ -10,8 +10,7 @@ __metaclass__ = type
 class ModuleDocFragment(object):
     """The Linode connection options of every lke_* module (module_utils/linode/api.py LINODE_ARG_SPEC)."""
 
-    DOCUMENTATION = r"""
-options:
+    _CONNECTION = r"""
   api_token:
     description:
       - Linode API personal access token with read/write access to Kubernetes (LKE).
@@ -30,16 +29,9 @@ options:
         5xx or a dropped connection. Retries back off exponentially and honour C(Retry-After).
     type: float
     default: 300
-requirements:
-  - linode_api4 >= 5.0
-notes:
-  - Set these once for all lke_* modules with C(module_defaults) and the action group
-    C(group/fournines.runbooks.linode).
 """
 
-    # The cluster every lke_* module acts on (module_utils/linode/api.py LKE_ARG_SPEC).
-    LKE = r"""
-options:
+    _CLUSTER = r"""
   cluster_id:
     description:
       - The LKE cluster id (C(GET /lke/clusters) lists them). The module acts on this cluster only and
@@ -47,3 +39,17 @@ options:
     type: int
     required: true
 """
+
+    _NOTES = r"""
+requirements:
+  - linode_api4 >= 5.0
+notes:
+  - Set these once for all lke_* modules with C(module_defaults) and the action group
+    C(group/fournines.runbooks.linode).
+"""
+
+    #: The connection (module_utils/linode/api.py LINODE_ARG_SPEC), for modules that act on no cluster.
+    DOCUMENTATION = "options:" + _CONNECTION + _NOTES
+
+    #: The connection and the cluster every lke_* module acts on (LKE_ARG_SPEC).
+    LKE = "options:" + _CLUSTER + _CONNECTION + _NOTES

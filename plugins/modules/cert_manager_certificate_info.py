@@ -26,7 +26,6 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
-  - fournines.runbooks.attributes
   - fournines.runbooks.attributes.info_module
   - kubernetes.core.k8s_auth_options
 options:

@@ -261,8 +261,8 @@ def main():
             progress("asking %s for %d record(s) of %s" % (", ".join(s[0] for s in servers), len(expectations), zone))
             try:
                 results = propagation.wait_converged(servers, zone, expectations, p["timeout"], interval=p["interval"],
-                                              query_timeout=p["query_timeout"], progress=progress,
-                                              once=module.check_mode)
+                                                     query_timeout=p["query_timeout"], progress=progress,
+                                                     once=module.check_mode)
             except propagation.DNSError as err:
                 result["nameservers"] = err.details.get("results", [])
                 raise

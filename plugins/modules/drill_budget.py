@@ -21,7 +21,6 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
-  - fournines.runbooks.attributes
   - fournines.runbooks.attributes.info_module
 options:
   ledger:

@@ -44,12 +44,15 @@ options:
   watch_dir:
     description: The watcher's directory (P(fournines.runbooks.k8s_drill_watch#module)). Required unless O(refused).
     type: path
+    required: false
   fault_ts:
     description: Epoch seconds of the fault (RV(fournines.runbooks.lke_node_fault#module:ts)). Required unless O(refused).
     type: float
+    required: false
   node:
     description: The failed node's name. Required unless O(refused) (then the node the drill had chosen, if any).
     type: str
+    required: false
   refused:
     description: Why the preflight refused the drill; report the refusal (nothing was changed) instead of a timeline.
     type: str

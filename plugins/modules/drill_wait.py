@@ -131,8 +131,8 @@ def main():
     p = module.params
     try:
         tl = scenario.wait_for(p["watch_dir"], p["probe_dir"], p["fault_ts"], p["node"], p["mode"], p["probe_target"],
-                        p["until"], Deadline(0 if module.check_mode else p["timeout"]), p["downtime_limit"],
-                        p["probe_interval"], p["poll"], progress=_progress_writer(None if module.check_mode else p["progress_file"]))
+                               p["until"], Deadline(0 if module.check_mode else p["timeout"]), p["downtime_limit"],
+                               p["probe_interval"], p["poll"], progress=_progress_writer(None if module.check_mode else p["progress_file"]))
     except RunbookError as err:
         fail_from_error(module, err)
     module.exit_json(changed=False, reached=tl["reached"], limit_exceeded=tl["limit_exceeded"],

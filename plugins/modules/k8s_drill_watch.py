@@ -147,7 +147,7 @@ def main():
             fresh = not os.path.exists(os.path.join(p["dir"], watch.OBSERVATIONS))
             if fresh and kube.node(p["node"]) is None:
                 raise watch.WatchError("node %r does not exist in the cluster at %s; nothing was started"
-                                   % (p["node"], kube.host))
+                                       % (p["node"], kube.host))
             app = _app(kube, p["workload"])
             if module.check_mode:
                 module.exit_json(changed=True, pid=0, dir=p["dir"], observations_file="", already_running=False)

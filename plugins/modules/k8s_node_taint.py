@@ -105,8 +105,8 @@ def main():
     try:
         kube = client.kube_from_params(p)
         changed, before, after = fault.set_taint(kube, p["node"], p["key"], p["value"], p["effect"],
-                                             present=p["state"] == "present", force=p["force"],
-                                             check_mode=module.check_mode)
+                                                 present=p["state"] == "present", force=p["force"],
+                                                 check_mode=module.check_mode)
     except RunbookError as err:
         fail_from_error(module, err)
     module.exit_json(changed=changed, taints=_names(after),

@@ -20,9 +20,7 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
-  - fournines.runbooks.attributes
   - fournines.runbooks.attributes.info_module
-  - fournines.runbooks.linode
   - fournines.runbooks.linode.lke
   - kubernetes.core.k8s_auth_options
 options:

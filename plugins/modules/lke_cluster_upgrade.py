@@ -21,7 +21,6 @@ author:
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.journal
-  - fournines.runbooks.linode
   - fournines.runbooks.linode.lke
 attributes:
   check_mode:

@@ -24,9 +24,7 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
-  - fournines.runbooks.attributes
   - fournines.runbooks.attributes.info_module
-  - fournines.runbooks.linode
   - fournines.runbooks.linode.lke
   - kubernetes.core.k8s_auth_options
 options:
@@ -149,7 +147,7 @@ def main():
         problems = scenario.health_problems(view)
         if problems and p["require_healthy"]:
             raise scenario.DrillError("the cluster is not healthy enough for a drill: %s; fix it (or wait for it to "
-                               "recover) before causing another failure" % "; ".join(problems))
+                                      "recover) before causing another failure" % "; ".join(problems))
     except RunbookError as err:
         fail_from_error(module, err, health_problems=problems)
     module.exit_json(changed=False, node=chosen["node_name"], node_id=chosen["id"], instance_id=chosen["instance_id"],

@@ -26,7 +26,6 @@ author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes
-  - fournines.runbooks.linode
   - fournines.runbooks.linode.lke
   - fournines.runbooks.journal
   - kubernetes.core.k8s_auth_options
@@ -136,7 +135,7 @@ def main():
         kube = client.kube_from_params(p) if p["node"] or p["wait"] else None
         rec.start()
         result = fault.inject(lke, kube, p["action"], p["node"], p["instance_id"], check_mode=module.check_mode,
-                          wait=p["wait"], deadline=Deadline(p["wait_timeout"]))
+                              wait=p["wait"], deadline=Deadline(p["wait_timeout"]))
     except RunbookError as err:
         rec.failed(str(err))
         fail_from_error(module, err)

@@ -28,7 +28,6 @@ description:
 author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
-  - fournines.runbooks.attributes
   - fournines.runbooks.attributes.info_module
 options:
   endpoints:

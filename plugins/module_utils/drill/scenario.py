@@ -395,7 +395,7 @@ def read_samples(probe_dir):
 def snapshot(watch_dir, probe_dir, fault_ts, node, mode, probe_target, interval=1.0):
     """The timeline as far as it has been watched."""
     return timeline.build(watch.read_observations(watch_dir), read_samples(probe_dir), fault_ts, node, mode,
-                   probe_target, interval)
+                          probe_target, interval)
 
 
 def outage_seconds(timeline, now):

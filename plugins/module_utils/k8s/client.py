@@ -186,4 +186,3 @@ def _api_message(err):
 
 def api_error_text(err):
     return "HTTP %s: %s" % (getattr(err, "status", "?"), _api_message(err) or getattr(err, "reason", err))
-

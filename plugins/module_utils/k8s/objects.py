@@ -182,4 +182,3 @@ def local_volumes(pod):
 def pvc_claims(pod):
     return [v["persistentVolumeClaim"]["claimName"] for v in (pod.get("spec") or {}).get("volumes") or []
             if v.get("persistentVolumeClaim")]
-

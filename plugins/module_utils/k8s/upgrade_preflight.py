@@ -147,7 +147,7 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
         if vols:
             add("local_storage", "pod %s uses emptyDir/hostPath volumes %s that a recycle erases" % (key, ", ".join(vols)), key)
         rwo = [c for c in objects.pvc_claims(pod) if "ReadWriteOnce" in (((pvcs.get((pod["metadata"]["namespace"], c)) or {})
-                                                                   .get("spec") or {}).get("accessModes") or [])]
+                                                                          .get("spec") or {}).get("accessModes") or [])]
         workload = _workload_of(pod, replicasets)
         if workload:
             info = affected.setdefault(workload, {"pods": 0, "rwo": False})

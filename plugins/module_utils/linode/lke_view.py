@@ -50,7 +50,8 @@ def node_view(lke_node, k8s_node, target=None):
     if k8s_node is not None:
         out.update(node_name=k8s_node["metadata"]["name"], kubelet_version=objects.kubelet_version(k8s_node),
                    ready=objects.node_ready(k8s_node), unschedulable=objects.node_unschedulable(k8s_node),
-                   cordoned_by_us=objects.cordoned_by_us(k8s_node), cordoned_by=objects.cordoned_by(k8s_node), phase=objects.annotations(k8s_node).get(objects.PHASE))
+                   cordoned_by_us=objects.cordoned_by_us(k8s_node), cordoned_by=objects.cordoned_by(k8s_node),
+                   phase=objects.annotations(k8s_node).get(objects.PHASE))
     if target:
         out["at_target"] = bool(out["kubelet_version"]) and version_at_least(out["kubelet_version"], target)
     return out

@@ -13,4 +13,3 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors i
 
 class PostgresError(RunbookError):
     """A PostgreSQL step failed or was given bad input."""
-

@@ -63,4 +63,3 @@ def minor_policy(current, target):
         raise PostgresError("target version %s is a downgrade from the running %s; only newer patch releases of %d are applied"
                             % (format_version(tgt), format_version(cur), cur[0]))
     return "noop" if tgt[1] == cur[1] else "upgrade"
-

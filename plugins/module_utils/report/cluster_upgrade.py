@@ -67,9 +67,9 @@ def timeline_png(path, rows, summary, title):
         return None
     origin = min(r["start"] for r in rows)
     horizon = max((r["end"] or r["start"]) for r in rows)
-    bars = [timeline_chart.bar(row["name"][:48], row["start"] - origin, (row["end"] or horizon) - row["start"],
-                               timeline_chart.FAILED if row["status"] == "failed" else
-                               STEP_COLOURS.get(row["kind"], "#8c8c8c")) for row in rows]
+    bars = [timeline_chart.lane(row["name"][:48], row["start"] - origin, (row["end"] or horizon) - row["start"],
+                                timeline_chart.FAILED if row["status"] == "failed" else
+                                STEP_COLOURS.get(row["kind"], "#8c8c8c")) for row in rows]
     failures = prober.read_jsonl(os.path.join(summary["dir"], prober.FAILURES)) if summary else []
     lanes = []
     for target in sorted(((summary or {}).get("targets") or {}).keys()):

@@ -9,7 +9,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
-
 def markdown_table(headers, rows):
     """A Markdown table; cells are str()-ed and pipes escaped."""
     def cell(value):
@@ -17,4 +16,3 @@ def markdown_table(headers, rows):
     out = ["| " + " | ".join(cell(h) for h in headers) + " |", "|" + " --- |" * len(headers)]
     out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(out)
-

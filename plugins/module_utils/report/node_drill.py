@@ -121,11 +121,11 @@ def chart(path, timeline, samples, title="node-failure drill"):
     ends = [v for v in rel.values() if v is not None] + [p[0] for p in points]
     right = max(ends + [10.0]) * 1.05
     left = max(-5.0, min([p[0] for p in points] + [-2.0]))
-    bars = [timeline_chart.bar(s["name"], s["start"] - fault, s["seconds"], SEGMENT_COLOURS.get(s["name"], "#607d8b"),
-                               note="%.1f s" % s["seconds"]) for s in timeline["segments"]]
+    bars = [timeline_chart.lane(s["name"], s["start"] - fault, s["seconds"], SEGMENT_COLOURS.get(s["name"], "#607d8b"),
+                                note="%.1f s" % s["seconds"]) for s in timeline["segments"]]
     if rel.get("node_replaced") is not None:
-        bars.append(timeline_chart.bar("node replacement", 0.0, rel["node_replaced"], "#2e7d32",
-                                       note="%.1f s" % rel["node_replaced"]))
+        bars.append(timeline_chart.lane("node replacement", 0.0, rel["node_replaced"], "#2e7d32",
+                                        note="%.1f s" % rel["node_replaced"]))
     heading = "%s: %s of node %s, downtime %.1f s" % (
         title, timeline["mode"], timeline["node"], timeline["downtime"]["seconds"])
     return timeline_chart.render(path, heading, bars, "seconds after the fault",

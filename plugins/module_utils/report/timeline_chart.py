@@ -27,7 +27,7 @@ FAILED = "#c44e52"
 MIN_WIDTH = 0.2  # a bar shorter than this is drawn this wide so it stays visible
 
 
-def bar(label, start, seconds, colour, note=None):
+def lane(label, start, seconds, colour, note=None):
     """One lane: ``label`` on the axis, from ``start`` for ``seconds``; ``note`` is written after it."""
     return {"label": label, "start": start, "seconds": seconds, "colour": colour, "note": note}
 
@@ -36,7 +36,7 @@ def render(path, title, bars, xlabel, tick_lanes=(), markers=(), availability=No
            fontsize=8, dpi=100):
     """Draw the timeline to ``path`` and return ``path``.
 
-    ``bars``: dicts from :func:`bar`. ``tick_lanes``: (label, [x, ...]) lanes of tick marks
+    ``bars``: dicts from :func:`lane`. ``tick_lanes``: (label, [x, ...]) lanes of tick marks
     under the bars. ``markers``: (x, label) dotted vertical lines. ``availability``:
     (label, [x, ...], [0 or 1, ...]) drawn as an up/down step panel below. ``xlim``:
     (left, right) of the x axis; ``zero_line``: a solid line at x = 0 (the fault).

@@ -210,4 +210,3 @@ def instance(data_dir, bindir, state, os_user=None, log_file=None, check_mode=Fa
         pg_ctl(before["bindir"] or bindir, data_dir, "stop", os_user=os_user, timeout=timeout, mode=mode)
     pg_ctl(bindir, data_dir, "start", os_user=os_user, log_file=log_file, timeout=timeout)
     return True, before, after
-

@@ -194,9 +194,9 @@ def render_section(section):
     if section.get("items") is not None:
         parts.append("\n".join(_bullets(section["items"])) or "none")
     table = section.get("table")
-    if table is not None:
-        parts.append(markdown_table(table.get("headers") or [], table["rows"]) if table.get("rows") else "none")
-    return section.get("heading", ""), "\n\n".join(parts)
+    if table and table.get("rows"):
+        parts.append(markdown_table(table.get("headers") or [], table["rows"]))
+    return section.get("heading", ""), "\n\n".join(parts) or "none"
 
 
 def interrupted_runs(reports_dir, runbook, step_names, exclude=None):

@@ -34,6 +34,13 @@ def test_check_failure_stops_before_anything_changes(start_state):
         assert not findings["extension:appdb:pgcrypto"]["ok"]
         assert findings["extension:appdb:citext"]["ok"]
         assert not findings["pg_upgrade --check"]["ok"]  # missing library, as pg_upgrade itself sees it
+        assert "loadable_libraries.txt: could not load library" in findings["pg_upgrade --check"]["message"]
+        assert 'lock file "postmaster.pid"' not in findings["pg_upgrade --check"]["message"]  # the live-server probe
+        md = _markdown(lab, report)
+        assert "stopped before anything changed" in report["outcome"]["summary"] and "extension pgcrypto" in report["outcome"]["error"]
+        assert "## What happened" in md and "extension pgcrypto" in md
+        assert "| ERROR | extension:appdb:pgcrypto | extension pgcrypto " in md  # findings as a table, failures first
+        assert md.index("| ERROR | extension:appdb:pgcrypto") < md.index("| ok | extension:appdb:citext")
         _untouched(lab)
     finally:
         lab.query(lab.primary_port, "DROP EXTENSION IF EXISTS pgcrypto", dbname="appdb")
@@ -41,6 +48,7 @@ def test_check_failure_stops_before_anything_changes(start_state):
 
 def test_trial_failure_leaves_production_untouched(start_state):
     lab = start_state
+    old = lab.env["PG_OLD_MINOR"]
     # pg_stat_bgwriter lost checkpoints_timed in 17: --check passes, restoring the schema fails.
     lab.query(lab.primary_port, "CREATE VIEW app.bgwriter_report AS SELECT checkpoints_timed FROM pg_stat_bgwriter",
               dbname="appdb")
@@ -54,8 +62,67 @@ def test_trial_failure_leaves_production_untouched(start_state):
         assert "checkpoints_timed" in canary["details"]["error"]
         assert step(report, "major-upgrade") is None
         _untouched(lab)
+        # The failure summary is the lines that explain it (the unit tests hold the other shapes).
+        cause = "database appdb, VIEW bgwriter_report: column pg_stat_bgwriter.checkpoints_timed does not exist"
+        assert "Restoring database schemas in the new cluster: failed | " + cause in canary["details"]["error"]
+        for noise in ("*failure*", " ok |", "the probable cause", "terminating connection", "command:"):
+            assert noise not in canary["details"]["error"], noise
+        # Both report files say what happened, the error, and what was and was not changed.
+        md = _markdown(lab, report)
+        outcome = report["outcome"]
+        assert report["status"] == "failed" and "status: **failed**" in md
+        assert "production was not touched" in outcome["summary"] and "production was not touched" in _flat(md)
+        assert cause in outcome["error"] and cause in md
+        assert outcome["unchanged"] == ["pg-primary: still the primary on %s, never stopped; data directory %s not touched"
+                                        % (old, lab.env["PG_PRIMARY_DATA"]),
+                                        "pg-replica: still the replica on %s, never stopped; data directory %s not touched"
+                                        % (old, lab.env["PG_REPLICA_DATA"])]
+        assert "removed again" in outcome["changed"][0]
+        for line in outcome["unchanged"] + outcome["changed"]:
+            assert "- " + _flat(line) in _flat(md)
+        # ... and the state each host was left in.
+        assert [(h["host"], h["now"], h["unchanged"]) for h in report["report"]["state_after"]] == [
+            ("pg-primary", "primary on %s" % old, True), ("pg-replica", "replica on %s, streaming" % old, True)]
+        assert "| pg-replica | replica on %s | replica on %s, streaming | yes |" % (old, old) in md
+        # Each host's last message says what happened to the run and what state that host is in.
+        errors = _error_lines(out)
+        assert any(e.startswith("trial upgrade on the clone failed, production untouched") and cause in e
+                   and "pg-primary is as the run found it: primary on %s." % old in e for e in errors), errors
+        assert any(e.startswith("upgrade-postgres failed on pg-primary, not on this host: The trial major upgrade on a "
+                                "clone of pg-primary failed") and "production was not touched" in e
+                   and "pg-replica is as the run found it: replica on %s, streaming." % old in e for e in errors), errors
+        assert "upgrade-postgres failed\n" not in out
+        # Check findings are a table, one row per finding.
+        assert "| result | check | finding |" in md
+        assert "| ok | pg_upgrade --check | pg_upgrade --check --link passed |" in md
     finally:
         lab.query(lab.primary_port, "DROP VIEW IF EXISTS app.bgwriter_report", dbname="appdb")
+
+
+def _markdown(lab, report):
+    with open(os.path.join(lab.reports_dir, report["run_id"], "report.md")) as handle:
+        return handle.read()
+
+
+def _flat(text):
+    return " ".join(text.split())
+
+
+def _error_lines(out):
+    """The messages of the tasks that failed, one line each as Ansible prints them."""
+    prefix = "[ERROR]: Task failed: Action failed: "
+    return [line[len(prefix):] for line in out.splitlines() if line.startswith(prefix)]
+
+
+def test_check_mode_plans_without_creating_anything(start_state):
+    lab = start_state
+    scratch = os.path.join(lab.env["PG_SCRATCH_DIR"], "plan-%d" % os.getpid())  # a scratch area that does not exist yet
+    rc, out, report = lab.playbook("--check", "postgres_upgrade=major", "postgres_scratch_dir=%s" % scratch)
+    assert rc == 0, out[-3000:]
+    assert "would clone pg-primary into %s/canary/old" % scratch in out  # the plan, with the real pg_upgrade --check
+    assert not os.path.exists(scratch), sorted(os.listdir(scratch))
+    assert report is None and os.listdir(lab.reports_dir) == []
+    _untouched(lab)
 
 
 def test_gate_stops_after_the_canary_without_confirmation(start_state):

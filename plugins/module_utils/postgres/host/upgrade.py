@@ -169,8 +169,11 @@ def pg_upgrade_cmd(old_bindir, new_bindir, old_data_dir, new_data_dir, transfer,
 
 def run_check(old_bindir, new_bindir, old_data_dir, work_dir, transfer, jobs, old_port, new_port, socket_dir,
               os_user=None, superuser="postgres", settings=None):
-    """``pg_upgrade --check`` with the real run's options against a throw-away new cluster."""
-    _mkdir_owned(work_dir, os_user)
+    """``pg_upgrade --check`` with the real run's options against a throw-away new cluster.
+
+    Leaves nothing behind: the folders it had to create (``work_dir`` and missing parents) go
+    again with pg_upgrade's output, so a plan (``--check`` mode) creates nothing on the host."""
+    created = _create_dirs(work_dir, os_user)
     # A private folder for pg_upgrade's output, removed afterwards (the reasons are returned).
     run_dir = os.path.join(work_dir, "check-%d" % os.getpid())
     scratch = os.path.join(run_dir, "new")
@@ -190,6 +193,22 @@ def run_check(old_bindir, new_bindir, old_data_dir, work_dir, transfer, jobs, ol
         return result
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
+        for directory in created:
+            try:
+                os.rmdir(directory)
+            except OSError:  # something else put files there meanwhile: theirs, left alone
+                break
+
+
+def _create_dirs(path, os_user):
+    """Create ``path`` (given to ``os_user``) and its missing parents; return those created, deepest first."""
+    created = []
+    current = os.path.abspath(path)
+    while not os.path.isdir(current):
+        created.append(current)
+        current = os.path.dirname(current)
+    _mkdir_owned(path, os_user)
+    return created
 
 
 def _mkdir_owned(path, os_user):

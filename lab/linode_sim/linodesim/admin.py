@@ -65,11 +65,20 @@ def handle(ctx, method, path, body, query):
             ctx.requests.clear()
         return 200, {}
     if key == ("GET", "/settings"):
-        return 200, {"strict_fields": ctx.strict_fields}
+        return 200, {"strict_fields": ctx.strict_fields, "profile": dict(cloud.profile)}
     if key == ("PUT", "/settings"):
         if "strict_fields" in body:
             ctx.strict_fields = bool(body["strict_fields"])
-        return 200, {"strict_fields": ctx.strict_fields}
+        # {"profile": {"NODE_REPLACE_SECONDS": 60}}: change one cloud delay of the running simulator (tests
+        # that need time between a node's loss and its replacement); a restart reads the profile again.
+        for name, value in (body.get("profile") or {}).items():
+            if name not in cloud.profile:
+                raise bad_request("profile: unknown setting %r; known: %s" % (name, ", ".join(sorted(cloud.profile))))
+            try:
+                cloud.profile[name] = float(value)
+            except (TypeError, ValueError):
+                raise bad_request("profile: %s=%r is not a number of seconds" % (name, value))
+        return 200, {"strict_fields": ctx.strict_fields, "profile": dict(cloud.profile)}
     if key == ("POST", "/reconcile"):
         try:
             cloud.reconcile()

@@ -19,4 +19,9 @@ PDNS_API_KEY=lab-pdns-api-key
 # name pid-file for each daemon, in start order
 DAEMONS="pdns knot unbound"
 
-pid_alive() { [ -f "$D/$1.pid" ] && kill -0 "$(cat "$D/$1.pid")" 2>/dev/null; }
+# shellcheck source=lab/lib/daemon.sh
+. "$here/../lib/daemon.sh"
+say() { echo "dns: $*" >&2; }
+
+# pid_alive <daemon>: its PID file ($D/<daemon>.pid) names a running <daemon> process.
+pid_alive() { lab_alive "$D/$1.pid" "$1"; }

@@ -253,30 +253,15 @@ def ensure_cert(state_dir, hosts):
     if os.path.exists(crt) and os.path.exists(key):
         return crt, key
     import datetime  # pylint: disable=import-outside-toplevel
-    import ipaddress  # pylint: disable=import-outside-toplevel
-    from cryptography import x509  # pylint: disable=import-outside-toplevel
-    from cryptography.hazmat.primitives import hashes, serialization  # pylint: disable=import-outside-toplevel
-    from cryptography.hazmat.primitives.asymmetric import ec  # pylint: disable=import-outside-toplevel
-    from cryptography.x509.oid import NameOID  # pylint: disable=import-outside-toplevel
-    pkey = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lab edge")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    sans = [x509.DNSName(h) for h in sorted(hosts)] + [x509.DNSName("localhost"),
-                                                       x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(pkey.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=365))
-            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(pkey, hashes.SHA256()))
-    with open(key, "wb") as fh:
-        os.chmod(key, 0o600)
-        fh.write(pkey.private_bytes(serialization.Encoding.PEM,
-                                    serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()))
-    with open(crt, "wb") as fh:
-        fh.write(cert.public_bytes(serialization.Encoding.PEM))
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+    import labpki  # pylint: disable=import-outside-toplevel
+    pkey = labpki.new_key()
+    now = labpki.utcnow()
+    cert = labpki.certificate(labpki.name("lab edge"), pkey, not_before=now - datetime.timedelta(minutes=5),
+                              not_after=now + datetime.timedelta(days=365), ca=True,
+                              sans=sorted(hosts) + ["localhost", "127.0.0.1"])
+    labpki.write_key(key, pkey)
+    labpki.write_file(crt, labpki.cert_pem(cert))
     return crt, key
 
 

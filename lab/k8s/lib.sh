@@ -3,18 +3,13 @@
 # Works when called by lab/up (which exports REPO, LAB_STATE, ports ...) and on its own.
 
 K8S_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-LAB_DIR=${LAB_DIR:-$(dirname "$K8S_DIR")}
-REPO=${REPO:-$(dirname "$LAB_DIR")}
-LAB_STATE=${LAB_STATE:-$REPO/.lab}
-LAB_PYTHON=${LAB_PYTHON:-$REPO/.venv/bin/python}
+# shellcheck source=lab/lib/daemon.sh
+. "$K8S_DIR/../lib/daemon.sh"
+# LAB_PORTS_FILE lets a test run a second, isolated instance on other ports.
+lab_env "$K8S_DIR"
 if [ -z "${LAB_PROFILE:-}" ]; then
   LAB_PROFILE=$(cat "$LAB_STATE/profile" 2>/dev/null || echo fast)
 fi
-# LAB_PORTS_FILE lets a test run a second, isolated instance on other ports.
-set -a
-# shellcheck source=/dev/null
-. "${LAB_PORTS_FILE:-$LAB_DIR/ports.env}"
-set +a
 S=$LAB_STATE/k8s
 LOGS=$S/logs
 KUBECONFIG_PATH=$LAB_STATE/kubeconfig
@@ -34,54 +29,26 @@ proc_exe() {
 }
 
 # PID of a running process of ours, or nothing.
-proc_pid() {
-  local name=$1 pid cmd
-  pid=$(cat "$S/$name.pid" 2>/dev/null) || return 0
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 0
-  # A zombie (exited, not yet reaped) is not running.
-  [[ $(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null) == Z ]] && return 0
-  cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 0
-  [[ $cmd == *"$(proc_exe "$name")"* ]] && echo "$pid"
-  return 0
-}
+proc_pid() { lab_pid "$S/$1.pid" "$(proc_exe "$1")"; }
 
-# Start one process detached from our session, logging to $LOGS/<name>.log; the child writes
-# its own PID before exec so the PID file names the real process.
+# Start one process detached from our session, logging to $LOGS/<name>.log; the PID file names
+# the real process and the daemon inherits no descriptor (not lock_component's lock either, or
+# every later up/down would wait on it).
 start_proc() {
   local name=$1; shift
   mkdir -p "$LOGS"
   echo "--- $(date -u +%FT%TZ) start: $*" >>"$LOGS/$name.log"
-  # 9>&-: the daemon must not inherit lock_component's lock, or every later up/down waits on it.
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$S/$name.pid" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
-  local i
-  for i in $(seq 50); do
-    [ -n "$(proc_pid "$name")" ] && return 0
-    sleep 0.1
-  done
-  die "$name did not start; see $LOGS/$name.log"
+  lab_daemon "$S/$name.pid" "$LOGS/$name.log" "$@"
+  lab_wait_pid "$S/$name.pid" "$(proc_exe "$name")" 50 || die "$name did not start; see $LOGS/$name.log"
 }
 
 # Stop one process: TERM, then KILL after a grace period. Removes its PID file.
 # The API server drains its long-running requests for up to a minute; nothing it holds is not
 # already in etcd, so 5 s is plenty in the lab.
 stop_proc() {
-  local name=$1 pid i grace=150
-  [ "$name" = kube-apiserver ] && grace=50
-  pid=$(proc_pid "$name")
-  if [ -n "$pid" ]; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for (( i=0; i<grace; i++ )); do
-      kill -0 "$pid" 2>/dev/null || break
-      [ -n "$(proc_pid "$name")" ] || break
-      sleep 0.1
-    done
-    if [ -n "$(proc_pid "$name")" ]; then
-      say "$name (pid $pid) still running $((grace / 10)) s after SIGTERM; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-      sleep 0.2
-    fi
-  fi
-  rm -f "$S/$name.pid"
+  local grace=150
+  [ "$1" = kube-apiserver ] && grace=50
+  lab_stop "$S/$1.pid" "$(proc_exe "$1")" "$grace" "$1"
 }
 
 # Who listens on a TCP port (for error messages); empty when unknown.

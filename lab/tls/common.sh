@@ -13,10 +13,11 @@ PEBBLE_DIR_URL=https://127.0.0.1:$PEBBLE_PORT/dir
 # name of each daemon (= its pid file under $D), in start order
 DAEMONS="nginx pebble"
 
-pid_alive() { [ -f "$D/$1.pid" ] && kill -0 "$(cat "$D/$1.pid")" 2>/dev/null; }
+# shellcheck source=lab/lib/daemon.sh
+. "$here/../lib/daemon.sh"
+say() { echo "tls: $*" >&2; }
 
-wait_for() {  # what, command...
-  local what=$1; shift
-  for _ in $(seq 1 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "tls: $what did not come up" >&2; return 1
-}
+# pid_alive <daemon>: its PID file ($D/<daemon>.pid) names a running <daemon> process.
+pid_alive() { lab_alive "$D/$1.pid" "$1"; }
+
+wait_for() { lab_wait_for "$1" 100 "${@:2}"; }  # what, command...

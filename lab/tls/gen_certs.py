@@ -10,16 +10,15 @@ case is the incomplete chain) and certs/<name>.key, and is listed in cases.json.
 """
 
 import datetime
-import ipaddress
 import json
 import os
 import sys
 import time
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization  # noqa: F401 - tests read keys through it
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+import labpki  # noqa: E402
 
 DOMAIN = "lab.test"
 NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
@@ -40,79 +39,25 @@ CASES = {
 }
 
 
-def _key():
-    return ec.generate_private_key(ec.SECP256R1())
+_key = labpki.new_key
+_pem = labpki.cert_pem
+_key_pem = labpki.key_pem
+_write = labpki.write_file
 
 
 def _name(cn):
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "fournines lab"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _ski(key):
-    return x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    return labpki.name(cn, "fournines lab", organization_first=True)
 
 
 def _ca(cn, key, issuer_cert, issuer_key, path_len):
-    builder = (x509.CertificateBuilder()
-               .subject_name(_name(cn))
-               .issuer_name(issuer_cert.subject if issuer_cert else _name(cn))
-               .public_key(key.public_key())
-               .serial_number(x509.random_serial_number())
-               .not_valid_before(NOW - 400 * DAY)
-               .not_valid_after(NOW + 3650 * DAY)
-               .add_extension(x509.BasicConstraints(ca=True, path_length=path_len), critical=True)
-               .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-                              critical=True)
-               .add_extension(_ski(key), critical=False))
-    signer = issuer_key or key
-    builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
-                                    critical=False)
-    return builder.sign(signer, hashes.SHA256())
+    return labpki.certificate(_name(cn), key, issuer_key, issuer_cert, NOW - 400 * DAY, NOW + 3650 * DAY,
+                              ca=True, path_length=path_len, key_usage=("key_cert_sign", "crl_sign"), key_ids=True)
 
 
 def _leaf(names, key, issuer_cert, issuer_key, before, after):
-    sans = []
-    for n in names:
-        try:
-            sans.append(x509.IPAddress(ipaddress.ip_address(n)))
-        except ValueError:
-            sans.append(x509.DNSName(n))
-    subject = _name(names[0])
-    builder = (x509.CertificateBuilder()
-               .subject_name(subject)
-               .issuer_name(issuer_cert.subject if issuer_cert else subject)
-               .public_key(key.public_key())
-               .serial_number(x509.random_serial_number())
-               .not_valid_before(NOW + before * DAY)
-               .not_valid_after(NOW + after * DAY)
-               .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-               .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False),
-                              critical=True)
-               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-               .add_extension(_ski(key), critical=False))
-    signer = issuer_key or key
-    builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
-                                    critical=False)
-    return builder.sign(signer, hashes.SHA256())
-
-
-def _pem(cert):
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _write(path, data, mode=0o644):
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-
-
-def _key_pem(key):
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return labpki.certificate(_name(names[0]), key, issuer_key, issuer_cert, NOW + before * DAY, NOW + after * DAY,
+                              ca=False, sans=names, key_usage=("digital_signature",),
+                              extended_usage=[labpki.SERVER_AUTH], key_ids=True)
 
 
 def stale(base, max_age=86400):

@@ -10,7 +10,8 @@ __metaclass__ = type
 class ModuleDocFragment(object):
     """The Linode connection options of every lke_* module (module_utils/linode/api.py LINODE_ARG_SPEC)."""
 
-    _CONNECTION = r"""
+    DOCUMENTATION = r"""
+options:
   api_token:
     description:
       - Linode API personal access token with read/write access to Kubernetes (LKE).
@@ -29,18 +30,6 @@ class ModuleDocFragment(object):
         5xx or a dropped connection. Retries back off exponentially and honour C(Retry-After).
     type: float
     default: 300
-"""
-
-    _CLUSTER = r"""
-  cluster_id:
-    description:
-      - The LKE cluster id (C(GET /lke/clusters) lists them). The module acts on this cluster only and
-        refuses a node or instance that belongs to another one.
-    type: int
-    required: true
-"""
-
-    _NOTES = r"""
 requirements:
   - linode_api4 >= 5.0
 notes:
@@ -48,8 +37,13 @@ notes:
     C(group/fournines.runbooks.linode).
 """
 
-    #: The connection (module_utils/linode/api.py LINODE_ARG_SPEC), for modules that act on no cluster.
-    DOCUMENTATION = "options:" + _CONNECTION + _NOTES
-
-    #: The connection and the cluster every lke_* module acts on (LKE_ARG_SPEC).
-    LKE = "options:" + _CLUSTER + _CONNECTION + _NOTES
+    # The cluster every lke_* module acts on (module_utils/linode/api.py LKE_ARG_SPEC), beside DOCUMENTATION.
+    LKE = r"""
+options:
+  cluster_id:
+    description:
+      - The LKE cluster id (C(GET /lke/clusters) lists them). The module acts on this cluster only and
+        refuses a node or instance that belongs to another one.
+    type: int
+    required: true
+"""

@@ -28,6 +28,7 @@ author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
+  - fournines.runbooks.linode
   - fournines.runbooks.linode.lke
   - kubernetes.core.k8s_auth_options
 options:

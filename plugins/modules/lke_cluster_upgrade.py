@@ -21,6 +21,7 @@ author:
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.journal
+  - fournines.runbooks.linode
   - fournines.runbooks.linode.lke
 attributes:
   check_mode:

@@ -1,8 +1,10 @@
 """The runbooks end to end against the lab: a failing migration hook still restores the TTLs on
 every nameserver, and TTLs lowered days ahead are restored by another run from the journal."""
 
+import datetime
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -10,7 +12,7 @@ import uuid
 
 import pytest
 
-from dnslab import APP_RECORDS, REPO, labenv
+from dnslab import APP_RECORDS, REPO, ZONE, labenv
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.dns import propagation
 
@@ -48,6 +50,10 @@ def served_ttls(nameservers):
     return out
 
 
+def epoch(stamp):
+    return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
 def journal(reports, run_id):
     return json.load(open(os.path.join(reports, run_id, "state.json")))
 
@@ -76,9 +82,46 @@ def test_lowered_days_ahead_restored_by_another_run(run_id, reports, nameservers
     assert again.returncode == 0 and "changed=0" in again.stdout  # a re-run keeps the saved originals
     pending = journal(reports, run_id)["facts"]["dns_ttl"]["records"]
     assert set(v["original_ttl"] for v in pending.values()) == {3600}
+    # the report written after lowering says when the migration may start: lowered + publish lag 0 + 3600 s (+1)
+    saved = journal(reports, run_id)["facts"]["dns_ttl"]["records"]["app.lab.example./A"]
+    assert epoch(saved["old_answers_gone_at"]) >= epoch(saved["lowered_at"]) + 3601
+    assert "So the migration may start at " in " ".join(lowered.stdout.split())
+    with open(os.path.join(reports, run_id, "report.md")) as handle:
+        markdown = handle.read()
+    assert "- app.lab.example. A: old answers gone from every cache at %s (lowered at " % saved["old_answers_gone_at"] \
+        in markdown and "+ publish lag 0 s + old TTL 3600 s" in markdown
+    assert "The migration may start at **" in markdown
     restored = playbook("restore-dns-ttl.yml", reports, {"dns_migration_run_id": run_id, "dns_migration_provider": "rfc2136"})
     assert restored.returncode == 0, restored.stdout
     assert set(served_ttls(nameservers).values()) == {3600}
+
+
+def test_check_mode_says_when_the_migration_may_start(run_id, reports, nameservers, make_provider):
+    """A record cached for a day: --check shows its TTL and, per record and overall, when the answers cached
+    before the lowering will have left every cache (now + the provider's publish lag + the old TTL), which
+    is when the migration may start; it changes nothing."""
+    api = make_provider("powerdns")
+    key = ("app.lab.example.", "A")
+    api.set_ttls(ZONE, [(api.get(ZONE, [key])[key], 86400)])
+    propagation.wait_converged(nameservers, ZONE, propagation.normalize_expectations(
+        [{"name": key[0], "type": key[1], "ttl": 86400}], ZONE), timeout=30, interval=0.1)
+    before = time.time()
+    result = playbook("lower-dns-ttl.yml", reports, "--check", {"dns_migration_run_id": run_id,
+                                                                "dns_migration_publish_lag": 900})
+    after = time.time()
+    out = " ".join(result.stdout.split())
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "ttl 86400, want 60" in out  # what the nameservers serve now
+    app = re.search(r"app\.lab\.example\. A: old answers gone from every cache at (\S+), in 1 d 0 h 15 min 1 s "
+                    r"\(now \+ publish lag 900 s \+ old TTL 86400 s \+ 1 s for resolvers", out)
+    assert app, out[-3000:]
+    assert before + 87301 <= epoch(app.group(1)) <= after + 87301
+    assert re.search(r"www\.lab\.example\. CNAME: old answers gone from every cache at \S+, in 1 h 15 min 1 s "
+                     r"\(now \+ publish lag 900 s \+ old TTL 3600 s", out), out[-3000:]
+    assert ("So the migration may start at %s, in 1 d 0 h 15 min 1 s if the TTLs are lowered now: then the old answers "
+            "of every record have left every cache (the last is app.lab.example. A)." % app.group(1)) in out
+    assert served_ttls(nameservers)[(nameservers[0][0], "app.lab.example.", "A")] == 86400
+    assert not os.path.exists(os.path.join(reports, run_id))
 
 
 def test_bad_ttl_fails_before_anything_changes(run_id, reports, nameservers):

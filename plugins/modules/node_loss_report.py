@@ -42,6 +42,11 @@ options:
     type: list
     elements: dict
     default: []
+  released:
+    description: Nodes whose taint the run removed (C(node), C(reason)), shown in the report.
+    type: list
+    elements: dict
+    default: []
   key:
     description: What the run acts on (the cluster id), recorded in the journal when the run has none yet.
     type: str
@@ -77,7 +82,7 @@ json:
   returned: always
   type: str
 report:
-  description: C(incidents) (with C(outage_seconds) and C(phases) when measured), C(skipped), C(holds),
+  description: C(incidents) (with C(outage_seconds) and C(phases) when measured), C(skipped), C(holds), C(released),
     C(tainted), C(outage_seconds) (the longest).
   returned: always
   type: dict
@@ -104,6 +109,7 @@ def main():
         journal_dir=dict(type="path", required=True),
         skipped=dict(type="list", elements="dict", default=[]),
         holds=dict(type="list", elements="dict", default=[]),
+        released=dict(type="list", elements="dict", default=[]),
         key=dict(type="str", no_log=False),
         event=dict(type="dict", default={}),
         ledger=dict(type="path"),
@@ -115,9 +121,9 @@ def main():
         if module.check_mode:
             journal = RunJournal(os.path.dirname(path), os.path.basename(path), incident.RUNBOOK)
             module.exit_json(changed=False, markdown=None, json=None, report=node_loss.summarize(
-                journal.state, p["skipped"], p["holds"]), charged=[])
+                journal.state, p["skipped"], p["holds"], p["released"]), charged=[])
         journal = orchestrate.open_run(path, p["key"], p["event"], p["skipped"])
-        data = node_loss.summarize(journal.state, p["skipped"], p["holds"])
+        data = node_loss.summarize(journal.state, p["skipped"], p["holds"], p["released"])
         for item in data["incidents"]:
             measured = node_loss.outage(item)
             if p["ledger"] and measured:

@@ -29,7 +29,7 @@ def outage(record):
     """(start, end, phases) of an incident's outage in epoch seconds, or None when not measurable."""
     start = record.get("last_heartbeat") or record.get("lost_since")
     ends = [record.get(k) for k in ("replaced", "volumes_attached") if record.get(k)]
-    if not start or not record.get("tainted") or len(ends) < 2:
+    if not start or not record.get("tainted") or not record.get("replaced"):
         return None
     end = max(ends)
     phases = []
@@ -42,7 +42,7 @@ def outage(record):
     return start, end, phases
 
 
-def summarize(state, skipped=None, holds=None):
+def summarize(state, skipped=None, holds=None, released=None):
     """The report's data: incidents with their outage, plus what was skipped and why."""
     incidents = []
     for name, record in sorted(((state.get("facts") or {}).get("incidents") or {}).items()):
@@ -53,6 +53,7 @@ def summarize(state, skipped=None, holds=None):
             item["phases"] = measured[2]
         incidents.append(item)
     return {"incidents": incidents, "skipped": list(skipped or []), "holds": list(holds or []),
+            "released": list(released or []),
             "tainted": [i["node"] for i in incidents if i.get("tainted")],
             "outage_seconds": max([i.get("outage_seconds", 0) for i in incidents] or [0])}
 
@@ -81,6 +82,8 @@ def sections(data):
         out.append(("Not acted on", "\n".join("- %s: %s" % (s["node"], s["reason"]) for s in data["skipped"])))
     if data["holds"]:
         out.append(("Held by", "\n".join("- %s run %s" % (h["runbook"], h["run_id"]) for h in data["holds"])))
-    if not data["incidents"] and not data["skipped"]:
+    if data["released"]:
+        out.append(("Taint removed", "\n".join("- %s: %s" % (r["node"], r["reason"]) for r in data["released"])))
+    if not data["incidents"] and not data["skipped"] and not data["released"]:
         out.append(("Nothing to do", "No lost node needed a response."))
     return out

@@ -137,7 +137,7 @@ def progress(kube, name, pods):
     left = {p["metadata"]["uid"] for p in kube.pods(node_name=name)} if kube.node(name) is not None else set()
     gone = not any(p["uid"] in left for p in pods)
     replaced = gone and all(_controller_ready(kube, p) for p in pods)
-    attached = True
+    attached = gone  # no volumes: nothing to attach, counted once the pods are gone
     claims = [(p["namespace"], c) for p in pods for c in p["claims"]]
     if claims:
         try:

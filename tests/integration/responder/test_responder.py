@@ -114,10 +114,11 @@ def test_two_lost_nodes_only_the_limit_is_tainted_and_the_next_run_releases_it(t
             _lose_heartbeat(core, name)
         result = rl.run_playbook(tmp_path, {"node_loss_response_settle_timeout": 1, "node_loss_response_wait_timeout": 30})
         assert result.returncode == 0, result.stdout[-3000:]
-        assert len(rl.tainted(core)) == 1, rl.tainted(core)
+        outcome = rl.report(tmp_path, rl.runs(tmp_path)[-1])["report"]
+        assert len(rl.tainted(core)) == 1, (rl.tainted(core), outcome)
         (handled,) = rl.tainted(core)
         other = [n for n in names if n != handled][0]
-        skipped = rl.report(tmp_path, rl.runs(tmp_path)[-1])["report"]["skipped"]
+        skipped = outcome["skipped"]
         assert [s["node"] for s in skipped if "limit of 1" in s["reason"]] == [other], skipped
         # the node comes back while the taint is still on it (the response ended before it settled):
         for instance in instances:

@@ -28,20 +28,13 @@ author:
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
   - kubernetes.core.k8s_auth_options
+  - fournines.runbooks.tls_thresholds
 options:
   namespaces:
     description: Namespaces to read; empty means all namespaces.
     type: list
     elements: str
     default: []
-  warn_days:
-    description: A Certificate expiring in fewer days is a V(warning).
-    type: int
-    default: 21
-  fail_days:
-    description: A Certificate expiring in fewer days is V(critical). Must not exceed O(warn_days).
-    type: int
-    default: 7
   stuck_minutes:
     description: An issuance (Issuing=True) running longer than this is reported as a stuck renewal (V(warning)).
     type: int
@@ -50,9 +43,6 @@ options:
     description: One deadline in seconds for all API calls, retries of HTTP 429/5xx included.
     type: int
     default: 60
-  now:
-    description: Judge at this time (ISO 8601) instead of now.
-    type: str
 requirements:
   - kubernetes
   - cryptography
@@ -152,12 +142,9 @@ def main():
     module = AnsibleModule(
         argument_spec=client.k8s_argument_spec(
             namespaces=dict(type="list", elements="str", default=[]),
-            warn_days=dict(type="int", default=21),
-            fail_days=dict(type="int", default=7),
             stuck_minutes=dict(type="int", default=60),
             timeout=dict(type="int", default=60),
-            now=dict(type="str"),
-        ),
+            **tls_endpoint_scan.EXPIRY_ARG_SPEC),
         supports_check_mode=True,
     )
     p = module.params

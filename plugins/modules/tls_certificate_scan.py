@@ -29,6 +29,7 @@ author:
   - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
+  - fournines.runbooks.tls_thresholds
 options:
   endpoints:
     description: The endpoints to scan.
@@ -69,17 +70,6 @@ options:
     description: Endpoints scanned at the same time.
     type: int
     default: 32
-  warn_days:
-    description: An endpoint whose certificate expires in fewer days is a V(warning).
-    type: int
-    default: 21
-  fail_days:
-    description: An endpoint whose certificate expires in fewer days is V(critical). Must not exceed O(warn_days).
-    type: int
-    default: 7
-  now:
-    description: Judge the certificates at this time (ISO 8601) instead of now.
-    type: str
 notes:
   - Unlike M(community.crypto.get_certificate), which reads one endpoint per task and never
     checks the host name, one call scans hundreds of endpoints and checks names and chains.
@@ -216,10 +206,7 @@ def main():
             ca_file=dict(type="path"),
             timeout=dict(type="float", default=5.0),
             concurrency=dict(type="int", default=32),
-            warn_days=dict(type="int", default=21),
-            fail_days=dict(type="int", default=7),
-            now=dict(type="str"),
-        ),
+            **tls_endpoint_scan.EXPIRY_ARG_SPEC),
         supports_check_mode=True,
     )
     p = module.params

@@ -49,6 +49,9 @@ UTC = datetime.timezone.utc
 DAY = 86400.0
 STATUSES = ("ok", "warning", "critical", "error")
 
+#: The expiry thresholds of every module that judges certificates (doc fragment fournines.runbooks.tls_thresholds).
+EXPIRY_ARG_SPEC = dict(warn_days=dict(type="int", default=21), fail_days=dict(type="int", default=7), now=dict(type="str"))
+
 
 class TLSError(RunbookError):
     """Bad endpoint list, CA file or thresholds."""

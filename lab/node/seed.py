@@ -109,15 +109,17 @@ def down(name):
     adm = client.AdmissionregistrationV1Api(dyn)
     # Webhooks served by pods on the node: gone with the node, or the API server dials a
     # ClusterIP that only the node's namespace routes.
+    real_ns = {ns.metadata.name for ns in core.list_namespace(label_selector="lab.fournines.io/on-real-node=true").items}
     for lister, deleter in ((adm.list_validating_webhook_configuration, adm.delete_validating_webhook_configuration),
                             (adm.list_mutating_webhook_configuration, adm.delete_mutating_webhook_configuration)):
         for cfg in lister().items:
-            if any(w.client_config.service is not None for w in cfg.webhooks or []):
+            if any(w.client_config.service is not None and w.client_config.service.namespace in real_ns
+                   for w in cfg.webhooks or []):
                 ignore_404(deleter, cfg.metadata.name)
     # Namespaces whose workloads only run on the real node go with it (their pods would stay
     # Pending and count against everybody else's checks).
-    for ns in core.list_namespace(label_selector="lab.fournines.io/on-real-node=true").items:
-        ignore_404(core.delete_namespace, ns.metadata.name)
+    for name in real_ns:
+        ignore_404(core.delete_namespace, name)
     # The pods bound to the node can never stop on their own now: remove them at once.
     for pod in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={name}").items:
         ignore_404(core.delete_namespaced_pod, pod.metadata.name, pod.metadata.namespace, grace_period_seconds=0)

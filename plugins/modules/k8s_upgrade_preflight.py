@@ -317,11 +317,8 @@ def main():
         check_same_cluster(lke.api_endpoints(), kube.host, p["cluster_id"])
         view = cluster_view(lke, kube, p["target_version"])
         budget = None
-        if p["slo"].get("ledger"):
-            cfg = p["slo"]
-            budget = slo.budget(cfg.get("objective", 99.99), cfg.get("window", "30d"), slo.read_ledger(cfg["ledger"]),
-                                exclude_tags=cfg.get("exclude_tags") or [])
-            budget["min_remaining_percent"] = float(cfg.get("min_remaining_percent", 0) or 0)
+        if p["slo"]["ledger"]:
+            budget = slo.ledger_budget(**p["slo"])
         out = evaluate(snapshot(kube, view), p["target_version"], gates, concurrency=p["concurrency"],
                        downtime_model=p["downtime_model"], budget=budget, window=_given(p["maintenance_window"]),
                        relaxed_pdbs=p["relaxed_pdbs"])

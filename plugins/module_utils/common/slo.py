@@ -226,6 +226,13 @@ def budget_allows(report, planned_seconds, min_remaining_percent=0.0):
     return True, "%.0f s of planned downtime leaves %.0f s of %.0f s" % (planned, after, report["allowed_seconds"])
 
 
+def ledger_budget(ledger, objective=99.99, window="30d", exclude_tags=None, min_remaining_percent=0.0):
+    """:func:`budget` of the ledger file ``ledger``, noting the share of it a gate keeps (``min_remaining_percent``)."""
+    report = budget(objective, window, read_ledger(ledger), exclude_tags=exclude_tags or [])
+    report["min_remaining_percent"] = float(min_remaining_percent or 0)
+    return report
+
+
 def read_ledger(path):
     """Read a JSON-lines ledger; a missing file is an empty ledger."""
     if not os.path.exists(path):

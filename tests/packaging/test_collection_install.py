@@ -17,7 +17,7 @@ LAB_INVENTORY = os.path.join(REPO, "inventories", "lab")
 # playbook's fully qualified name cannot hold one), and the hyphenated file names that the docs,
 # AWX job templates and users' commands use (each imports its runbook).
 RUNBOOKS = ("upgrade_cluster", "upgrade_postgres", "dns_migration", "lower_dns_ttl", "restore_dns_ttl",
-            "check_certificates", "node_failure_drill", "awx_configure")
+            "check_certificates", "node_failure_drill", "respond_node_loss", "awx_configure")
 
 
 @pytest.fixture(scope="module")

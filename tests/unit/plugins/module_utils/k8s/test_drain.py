@@ -12,7 +12,7 @@ import pytest
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import objects
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import K8sApiError, K8sError
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.drain import DrainBlocked, DrainError, Drainer
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.drain import DrainBlocked, DrainError, Drainer, blockers, classify
 
 OWNER = "run-42"
 
@@ -427,3 +427,37 @@ def test_terminating_pods_are_left_alone(clock):
     drainer, dummy = make(clock, kube)
     result = drainer.drain(["n1"])
     assert kube.evictions() == [] and result["left_alone"] == ["app/web-1 (already terminating)"]
+
+
+# ---- classify and blockers, the plan before any change ---------------------------------------
+
+def plain_pod(name, ns="app", labels=None, owner_kind="ReplicaSet", phase="Running", annotations=None):
+    meta = {"name": name, "namespace": ns, "uid": name + "-uid", "labels": labels or {}, "annotations": annotations or {}}
+    if owner_kind:
+        meta["ownerReferences"] = [{"kind": owner_kind, "name": "owner", "controller": True, "uid": "o"}]
+    return {"metadata": meta, "spec": {"nodeName": "n1"}, "status": {"phase": phase}}
+
+
+def plain_pdb(name, ns, match, allowed, expected, desired):
+    return {"metadata": {"name": name, "namespace": ns}, "spec": {"selector": {"matchLabels": match}},
+            "status": {"disruptionsAllowed": allowed, "expectedPods": expected, "desiredHealthy": desired,
+                       "currentHealthy": expected}}
+
+
+def test_classify_skips_daemonsets_mirror_finished():
+    pods = [plain_pod("ds", owner_kind="DaemonSet"), plain_pod("mirror", owner_kind=None, annotations={"kubernetes.io/config.mirror": "x"}),
+            plain_pod("done", phase="Succeeded"), plain_pod("web")]
+    evict, skipped = classify(pods)
+    assert [objects.pod_key(p) for p in evict] == ["app/web"]
+    assert dict(skipped) == {"app/ds": "DaemonSet pod", "app/mirror": "mirror (static) pod", "app/done": "finished"}
+
+
+def test_blockers_bare_pod_and_zero_pdb():
+    pods = [plain_pod("bare", owner_kind=None), plain_pod("legacy-1", ns="blocked", labels={"app": "legacy"}),
+            plain_pod("api-1", labels={"app": "api"})]
+    pdbs = [plain_pdb("legacy", "blocked", {"app": "legacy"}, 0, 2, 2), plain_pdb("api", "app", {"app": "api"}, 1, 3, 2)]
+    found = blockers(pods, pdbs)
+    assert len(found) == 2
+    assert any("app/bare has no controller" in f for f in found)
+    assert any("blocked/legacy allows 0 disruptions" in f for f in found)
+    assert blockers(pods, pdbs, allow_bare=True) == [f for f in found if "bare" not in f]

@@ -1,7 +1,8 @@
+"""k8s/objects.py: readiness, selectors and PDBs, volumes of pods, and cordoning only what this collection cordoned."""
+
 import pytest
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import objects
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.drain import blockers, classify
 
 
 def pod(name, ns="app", labels=None, owner_kind="ReplicaSet", phase="Running", volumes=None, annotations=None):
@@ -38,25 +39,6 @@ def test_pdb_never_allows_distinguishes_static_from_transient():
     assert not objects.pdb_never_allows(pdb("empty", "app", {}, 0, 0, 0))        # protects nothing
 
 
-def test_classify_skips_daemonsets_mirror_finished():
-    pods = [pod("ds", owner_kind="DaemonSet"), pod("mirror", owner_kind=None, annotations={"kubernetes.io/config.mirror": "x"}),
-            pod("done", phase="Succeeded"), pod("web")]
-    evict, skipped = classify(pods)
-    assert [objects.pod_key(p) for p in evict] == ["app/web"]
-    assert dict(skipped) == {"app/ds": "DaemonSet pod", "app/mirror": "mirror (static) pod", "app/done": "finished"}
-
-
-def test_blockers_bare_pod_and_zero_pdb():
-    pods = [pod("bare", owner_kind=None), pod("legacy-1", ns="blocked", labels={"app": "legacy"}),
-            pod("api-1", labels={"app": "api"})]
-    pdbs = [pdb("legacy", "blocked", {"app": "legacy"}, 0, 2, 2), pdb("api", "app", {"app": "api"}, 1, 3, 2)]
-    found = blockers(pods, pdbs)
-    assert len(found) == 2
-    assert any("app/bare has no controller" in f for f in found)
-    assert any("blocked/legacy allows 0 disruptions" in f for f in found)
-    assert blockers(pods, pdbs, allow_bare=True) == [f for f in found if "bare" not in f]
-
-
 def test_local_volumes_and_claims():
     p = pod("x", volumes=[{"name": "cache", "emptyDir": {}}, {"name": "data", "persistentVolumeClaim": {"claimName": "d"}},
                           {"name": "host", "hostPath": {"path": "/x"}}])
@@ -71,3 +53,55 @@ def test_readiness():
     assert not objects.pod_ready(ready)
     assert objects.node_ready({"status": {"conditions": [{"type": "Ready", "status": "True"}]}})
     assert not objects.node_ready({"status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}})
+
+
+class FakeKube(object):
+    def __init__(self, nodes):
+        self.nodes_ = nodes
+        self.patches = []
+
+    def node(self, name):
+        return self.nodes_.get(name)
+
+    def patch_node(self, name, patch):
+        self.patches.append((name, patch))
+
+
+def node(unschedulable=False, notes=None):
+    return {"metadata": {"name": "n1", "annotations": dict(notes or {})},
+            "spec": {"unschedulable": True} if unschedulable else {}}
+
+
+def test_cordon_marks_the_node_as_ours():
+    kube = FakeKube({"n1": node()})
+    assert objects.cordon(kube, "n1", "run-7") is True
+    assert kube.patches == [("n1", {"spec": {"unschedulable": True},
+                                    "metadata": {"annotations": {objects.CORDONED_BY: "run-7"}}})]
+
+
+def test_a_node_cordoned_by_someone_else_is_left_unmarked():
+    kube = FakeKube({"n1": node(unschedulable=True)})
+    assert objects.cordon(kube, "n1", "run-7") is False and kube.patches == []
+
+
+def test_cordon_of_a_missing_node_names_it():
+    with pytest.raises(objects.K8sError, match="node 'ghost' does not exist"):
+        objects.cordon(FakeKube({}), "ghost", "run-7")
+
+
+def test_uncordon_only_what_we_cordoned_unless_forced():
+    kube = FakeKube({"n1": node(unschedulable=True)})
+    assert objects.uncordon(kube, "n1") is False and kube.patches == []
+    assert objects.uncordon(kube, "n1", force=True) is True
+    kube = FakeKube({"n1": node(unschedulable=True, notes={objects.CORDONED_BY: "run-7", objects.PHASE: "drained"})})
+    assert objects.uncordon(kube, "n1") is True
+    assert kube.patches == [("n1", {"metadata": {"annotations": {objects.CORDONED_BY: None, objects.PHASE: None}},
+                                    "spec": {"unschedulable": None}})]
+    assert objects.uncordon(FakeKube({}), "gone") is False  # a vanished node is not an error
+
+
+def test_who_cordoned():
+    assert objects.cordoned_by(node(notes={objects.CORDONED_BY: "run-7"})) == "run-7"
+    assert objects.cordoned_by(node()) is None and not objects.cordoned_by_us(None)
+    assert objects.kubelet_version({"status": {"nodeInfo": {"kubeletVersion": "v1.34.1"}}}) == "v1.34.1"
+    assert objects.kubelet_version(None) is None

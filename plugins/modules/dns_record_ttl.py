@@ -281,7 +281,7 @@ def main():
                 row["old_ttl"] = row["new_ttl"] = row["ttl"]
         elif p["action"] == "set":
             rows = ttl_change.lower(provider, zone, keys, ttl, state, check_mode=module.check_mode,
-                                 per_record=per_record, publish_lag=p["publish_lag"])
+                                    per_record=per_record, publish_lag=p["publish_lag"])
             result["migration_start"] = ttl_change.migration_start(rows)
         else:
             if not state.data["records"]:

@@ -223,7 +223,6 @@ def interrupted_runs(reports_dir, runbook, step_names, exclude=None):
     return sorted(found, key=lambda r: r["started"] or "", reverse=True)
 
 
-
 def open_journal(journal_dir, runbook=None):
     """The RunJournal at ``journal_dir``; its runbook name is read from the file if present."""
     if not journal_dir:
@@ -302,4 +301,3 @@ class StepRecorder(object):
             return
         with open(os.path.join(self.journal.dir, "progress.log"), "a") as handle:
             handle.write("%s %s: %s\n" % (time.strftime("%H:%M:%S", time.gmtime()), self.name, msg))
-

@@ -121,9 +121,9 @@ def test_pdb_and_owner_paths():
     k.pdbs()
     k.pdbs("app")
     k.owner("app", "StatefulSet", "db")
-    assert [c["path"] for c in k.api.calls] == ["/apis/policy/v1/poddisruptionbudgets",
-                                                 "/apis/policy/v1/namespaces/app/poddisruptionbudgets",
-                                                 "/apis/apps/v1/namespaces/app/statefulsets/db"]
+    assert [c["path"] for c in k.api.calls] == [
+        "/apis/policy/v1/poddisruptionbudgets", "/apis/policy/v1/namespaces/app/poddisruptionbudgets",
+        "/apis/apps/v1/namespaces/app/statefulsets/db"]
     assert k.owner("app", "Job", "batch") is None and len(k.api.calls) == 3  # not looked up
 
 

@@ -390,9 +390,8 @@ def test_owners_that_are_gone_or_not_replica_controllers_are_not_waited_for(cloc
 # ---- planning and the check mode -------------------------------------------------------------------
 
 def test_dry_run_asks_the_server_and_changes_nothing(clock):
-    kube = cluster(clock, [pod("web-1", "n1", "web-rs"), pod("db-1", "n1", "db-ss", kind="StatefulSet",
-                                                              labels={"app": "db"}),
-                           pod("other", "n1", "x-rs", labels={"app": "x"})],
+    db = pod("db-1", "n1", "db-ss", kind="StatefulSet", labels={"app": "db"})
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs"), db, pod("other", "n1", "x-rs", labels={"app": "x"})],
                    pdbs=[pdb("web", 0, 1, 2), pdb("db", 0, 1, 1, labels={"app": "db"})])
     kube.script["app/web-1"] = [429]
     kube.script["app/other"] = [403]

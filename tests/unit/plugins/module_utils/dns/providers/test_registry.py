@@ -35,8 +35,8 @@ def test_the_spec_carries_the_shared_connection_options_and_extras():
 
 @pytest.mark.parametrize("params, message", [
     ({"zone": "lab.example"}, "missing required arguments: provider"),
-    ({"provider": "route53", "zone": "lab.example"}, "value of provider must be one of: rfc2136, powerdns, linode, "
-                                                      "external_dns, got: route53"),
+    ({"provider": "route53", "zone": "lab.example"},
+     "value of provider must be one of: rfc2136, powerdns, linode, external_dns, got: route53"),
     ({"provider": "rfc2136", "zone": "lab.example", "rfc2136": {"server": "127.0.0.1", "tsig_key_algorithm": "md5"}},
      "value of tsig_key_algorithm must be one of: hmac-sha256"),
     ({"provider": "rfc2136", "zone": "lab.example", "rfc2136": {"server": "127.0.0.1", "port": "domain"}},

@@ -99,6 +99,32 @@ def test_trial_failure_leaves_production_untouched(start_state):
         lab.query(lab.primary_port, "DROP VIEW IF EXISTS app.bgwriter_report", dbname="appdb")
 
 
+def test_a_writing_smoke_query_fails_the_real_run_which_rolls_back(start_state):
+    """The real upgrade (--copy) verifies the new primary with a smoke query that writes: it fails
+    read-only, naming the query, and the rescue brings the old cluster back; the report says so."""
+    lab = start_state
+    old = lab.env["PG_OLD_MINOR"]
+    writing = "SELECT app.place_order(1, 1.00) IS NOT NULL"
+    orders = lab.query(lab.primary_port, "SELECT count(*) FROM app.orders", dbname="appdb")[0][0]
+    rc, out, report = lab.playbook("postgres_upgrade=major", "postgres_major_confirm=true", "postgres_transfer=copy",
+                                   json.dumps({"postgres_major_upgrade_smoke_queries": [writing]}))
+    assert rc != 0
+    assert step(report, "major-upgrade")["status"] == "rolled_back"
+    assert lab.describe(lab.primary_port) == ("primary", old) and lab.describe(lab.replica_port)[0] == "replica"
+    assert lab.query(lab.primary_port, "SELECT count(*) FROM app.orders", dbname="appdb")[0][0] == orders
+    said = "smoke query %r writes (cannot execute INSERT in a read-only transaction)" % writing
+    outcome, md = report["outcome"], _markdown(lab, report)
+    assert outcome["summary"].startswith("The real major upgrade of pg-primary failed at 'Check the new primary runs")
+    assert outcome["summary"].endswith("rolled back: the old cluster serves again on %s." % old)
+    assert said in outcome["error"]
+    assert "app.place_order(1, 1.00) IS NOT NULL' writes (cannot execute INSERT in a read-only transaction)" in md
+    assert "pg-primary and pg-replica: stopped for the upgrade, then started again on their old binaries" in outcome["changed"]
+    assert "- pg-primary and pg-replica: stopped for the upgrade, then started again on their old binaries" in md
+    errors = _error_lines(out)
+    assert any(e.startswith("upgrade-postgres failed on pg-primary, not on this host: The real major upgrade of pg-primary")
+               and "pg-replica is as the run found it: replica on %s" % old in e for e in errors), errors
+
+
 def _markdown(lab, report):
     with open(os.path.join(lab.reports_dir, report["run_id"], "report.md")) as handle:
         return handle.read()

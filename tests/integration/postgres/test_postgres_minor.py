@@ -179,6 +179,9 @@ def test_failed_canary_goes_back_to_the_old_binaries_and_the_primary_keeps_servi
     assert step(report, "minor-canary")["status"] == "rolled_back"
     assert step(report, "switchover") is None
     assert lab.is_start_state()  # replica back on 15.17 and streaming, primary untouched
+    # the report says what happened and what was (not) changed, whichever task wrote it last
+    assert report["outcome"]["summary"].startswith("The canary replica pg-replica failed on the new patch release")
+    assert report["outcome"]["unchanged"] == ["pg-primary: the primary on %s, never restarted" % lab.env["PG_OLD_MINOR"]]
 
 
 def _bindir_with_failing_pg_rewind(lab):

@@ -119,6 +119,7 @@ def recycle_batch(lke, kube, nodes, target, deadline, check_mode=False, poll=1.0
     recycled twice.
     """
     results = []
+    on_target = {}  # node id -> its state, for nodes given without an instance that already run the target
     for spec in nodes:
         state = node_state(lke, kube, spec["id"], target)
         if state is None:
@@ -126,7 +127,8 @@ def recycle_batch(lke, kube, nodes, target, deadline, check_mode=False, poll=1.0
         old = spec.get("instance_id") if spec.get("instance_id") is not None else state["instance_id"]
         needs = state["instance_id"] is not None and state["instance_id"] == old
         if needs and spec.get("instance_id") is None and state["at_target"]:
-            needs = False  # already runs the target: nothing to replace
+            needs = False  # already runs the target: nothing to replace, nothing to wait for
+            on_target[spec["id"]] = state
         results.append({"node_id": spec["id"], "old_instance_id": old, "old_node_name": state["node_name"],
                         "changed": needs})
     if check_mode:
@@ -142,6 +144,11 @@ def recycle_batch(lke, kube, nodes, target, deadline, check_mode=False, poll=1.0
                 res["changed"] = False  # busy: a recycle is already under way, so only wait
     for res in results:
         node_id, old = res["node_id"], res["old_instance_id"]
+        if node_id in on_target:
+            state = on_target[node_id]
+            res.update(new_instance_id=state["instance_id"], node_name=state["node_name"],
+                       kubelet_version=state["kubelet_version"], seconds=0.0)
+            continue
 
         def done():
             now = node_state(lke, kube, node_id, target)

@@ -298,14 +298,17 @@ def test_a_node_already_at_target_is_not_recycled_again_in_check_mode():
     assert results[0]["changed"] is False
 
 
-@pytest.mark.xfail(strict=True, reason="recycle_batch bug: a node given without instance_id that already runs the "
-                                       "target is not recycled, but the wait still wants a new instance, so the call "
-                                       "times out (lke_node_recycle documents this case as a no-op)")
-def test_a_node_already_at_target_is_not_recycled_again():
-    world = World("1.34", kubelet="v1.34.1", pools={101: 1})
-    spec = {"id": world.pools_[101]["nodes"][0]["id"]}  # no instance given: "recycle if not on target"
-    results = ops.recycle_batch(world, world, [spec], "1.34", world.deadline(30))
-    assert world.writes() == [] and results[0]["changed"] is False
+def test_a_node_already_at_target_is_neither_recycled_nor_waited_for():
+    world = World("1.34", kubelet="v1.34.1", pools={101: 2})
+    world.k8s[world.pools_[101]["nodes"][1]["instance_id"]]["status"]["nodeInfo"]["kubeletVersion"] = "v1.33.4"
+    specs = [{"id": n["id"]} for n in world.pools_[101]["nodes"]]  # no instance given: "recycle if not on target"
+    on_target = world.pools_[101]["nodes"][0]
+    results = ops.recycle_batch(world, world, specs, "1.34", world.deadline(30))
+    assert world.writes() == [("recycle_node", specs[1]["id"])]
+    assert results[0]["changed"] is False and results[1]["changed"] is True
+    assert results[0]["new_instance_id"] == on_target["instance_id"] == results[0]["old_instance_id"]
+    assert results[0]["kubelet_version"] == "v1.34.1" and results[0]["seconds"] == 0.0
+    assert results[1]["kubelet_version"] == "v1.34.2"
 
 
 def test_recycle_409_busy_means_a_recycle_is_under_way_so_only_wait():

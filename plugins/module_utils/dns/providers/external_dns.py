@@ -83,7 +83,8 @@ class ExternalDNSProvider(DNSProvider):
                     item.setdefault("kind", kind)
                     out.append(item)
             except ApiException as err:
-                raise DNSError("cannot list %ss at %s: %s" % (kind, self.kube.host, api_error_text(err)))
+                raise DNSError("cannot list %s at %s: %s" % ({"Ingress": "Ingresses"}.get(kind, kind + "s"), self.kube.host,
+                                                             api_error_text(err)))
         return out
 
     def check_zone(self, zone):

@@ -110,6 +110,17 @@ def incidents(tmp):
     return out
 
 
+def reported_incidents(tmp):
+    """The incidents of the runs that have written their report (the run is over)."""
+    out = []
+    for run in runs(tmp):
+        try:
+            out.extend(report(tmp, run)["report"]["incidents"])
+        except (OSError, ValueError, KeyError):
+            continue
+    return out
+
+
 def linode(method, path):
     """A Linode API call to the simulator (as a failure or an operator would make it)."""
     sim = labenv.component_env("linode_sim")

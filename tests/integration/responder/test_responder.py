@@ -34,8 +34,8 @@ def test_rulebook_taints_a_deleted_node_only_after_the_fence_and_releases_it(tmp
         # LKE's replacement comes now; the responder sees the node go and ends its response
         adm.call("PUT", "/settings", {"profile": {"NODE_REPLACE_SECONDS": replace}})
         rl.wait_for("the lost node gone (replaced)", lambda: rl.node_ready(core, lost) is None, 600, 1.0)
-        rl.wait_for("the response recorded as released", lambda: [r for run, r in rl.incidents(tmp_path)
-                                                                  if r["node"] == lost and r.get("released")], 300, 1.0)
+        rl.wait_for("the response reported, its taint gone with the node", lambda: [
+            i for i in rl.reported_incidents(tmp_path) if i["node"] == lost and i.get("released")], 300, 1.0)
         done = [r for run, r in rl.incidents(tmp_path) if r["node"] == lost and r.get("tainted")]
         assert len(done) == 1, "acted on %s %d times: %r" % (lost, len(done), done)
         record = done[0]

@@ -118,8 +118,8 @@ def down(name):
                 ignore_404(deleter, cfg.metadata.name)
     # Namespaces whose workloads only run on the real node go with it (their pods would stay
     # Pending and count against everybody else's checks).
-    for name in real_ns:
-        ignore_404(core.delete_namespace, name)
+    for ns_name in real_ns:
+        ignore_404(core.delete_namespace, ns_name)
     # The pods bound to the node can never stop on their own now: remove them at once.
     for pod in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={name}").items:
         ignore_404(core.delete_namespaced_pod, pod.metadata.name, pod.metadata.namespace, grace_period_seconds=0)

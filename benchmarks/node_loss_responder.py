@@ -44,8 +44,9 @@ def drill(tmp, responder):
     finally:
         rl.stop(rulebook)
     runs = drilllab.runs(tmp)
-    if not runs:
-        raise SystemExit("the drill made no run:\n%s\n%s" % (result.stdout[-3000:], result.stderr[-2000:]))
+    if not runs or not os.path.isfile(os.path.join(tmp, "reports", runs[-1], "report.json")):
+        raise SystemExit("the drill wrote no report (rc %d):\n%s\n%s" % (
+            result.returncode, result.stdout[-4000:], result.stderr[-2000:]))
     data = drilllab.report(tmp, runs[-1])["report"]["drill"]
     row = {"responder": responder, "rc": result.returncode, "downtime_seconds": data["downtime_seconds"],
            "recovered": data["recovered"], "segments": [(s["name"], s["seconds"]) for s in data["segments"]],

@@ -135,7 +135,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
 from ansible_collections.fournines.runbooks.plugins.module_utils.tls.certmanager import collect_from_cluster
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.tls import endpoint_scan as tls_endpoint_scan
+from ansible_collections.fournines.runbooks.plugins.module_utils.tls.endpoint_scan import CRYPTOGRAPHY_IMPORT_ERROR, EXPIRY_ARG_SPEC, HAS_CRYPTOGRAPHY
 
 
 def main():
@@ -144,11 +144,11 @@ def main():
             namespaces=dict(type="list", elements="str", default=[]),
             stuck_minutes=dict(type="int", default=60),
             timeout=dict(type="int", default=60),
-            **tls_endpoint_scan.EXPIRY_ARG_SPEC),
+            **EXPIRY_ARG_SPEC),
         supports_check_mode=True,
     )
     p = module.params
-    require_lib(module, "cryptography", tls_endpoint_scan.HAS_CRYPTOGRAPHY, tls_endpoint_scan.CRYPTOGRAPHY_IMPORT_ERROR)
+    require_lib(module, "cryptography", HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR)
     require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
     try:
         result = collect_from_cluster(client.kube_from_params(p), p["timeout"], namespaces=p["namespaces"], now=p["now"],

@@ -207,7 +207,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.dns import propagation
 from ansible_collections.fournines.runbooks.plugins.module_utils.dns.ttl_change import normalize_zone, validate_ttl
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.dns import propagation as dns_propagation
+from ansible_collections.fournines.runbooks.plugins.module_utils.dns.propagation import HAS_DNSPYTHON
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RunJournal, iso
 
 
@@ -240,7 +240,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    require_lib(module, "dnspython", dns_propagation.HAS_DNSPYTHON)
+    require_lib(module, "dnspython", HAS_DNSPYTHON)
     started = time.time()
     # check mode writes nothing, not even progress lines (the run's folder may not exist yet)
     progress = propagation.Progress(None if module.check_mode else p["progress_file"])

@@ -151,7 +151,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import scenario
 from ansible_collections.fournines.runbooks.plugins.module_utils.report import node_drill
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.report import timeline_chart as report_timeline_chart
+from ansible_collections.fournines.runbooks.plugins.module_utils.report.timeline_chart import HAS_MATPLOTLIB, MATPLOTLIB_IMPORT_ERROR
 
 
 #: The observation options a refused drill has none of (required otherwise).
@@ -179,7 +179,7 @@ def main():
         supports_check_mode=True)
     p = module.params
     if not module.check_mode and not p["refused"]:
-        require_lib(module, "matplotlib", report_timeline_chart.HAS_MATPLOTLIB, report_timeline_chart.MATPLOTLIB_IMPORT_ERROR)
+        require_lib(module, "matplotlib", HAS_MATPLOTLIB, MATPLOTLIB_IMPORT_ERROR)
     facts = dict((k, p[k]) for k in ("why", "environment", "aborted", "downtime_limit", "restored_by", "notes"))
     if p["refused"]:
         facts.update(mode=p["mode"], node=p["node"])

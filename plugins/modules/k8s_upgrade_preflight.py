@@ -237,10 +237,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import slo
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.drain import Drainer
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode import api as linode_api
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client as k8s_client
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import k8s_argument_spec, kube_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import HAS_K8S, k8s_argument_spec, K8S_IMPORT_ERROR, kube_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import HAS_LINODE, LINODE_IMPORT_ERROR, LKE_ARG_SPEC, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import check_same_cluster, cluster_view
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.upgrade_preflight import GATE_DEFAULTS, LEVELS, evaluate, resolve_gates
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
@@ -308,8 +306,8 @@ def main():
     spec.update(LKE_ARG_SPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
-    require_lib(module, "linode_api4", linode_api.HAS_LINODE, linode_api.LINODE_IMPORT_ERROR)
-    require_lib(module, "kubernetes", k8s_client.HAS_K8S, k8s_client.K8S_IMPORT_ERROR)
+    require_lib(module, "linode_api4", HAS_LINODE, LINODE_IMPORT_ERROR)
+    require_lib(module, "kubernetes", HAS_K8S, K8S_IMPORT_ERROR)
     try:
         gates = resolve_gates(_given(p["gates"]))
         lke = lke_from_params(p)

@@ -83,10 +83,8 @@ nodes_not_in_pools:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode import api as linode_api
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client as k8s_client
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import k8s_argument_spec, kube_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import HAS_K8S, k8s_argument_spec, K8S_IMPORT_ERROR, kube_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import HAS_LINODE, LINODE_IMPORT_ERROR, LKE_ARG_SPEC, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import ClusterMismatch, check_same_cluster, cluster_view
 
 
@@ -96,9 +94,9 @@ def main():
     spec.update(LKE_ARG_SPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     params = module.params
-    require_lib(module, "linode_api4", linode_api.HAS_LINODE, linode_api.LINODE_IMPORT_ERROR)
+    require_lib(module, "linode_api4", HAS_LINODE, LINODE_IMPORT_ERROR)
     if params["join_kubernetes"]:
-        require_lib(module, "kubernetes", k8s_client.HAS_K8S, k8s_client.K8S_IMPORT_ERROR)
+        require_lib(module, "kubernetes", HAS_K8S, K8S_IMPORT_ERROR)
     try:
         lke = lke_from_params(params)
         kube = kube_from_params(params) if params["join_kubernetes"] else None

@@ -64,9 +64,8 @@ after:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode import api as linode_api
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import HAS_LINODE, LINODE_IMPORT_ERROR, LKE_ARG_SPEC, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_operations import upgrade_control_plane
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
@@ -77,7 +76,7 @@ def main():
     spec.update(LKE_ARG_SPEC, journal_dir=dict(type="path"))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
-    require_lib(module, "linode_api4", linode_api.HAS_LINODE, linode_api.LINODE_IMPORT_ERROR)
+    require_lib(module, "linode_api4", HAS_LINODE, LINODE_IMPORT_ERROR)
     rec = StepRecorder(p["journal_dir"], "control plane %s" % p["k8s_version"], module.check_mode)
     try:
         lke = lke_from_params(p)

@@ -104,9 +104,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import fault
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode import api as linode_api
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE_ARG_SPEC
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import HAS_LINODE, LINODE_IMPORT_ERROR, LKE_ARG_SPEC
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.slo import parse_time
 
@@ -124,7 +123,7 @@ def main():
     spec.update(LKE_ARG_SPEC)
     module = AnsibleModule(argument_spec=spec, required_one_of=[("node", "instance_id")], supports_check_mode=True)
     p = module.params
-    require_lib(module, "linode_api4", linode_api.HAS_LINODE, linode_api.LINODE_IMPORT_ERROR)
+    require_lib(module, "linode_api4", HAS_LINODE, LINODE_IMPORT_ERROR)
     if p["node"] or p["wait"]:
         require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
     if p["action"] not in fault.ACTIONS:

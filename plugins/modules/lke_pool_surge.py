@@ -83,11 +83,9 @@ surge_node_name:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode import api as linode_api
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client as k8s_client
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder, open_journal
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import k8s_argument_spec, kube_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import HAS_K8S, k8s_argument_spec, K8S_IMPORT_ERROR, kube_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import HAS_LINODE, LINODE_IMPORT_ERROR, LKE_ARG_SPEC, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_operations import pool_surge
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
@@ -99,8 +97,8 @@ def main():
     spec.update(LKE_ARG_SPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
-    require_lib(module, "linode_api4", linode_api.HAS_LINODE, linode_api.LINODE_IMPORT_ERROR)
-    require_lib(module, "kubernetes", k8s_client.HAS_K8S, k8s_client.K8S_IMPORT_ERROR)
+    require_lib(module, "linode_api4", HAS_LINODE, LINODE_IMPORT_ERROR)
+    require_lib(module, "kubernetes", HAS_K8S, K8S_IMPORT_ERROR)
     rec = StepRecorder(p["journal_dir"], "resize pool %s (surge)" % p["pool_id"], module.check_mode)
     try:
         # one journal object for the facts and the step, so neither write loses the other

@@ -99,7 +99,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import prober, slo
 from ansible_collections.fournines.runbooks.plugins.module_utils.report import cluster_upgrade
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.report import timeline_chart as report_timeline_chart
+from ansible_collections.fournines.runbooks.plugins.module_utils.report.timeline_chart import HAS_MATPLOTLIB, MATPLOTLIB_IMPORT_ERROR
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import open_journal
 
 
@@ -120,7 +120,7 @@ def main():
     )
     p = module.params
     if not module.check_mode:
-        require_lib(module, "matplotlib", report_timeline_chart.HAS_MATPLOTLIB, report_timeline_chart.MATPLOTLIB_IMPORT_ERROR)
+        require_lib(module, "matplotlib", HAS_MATPLOTLIB, MATPLOTLIB_IMPORT_ERROR)
     try:
         if not os.path.exists(os.path.join(p["journal_dir"], "state.json")):
             raise RunbookError("no journal in %s; give the run's directory (reports/<run-id>)" % p["journal_dir"])

@@ -80,15 +80,14 @@ info:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import sql as postgres_sql
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import CONNECTION_SPEC, cluster_info, conn_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import cluster_info, conn_params, CONNECTION_SPEC, HAS_PSYCOPG2
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
 
 
 def main():
     spec = dict(CONNECTION_SPEC, long_transaction_seconds=dict(type="int", default=60))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    require_lib(module, "psycopg2", postgres_sql.HAS_PSYCOPG2)
+    require_lib(module, "psycopg2", HAS_PSYCOPG2)
     try:
         info = cluster_info(conn_params(module.params), module.params["long_transaction_seconds"])
     except PostgresError as err:

@@ -78,7 +78,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import sql as postgres_sql
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import HAS_PSYCOPG2
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import (
     CONNECTION_SPEC,
     compare_fingerprints,
@@ -95,7 +95,7 @@ def main():
         smoke_queries=dict(type="list", elements="str", default=[]), compare_to=dict(type="dict"),
     ), supports_check_mode=True)
     p = module.params
-    require_lib(module, "psycopg2", postgres_sql.HAS_PSYCOPG2)
+    require_lib(module, "psycopg2", HAS_PSYCOPG2)
     started = time.monotonic()
     try:
         conn = conn_params(p)

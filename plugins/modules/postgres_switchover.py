@@ -152,8 +152,7 @@ switchover:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import sql as postgres_sql
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import CONNECTION_SPEC, conn_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import conn_params, CONNECTION_SPEC, HAS_PSYCOPG2
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.server import bindir_version
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.switchover import switchover
@@ -171,7 +170,7 @@ def main():
         resume=dict(type="bool", default=False), primary_bindir=dict(type="path"), started_at=dict(type="float"),
     ), supports_check_mode=True)
     p = module.params
-    require_lib(module, "psycopg2", postgres_sql.HAS_PSYCOPG2)
+    require_lib(module, "psycopg2", HAS_PSYCOPG2)
     try:
         bindir_version(p["target_bindir"], what="target_bindir")
         if p["primary_bindir"]:

@@ -125,8 +125,7 @@ new_version:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import sql as postgres_sql
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import CONNECTION_SPEC, cluster_info, conn_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import cluster_info, conn_params, CONNECTION_SPEC, HAS_PSYCOPG2
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.versions import format_version
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.upgrade import catalog_findings, run_check, validate_pair
@@ -144,7 +143,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
-    require_lib(module, "psycopg2", postgres_sql.HAS_PSYCOPG2)
+    require_lib(module, "psycopg2", HAS_PSYCOPG2)
     try:
         old_version, new_version = validate_pair(p["old_bindir"], p["new_bindir"], p["old_data_dir"], p["old_major"], p["new_major"])
         conn = conn_params(p)

@@ -117,8 +117,7 @@ planned:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib
-from ansible_collections.fournines.runbooks.plugins.module_utils.tls import acme_ratelimit as tls_acme_ratelimit
-from ansible_collections.fournines.runbooks.plugins.module_utils.tls.acme_ratelimit import RateLimitError, headroom, read_ledger
+from ansible_collections.fournines.runbooks.plugins.module_utils.tls.acme_ratelimit import HAS_PSL, headroom, RateLimitError, read_ledger
 
 
 def main():
@@ -135,7 +134,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    require_lib(module, "publicsuffixlist", tls_acme_ratelimit.HAS_PSL)
+    require_lib(module, "publicsuffixlist", HAS_PSL)
     try:
         records = list(p["issuances"]) + read_ledger(p["ledger"])
         result = headroom(records, p["planned"], now=p["now"], window_days=p["window_days"],

@@ -188,8 +188,8 @@ scanned_at:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib
-from ansible_collections.fournines.runbooks.plugins.module_utils.tls import endpoint_scan as tls_endpoint_scan
-from ansible_collections.fournines.runbooks.plugins.module_utils.tls.endpoint_scan import TLSError, scan
+from ansible_collections.fournines.runbooks.plugins.module_utils.tls.endpoint_scan import (
+    CRYPTOGRAPHY_IMPORT_ERROR, EXPIRY_ARG_SPEC, HAS_CRYPTOGRAPHY, scan, TLSError)
 
 
 def main():
@@ -206,11 +206,11 @@ def main():
             ca_file=dict(type="path"),
             timeout=dict(type="float", default=5.0),
             concurrency=dict(type="int", default=32),
-            **tls_endpoint_scan.EXPIRY_ARG_SPEC),
+            **EXPIRY_ARG_SPEC),
         supports_check_mode=True,
     )
     p = module.params
-    require_lib(module, "cryptography", tls_endpoint_scan.HAS_CRYPTOGRAPHY, tls_endpoint_scan.CRYPTOGRAPHY_IMPORT_ERROR)
+    require_lib(module, "cryptography", HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR)
     try:
         result = scan(p["endpoints"], warn_days=p["warn_days"], fail_days=p["fail_days"], timeout=p["timeout"],
                       concurrency=p["concurrency"], ca_file=p["ca_file"], default_port=p["port"], now=p["now"])

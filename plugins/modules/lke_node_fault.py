@@ -107,7 +107,6 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors i
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import HAS_LINODE, LINODE_IMPORT_ERROR, LKE_ARG_SPEC
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.slo import parse_time
 
 AFTER = {"delete": "deleted", "shutdown": "offline", "boot": "running"}
 
@@ -139,10 +138,8 @@ def main():
     except RunbookError as err:
         rec.failed(str(err))
         fail_from_error(module, err)
-    if result["ts"] is None and rec.journal is not None:
-        earlier = [s for s in rec.journal.state["steps"] if s["name"] == rec.name]
-        if earlier:  # the request's time, else when the step started (interrupted before it was noted)
-            result["ts"] = earlier[0]["details"].get("ts") or parse_time(earlier[0]["started"]).timestamp()
+    if result["ts"] is None:
+        result["ts"] = fault.earlier_fault_ts(rec.journal, rec.name)
     rec.done(instance_id=result["instance_id"], ts=result["ts"], changed=result["changed"])
     diff = {"before": {"status": result["before"]},
             "after": {"status": AFTER[p["action"]] if result["changed"] else result["before"]}}

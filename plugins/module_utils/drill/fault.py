@@ -19,6 +19,7 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import obje
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE, LinodeError, instance_id_of, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import wait_until
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.slo import parse_time
 
 ACTIONS = ("delete", "shutdown", "boot")
 OUT_OF_SERVICE_KEY = "node.kubernetes.io/out-of-service"
@@ -156,3 +157,12 @@ def set_taint(kube, name, key, value=None, effect="NoExecute", present=True, for
                                             "annotations": {ADDED_TAINTS: ",".join(added) or None}},
                                "spec": {"taints": new or None}})
     return True, taints, new
+
+
+def earlier_fault_ts(journal, step_name):
+    """When an earlier attempt of this run's fault step acted: the request's time it noted, else when the
+    step started (interrupted before it was noted); None without such a step (or without a journal)."""
+    step = journal.find_step(step_name) if journal is not None else None
+    if step is None:
+        return None
+    return step["details"].get("ts") or parse_time(step["started"]).timestamp()

@@ -7,6 +7,7 @@ namespace, where kube-proxy sends them to the pods), as the runbook will.
 """
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -129,3 +130,19 @@ def test_cluster_of_two_fails_over_without_losing_committed_rows(real_node, k8s_
         wait_for("the old primary streaming from the new one", lambda: [r[0] for r in conn.execute(
             "select state from pg_stat_replication").fetchall()] == ["streaming"], timeout=120)
         assert conn.execute("select count(*) from ledger").fetchone()[0] == 201
+
+
+def test_operator_webhooks_validate_and_default(real_node, k8s_client, pg_namespace):
+    """The API server calls the operator's webhooks (ClusterIP routed into the node's namespace)."""
+    custom = client.CustomObjectsApi(k8s_client)
+    bad = cluster_body(real_node["NODE_IMAGE_PG_OLD"])
+    bad["spec"]["bootstrap"] = {"initdb": {"database": "app", "owner": "app"},
+                                "pg_basebackup": {"source": "elsewhere"}}
+    with pytest.raises(client.ApiException) as err:
+        custom.create_namespaced_custom_object(GROUP, VERSION, pg_namespace, PLURAL, bad)
+    message = json.loads(err.value.body)["message"]
+    assert err.value.status in (400, 422) and 'admission webhook "vcluster.cnpg.io" denied the request' in message, message
+    # Dry run through the mutating webhook: defaults the CRD schema alone does not set.
+    ok = cluster_body(real_node["NODE_IMAGE_PG_OLD"])
+    made = custom.create_namespaced_custom_object(GROUP, VERSION, pg_namespace, PLURAL, ok, dry_run="All")
+    assert made["spec"]["bootstrap"]["initdb"]["database"] == "app"

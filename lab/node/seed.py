@@ -5,9 +5,10 @@ seed.py up KUBECONFIG NODE_NAME NODE_IP   RBAC for CoreDNS, the kube-dns Service
                                           `kubernetes` Service's EndpointSlice (the API proxy on
                                           the node: lab/k8s runs no endpoint reconciler)
 seed.py wait-ready KUBECONFIG NODE_NAME TIMEOUT
-seed.py down KUBECONFIG NODE_NAME         removes all of it, the Node object and any webhook
+seed.py down KUBECONFIG NODE_NAME [--purge]  removes all of it, the Node object and any webhook
                                           configuration whose service lives on the node (the API
-                                          server would otherwise dial a ClusterIP nobody routes)
+                                          server would otherwise dial a ClusterIP nobody routes);
+                                          --purge: the local PersistentVolumes too
 """
 import sys
 import time
@@ -101,7 +102,7 @@ def wait_ready(core, name, timeout):
     sys.exit(f"node {name} not Ready after {timeout}s: {last}")
 
 
-def down(name):
+def down(name, purge=False):
     dyn = client.ApiClient()
     core = client.CoreV1Api(dyn)
     disc = client.DiscoveryV1Api(dyn)
@@ -124,9 +125,12 @@ def down(name):
     for pod in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={name}").items:
         ignore_404(core.delete_namespaced_pod, pod.metadata.name, pod.metadata.namespace, grace_period_seconds=0)
     ignore_404(core.delete_node, name)
-    for pv in core.list_persistent_volume().items:
-        if pv.spec.storage_class_name == STORAGE_CLASS:
-            ignore_404(core.delete_persistent_volume, pv.metadata.name)
+    # The local volumes stay (with their data) unless the node is purged: a Cluster whose pods
+    # were removed with the node finds its data again when the node comes back.
+    if purge:
+        for pv in core.list_persistent_volume().items:
+            if pv.spec.storage_class_name == STORAGE_CLASS:
+                ignore_404(core.delete_persistent_volume, pv.metadata.name)
     ignore_404(disc.delete_namespaced_endpoint_slice, "kube-dns-lab-node", "kube-system")
     ignore_404(disc.delete_namespaced_endpoint_slice, "kubernetes-lab-node", "default")
     ignore_404(core.delete_namespaced_service, "kube-dns", "kube-system")
@@ -186,6 +190,10 @@ def volumes(name, count, base):
                 time.sleep(0.5)
             pv = None
         if pv is not None:
+            # Kept across a node restart, like a disk across a reboot: its directory must be there.
+            if not os.path.isdir(path):
+                os.makedirs(path, mode=0o700)
+                os.chown(path, 26, 26)
             continue
         shutil.rmtree(path, ignore_errors=True)
         os.makedirs(path, mode=0o700)
@@ -213,7 +221,7 @@ def main():
     elif action == "volumes":
         volumes(sys.argv[3], int(sys.argv[4]), sys.argv[5])
     elif action == "down":
-        down(sys.argv[3])
+        down(sys.argv[3], purge=len(sys.argv) > 4 and sys.argv[4] == "--purge")
     else:
         sys.exit(f"unknown action {action}")
 

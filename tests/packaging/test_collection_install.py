@@ -13,11 +13,11 @@ from packaging_helpers import BIN, REPO, run
 
 SITE_PACKAGES = os.path.join(REPO, ".venv", "lib", "python3.11", "site-packages")
 LAB_INVENTORY = os.path.join(REPO, "inventories", "lab")
-# Every runbook, by the name `ansible-playbook fournines.runbooks.<name>` takes (no hyphens: a
-# playbook's fully qualified name cannot hold one), and the hyphenated file names that the docs,
-# AWX job templates and users' commands use (each imports its runbook).
+# The runbooks that must answer to `ansible-playbook fournines.runbooks.<name>` (no hyphens: a
+# playbook's fully qualified name cannot hold one); every other runbook shipped is run by FQCN too.
+# Their hyphenated file names (docs, AWX job templates, users' commands) are aliases that import them.
 RUNBOOKS = ("upgrade_cluster", "upgrade_postgres", "dns_migration", "lower_dns_ttl", "restore_dns_ttl",
-            "check_certificates", "node_failure_drill", "respond_node_loss", "awx_configure")
+            "check_certificates", "node_failure_drill", "awx_configure")
 
 
 @pytest.fixture(scope="module")
@@ -95,32 +95,41 @@ def _installed_playbooks(installed):
     return installed / "ansible_collections" / "fournines" / "runbooks" / "playbooks"
 
 
-def test_tarball_ships_each_runbook_under_its_fqcn_name_and_its_hyphenated_alias(tarball):
+def _shipped_playbooks(tarball):
+    """(runbooks, aliases): the file names under playbooks/ without .yml, with and without hyphens."""
     with tarfile.open(tarball) as tar:
-        names = [n for n in tar.getnames() if re.match(r"^playbooks/[^/]+\.yml$", n)]
-    real = sorted(n[len("playbooks/"):-len(".yml")] for n in names if "-" not in n)
-    aliases = sorted(n[len("playbooks/"):-len(".yml")] for n in names if "-" in n)
-    assert real == sorted(RUNBOOKS), "playbooks/ holds runbooks this test does not run by FQCN: %s" % real
-    assert aliases == sorted(r.replace("_", "-") for r in RUNBOOKS)
+        names = [n[len("playbooks/"):-len(".yml")] for n in tar.getnames()
+                 if re.match(r"^playbooks/[^/]+\.yml$", n)]
+    return sorted(n for n in names if "-" not in n), sorted(n for n in names if "-" in n)
 
 
-def test_every_runbook_runs_by_fqcn_from_the_installed_copy(installed, tmp_path):
+def test_tarball_ships_each_runbook_under_its_fqcn_name_and_its_hyphenated_alias(tarball):
+    runbooks, aliases = _shipped_playbooks(tarball)
+    missing = [r for r in RUNBOOKS if r not in runbooks]
+    assert not missing, "no playbooks/<name>.yml for %s (shipped: %s)" % (missing, runbooks)
+    assert all(r.replace("_", "-") in aliases for r in RUNBOOKS), aliases
+    assert all(a.replace("-", "_") in runbooks for a in aliases), "aliases without a runbook: %s" % aliases
+
+
+def test_every_runbook_runs_by_fqcn_from_the_installed_copy(installed, tarball, tmp_path):
     """`ansible-playbook fournines.runbooks.<name>` finds each runbook in the installed collection and
     loads it whole (plays, roles, imported files): --list-tasks of all of them in one run."""
+    runbooks, dummy = _shipped_playbooks(tarball)
     env = _clean_env(tmp_path, installed)
     result = run([os.path.join(BIN, "ansible-playbook"), "-i", LAB_INVENTORY, "--list-tasks"]
-                 + ["fournines.runbooks." + name for name in RUNBOOKS], cwd=str(tmp_path), env=env)
+                 + ["fournines.runbooks." + name for name in runbooks], cwd=str(tmp_path), env=env)
     listed = re.findall(r"^playbook: (.+)$", result.stdout, re.M)
-    assert listed == [str(_installed_playbooks(installed) / (name + ".yml")) for name in RUNBOOKS], result.stdout
+    assert listed == [str(_installed_playbooks(installed) / (name + ".yml")) for name in runbooks], result.stdout
     plays = re.findall(r"^\s+play #\d+ \(([^)]*)\): (.+?)\s+TAGS:", result.stdout, re.M)
-    assert len(plays) >= len(RUNBOOKS), result.stdout
+    assert len(plays) >= len(runbooks), result.stdout
     assert ("lke_clusters", "Upgrade the LKE cluster") in plays, plays
 
 
-def test_hyphenated_paths_still_run_from_the_installed_copy(installed, tmp_path):
+def test_hyphenated_paths_still_run_from_the_installed_copy(installed, tarball, tmp_path):
     """playbooks/upgrade-cluster.yml and the other documented names import their runbook."""
+    dummy, aliases = _shipped_playbooks(tarball)
     env = _clean_env(tmp_path, installed)
-    paths = [str(_installed_playbooks(installed) / (name.replace("_", "-") + ".yml")) for name in RUNBOOKS]
+    paths = [str(_installed_playbooks(installed) / (name + ".yml")) for name in aliases]
     result = run([os.path.join(BIN, "ansible-playbook"), "-i", LAB_INVENTORY, "--list-tasks"] + paths,
                  cwd=str(tmp_path), env=env)
     assert re.findall(r"^playbook: (.+)$", result.stdout, re.M) == paths

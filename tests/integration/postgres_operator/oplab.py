@@ -1,0 +1,152 @@
+"""The CloudNativePG backend's lab: Clusters on the real node, modules run through ansible,
+and a writer that commits rows one by one through the ``-rw`` Service while a change runs."""
+
+import base64
+import json
+import os
+import subprocess
+import threading
+import time
+
+import psycopg
+from kubernetes import client
+
+import node_helpers  # loaded by conftest.py from tests/integration/node/conftest.py
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+GROUP, VERSION, PLURAL = "postgresql.cnpg.io", "v1", "clusters"
+HEALTHY = "Cluster in healthy state"
+
+
+class OpLab(object):
+    def __init__(self, api_client, node_env, namespace, workdir):
+        self.custom = client.CustomObjectsApi(api_client)
+        self.core = client.CoreV1Api(api_client)
+        self.node = node_env
+        self.ns = namespace
+        self.workdir = workdir
+
+    def create_namespace(self):
+        self.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=self.ns)))
+
+    def cluster_body(self, name, image, instances=2):
+        return {
+            "apiVersion": GROUP + "/" + VERSION, "kind": "Cluster", "metadata": {"name": name},
+            "spec": {
+                "instances": instances, "imageName": image, "imagePullPolicy": "Never",
+                "enableSuperuserAccess": True,
+                "storage": {"size": "1Gi", "storageClass": "lab-node-local"},
+                "affinity": {"nodeSelector": {"lab.fournines.io/kubelet": "real"},
+                             "tolerations": [{"key": node_helpers.TAINT_KEY, "operator": "Equal", "value": "true",
+                                              "effect": "NoSchedule"}]},
+                "postgresql": {"parameters": {"shared_buffers": "32MB", "max_connections": "40"}},
+                "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+            },
+        }
+
+    def create_cluster(self, name, image, instances=2):
+        self.custom.create_namespaced_custom_object(GROUP, VERSION, self.ns, PLURAL,
+                                                    self.cluster_body(name, image, instances))
+
+    def get(self, name):
+        try:
+            return self.custom.get_namespaced_custom_object(GROUP, VERSION, self.ns, PLURAL, name)
+        except client.ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+
+    def status(self, name):
+        return (self.get(name) or {}).get("status") or {}
+
+    def wait_healthy(self, name, image, timeout=600):
+        def ok():
+            obj = self.get(name) or {}
+            st = obj.get("status") or {}
+            return st if (st.get("phase") == HEALTHY and st.get("readyInstances") == obj["spec"]["instances"]
+                          and st.get("currentPrimary") == st.get("targetPrimary")
+                          and obj["spec"]["imageName"] == image) else None
+        return node_helpers.wait_for("Cluster %s/%s healthy on %s" % (self.ns, name, image), ok, timeout=timeout, every=2)
+
+    def connect(self, cluster, service="rw", dbname="app"):
+        secret = self.core.read_namespaced_secret("%s-superuser" % cluster, self.ns)
+        password = base64.b64decode(secret.data["password"]).decode()
+        ip = self.core.read_namespaced_service("%s-%s" % (cluster, service), self.ns).spec.cluster_ip
+        return psycopg.connect(host=ip, port=5432, user="postgres", password=password, dbname=dbname,
+                               connect_timeout=3, autocommit=True)
+
+    def module(self, module_name, check=False, **args):
+        """Run fournines.runbooks.<name> on localhost; its result dict (``failed`` and ``msg`` on failure)."""
+        args.setdefault("kubeconfig", os.path.join(REPO, ".lab", "kubeconfig"))
+        cmd = [os.path.join(REPO, ".venv", "bin", "ansible"), "localhost", "-m", "fournines.runbooks." + module_name,
+               "-a", json.dumps(args)] + (["--check"] if check else [])
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+                   ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_NOCOLOR="1")
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=1500, check=False)
+        try:
+            out = json.loads(proc.stdout)
+        except ValueError:
+            raise AssertionError("ansible %s: no JSON (exit %d):\n%s\n%s" % (module_name, proc.returncode, proc.stdout, proc.stderr))
+        return out["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+class Writer(object):
+    """Commits one row at a time into ``ledger`` through the ``-rw`` Service; reconnects on errors.
+
+    ``committed`` holds the ids whose INSERT returned (committed on the primary); ``downtime``
+    is the longest time between two commits that had failures in between.
+    """
+
+    def __init__(self, lab, cluster):
+        self.lab, self.cluster = lab, cluster
+        self.committed, self.errors = [], 0
+        self.longest_gap = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        with self.lab.connect(self.cluster) as conn:
+            conn.execute("create table if not exists ledger (id bigint primary key, at timestamptz default now())")
+            start = conn.execute("select coalesce(max(id), 0) from ledger").fetchone()[0]
+        self._next = start + 1
+        self._thread.start()
+        return self
+
+    def _run(self):
+        conn, last_ok, failed = None, time.monotonic(), False
+        while not self._stop.is_set():
+            try:
+                if conn is None:
+                    conn = self.lab.connect(self.cluster)
+                conn.execute("insert into ledger (id) values (%s)", (self._next,))
+                self.committed.append(self._next)
+                self._next += 1
+                now = time.monotonic()
+                if failed:
+                    self.longest_gap = max(self.longest_gap, now - last_ok)
+                    failed = False
+                last_ok = now
+                time.sleep(0.05)
+            except psycopg.Error:
+                self.errors += 1
+                failed = True
+                try:
+                    if conn is not None:
+                        conn.close()
+                except psycopg.Error:
+                    pass
+                conn = None
+                # A failed INSERT whose outcome is unknown: use a new id, never claim it.
+                self._next += 1
+                time.sleep(0.2)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=60)
+        return self
+
+    def missing(self):
+        """Committed ids not in the table now."""
+        with self.lab.connect(self.cluster) as conn:
+            present = set(r[0] for r in conn.execute("select id from ledger").fetchall())
+        return sorted(set(self.committed) - present)

@@ -163,7 +163,9 @@ def main():
         result = incident.plan(
             kube.nodes(), [n for n in p["nodes"] if n], p["limit"], holding,
             lambda name, iid: incident.handled_recently(p["reports_dir"], name, iid, p["once_within"]),
-            lambda node: fencing.fence(lke, node), ignore_holds=p["ignore_holds"])
+            lambda node: fencing.fence(lke, node), ignore_holds=p["ignore_holds"],
+            lease=lambda name: kube.get("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s" % name,
+                                        ok_missing=True))
     except RunbookError as err:
         fail_from_error(module, err)
     module.exit_json(changed=False, run_id=new_run_id(incident.RUNBOOK), holds=holding, allowing=allowing, **result)

@@ -61,9 +61,13 @@ def lost_since(node):
     return parse_time(text).timestamp() if text else None
 
 
-def last_heartbeat(node):
-    """Epoch seconds of the kubelet's last report (the outage's start as the cluster saw it), or None."""
-    text = ready_condition(node).get("lastHeartbeatTime")
+def last_heartbeat(node, lease=None):
+    """Epoch seconds of the kubelet's last heartbeat (the outage's start as the cluster saw it), or None.
+
+    The node's Lease (``kube-node-lease``) is renewed every few seconds; the Ready condition's
+    lastHeartbeatTime only at the node-status report interval (minutes), so the Lease wins when given.
+    """
+    text = ((lease or {}).get("spec") or {}).get("renewTime") or ready_condition(node).get("lastHeartbeatTime")
     return parse_time(text).timestamp() if text else None
 
 
@@ -163,13 +167,14 @@ def classify(nodes, wanted=None):
     return lost, in_progress, release
 
 
-def plan(nodes, wanted, limit, holding, recent, fence, ignore_holds=False):
+def plan(nodes, wanted, limit, holding, recent, fence, ignore_holds=False, lease=None):
     """Decide what this run does. ``recent(node) -> run id or None``; ``fence(node) -> verdict dict``.
 
     Returns ``{act, resume, release, skipped, verdicts}``: ``act`` new nodes to taint (fenced, within
     the limit), ``resume`` tainted lost nodes whose response must be finished, ``release`` healthy
     nodes whose taint must go, ``skipped`` [{node, reason}]. Fencing is asked only for nodes that
-    could be acted on, so a held cluster or a full limit costs no API call.
+    could be acted on, so a held cluster or a full limit costs no API call. ``lease(name)`` returns the
+    node's Lease (for the last heartbeat), or None.
     """
     lost, in_progress, release = classify(nodes, wanted)
     out = {"act": [], "resume": [name_of(n) for n in in_progress], "release": [name_of(n) for n in release],
@@ -195,6 +200,7 @@ def plan(nodes, wanted, limit, holding, recent, fence, ignore_holds=False):
         if not verdict["fenced"]:
             out["skipped"].append({"node": name, "reason": verdict["reason"], "verdict": verdict["verdict"]})
             continue
-        out["act"].append(dict(verdict, lost_since=lost_since(node), last_heartbeat=last_heartbeat(node)))
+        out["act"].append(dict(verdict, lost_since=lost_since(node),
+                               last_heartbeat=last_heartbeat(node, lease(name) if lease else None)))
         room -= 1
     return out

@@ -81,7 +81,8 @@ def respond(kube, journal, run_id, act, resume, refence, wait_timeout, settle_ti
         node = kube.node(name)
         record = dict(incidents.get(name) or {}, node=name, resumed_from=incident.responder_incident(node),
                       instance_id=int(objects.annotations(node).get(incident.FENCED_INSTANCE) or 0) or None,
-                      lost_since=incident.lost_since(node), last_heartbeat=incident.last_heartbeat(node),
+                      lost_since=incident.lost_since(node), last_heartbeat=incident.last_heartbeat(node, kube.get(
+                          "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s" % name, ok_missing=True)),
                       outcome="resumed: the taint of an earlier, interrupted response is still on the lost node")
         record.setdefault("tainted", None)
         pods = [] if check_mode else response.snapshot(kube, name)

@@ -92,3 +92,13 @@ def test_a_node_is_acted_on_once_per_incident(tmp_path):
 @pytest.mark.parametrize("status, lost", [("True", False), ("False", True), ("Unknown", True)])
 def test_lost_means_ready_is_not_true(status, lost):
     assert incident.is_lost(node("a", status)) is lost
+
+
+def test_the_last_heartbeat_is_the_leases_renewal_when_there_is_one():
+    lost = node("a", "Unknown", heartbeat="2026-12-04T09:55:00Z")
+    assert incident.last_heartbeat(lost) == incident.parse_time("2026-12-04T09:55:00Z").timestamp()
+    lease = {"spec": {"renewTime": "2026-12-04T10:00:02.123456Z"}}
+    assert incident.last_heartbeat(lost, lease) == incident.parse_time("2026-12-04T10:00:02.123456Z").timestamp()
+    out = incident.plan([node("a", "Unknown", instance=1)], [], 1, [], lambda name, iid: None, _fenced,
+                        lease=lambda name: lease)
+    assert out["act"][0]["last_heartbeat"] == incident.parse_time("2026-12-04T10:00:02.123456Z").timestamp()

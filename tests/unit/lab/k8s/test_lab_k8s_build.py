@@ -31,7 +31,8 @@ def _versions():
 def _bin_dir():
     v = _versions()
     root = os.environ.get("FOURNINES_LAB_CACHE") or os.path.expanduser("~/.cache/fournines-lab")
-    return os.path.join(root, "%s-etcd%s-kwok%s" % (v["KUBERNETES_VERSION"], v["ETCD_VERSION"], v["KWOK_VERSION"]), "bin")
+    build = "%s-etcd%s-kwok%s" % (v["KUBERNETES_VERSION"], v["ETCD_VERSION"], v["KWOK_VERSION"])
+    return os.path.join(root, build, "bin")
 
 
 @pytest.fixture(scope="module")

@@ -90,6 +90,26 @@ class OpLab(object):
         return out["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
+    def playbook(self, *extra, check=False, timeout=2400):
+        """ansible-playbook playbooks/upgrade-postgres.yml -i inventories/lab_cnpg against this namespace."""
+        cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", os.path.join(REPO, "inventories", "lab_cnpg"),
+               os.path.join(REPO, "playbooks", "upgrade-postgres.yml"),
+               "-e", json.dumps({"postgres_cnpg_upgrade_namespace": self.ns, "postgres_reports_dir": self.workdir})]
+        cmd += list(extra) + (["--check"] if check else [])
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+        return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+    def reports(self):
+        """{run id: report.json} of the runs in this lab's reports folder."""
+        found = {}
+        for run in sorted(os.listdir(self.workdir)):
+            path = os.path.join(self.workdir, run, "report.json")
+            if os.path.exists(path):
+                with open(path) as fh:
+                    found[run] = json.load(fh)
+        return found
+
+
 class Writer(object):
     """Commits one row at a time into ``ledger`` through the ``-rw`` Service; reconnects on errors.
 

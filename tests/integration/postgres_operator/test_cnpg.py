@@ -1,7 +1,8 @@
-"""The CloudNativePG backend's modules against the real operator and real PostgreSQL pods on the
-lab's real node: health as the operator reports it, refusals before any change, a canary cloned
-with pg_basebackup from production, and the real minor update (replicas first, then a switchover)
-with a writer committing rows throughout: no committed row lost, the write downtime printed."""
+"""The CloudNativePG backend against the real operator and real PostgreSQL pods on the lab's real
+node: its modules (health as the operator reports it, refusals before any change, a canary cloned
+with pg_basebackup from production) and the playbook's minor flow (refusals, --check, and the real
+update: replicas first, then a switchover) with a writer committing rows throughout: no committed
+row lost, the write downtime printed. One production Cluster for the whole module."""
 
 
 from oplab import Writer
@@ -51,27 +52,64 @@ def test_canary_clone_matches_production_and_is_removed(op_lab):
     assert op_lab.get("pg")["spec"]["imageName"] == op_lab.node["NODE_IMAGE_PG_OLD"]
 
 
-def test_minor_update_with_a_writer_loses_no_committed_row(op_lab):
+def _last_report(op_lab, before):
+    runs = op_lab.reports()
+    new = [r for r in runs if r not in before]
+    assert len(new) == 1, runs
+    return runs[new[0]]
+
+
+def test_playbook_refuses_before_any_change_and_check_mode_only_plans(op_lab):
+    image = op_lab.node["NODE_IMAGE_PG_OLD"]
+    seen = op_lab.reports()
+    wrong = op_lab.playbook("-e", "postgres_upgrade=minor", "-e", "postgres_cnpg_upgrade_image=" + op_lab.node["NODE_IMAGE_PG_MAJOR"])
+    assert wrong.returncode != 0 and "keeps the major" in wrong.stdout, wrong.stdout[-3000:]
+    report = _last_report(op_lab, seen)
+    assert report["status"] == "failed" and "keeps the major" in report["error"]
+    assert [s["status"] for s in report["steps"]] == ["failed"]
+    seen = op_lab.reports()
+    missing = op_lab.playbook("-e", "postgres_upgrade=minor", "-e", "postgres_cnpg_upgrade_cluster=nope")
+    assert missing.returncode != 0 and "Cluster %s/nope cannot be upgraded now" % op_lab.ns in missing.stdout
+    assert "does not exist" in _last_report(op_lab, seen)["error"]
+    # A Crunchy PGO PostgresCluster of that name: detected and named, not driven.
+    op_lab.custom.create_namespaced_custom_object("postgres-operator.crunchydata.com", "v1beta1", op_lab.ns,
+                                                  "postgresclusters", {
+                                                      "apiVersion": "postgres-operator.crunchydata.com/v1beta1",
+                                                      "kind": "PostgresCluster", "metadata": {"name": "hippo"},
+                                                      "spec": {"postgresVersion": 15}})
+    pgo = op_lab.playbook("-e", "postgres_upgrade=minor", "-e", "postgres_cnpg_upgrade_cluster=hippo")
+    assert pgo.returncode != 0 and "Crunchy PGO PostgresCluster" in pgo.stdout and "PGUpgrade" in pgo.stdout
+    seen = op_lab.reports()
+    plan = op_lab.playbook("-e", "postgres_upgrade=minor", check=True)
+    assert plan.returncode == 0, plan.stdout[-3000:]
+    assert "then the operator rolls" in plan.stdout
+    assert _last_report(op_lab, seen)["status"] == "check-mode-plan"
+    assert op_lab.get("pg")["spec"]["imageName"] == image and op_lab.get("pg-canary") is None
+
+
+def test_playbook_minor_flow_with_a_writer_loses_no_committed_row(op_lab):
     first_primary = op_lab.status("pg")["currentPrimary"]
+    seen = op_lab.reports()
     writer = Writer(op_lab, "pg").start()
     try:
-        result = op_lab.module("postgres_cnpg_image_update", namespace=op_lab.ns, name="pg",
-                               image=op_lab.node["NODE_IMAGE_PG_MINOR"], upgrade="minor", timeout=1200)
+        run = op_lab.playbook("-e", "postgres_upgrade=minor")
     finally:
         writer.stop()
-    assert result.get("changed") and result["patched"] and result["after"]["healthy"], result
-    assert result["after"]["version"] == "15.20"
-    assert all(p["image"] == op_lab.node["NODE_IMAGE_PG_MINOR"] for p in result["after"]["pods"])
+    assert run.returncode == 0, run.stdout[-4000:]
+    report = _last_report(op_lab, seen)
+    assert report["status"] == "done" and [s["step"] for s in report["steps"]] == ["preflight", "canary", "update"]
+    assert report["image_target"] == op_lab.node["NODE_IMAGE_PG_MINOR"]
+    obj = op_lab.get("pg")
+    assert obj["spec"]["imageName"] == op_lab.node["NODE_IMAGE_PG_MINOR"] and op_lab.get("pg-canary") is None
     # The primary was switched over to an updated replica, not restarted in place.
-    assert op_lab.status("pg")["currentPrimary"] != first_primary
+    assert obj["status"]["currentPrimary"] != first_primary
     assert len(writer.committed) > 20
     assert writer.missing() == []
-    print("cnpg minor update: %d rows committed, %d failed attempts, longest write gap %.1f s"
+    print("cnpg minor flow (playbook): %d rows committed, %d failed attempts, longest write gap %.1f s"
           % (len(writer.committed), writer.errors, writer.longest_gap))
     with op_lab.connect("pg") as conn:
         assert conn.execute("show server_version").fetchone()[0].startswith("15.20")
+    # A re-run (as after a run killed once the image was set): nothing to do, nothing changed.
     again = op_lab.module("postgres_cnpg_image_update", namespace=op_lab.ns, name="pg",
                           image=op_lab.node["NODE_IMAGE_PG_MINOR"], upgrade="minor")
     assert not again["changed"] and not again["patched"]
-
-

@@ -14,6 +14,9 @@ def test_preflight_refuses_zero_disruption_budget(seeded_lab, tmp_path):
     proc = uclab.run_playbook(uclab.extra_vars(tmp_path, cluster_preflight_relax_pdbs=[]))
     assert proc.returncode != 0
     assert "PodDisruptionBudget blocked/legacy allows 0 disruptions" in proc.stdout, proc.stdout[-3000:]
+    # ... and names the variable that relaxes it for the rollout, in a form -e takes as it is
+    assert ('list it in the variable cluster_preflight_relax_pdbs, for example '
+            '-e "{cluster_preflight_relax_pdbs: [blocked/legacy]}"') in " ".join((proc.stdout + proc.stderr).split())
     assert uclab.mutations(admin) == []
     assert uclab.lke_state(core) == before
 

@@ -165,8 +165,8 @@ def test_external_dns_end_to_end(run_id, reports, k8s_objects, external_dns_cont
         "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
         "metadata": {"name": "ext", "namespace": ns, "annotations": {
             "external-dns.alpha.kubernetes.io/ttl": "3600", "external-dns.alpha.kubernetes.io/target": "127.0.0.30"}},
-        "spec": {"rules": [{"host": "ext.lab.example", "http": {"paths": [{"path": "/", "pathType": "Prefix",
-                                                                         "backend": {"service": {"name": "ext", "port": {"number": 80}}}}]}}]}})
+        "spec": {"rules": [{"host": "ext.lab.example", "http": {"paths": [{
+            "path": "/", "pathType": "Prefix", "backend": {"service": {"name": "ext", "port": {"number": 80}}}}]}}]}})
     external_dns_controller(ns)
     expect = propagation.normalize_expectations([{"name": "ext", "ttl": 3600, "values": ["127.0.0.30"]}], "lab.example.")
     nameservers = [propagation.parse_nameserver(n) for n in labenv.component_env("dns")["DNS_NAMESERVERS"].split(",")]

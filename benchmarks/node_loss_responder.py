@@ -53,7 +53,7 @@ def drill(tmp, responder):
            "node": data["node"], "incidents": []}
     for run, record in rl.incidents(tmp):
         measured = {k: record.get(k) for k in ("verdict", "last_heartbeat", "lost_since", "fenced", "tainted",
-                                                "replaced", "volumes_attached", "released")}
+                                                "replaced", "volumes_attached", "released", "force_deleted")}
         row["incidents"].append(dict(measured, node=record["node"], run=run))
     return row
 

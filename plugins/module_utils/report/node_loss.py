@@ -73,6 +73,7 @@ def sections(data):
                 "- outcome: %s" % item.get("outcome", ""),
                 "- taint: %s" % taint,
                 "- pods: %s" % (", ".join(item.get("pods") or []) or "none"),
+                "- force-deleted after the taint: %s" % (", ".join(item.get("force_deleted") or []) or "none"),
                 "- volumes: %s" % (", ".join(item.get("volumes") or []) or "none")]
         if "outage_seconds" in item:
             body.append("- outage: **%.1f s** (%s)" % (item["outage_seconds"], ", ".join(

@@ -16,6 +16,7 @@ __metaclass__ = type
 import os
 import time
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RunJournal
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import objects
@@ -91,6 +92,11 @@ def respond(kube, journal, run_id, act, resume, refence, wait_timeout, settle_ti
         if not check_mode:
             work.append((name, pods, record))
     for name, pods, record in work:
+        try:
+            record["force_deleted"] = response.force_delete(kube, name, pods)
+        except RunbookError as err:  # the pod GC does it on its next pass anyway
+            record["force_delete_error"] = str(err)
+        _save(journal, name, record)
         marks = {}
         moved = response.wait_moved(kube, name, pods, Deadline(wait_timeout), poll, marks,
                                     _noter(journal, name, record, marks))

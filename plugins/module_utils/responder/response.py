@@ -6,6 +6,7 @@
 * :func:`apply_taint` re-reads the Node and asks the fence again right before the write; a node
   that came back (Ready) or whose instance runs again gets nothing. The write carries the Node's
   resourceVersion, so a heartbeat in between makes it re-check instead of tainting a live node.
+* :func:`force_delete` deletes the fenced node's pods at once, as the pod GC would on its next pass.
 * :func:`wait_moved` waits until the node's pods are gone and their controllers have every
   replica Ready elsewhere, and every ReadWriteOnce volume they used is attached to another node.
 * :func:`release` removes the responder's taint from a node that is Ready again; a node that is
@@ -108,7 +109,9 @@ def snapshot(kube, name):
     return pods
 
 
-def _controller_ready(kube, pod):
+def _controller_ready(kube, pod, lost_node):
+    """Every replica of the pod's controller Ready on another node (counted from the pods: the controller's
+    own status lags behind a force-deleted pod)."""
     kind = pod.get("owner_kind")
     if kind not in _CONTROLLERS:
         return True  # nothing would replace it; reported, not waited for
@@ -117,7 +120,28 @@ def _controller_ready(kube, pod):
     if obj is None:
         return True
     want = int((obj.get("spec") or {}).get("replicas", 1) or 0)
-    return int((obj.get("status") or {}).get("readyReplicas") or 0) >= want
+    ready = [p for p in kube.pods(namespace=pod["namespace"])
+             if (objects.controller_of(p) or {}).get("name") == pod["owner"]
+             and (objects.controller_of(p) or {}).get("kind") == kind
+             and (p.get("spec") or {}).get("nodeName") != lost_node and objects.pod_ready(p)]
+    return len(ready) >= want
+
+
+def force_delete(kube, name, pods):
+    """Delete the fenced node's pods at once (grace 0), as the pod GC does for an out-of-service node on its
+    next pass (every 20 s). Only for a node still lost; returns the pods deleted."""
+    node = kube.node(name)
+    if node is None or not incident.is_lost(node) or not incident.has_out_of_service(node):
+        return []
+    here = {p["metadata"]["uid"] for p in kube.pods(node_name=name)}
+    done = []
+    for pod in pods:
+        if pod["uid"] not in here:
+            continue
+        kube.request("DELETE", "/api/v1/namespaces/%s/pods/%s" % (pod["namespace"], pod["name"]),
+                     body={"gracePeriodSeconds": 0, "preconditions": {"uid": pod["uid"]}}, ok_missing=True)
+        done.append("%s/%s" % (pod["namespace"], pod["name"]))
+    return done
 
 
 def _volume_moved(kube, namespace, claim, lost_node, attachments):
@@ -136,7 +160,7 @@ def progress(kube, name, pods):
     """Which milestones are reached: pods_gone, replaced, volumes_attached (booleans)."""
     left = {p["metadata"]["uid"] for p in kube.pods(node_name=name)} if kube.node(name) is not None else set()
     gone = not any(p["uid"] in left for p in pods)
-    replaced = gone and all(_controller_ready(kube, p) for p in pods)
+    replaced = gone and all(_controller_ready(kube, p, name) for p in pods)
     attached = gone  # no volumes: nothing to attach, counted once the pods are gone
     claims = [(p["namespace"], c) for p in pods for c in p["claims"]]
     if claims:

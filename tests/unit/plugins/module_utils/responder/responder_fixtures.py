@@ -37,7 +37,13 @@ class FakeKube(object):
         return self.nodes_.get(name)
 
     def pods(self, node_name=None, namespace=None):
-        return [p for p in self.pods_ if node_name is None or p["spec"].get("nodeName") == node_name]
+        return [p for p in self.pods_ if (node_name is None or p["spec"].get("nodeName") == node_name)
+                and (namespace is None or p["metadata"]["namespace"] == namespace)]
+
+    def request(self, method, path, body=None, ok_missing=False, **kw):
+        self.deleted = getattr(self, "deleted", []) + [(method, path, body)]
+        name = path.rsplit("/", 1)[-1]
+        self.pods_ = [p for p in self.pods_ if p["metadata"]["name"] != name]
 
     def get(self, path, query=None, ok_missing=False):
         return self.objects.get(path)

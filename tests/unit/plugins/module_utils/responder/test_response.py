@@ -66,7 +66,26 @@ def test_progress_waits_for_replicas_and_the_volume_on_another_node():
     assert pods[0]["claims"] == ["web-data"]
     assert response.progress(kube, "a", pods) == {"pods_gone": False, "replaced": False, "volumes_attached": False}
     kube.pods_ = []
-    kube.objects[rs]["status"]["readyReplicas"] = 1
+    kube.objects[rs]["status"]["readyReplicas"] = 1  # the ReplicaSet's status lags: no pod is Ready anywhere
+    assert response.progress(kube, "a", pods)["replaced"] is False
+    kube.pods_ = [{"metadata": {"namespace": "app", "name": "web-2", "uid": "u2",
+                                "ownerReferences": [{"controller": True, "kind": "ReplicaSet", "name": "web-x"}]},
+                   "spec": {"nodeName": "b"},
+                   "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}]
     assert response.progress(kube, "a", pods)["volumes_attached"] is False  # still attached to the lost node
     kube.attachments = [{"spec": {"nodeName": "b", "source": {"persistentVolumeName": "pv-1"}}, "status": {"attached": True}}]
     assert response.progress(kube, "a", pods) == {"pods_gone": True, "replaced": True, "volumes_attached": True}
+
+
+def test_the_fenced_nodes_pods_are_force_deleted_only_while_it_is_lost_and_tainted():
+    taint = {"key": incident.OUT_OF_SERVICE_KEY, "effect": "NoExecute"}
+    pod = {"metadata": {"namespace": "app", "name": "web-1", "uid": "u1"}, "spec": {"nodeName": "a"},
+           "status": {"phase": "Running"}}
+    snap = [{"namespace": "app", "name": "web-1", "uid": "u1"}]
+    kube = FakeKube([node("a", "True", taints=[taint])], pods=[dict(pod)])
+    assert response.force_delete(kube, "a", snap) == []  # Ready again: never
+    kube = FakeKube([node("a", "Unknown")], pods=[dict(pod)])
+    assert response.force_delete(kube, "a", snap) == []  # no taint: not fenced by us
+    kube = FakeKube([node("a", "Unknown", taints=[taint])], pods=[dict(pod)])
+    assert response.force_delete(kube, "a", snap) == ["app/web-1"]
+    assert kube.deleted[0][2]["gracePeriodSeconds"] == 0 and kube.deleted[0][2]["preconditions"] == {"uid": "u1"}

@@ -72,6 +72,17 @@ options:
     description: With V(uncordoned), also uncordon nodes this collection did not cordon.
     type: bool
     default: false
+  undrainable:
+    description:
+      - What to do with a node that still hosts pods when the drain fails (deadline, disruption budgets).
+      - V(fail) restores the cordons (unless O(restore_on_failure=false)) and fails, as C(kubectl drain) would.
+      - V(quarantine) leaves each such node cordoned, labelled C(runbooks.fournines.io/quarantined=true) with the
+        reason in an annotation (no later restore uncordons it), counts the batch's other nodes as drained and
+        succeeds; RV(quarantined) names the nodes a person must see to. A failure that leaves no pod on any node
+        still fails.
+    type: str
+    choices: [fail, quarantine]
+    default: fail
 """
 
 EXAMPLES = r"""
@@ -105,6 +116,12 @@ evicted:
   returned: always
   type: list
   elements: str
+quarantined:
+  description: Nodes left cordoned and labelled because they would not drain (O(undrainable=quarantine)), each with
+    node_name, the pods still on it and the reason.
+  returned: always
+  type: list
+  elements: dict
 left_alone:
   description: Pods left alone, with the reason (DaemonSet, mirror, finished).
   returned: always
@@ -151,13 +168,14 @@ def main():
         grace_period=dict(type="int"),
         restore_on_failure=dict(type="bool", default=True),
         force=dict(type="bool", default=False),
+        undrainable=dict(type="str", default="fail", choices=["fail", "quarantine"]),
         journal_dir=dict(type="path"))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
     started = time.time()
     result = dict(changed=False, cordoned=[], uncordoned=[], evicted=[], left_alone=[], refusals=0, blocked=[],
-                  replacements={})
+                  replacements={}, quarantined=[])
     rec = StepRecorder(p["journal_dir"] if p["state"] == "drained" else None, "drain %s" % ",".join(p["nodes"]),
                        module.check_mode)
     try:
@@ -185,9 +203,15 @@ def main():
                               progress=rec.progress)
             if module.check_mode:
                 result.update(drainer.dry_run(p["nodes"]))
+            elif p["undrainable"] == "quarantine":
+                result.update(drainer.drain_or_quarantine(p["nodes"]))
             else:
                 result.update(drainer.drain(p["nodes"]))
-            result["changed"] = bool(result["cordoned"] or result["evicted"])
+            result["changed"] = bool(result["cordoned"] or result["evicted"] or result["quarantined"])
+            if result["quarantined"] and rec.journal is not None:
+                known = [q for q in rec.journal.state["facts"].get("quarantined") or []
+                         if q["node_name"] not in set(n["node_name"] for n in result["quarantined"])]
+                rec.journal.set_fact("quarantined", known + result["quarantined"])
     except DrainError as err:
         details = dict((k, v) for k, v in err.details.items() if k in result)
         result.update(details)
@@ -199,7 +223,8 @@ def main():
         fail_from_error(module, err, **result)
     if p["state"] != "drained":
         result["changed"] = bool(result["cordoned"] or result["uncordoned"])
-    rec.done(evicted=len(result["evicted"]), refusals=result["refusals"], seconds=round(time.time() - started, 1))
+    rec.done(evicted=len(result["evicted"]), evicted_pods=list(result["evicted"]), refusals=result["refusals"],
+             quarantined=[q["node_name"] for q in result["quarantined"]], seconds=round(time.time() - started, 1))
     module.exit_json(seconds=round(time.time() - started, 1), **result)
 
 

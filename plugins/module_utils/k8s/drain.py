@@ -150,6 +150,38 @@ class Drainer(object):
             raise
         return self.result
 
+    def drain_or_quarantine(self, names):
+        """Drain ``names``; a node that still hosts pods when the drain fails is quarantined instead.
+
+        The other nodes of the batch count as drained (their pods are gone). When no node has a
+        pod left the failure is not a node's (replacements not Ready, say): restore and raise.
+        """
+        restore, self.restore_on_failure = self.restore_on_failure, False
+        try:
+            return self.drain(names)
+        except DrainError as err:
+            stuck = {}
+            for name in names:
+                evict = self.plan([name])[0]
+                if evict:
+                    stuck[name] = [objects.pod_key(p) for p in evict]
+            if not stuck:
+                if restore:
+                    self._restore(names)
+                err.details.update(self.result)
+                raise
+            self.result["quarantined"] = []
+            for name in names:
+                if name in stuck:
+                    objects.quarantine(self.kube, name, self.owner, str(err))
+                    self.result["quarantined"].append({"node_name": name, "pods": stuck[name], "reason": str(err)})
+                    self.progress("quarantined %s: %s still on it" % (name, ", ".join(stuck[name])))
+                else:
+                    objects.set_phase(self.kube, name, "drained")
+            return self.result
+        finally:
+            self.restore_on_failure = restore
+
     def _restore(self, names):
         for name in names:
             try:

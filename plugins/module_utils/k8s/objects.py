@@ -17,6 +17,10 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client impo
 ANNOTATION_PREFIX = "runbooks.fournines.io/"
 CORDONED_BY = ANNOTATION_PREFIX + "cordoned-by"
 PHASE = ANNOTATION_PREFIX + "upgrade-phase"
+#: A node that would not drain in time, left cordoned for a person (label to find them, annotations say why).
+QUARANTINED = ANNOTATION_PREFIX + "quarantined"
+QUARANTINED_BY = ANNOTATION_PREFIX + "quarantined-by"
+QUARANTINE_REASON = ANNOTATION_PREFIX + "quarantine-reason"
 
 
 # ---- readiness ------------------------------------------------------------------------------
@@ -90,6 +94,22 @@ def uncordon(kube, name, force=False):
         patch["spec"] = {"unschedulable": None}
     kube.patch_node(name, patch)
     return True
+
+
+def quarantine(kube, name, owner, reason):
+    """Leave ``name`` cordoned for a person: label it, say why, and drop our cordon mark.
+
+    Without CORDONED_BY no restore of this or any run uncordons it; the label
+    ``runbooks.fournines.io/quarantined=true`` finds such nodes (``kubectl get nodes -l ...``).
+    """
+    kube.patch_node(name, {"spec": {"unschedulable": True},
+                           "metadata": {"labels": {QUARANTINED: "true"},
+                                        "annotations": {CORDONED_BY: None, PHASE: "quarantined",
+                                                        QUARANTINED_BY: owner, QUARANTINE_REASON: reason[:1000]}}})
+
+
+def quarantined(node):
+    return ((node or {}).get("metadata") or {}).get("labels", {}).get(QUARANTINED) == "true"
 
 
 def set_phase(kube, name, phase):

@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import datetime
 import os
+import re
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import prober
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import slo
@@ -80,6 +81,25 @@ def timeline_png(path, rows, summary, title):
     return timeline_chart.render(path, title, bars, xlabel, tick_lanes=lanes, fontsize=7)
 
 
+_GENERATED = re.compile(r"^(?P<app>.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$")
+
+
+def app_of(pod_key):
+    """namespace/app for a Deployment's pod (``web-7fcfb8468d-jszrv`` -> ``web``); other pods keep their name."""
+    match = _GENERATED.match(pod_key)
+    return match.group("app") if match else pod_key
+
+
+def pod_moves(state):
+    """{namespace/app: times one of its pods was evicted} over the run's finished drains."""
+    moves = {}
+    for step in state.get("steps") or []:
+        if step["name"].startswith("drain") and step["status"] == "done":
+            for key in (step.get("details") or {}).get("evicted_pods") or []:
+                moves[app_of(key)] = moves.get(app_of(key), 0) + 1
+    return moves
+
+
 def build(journal, title, probe_summary=None, preflight=None, budget=None, extra=None):
     """Write report.json/report.md (and timeline.png); return (paths, summary dict)."""
     state = journal.state
@@ -99,8 +119,20 @@ def build(journal, title, probe_summary=None, preflight=None, budget=None, extra
         "downtime_seconds": downtime,
         "predicted_downtime_seconds": (preflight or {}).get("predicted_downtime_seconds"),
     }
+    quarantined = (state.get("facts") or {}).get("quarantined") or []
+    moves = pod_moves(state)
+    summary["quarantined_nodes"] = [q["node_name"] for q in quarantined]
+    summary["max_moves_per_app"] = max(moves.values()) if moves else 0
     summary.update(extra or {})
-    sections = [("Summary", markdown_table(["what", "value"], sorted(summary.items())))]
+    sections = []
+    if quarantined:
+        sections.append(("Action needed", "These nodes would not drain in time. They are cordoned, labelled "
+                         "`runbooks.fournines.io/quarantined=true` and still run the old version; move or fix their "
+                         "pods, then drain and recycle them (or re-run the upgrade):\n\n" + markdown_table(
+                             ["node", "pods still on it", "why"],
+                             [(q["node_name"], ", ".join(q.get("pods") or []), q.get("reason", "")[:300])
+                              for q in quarantined])))
+    sections.append(("Summary", markdown_table(["what", "value"], sorted(summary.items()))))
     if preflight:
         findings = preflight.get("findings") or []
         sections.append(("Preflight findings", markdown_table(["gate", "level", "finding"], [
@@ -110,6 +142,8 @@ def build(journal, title, probe_summary=None, preflight=None, budget=None, extra
              ", ".join(str(x) for x in p["already_at_target"]) or "-") for p in preflight.get("plan") or []])))
     sections.append(("Per-node durations", markdown_table(["step", "status", "seconds"], [
         (r["name"], r["status"], r["seconds"]) for r in per_node]) if per_node else "No node was changed."))
+    if moves:
+        sections.append(("Pod moves", markdown_table(["app (namespace/name)", "moves"], sorted(moves.items()))))
     if probe_summary:
         body = markdown_table(["target", "requests", "failed", "downtime s"], [
             (name, t["requests"], t["failed_requests"], t["downtime_seconds"]) for name, t in sorted(probe_summary["targets"].items())])
@@ -124,7 +158,7 @@ def build(journal, title, probe_summary=None, preflight=None, budget=None, extra
     if png:
         sections.append(("Timeline", "![timeline](timeline.png)"))
     data = {"summary": summary, "preflight": preflight or {}, "probe": probe_summary or {},
-            "budget": budget or {}, "steps": rows}
+            "budget": budget or {}, "steps": rows, "pod_moves": moves, "quarantined": quarantined}
     paths = journal.write_report(title, sections, data=data)
     paths["png"] = png
     return paths, summary

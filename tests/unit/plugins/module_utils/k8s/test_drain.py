@@ -460,3 +460,33 @@ def test_blockers_bare_pod_and_zero_pdb():
     assert any("app/bare has no controller" in f for f in found)
     assert any("blocked/legacy allows 0 disruptions" in f for f in found)
     assert blockers(pods, pdbs, allow_bare=True) == [f for f in found if "bare" not in f]
+
+
+# ---- undrainable: quarantine --------------------------------------------------------------------
+def test_quarantine_leaves_the_stuck_node_cordoned_labelled_and_unclaimed(clock):
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs"), pod("web-2", "n2", "web-rs")],
+                   pdbs=[pdb("web", 0, 1, 2)], owners=replicaset("web-rs", 2), nodes=("n1", "n2", "n3"))
+    kube.script["app/web-1"] = [429] * 1000
+    drainer, lines = make(clock, kube, seconds=20.0)
+
+    result = drainer.drain_or_quarantine(["n1", "n3"])
+
+    assert [q["node_name"] for q in result["quarantined"]] == ["n1"]
+    assert result["quarantined"][0]["pods"] == ["app/web-1"]
+    n1 = kube.nodes_["n1"]
+    assert n1["spec"]["unschedulable"] is True
+    assert objects.quarantined(n1) and objects.cordoned_by(n1) is None  # no restore uncordons it
+    assert n1["metadata"]["annotations"][objects.QUARANTINED_BY] == OWNER
+    # the batch's other node was drained (nothing on it) and stays cordoned for its recycle
+    assert kube.nodes_["n3"]["spec"]["unschedulable"] is True
+    assert kube.nodes_["n3"]["metadata"]["annotations"][objects.PHASE] == "drained"
+    assert any("quarantined n1" in line for line in lines)
+
+
+def test_quarantine_still_fails_when_no_pod_is_left_behind(clock):
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs")], owners=replicaset("web-rs", 1))
+    drainer, dummy = make(clock, kube, seconds=10.0)  # the replacement never comes
+
+    with pytest.raises(DrainError, match="replacement pods not Ready"):
+        drainer.drain_or_quarantine(["n1"])
+    assert "unschedulable" not in kube.nodes_["n1"]["spec"]  # restored as with undrainable: fail

@@ -114,3 +114,18 @@ def test_build_of_a_run_that_changed_nothing(tmp_path):
     markdown = open(os.path.join(journal.dir, "report.md")).read()
     assert "No node was changed." in markdown and "Failed requests" not in markdown
     assert paths["png"] is None
+
+
+def test_pod_moves_and_quarantined_nodes_are_reported(tmp_path):
+    from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RunJournal
+    journal = RunJournal(str(tmp_path), "upgrade-cluster-x", "upgrade-cluster")
+    journal.step("drain n1", "done", evicted_pods=["app/web-7fcfb8468d-jszrv", "app/api-77cf99d4d8-2s2jl"])
+    journal.step("drain n2", "done", evicted_pods=["db/postgres-0", "app/api-77cf99d4d8-9sqxs"])
+    journal.step("drain n3", "failed", error="x")
+    journal.set_fact("quarantined", [{"node_name": "n3", "pods": ["app/stuck-1"], "reason": "deadline"}])
+    assert cluster_upgrade.pod_moves(journal.state) == {"app/web": 1, "app/api": 2, "db/postgres-0": 1}
+    paths, summary = cluster_upgrade.build(journal, "Cluster upgrade")
+    assert summary["quarantined_nodes"] == ["n3"] and summary["max_moves_per_app"] == 2
+    with open(paths["markdown"]) as handle:
+        text = handle.read()
+    assert text.index("Action needed") < text.index("Summary") and "app/stuck-1" in text

@@ -16,7 +16,9 @@ the seeded lab is not touched). Then:
 
     .venv/bin/python benchmarks/upgrade_cluster.py [--sizes 3,50] [--concurrency 3:1,50:10]
 
-Prints wall time of each, the ratio, and the failed edge requests of each app.
+Prints wall time of each, the ratio, the failed edge requests of each app, and how many times the
+single-replica app's pod moved (distinct web pods seen while the job ran, minus the first) with the
+downtime the prober measured for it.
 """
 
 import argparse
@@ -65,6 +67,36 @@ def wait(what, predicate, timeout=600, interval=0.5):
             return
         time.sleep(interval)
     raise SystemExit("benchmark: timed out waiting for %s" % what)
+
+
+class MoveCounter(object):
+    """Distinct pods of one app seen while a job runs (polled; a pod lives far longer than a poll)."""
+
+    def __init__(self, core, app):
+        self.core, self.app, self.uids = core, app, set()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self):
+        while not self.done.is_set():
+            try:
+                pods = self.core.list_namespaced_pod(NAMESPACE, label_selector="app.kubernetes.io/name=%s" % self.app)
+                self.uids.update(p.metadata.uid for p in pods.items)
+            except Exception:  # noqa: BLE001 - a transient API error: poll again
+                pass
+            self.done.wait(0.3)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join(timeout=10)
+
+    @property
+    def moves(self):
+        return max(len(self.uids) - 1, 0)
 
 
 class Bench(object):
@@ -216,26 +248,34 @@ class Bench(object):
 
     def ours(self, concurrency, check=False):
         reports = os.path.join(self.tmp, "reports-check" if check else "reports")
+        if os.path.isdir(reports):  # the same size twice (both strategies): one run per folder
+            os.rename(reports, reports + "-%d" % time.time_ns())
         variables = dict(self.common_vars(), cluster_preflight_reports_dir=reports,
                          cluster_preflight_concurrency=concurrency, cluster_preflight_relax_pdbs=[],
                          cluster_preflight_probe_targets=self.targets(), cluster_preflight_resume=False,
                          cluster_preflight_slo={"ledger": os.path.join(self.tmp, "downtime.jsonl")})
-        took = self.run("playbooks/upgrade-cluster.yml", variables, check=check)
+        with MoveCounter(self.core, "web") as web:
+            took = self.run("playbooks/upgrade-cluster.yml", variables, check=check)
         if check:
             return took, None
         run = sorted(d for d in os.listdir(reports) if d.startswith("upgrade-cluster-"))[-1]
         with open(os.path.join(reports, run, "report.json")) as handle:
             probe = json.load(handle)["report"]["probe"]["targets"]
-        return took, dict((k, v["failed_requests"]) for k, v in probe.items())
+        out = dict((k, v["failed_requests"]) for k, v in probe.items())
+        out.update(web_moves=web.moves, web_downtime=probe.get("web", {}).get("downtime_seconds", 0.0))
+        return took, out
 
     def baseline(self):
         from ansible_collections.fournines.runbooks.plugins.module_utils.common import prober  # noqa: E402
         probe_dir = os.path.join(self.tmp, "baseline-probe")
         variables = dict(self.common_vars(), baseline_probe_dir=probe_dir, baseline_probe_targets=self.targets(),
                          baseline_target=self.cloud.data["versions"][-1])
-        took = self.run("benchmarks/baseline-upgrade.yml", variables)
+        with MoveCounter(self.core, "web") as web:
+            took = self.run("benchmarks/baseline-upgrade.yml", variables)
         summary = prober.summary(probe_dir)
-        return took, dict((k, v["failed_requests"]) for k, v in summary["targets"].items())
+        out = dict((k, v["failed_requests"]) for k, v in summary["targets"].items())
+        out.update(web_moves=web.moves, web_downtime=summary["targets"].get("web", {}).get("downtime_seconds", 0.0))
+        return took, out
 
     def close(self):
         try:
@@ -300,12 +340,14 @@ def main():
     print()
     print("upgrade_cluster benchmark (lab profile %s; baseline = kubernetes.core.k8s_drain + LKE recycle, serial, "
           "no surge)" % labenv.current_profile())
-    print("%6s %5s %10s %10s %7s %22s %22s %9s" % ("nodes", "batch", "ours s", "baseline s", "ratio",
-                                                  "ours failed app/web", "baseline failed app/web", "check s"))
+    print("%6s %5s %10s %10s %7s %22s %22s %9s %18s %18s" % (
+        "nodes", "batch", "ours s", "baseline s", "ratio", "ours failed app/web", "baseline failed app/web",
+        "check s", "web moves ours/base", "web down s ours/base"))
     for size, conc, ours, base, of, bf, chk in rows:
-        print("%6d %5d %10.1f %10.1f %7.2f %22s %22s %9.1f" % (
+        print("%6d %5d %10.1f %10.1f %7.2f %22s %22s %9.1f %18s %18s" % (
             size, conc, ours, base, ours / base, "%d/%d" % (of.get("app", 0), of.get("web", 0)),
-            "%d/%d" % (bf.get("app", 0), bf.get("web", 0)), chk))
+            "%d/%d" % (bf.get("app", 0), bf.get("web", 0)), chk, "%d/%d" % (of["web_moves"], bf["web_moves"]),
+            "%.1f/%.1f" % (of["web_downtime"], bf["web_downtime"])))
 
 
 if __name__ == "__main__":

@@ -46,7 +46,8 @@ options:
         type: str
         choices: [fail, warn, ignore]
       pdb:
-        description: Level of the gate for PodDisruptionBudgets that can never allow an eviction. Default V(fail).
+        description: Level of the gate for PodDisruptionBudgets that can never allow an eviction, or that allow none
+          now because their pods are unhealthy (the rollout would stall). Default V(fail).
         type: str
         choices: [fail, warn, ignore]
       single_replica:

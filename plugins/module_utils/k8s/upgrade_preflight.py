@@ -14,6 +14,7 @@ __metaclass__ = type
 import datetime
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import objects
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import rollout_plan
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import versions
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.capacity import fits, node_free, pod_requests
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
@@ -23,7 +24,7 @@ LEVELS = ("fail", "warn", "ignore")
 #: Gate -> default level. Documented in k8s_upgrade_preflight and cluster_preflight.
 GATE_DEFAULTS = {
     "skew": "fail",             # kubelets outside the skew policy after the control-plane step
-    "pdb": "fail",              # PodDisruptionBudgets that can never allow an eviction
+    "pdb": "fail",              # PodDisruptionBudgets that can never allow an eviction, or none now (unhealthy pods)
     "single_replica": "warn",   # Deployments/StatefulSets with one replica (downtime while it moves)
     "bare_pods": "fail",        # pods without a controller (lost on recycle)
     "local_storage": "warn",    # emptyDir/hostPath volumes (erased on recycle)
@@ -157,6 +158,13 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
                 add("rwo_volumes", "pod %s mounts ReadWriteOnce claim(s) %s: expect downtime while the volume "
                     "detaches and re-attaches" % (key, ", ".join(rwo)), key)
 
+    moving = [p for p in pods if p["spec"].get("nodeName") in roll_names and not objects.is_daemonset_pod(p)
+              and not objects.is_mirror_pod(p) and not objects.is_finished(p)]
+    for name, info in sorted(rollout_plan.stalling_budgets(moving, pdbs).items()):
+        add("pdb", "PodDisruptionBudget %s allows 0 disruptions now: %d of its %d pods are healthy and it needs %d, so "
+            "the rollout would stall on %s until they heal (an eviction never heals them); fix the unhealthy pods "
+            "before the upgrade" % (name, info["current"], info["expected"], info["desired"], ", ".join(info["pods"])),
+            name)
     for name, where in sorted(blocked.items()):
         if name in (relaxed_pdbs or []):
             add("pdb", "PodDisruptionBudget %s allows 0 disruptions; the run relaxes it to maxUnavailable 1 for the "

@@ -198,3 +198,17 @@ def test_relaxed_budget_is_a_warning():
     out = upgrade_preflight.evaluate(snapshot(view(["a"]), pods, pdbs=[pdb]), "1.35", gates(), relaxed_pdbs=["blocked/legacy"])
     assert out["blocking"] == []
     assert out["findings"][0]["level"] == "warn" and "relaxes it" in out["findings"][0]["message"]
+
+
+def test_a_budget_at_zero_because_pods_are_unhealthy_is_refused_before_any_node_is_bought():
+    """crash-looping replicas: the drain would wait out its deadline on 429s; refuse the plan instead."""
+    pods = [pod("w1", "a", labels={"app": "web"}), pod("w2", "b", labels={"app": "web"})]
+    pdb = {"metadata": {"name": "web", "namespace": "app"}, "spec": {"selector": {"matchLabels": {"app": "web"}}},
+           "status": {"disruptionsAllowed": 0, "expectedPods": 3, "desiredHealthy": 2, "currentHealthy": 1}}
+    out = upgrade_preflight.evaluate(snapshot(view(["a", "b"]), pods, pdbs=[pdb]), "1.35", gates())
+    assert [f["gate"] for f in out["blocking"]] == ["pdb"]
+    message = out["blocking"][0]["message"]
+    assert "app/web allows 0 disruptions now: 1 of its 3 pods are healthy and it needs 2" in message
+    assert "app/w1" in message and "app/w2" in message
+    healthy = dict(pdb, status={"disruptionsAllowed": 1, "expectedPods": 3, "desiredHealthy": 2, "currentHealthy": 3})
+    assert upgrade_preflight.evaluate(snapshot(view(["a", "b"]), pods, pdbs=[healthy]), "1.35", gates())["blocking"] == []

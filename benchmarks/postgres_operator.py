@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Write downtime of a CloudNativePG minor update, printed, not asserted.
+
+    .venv/bin/python benchmarks/postgres_operator.py [--size-mb 1024] [--skip-baseline]
+
+For each way of updating a 2-instance Cluster on the real node from the old to the new patch
+release, with a writer committing one row at a time through the ``-rw`` Service:
+- runbook: ``ansible-playbook -i inventories/lab_cnpg playbooks/upgrade-postgres.yml
+  -e postgres_upgrade=minor`` (canary clone, replicas first, then a switchover);
+- baseline: the image changed by hand (``spec.imageName`` patched, the operator's defaults:
+  ``primaryUpdateMethod: restart``).
+Prints the data size, the longest write gap, failed write attempts, committed rows lost and the
+wall time. Needs the lab: lab/up k8s node. Each Cluster is deleted afterwards.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.join(REPO, "tests", "integration", "postgres_operator")
+sys.path.insert(0, os.path.join(REPO, "lab"))
+sys.path.insert(0, HERE)
+import labenv  # noqa: E402
+
+import importlib.util  # noqa: E402
+_SPEC = importlib.util.spec_from_file_location("node_helpers", os.path.join(REPO, "tests", "integration", "node", "conftest.py"))
+node_helpers = importlib.util.module_from_spec(_SPEC)
+sys.modules["node_helpers"] = node_helpers
+_SPEC.loader.exec_module(node_helpers)
+
+from kubernetes import client, config  # noqa: E402
+
+import oplab  # noqa: E402
+
+
+def fill(lab, size_mb):
+    with lab.connect("pg") as conn:
+        conn.execute("create table if not exists bulk (id bigint, pad text)")
+        batch = 100000  # about 110 MB per batch of 1 kB rows
+        total = size_mb * 1024 * 1024 // 1100
+        done = 0
+        while done < total:
+            n = min(batch, total - done)
+            conn.execute("insert into bulk select g, repeat(md5(g::text), 32) from generate_series(%s, %s) g",
+                         (done + 1, done + n))
+            done += n
+        return conn.execute("select pg_database_size(current_database())").fetchone()[0]
+
+
+def one(api, node_env, way, size_mb, workdir):
+    ns = "pgbench-" + uuid.uuid4().hex[:6]
+    lab = oplab.OpLab(api, node_env, ns, workdir)
+    lab.create_namespace()
+    try:
+        body = lab.cluster_body("pg", node_env["NODE_IMAGE_PG_OLD"])
+        body["spec"]["storage"]["size"] = "2Gi"
+        lab.custom.create_namespaced_custom_object(oplab.GROUP, oplab.VERSION, ns, oplab.PLURAL, body)
+        lab.wait_healthy("pg", node_env["NODE_IMAGE_PG_OLD"], timeout=900)
+        size = fill(lab, size_mb)
+        lab.wait_healthy("pg", node_env["NODE_IMAGE_PG_OLD"], timeout=900)
+        writer = oplab.Writer(lab, "pg").start()
+        started = time.monotonic()
+        try:
+            if way == "runbook":
+                proc = lab.playbook("-e", "postgres_upgrade=minor", timeout=3600)
+                if proc.returncode != 0:
+                    raise SystemExit("runbook failed:\n" + proc.stdout[-3000:])
+            else:
+                lab.custom.patch_namespaced_custom_object(oplab.GROUP, oplab.VERSION, ns, oplab.PLURAL, "pg",
+                                                          {"spec": {"imageName": node_env["NODE_IMAGE_PG_MINOR"]}})
+                time.sleep(5)
+                lab.wait_healthy("pg", node_env["NODE_IMAGE_PG_MINOR"], timeout=1800)
+                node_helpers.wait_for("every pod on the new image", lambda: all(
+                    p.spec.containers[0].image == node_env["NODE_IMAGE_PG_MINOR"]
+                    for p in lab.core.list_namespaced_pod(ns, label_selector="cnpg.io/podRole=instance").items),
+                    timeout=900, every=2)
+                lab.wait_healthy("pg", node_env["NODE_IMAGE_PG_MINOR"], timeout=900)
+            wall = time.monotonic() - started
+            time.sleep(3)
+        finally:
+            writer.stop()
+        return {"way": way, "db_bytes": size, "wall_s": round(wall, 1), "longest_write_gap_s": round(writer.longest_gap, 1),
+                "failed_attempts": writer.errors, "committed": len(writer.committed), "lost": len(writer.missing())}
+    finally:
+        lab.core.delete_namespace(ns)
+        node_helpers.wait_for("namespace gone", lambda: not [n for n in lab.core.list_namespace().items
+                                                             if n.metadata.name == ns], timeout=600, every=2)
+        subprocess.run([sys.executable, os.path.join(REPO, "lab", "node", "seed.py"), "volumes",
+                        labenv.kubeconfig(), node_env["NODE_NAME"], "6", "/var/lib/fournines-node/volumes"],
+                       check=True, timeout=120)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--skip-baseline", action="store_true")
+    args = parser.parse_args()
+    api = config.new_client_from_config(config_file=labenv.kubeconfig())
+    node_env = labenv.component_env("node")
+    results = []
+    with tempfile.TemporaryDirectory() as workdir:
+        for way in ("runbook",) + (() if args.skip_baseline else ("baseline",)):
+            results.append(one(api, node_env, way, args.size_mb, workdir))
+            print(json.dumps(results[-1]), flush=True)
+    print("| way | DB size | longest write gap | failed writes | committed | lost | wall |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        print("| %s | %.0f MB | %.1f s | %d | %d | %d | %.0f s |" % (
+            r["way"], r["db_bytes"] / 1e6, r["longest_write_gap_s"], r["failed_attempts"], r["committed"], r["lost"],
+            r["wall_s"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -99,6 +99,15 @@ class OpLab(object):
         env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
         return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
+    def start_playbook(self, *extra):
+        """The same run in the background, in its own process group (to be killed)."""
+        cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", os.path.join(REPO, "inventories", "lab_cnpg"),
+               os.path.join(REPO, "playbooks", "upgrade-postgres.yml"),
+               "-e", json.dumps({"postgres_cnpg_upgrade_namespace": self.ns, "postgres_reports_dir": self.workdir})]
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+        return subprocess.Popen(cmd + list(extra), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+
     def reports(self):
         """{run id: report.json} of the runs in this lab's reports folder."""
         found = {}

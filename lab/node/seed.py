@@ -166,7 +166,9 @@ STORAGE_CLASS = "lab-node-local"
 def volumes(name, count, base):
     """Local PersistentVolumes on the real node (real directories, bind-mounted by the kubelet):
     the lab's other StorageClasses are simulated and cannot be mounted by a real kubelet.
-    A Released or Failed one is wiped and made Available again; missing ones are created."""
+    A Released or Failed one is wiped and made Available again (any of the StorageClass, also
+    beyond ``count``: a caller passing a smaller count still recycles them all); missing ones up
+    to ``count`` are created."""
     import os
     import shutil
     api = client.ApiClient()
@@ -179,8 +181,9 @@ def volumes(name, count, base):
             reclaim_policy="Retain"))
     existing = {pv.metadata.name: pv for pv in core.list_persistent_volume().items
                 if pv.spec.storage_class_name == STORAGE_CLASS}
-    for i in range(count):
-        pv_name = "lab-node-pv-%d" % i
+    names = ["lab-node-pv-%d" % i for i in range(count)]
+    names += sorted(set(existing) - set(names))
+    for pv_name in names:
         path = os.path.join(base, pv_name)
         pv = existing.get(pv_name)
         if pv is not None and pv.status.phase in ("Released", "Failed"):

@@ -13,28 +13,67 @@ class ModuleDocFragment(object):
     DOCUMENTATION = r"""
 options:
   login_host:
-    description: Host or socket directory of the server to connect to.
+    description:
+      - Host name or address of the server (a path starting with C(/) is a socket directory).
+      - If not set, the value of E(PGHOST) is used, else V(127.0.0.1).
     type: str
-    default: 127.0.0.1
+    aliases: [host]
+  login_unix_socket:
+    description:
+      - Directory of the server's Unix domain socket; when set it is used instead of O(login_host).
+    type: str
+    aliases: [unix_socket]
   login_port:
-    description: Port of the server.
+    description:
+      - Port of the server.
+      - If not set, the value of E(PGPORT) is used, else V(5432).
     type: int
-    default: 5432
+    aliases: [port]
   login_user:
-    description: Superuser to connect as.
+    description:
+      - Superuser to connect as.
+      - If not set, the value of E(PGUSER) is used, else V(postgres).
     type: str
-    default: postgres
+    aliases: [login]
   login_password:
-    description: Password of O(login_user).
+    description:
+      - Password of O(login_user).
+      - If not set, libpq itself looks at E(PGPASSWORD) and then C(~/.pgpass).
     type: str
   login_db:
-    description: Database to connect to.
+    description:
+      - Database to connect to.
+      - If not set, the value of E(PGDATABASE) is used, else V(postgres).
     type: str
-    default: postgres
+  ssl_mode:
+    description:
+      - Whether and how a TLS connection is negotiated with the server, as libpq's C(sslmode)
+        (U(https://www.postgresql.org/docs/current/libpq-ssl.html)).
+      - If not set, libpq uses E(PGSSLMODE), else V(prefer).
+    type: str
+    choices: [allow, disable, prefer, require, verify-ca, verify-full]
+  ca_cert:
+    description:
+      - File with the certificate authorities the server's certificate must be signed by (libpq's C(sslrootcert)).
+      - If not set, libpq uses E(PGSSLROOTCERT), else C(~/.postgresql/root.crt) when it exists.
+    type: path
+    aliases: [ssl_rootcert]
+  ssl_cert:
+    description:
+      - Client certificate file (libpq's C(sslcert)); if not set, libpq uses E(PGSSLCERT).
+    type: path
+  ssl_key:
+    description:
+      - Private key file of O(ssl_cert) (libpq's C(sslkey)); if not set, libpq uses E(PGSSLKEY).
+    type: path
   connect_timeout:
-    description: Seconds to wait for each connection attempt.
+    description:
+      - Seconds to wait for each connection attempt.
+      - If not set, the value of E(PGCONNECT_TIMEOUT) is used, else V(5).
     type: int
-    default: 5
+notes:
+  - The option names and aliases are those of the community.postgresql modules, so one
+    C(module_defaults) block can serve both collections' PostgreSQL tasks.
 requirements:
   - psycopg2
 """

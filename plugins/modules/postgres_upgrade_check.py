@@ -150,7 +150,7 @@ def main():
         info = cluster_info(conn)
         findings = catalog_findings(conn, p["new_bindir"], info)
         check = run_check(p["old_bindir"], p["new_bindir"], p["old_data_dir"], p["work_dir"], p["transfer"], p["jobs"],
-                          p["login_port"], p["new_port"], p["socket_dir"], p["os_user"], p["login_user"], p["new_settings"])
+                          conn["port"], p["new_port"], p["socket_dir"], p["os_user"], conn["user"], p["new_settings"])
     except PostgresError as err:
         fail_from_error(module, err)
     findings.append({"check": "pg_upgrade --check", "ok": check["ok"], "severity": "info" if check["ok"] else "error",

@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import time
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
@@ -26,24 +27,69 @@ except ImportError:  # reported by the modules with missing_required_lib
     HAS_PSYCOPG2 = False
 
 
-#: Connection options shared by every postgres_* module (one source for the spec).
+#: Connection options shared by every postgres_* module (one source for the spec, documented in
+#: doc_fragments/postgres.py). Names and aliases as community.postgresql's: ``login_port`` also answers to
+#: ``port``, ``login_host`` to ``host``, ``login_user`` to ``login``, ``ca_cert`` to ``ssl_rootcert``.
+#: Options left unset fall back to libpq's PG* environment (see :func:`conn_params`), so no spec default here.
 CONNECTION_SPEC = dict(
-    login_host=dict(type="str", default="127.0.0.1"),
-    login_port=dict(type="int", default=5432),
-    login_user=dict(type="str", default="postgres"),
+    login_host=dict(type="str", aliases=["host"]),
+    login_unix_socket=dict(type="str", aliases=["unix_socket"]),
+    login_port=dict(type="int", aliases=["port"]),
+    login_user=dict(type="str", aliases=["login"]),
     login_password=dict(type="str", no_log=True),
-    login_db=dict(type="str", default="postgres"),
-    connect_timeout=dict(type="int", default=5),
+    login_db=dict(type="str"),
+    ssl_mode=dict(type="str", choices=["allow", "disable", "prefer", "require", "verify-ca", "verify-full"]),
+    ca_cert=dict(type="path", aliases=["ssl_rootcert"]),
+    ssl_cert=dict(type="path"),
+    ssl_key=dict(type="path", no_log=False),
+    connect_timeout=dict(type="int"),
+)
+
+#: option -> (libpq keyword, PG* variable libpq reads when the keyword is absent, our default when neither is set).
+#: Host, port, user, database and timeout are resolved here because the runbooks name them in messages,
+#: conninfo strings and pg_upgrade arguments; the password and TLS settings are passed only when given and
+#: otherwise left to libpq itself (PGPASSWORD or ~/.pgpass, PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY).
+_LIBPQ = (
+    ("login_host", "host", "PGHOST", "127.0.0.1"),
+    ("login_port", "port", "PGPORT", 5432),
+    ("login_user", "user", "PGUSER", "postgres"),
+    ("login_db", "dbname", "PGDATABASE", "postgres"),
+    ("connect_timeout", "connect_timeout", "PGCONNECT_TIMEOUT", 5),
+    ("login_password", "password", None, None),
+    ("ssl_mode", "sslmode", None, None),
+    ("ca_cert", "sslrootcert", None, None),
+    ("ssl_cert", "sslcert", None, None),
+    ("ssl_key", "sslkey", None, None),
 )
 
 
 # --- SQL -------------------------------------------------------------------------------
 
-def conn_params(params, **override):
-    """Connection keyword arguments from module params (login_*), with overrides."""
-    result = dict(host=params.get("login_host"), port=params.get("login_port"), user=params.get("login_user"),
-                  password=params.get("login_password"), dbname=params.get("login_db"),
-                  connect_timeout=params.get("connect_timeout") or 5)
+def conn_params(params, environ=None, **override):
+    """libpq keyword arguments from module params (CONNECTION_SPEC), with overrides.
+
+    An option left unset takes the PG* variable libpq itself would read (``environ``, default
+    ``os.environ``), else our default: ``127.0.0.1``, ``5432``, ``postgres``, ``postgres``, 5 s.
+    ``login_unix_socket`` (a socket directory) wins over ``login_host``, as in community.postgresql.
+    Raises PostgresError naming the variable when a PG* number is not one.
+    """
+    environ = os.environ if environ is None else environ
+    result = {}
+    for option, keyword, variable, default in _LIBPQ:
+        value = params.get(option)
+        if value in (None, "") and variable:
+            value = environ.get(variable) or default
+            if isinstance(default, int):
+                try:
+                    value = int(value)
+                except ValueError:
+                    raise PostgresError("%s=%r is not a whole number; unset it or set %s (or %s)"
+                                        % (variable, value, option, "a port such as 5432" if option == "login_port"
+                                           else "seconds such as 5"))
+        if value not in (None, ""):
+            result[keyword] = value
+    if params.get("login_unix_socket"):
+        result["host"] = params["login_unix_socket"]
     result.update(override)
     return result
 

@@ -23,6 +23,13 @@ description:
     C(deprecated_apis=fail) (objects last applied with an API version the target removes),
     C(error_budget=fail) (predicted downtime against the budget from the downtime ledger),
     C(window=fail) (outside O(maintenance_window)), C(autoscaler=fail) (a pool whose autoscaler is on is not resized)."
+  - "Before any node is bought, simulates the whole rollout's evictions batch by batch against every
+    PodDisruptionBudget (RV(eviction_simulation)): the budgets' current C(disruptionsAllowed), server-side dry-run
+    evictions (C(dryRun=All)) of the first batch of each pool, and whether each evicted pod's replacement can run
+    on a node that is up while its batch drains (a pod that can only come back after a move keeps its budget's
+    disruption used). A plan that cannot finish is a finding of gate C(pdb) (C(capacity) when a replacement has
+    nowhere to run) naming the budget, the batch and node where the rollout would stall and the variable that
+    would relax it."
   - Returns the plan (per pool the surge size and the batches of nodes to recycle) and the predicted downtime.
 author:
   - fournines.runbooks engineers (@fournines)
@@ -221,6 +228,15 @@ budget:
   description: The error budget (see P(fournines.runbooks.slo_budget_info#module)) when O(slo) has a C(ledger).
   returned: when O(slo) has a C(ledger)
   type: dict
+eviction_simulation:
+  description:
+    - The rollout's evictions simulated batch by batch. C(ok) (the plan can finish), C(stalls) (each with C(pdb),
+      C(kind) V(budget_at_zero), V(budget_used_up) or V(no_landing), C(batch), C(node), C(pods), C(message) and
+      C(relax), the variables that would let it finish), C(batches) (per batch C(nodes), C(evictions) and per budget
+      C(allowed) and C(pods)) and C(refused_now) (pods of the first batches whose server-side dry-run eviction was
+      refused).
+  returned: always
+  type: dict
 dry_run:
   description: With O(dry_run_evictions), C(evicted) (pods that would be evicted) and C(blocked) (why some would not).
   returned: when O(dry_run_evictions)
@@ -236,6 +252,7 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import slo
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import eviction_sim
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.drain import Drainer
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import HAS_K8S, k8s_argument_spec, K8S_IMPORT_ERROR, kube_from_params
@@ -318,9 +335,16 @@ def main():
         budget = None
         if p["slo"]["ledger"]:
             budget = slo.ledger_budget(**p["slo"])
-        out = evaluate(snapshot(kube, view), p["target_version"], gates, concurrency=p["concurrency"],
-                       downtime_model=p["downtime_model"], budget=budget, window=_given(p["maintenance_window"]),
-                       relaxed_pdbs=p["relaxed_pdbs"])
+        snap = snapshot(kube, view)
+        settings = dict(concurrency=p["concurrency"], downtime_model=p["downtime_model"], budget=budget,
+                        window=_given(p["maintenance_window"]), relaxed_pdbs=p["relaxed_pdbs"])
+        out = evaluate(snap, p["target_version"], gates, **settings)
+        # the first batch of each pool drains against the budgets as they are now: ask the API server itself
+        first = [n for pool in out["plan"] for n in (pool["batches"] or [[]])[0]]
+        refused = eviction_sim.refused_by_server(kube, snap["pods"], first) if first else []
+        if refused:
+            out = evaluate(snap, p["target_version"], gates, refused_now=refused, **settings)
+        out["eviction_simulation"]["refused_now"] = refused
         dry_run = None
         if p["dry_run_evictions"]:
             nodes = [n for pool in out["plan"] for n in pool["nodes_to_recycle"]]

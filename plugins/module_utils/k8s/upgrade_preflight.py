@@ -13,8 +13,8 @@ __metaclass__ = type
 
 import datetime
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import eviction_sim
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import objects
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import rollout_plan
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import versions
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.capacity import fits, node_free, pod_requests
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
@@ -93,11 +93,12 @@ def in_window(window, now):
 
 
 def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget=None, window=None, now=None,
-             relaxed_pdbs=None):
+             relaxed_pdbs=None, refused_now=None):
     """Run every gate. ``snapshot`` keys: view (lke_view.cluster_view), pods, pdbs, replicasets,
     deployments, statefulsets, pvcs, applied (list of (kind, ns/name, apiVersion) of last-applied objects).
 
     ``relaxed_pdbs`` ("namespace/name") are budgets the run relaxes for the rollout: reported as warnings.
+    ``refused_now`` (pod keys) are pods a server-side dry-run eviction refused just now (eviction_sim.simulate).
     Returns {"findings": [...], "blocking": [...], "plan": {...}, "predicted_downtime_seconds": n}.
     """
     model = dict({"pod_restart_seconds": 15.0, "rwo_reattach_seconds": 30.0}, **(downtime_model or {}))
@@ -158,13 +159,6 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
                 add("rwo_volumes", "pod %s mounts ReadWriteOnce claim(s) %s: expect downtime while the volume "
                     "detaches and re-attaches" % (key, ", ".join(rwo)), key)
 
-    moving = [p for p in pods if p["spec"].get("nodeName") in roll_names and not objects.is_daemonset_pod(p)
-              and not objects.is_mirror_pod(p) and not objects.is_finished(p)]
-    for name, info in sorted(rollout_plan.stalling_budgets(moving, pdbs).items()):
-        add("pdb", "PodDisruptionBudget %s allows 0 disruptions now: %d of its %d pods are healthy and it needs %d, so "
-            "the rollout would stall on %s until they heal (an eviction never heals them); fix the unhealthy pods "
-            "before the upgrade" % (name, info["current"], info["expected"], info["desired"], ", ".join(info["pods"])),
-            name)
     for name, where in sorted(blocked.items()):
         if name in (relaxed_pdbs or []):
             add("pdb", "PodDisruptionBudget %s allows 0 disruptions; the run relaxes it to maxUnavailable 1 for the "
@@ -189,6 +183,13 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
     plan, capacity_problems = build_plan(view, by_node, concurrency)
     for msg in capacity_problems:
         add("capacity", msg)
+    # every batch of every pool, in the order the rollout drains them, against every budget
+    k8s_nodes = view.get("k8s_nodes") or []
+    simulation = eviction_sim.simulate([b for p in plan for b in p["batches"]], pods, pdbs, k8s_nodes,
+                                       new_nodes=eviction_sim.surge_new_nodes(plan, k8s_nodes),
+                                       relaxed_pdbs=relaxed_pdbs, refused_now=refused_now)
+    for stall in simulation["stalls"]:
+        add("capacity" if stall["kind"] == "no_landing" else "pdb", stall["message"], stall["pdb"] or stall["pods"][0])
     for pool in view["pools"]:
         if (pool.get("autoscaler") or {}).get("enabled"):
             add("autoscaler", "pool %s has the autoscaler on; the rollout does not resize such a pool (the autoscaler "
@@ -218,7 +219,8 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
 
     return {"step": step, "current_version": versions.minor(current), "target_version": versions.minor(target),
             "findings": findings, "blocking": [f for f in findings if f["level"] == "fail"],
-            "plan": plan, "predicted_downtime_seconds": predicted, "predicted_downtime_by_workload": per_workload}
+            "plan": plan, "predicted_downtime_seconds": predicted, "predicted_downtime_by_workload": per_workload,
+            "eviction_simulation": simulation}
 
 
 def build_plan(view, pods_by_node, concurrency=1):

@@ -212,3 +212,17 @@ def test_a_budget_at_zero_because_pods_are_unhealthy_is_refused_before_any_node_
     assert "app/w1" in message and "app/w2" in message
     healthy = dict(pdb, status={"disruptionsAllowed": 1, "expectedPods": 3, "desiredHealthy": 2, "currentHealthy": 3})
     assert upgrade_preflight.evaluate(snapshot(view(["a", "b"]), pods, pdbs=[healthy]), "1.35", gates())["blocking"] == []
+
+
+def test_the_eviction_simulation_refuses_a_plan_whose_replacement_has_nowhere_to_run():
+    """A replica pinned to its node's hostname comes back only after a move: the drain of its node would wait out
+    its deadline. The plan is refused before any node is bought, naming the batch and the node."""
+    pinned = pod("w1", "b", labels={"app": "web"})
+    pinned["spec"]["nodeSelector"] = {"kubernetes.io/hostname": "b"}
+    out = upgrade_preflight.evaluate(snapshot(view(["a", "b"]), [pinned, pod("w2", "a", labels={"app": "web"})]),
+                                     "1.35", gates())
+    assert [f["gate"] for f in out["blocking"]] == ["capacity"]
+    assert "batch 2 (b), node b" in out["blocking"][0]["message"]
+    sim = out["eviction_simulation"]
+    assert not sim["ok"] and [b["nodes"] for b in sim["batches"]] == [["a"], ["b"]]
+    assert upgrade_preflight.evaluate(snapshot(view(["a", "b"]), [pinned]), "1.35", gates(capacity="warn"))["blocking"] == []

@@ -1,0 +1,272 @@
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Simulate a whole node rollout's evictions against every PodDisruptionBudget, before any node is bought.
+
+The rollout drains its batches in order. A drain evicts every pod of the batch's nodes, retries the
+evictions a budget refuses (HTTP 429) and finishes only when each evicted pod's controller has its
+pods Ready again on other nodes. So a batch can finish when, for every budget covering its pods:
+
+* the budget allows a disruption at all: not V(0) because some of its pods are unhealthy now (an
+  eviction never heals them), unless the run relaxes it;
+* each evicted pod's replacement can run on a node that is up while the batch drains (the new or
+  surge nodes, nodes outside the rollout, nodes recycled by earlier batches): its nodeSelector,
+  required node affinity and tolerations are checked against those nodes' labels and taints. A pod
+  that can only come back after a move (on its own node once recycled, or pinned by hostname) keeps
+  the budget's disruption used; when a batch holds more such pods of a budget than the budget
+  allows, the evictions are refused for ever, and even within the budget the drain waits for a
+  replacement that cannot run.
+
+Pure functions over plain dicts as the API returns them. :func:`simulate` takes the plan's batches,
+so any strategy (surge, blue-green) can pass its own order; ``new_nodes`` are the nodes the strategy
+adds before it drains (the surge node, the new pool), given as templates (labels and taints).
+``refused_now`` are pods a server-side dry-run eviction refused (HTTP 429) just now: their budgets
+are taken as allowing nothing, whatever their status says.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import objects
+
+#: The runbook's variables a refusal points at (documented in roles/cluster_preflight and node_pool_rollout).
+RELAX_PDBS_VARIABLE = "cluster_preflight_relax_pdbs"
+CONCURRENCY_VARIABLE = "cluster_preflight_concurrency"
+UNDRAINABLE_VARIABLE = "node_pool_rollout_undrainable"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+#: taints a node carries for its state (cordoned, not ready, quarantined), not for what it is: a new node has none
+_TRANSIENT_TAINTS = ("node.kubernetes.io/", "node.cloudprovider.kubernetes.io/", "runbooks.fournines.io/")
+
+
+def _labels(node):
+    return (node.get("metadata") or {}).get("labels") or {}
+
+
+def _expression_matches(expr, labels):
+    key, op, values = expr.get("key"), expr.get("operator"), [str(v) for v in expr.get("values") or []]
+    if op == "In":
+        return key in labels and labels[key] in values
+    if op == "NotIn":
+        return not (key in labels and labels[key] in values)
+    if op == "Exists":
+        return key in labels
+    if op == "DoesNotExist":
+        return key not in labels
+    if op in ("Gt", "Lt"):
+        try:
+            have, want = int(labels[key]), int(values[0])
+        except (KeyError, IndexError, ValueError):
+            return False
+        return have > want if op == "Gt" else have < want
+    return False
+
+
+def _tolerates(pod, taint):
+    for tol in (pod.get("spec") or {}).get("tolerations") or []:
+        if tol.get("effect") and tol["effect"] != taint.get("effect"):
+            continue
+        if tol.get("operator") == "Exists":
+            if not tol.get("key") or tol["key"] == taint.get("key"):
+                return True
+        elif tol.get("key") == taint.get("key") and (tol.get("value") or "") == (taint.get("value") or ""):
+            return True
+    return False
+
+
+def placement_problem(pod, node):
+    """Why ``pod`` cannot run on ``node`` (nodeSelector, required node affinity, taints), or None when it can."""
+    spec = pod.get("spec") or {}
+    labels = _labels(node)
+    for key, value in (spec.get("nodeSelector") or {}).items():
+        if labels.get(key) != value:
+            return "nodeSelector %s=%s" % (key, value)
+    required = ((((spec.get("affinity") or {}).get("nodeAffinity") or {})
+                 .get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or [])
+    terms = [t for t in required if t.get("matchExpressions")]
+    if terms and not any(all(_expression_matches(e, labels) for e in t["matchExpressions"]) for t in terms):
+        return "required node affinity"
+    for taint in (node.get("spec") or {}).get("taints") or []:
+        if taint.get("effect") in ("NoSchedule", "NoExecute") and not _tolerates(pod, taint):
+            return "taint %s=%s:%s" % (taint.get("key"), taint.get("value") or "", taint.get("effect"))
+    return None
+
+
+def recycled(node, suffix="(recycled)"):
+    """The node a recycle gives back: same labels and taints, a new name (so a hostname pin no longer matches)."""
+    meta = dict(node.get("metadata") or {})
+    name = "%s %s" % (meta.get("name"), suffix)
+    meta["name"] = name
+    meta["labels"] = dict(_labels(node), **{HOSTNAME_LABEL: name})
+    taints = [t for t in (node.get("spec") or {}).get("taints") or []
+              if not str(t.get("key", "")).startswith(_TRANSIENT_TAINTS)]
+    return {"metadata": meta, "spec": {"taints": taints}}
+
+
+def _moves(pod):
+    return not (objects.is_daemonset_pod(pod) or objects.is_mirror_pod(pod) or objects.is_finished(pod)
+                or (pod.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def _budget_state(pdbs, refused_now, pods):
+    refused_pdbs = set()
+    for pod in pods:
+        if objects.pod_key(pod) in refused_now:
+            refused_pdbs.update(objects.pdb_name(b) for b in objects.pdbs_for_pod(pod, pdbs))
+    state = {}
+    for pdb in pdbs:
+        status = pdb.get("status") or {}
+        name = objects.pdb_name(pdb)
+        state[name] = {"allowed": 0 if name in refused_pdbs else int(status.get("disruptionsAllowed", 0) or 0),
+                       "current": int(status.get("currentHealthy", 0) or 0),
+                       "desired": int(status.get("desiredHealthy", 0) or 0),
+                       "expected": int(status.get("expectedPods", 0) or 0),
+                       "refused_now": name in refused_pdbs}
+    return state
+
+
+def _where(index, names):
+    return "batch %d (%s)" % (index + 1, ", ".join(names))
+
+
+def simulate(batches, pods, pdbs, nodes, new_nodes=(), relaxed_pdbs=(), refused_now=(), nodes_return=True):
+    """Walk ``batches`` (lists of node names, in the order the rollout drains them) and find where it would stall.
+
+    ``nodes`` are the cluster's Nodes now; every node named in a batch is taken as cordoned from the start
+    (the rollout cordons the old nodes first so pods land on new ones) until its batch is done, when it
+    comes back as a recycled node (``nodes_return``; False for a strategy that deletes drained nodes).
+    Budgets that can never allow an eviction (objects.pdb_never_allows) are left to the pdb gate unless
+    relaxed. Returns ``{"ok": bool, "stalls": [...], "batches": [...]}``; each stall names the budget (or
+    None), the batch and node, the pods, why, and ``relax``: what would let the plan finish.
+    """
+    relaxed = set(relaxed_pdbs or [])
+    refused = set(refused_now or [])
+    by_name = dict((n["metadata"]["name"], n) for n in nodes)
+    in_rollout = set(name for batch in batches for name in batch)
+    landing = [n for n in nodes if n["metadata"]["name"] not in in_rollout
+               and not objects.node_unschedulable(n) and objects.node_ready(n)]
+    landing.extend(new_nodes or [])
+    budget = _budget_state(pdbs, refused, pods)
+    by_node = {}
+    for pod in pods:
+        if _moves(pod):
+            by_node.setdefault((pod.get("spec") or {}).get("nodeName"), []).append(pod)
+    stalls, report = [], []
+    for index, batch in enumerate(batches):
+        moving = [p for name in batch for p in by_node.get(name, [])]
+        homeless = {}
+        for pod in moving:
+            if objects.controller_of(pod) is None:
+                continue  # a bare pod is the bare_pods gate's; nothing recreates it anyway
+            if not any(placement_problem(pod, n) is None for n in landing):
+                why = sorted(set(placement_problem(pod, n) for n in landing)) or ["no node is up"]
+                homeless[objects.pod_key(pod)] = ", ".join(why)
+        per_pdb = {}
+        for pod in moving:
+            for pdb in objects.pdbs_for_pod(pod, pdbs):
+                per_pdb.setdefault(objects.pdb_name(pdb), (pdb, []))[1].append(pod)
+        row = {"batch": index + 1, "nodes": list(batch), "evictions": len(moving), "budgets": {}}
+        for name, (pdb, covered) in sorted(per_pdb.items()):
+            state = budget[name]
+            row["budgets"][name] = {"allowed": state["allowed"], "pods": len(covered)}
+            guarded = [p for p in covered if (p.get("status") or {}).get("phase") == "Running" and not (
+                (pdb.get("spec") or {}).get("unhealthyPodEvictionPolicy") == "AlwaysAllow" and not objects.pod_ready(p))]
+            if not guarded:
+                continue  # pending or unhealthy-and-always-allowed pods are evicted whatever the budget says
+            keys = [objects.pod_key(p) for p in guarded]
+            node_of = dict((objects.pod_key(p), p["spec"]["nodeName"]) for p in guarded)
+            allowed = state["allowed"]
+            if name in relaxed:
+                allowed = max(allowed, 1)
+            elif objects.pdb_never_allows(pdb):
+                continue  # reported by the pdb gate with its own advice
+            if allowed <= 0:
+                if state["refused_now"]:
+                    reason = "a server-side dry-run eviction was refused just now (it allows 0 disruptions)"
+                elif state["current"] < state["desired"]:
+                    reason = ("%d of its %d pods are healthy and it needs %d, and an eviction never heals them"
+                              % (state["current"], state["expected"], state["desired"]))
+                else:
+                    reason = "no disruption is allowed"
+                _add(stalls, {"pdb": name, "kind": "budget_at_zero", "batch": index + 1, "nodes": list(batch),
+                              "node": node_of[keys[0]], "pods": keys, "reason": reason,
+                              "relax": [RELAX_PDBS_VARIABLE, UNDRAINABLE_VARIABLE]})
+                continue
+            stuck = [k for k in keys if k in homeless]
+            if len(stuck) > allowed:
+                spread = len(set(node_of[k] for k in stuck)) > 1
+                _add(stalls, {"pdb": name, "kind": "budget_used_up", "batch": index + 1, "nodes": list(batch),
+                              "node": node_of[stuck[allowed]], "pods": stuck, "allowed": allowed,
+                              "reason": "; ".join(sorted(set(homeless[k] for k in stuck))),
+                              "relax": [RELAX_PDBS_VARIABLE] + ([CONCURRENCY_VARIABLE] if spread else [])})
+                for key in stuck:
+                    homeless.pop(key, None)  # explained by the budget
+        for key, why in sorted(homeless.items()):
+            node_name = next(p["spec"]["nodeName"] for p in moving if objects.pod_key(p) == key)
+            _add(stalls, {"pdb": None, "kind": "no_landing", "batch": index + 1, "nodes": list(batch),
+                          "node": node_name, "pods": [key], "reason": why, "relax": [UNDRAINABLE_VARIABLE]})
+        report.append(row)
+        if nodes_return:
+            landing.extend(recycled(by_name[name]) for name in batch if name in by_name)
+    for stall in stalls:
+        stall["message"] = stall_message(stall)
+    return {"ok": not stalls, "stalls": stalls, "batches": report}
+
+
+def _add(stalls, stall):
+    """One stall per budget and kind (the first batch where it stops the rollout); later batches add their pods."""
+    for known in stalls:
+        if stall["pdb"] is not None and (known["pdb"], known["kind"]) == (stall["pdb"], stall["kind"]):
+            known["pods"].extend(k for k in stall["pods"] if k not in known["pods"])
+            return
+    stalls.append(stall)
+
+
+def stall_message(stall):
+    """One sentence: what would stall, where, why, and the variable that would let the plan finish."""
+    where = "%s, node %s" % (_where(stall["batch"] - 1, stall["nodes"]), stall["node"])
+    if stall["kind"] == "budget_at_zero":
+        return ("PodDisruptionBudget %s allows 0 disruptions now: %s, so the rollout would stall at %s (pods %s). "
+                "Fix its unhealthy pods first, or let the run relax it (variable %s), or leave that node to a "
+                "person (variable %s=quarantine)" % (stall["pdb"], stall["reason"], where, ", ".join(stall["pods"]),
+                                                     RELAX_PDBS_VARIABLE, UNDRAINABLE_VARIABLE))
+    if stall["kind"] == "budget_used_up":
+        return ("PodDisruptionBudget %s would stall the rollout at %s: it allows %d disruption(s) but %d of its pods "
+                "there (%s) can come back only after a move (%s), so the next eviction is refused for ever. Let the "
+                "run relax it (variable %s)%s, or let those pods run on the new nodes"
+                % (stall["pdb"], where, stall["allowed"], len(stall["pods"]), ", ".join(stall["pods"]),
+                   stall["reason"], RELAX_PDBS_VARIABLE,
+                   (" or drain fewer nodes at a time (variable %s)" % CONCURRENCY_VARIABLE)
+                   if CONCURRENCY_VARIABLE in stall["relax"] else ""))
+    return ("pod %s cannot be replaced while %s drains: no node that is up then accepts it (%s), and the drain "
+            "would wait for its replacement until its deadline. Let it run on the new nodes, or leave that node to a "
+            "person (variable %s=quarantine)" % (", ".join(stall["pods"]), where, stall["reason"],
+                                                 UNDRAINABLE_VARIABLE))
+
+
+def surge_new_nodes(plan, nodes):
+    """The surge node of each pool in a preflight plan, as a template: labels and taints of the pool's first node."""
+    by_name = dict((n["metadata"]["name"], n) for n in nodes)
+    out = []
+    for pool in plan:
+        names = [n for n in pool.get("nodes_to_recycle") or [] if n in by_name]
+        if names and pool.get("surge_to", 0) > pool.get("count", 0):
+            out.append(recycled(by_name[names[0]], "(surge node of pool %s)" % pool["pool_id"]))
+    return out
+
+
+def refused_by_server(kube, pods, node_names):
+    """Pod keys of ``node_names``' movable pods whose server-side dry-run eviction (dryRun=All) the API server
+    refuses now with HTTP 429 (a budget says no). Changes nothing; other errors are left to the drain."""
+    wanted = set(node_names)
+    refused = []
+    for pod in pods:
+        if (pod.get("spec") or {}).get("nodeName") not in wanted or not _moves(pod) or objects.controller_of(pod) is None:
+            continue
+        try:
+            kube.evict(pod["metadata"]["namespace"], pod["metadata"]["name"], dry_run=True)
+        except client.K8sApiError as err:
+            if err.status == 429:
+                refused.append(objects.pod_key(pod))
+    return refused

@@ -4,14 +4,9 @@
 # veth pair. The namespace has no default route and the host does not forward, so nothing the
 # node or its pods send can leave this machine.
 NODE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-LAB_DIR=${LAB_DIR:-$(dirname "$NODE_DIR")}
-REPO=${REPO:-$(dirname "$LAB_DIR")}
-LAB_STATE=${LAB_STATE:-$REPO/.lab}
-LAB_PYTHON=${LAB_PYTHON:-$REPO/.venv/bin/python}
-set -a
-# shellcheck source=/dev/null
-. "${LAB_PORTS_FILE:-$LAB_DIR/ports.env}"
-set +a
+# shellcheck source=lab/lib/daemon.sh
+. "$NODE_DIR/../lib/daemon.sh"
+lab_env "$NODE_DIR"
 S=$LAB_STATE/node
 LOGS=$S/logs
 K8S_STATE=$LAB_STATE/k8s
@@ -51,49 +46,22 @@ proc_exe() {
   esac
 }
 
-proc_pid() {
-  local name=$1 pid cmd
-  pid=$(cat "$S/$name.pid" 2>/dev/null) || return 0
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 0
-  [[ $(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null) == Z ]] && return 0
-  cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 0
-  [[ $cmd == *"$(proc_exe "$name")"* ]] && echo "$pid"
-  return 0
-}
+# proc_pid <name>: the PID of our running <name> (lab_pid: checked against /proc), or nothing.
+proc_pid() { lab_pid "$S/$1.pid" "$(proc_exe "$1")"; }
 
-# start_proc <name> <netns|host> cmd...: detached, logging to $LOGS/<name>.log.
+# start_proc <name> <netns|host> cmd...: detached (lab_daemon), logging to $LOGS/<name>.log.
 start_proc() {
   local name=$1 where=$2; shift 2
   mkdir -p "$LOGS"
   echo "--- $(date -u +%FT%TZ) start: $*" >>"$LOGS/$name.log"
   local pre=()
   [ "$where" = netns ] && pre=(nsenter "--net=/run/netns/$NODE_NETNS" --)
-  setsid bash -c 'echo $$ >"$0"; shift; exec "$@"' "$S/$name.pid" x "${pre[@]}" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
-  local i
-  for i in $(seq 50); do
-    [ -n "$(proc_pid "$name")" ] && return 0
-    sleep 0.1
-  done
-  die "$name did not start; see $LOGS/$name.log"
+  lab_daemon "$S/$name.pid" "$LOGS/$name.log" "${pre[@]}" "$@"
+  lab_wait_pid "$S/$name.pid" "$(proc_exe "$name")" 50 || die "$name did not start; see $LOGS/$name.log"
 }
 
-stop_proc() {
-  local name=$1 pid i
-  pid=$(proc_pid "$name")
-  if [ -n "$pid" ]; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for (( i=0; i<100; i++ )); do
-      [ -n "$(proc_pid "$name")" ] || break
-      sleep 0.1
-    done
-    if [ -n "$(proc_pid "$name")" ]; then
-      say "$name (pid $pid) still running 10 s after SIGTERM; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-      sleep 0.2
-    fi
-  fi
-  rm -f "$S/$name.pid"
-}
+# stop_proc <name>: SIGTERM, SIGKILL after 10 s (lab_stop); the PID file goes in every case.
+stop_proc() { lab_stop "$S/$1.pid" "$(proc_exe "$1")" 100 "$1"; }
 
 kubectl_json() {
   "$LAB_PYTHON" - "$@" <<'PY'

@@ -150,9 +150,9 @@ def test_lab_port_busy():
     assert sh('lab_port_busy "$1"', str(port), check=False).returncode == 1
 
 
-@pytest.mark.parametrize("component", ["edge", "linode_sim", "tls", "dns", "k8s"])
+@pytest.mark.parametrize("component", ["edge", "linode_sim", "tls", "dns", "k8s", "node"])
 def test_every_component_uses_the_shared_library(component):
-    entry = os.path.join(REPO, "lab", component, "lib.sh" if component == "k8s" else "common.sh")
+    entry = os.path.join(REPO, "lab", component, "lib.sh" if component in ("k8s", "node") else "common.sh")
     with open(entry) as handle:
         text = handle.read()
     assert "lib/daemon.sh" in text

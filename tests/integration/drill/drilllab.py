@@ -76,6 +76,11 @@ def run_playbook(variables, check=False, timeout=900, background=False):
     if background:
         return subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)
+    return run_argv(argv, env, timeout, "the drill playbook")
+
+
+def run_argv(argv, env, timeout, what):
+    """Run ``argv`` from the repo in its own session; past ``timeout`` kill it and all it started."""
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
@@ -85,16 +90,17 @@ def run_playbook(variables, check=False, timeout=900, background=False):
         # only says that it hung).
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
-        raise AssertionError("the drill playbook ran past %ss; the end of its output:\n%s\n%s"
-                             % (timeout, out[-4000:], err[-2000:]))
+        raise AssertionError("%s ran past %ss; the end of its output:\n%s\n%s"
+                             % (what, timeout, out[-4000:], err[-2000:]))
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
-def runs(tmp):
+def runs(tmp, prefix="node-failure-drill-"):
+    """The run ids (folders under tmp/reports) of one runbook, oldest first."""
     path = os.path.join(str(tmp), "reports")
     if not os.path.isdir(path):
         return []
-    return sorted(d for d in os.listdir(path) if d.startswith("node-failure-drill-"))
+    return sorted(d for d in os.listdir(path) if d.startswith(prefix))
 
 
 def journal(tmp, run):

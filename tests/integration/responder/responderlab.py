@@ -42,15 +42,7 @@ def run_playbook(tmp, variables=None, check=False, timeout=900):
     argv = [os.path.join(BIN, "ansible-playbook"), PLAYBOOK, "-e", json.dumps(variables or {})]
     if check:
         argv.append("--check")
-    proc = subprocess.Popen(argv, cwd=REPO, env=env(tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        raise AssertionError("the responder playbook ran past %ss:\n%s\n%s" % (timeout, out[-4000:], err[-2000:]))
-    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+    return drilllab.run_argv(argv, env(tmp), timeout, "the responder playbook")
 
 
 def start_rulebook(tmp):
@@ -81,20 +73,11 @@ def stop(proc):
 
 
 def runs(tmp):
-    path = os.path.join(str(tmp), "reports")
-    if not os.path.isdir(path):
-        return []
-    return sorted(d for d in os.listdir(path) if d.startswith("respond-node-loss-"))
+    return drilllab.runs(tmp, prefix="respond-node-loss-")
 
 
-def journal(tmp, run):
-    with open(os.path.join(str(tmp), "reports", run, "state.json")) as handle:
-        return json.load(handle)
-
-
-def report(tmp, run):
-    with open(os.path.join(str(tmp), "reports", run, "report.json")) as handle:
-        return json.load(handle)
+journal = drilllab.journal  # tmp/reports/<run>/state.json
+report = drilllab.report  # tmp/reports/<run>/report.json
 
 
 def incidents(tmp):

@@ -183,8 +183,9 @@ def cluster_info(conn, long_xact_seconds=60):
     return info
 
 
-def table_fingerprints(conn, schemas=None):
-    """Row count and an order-independent checksum of every user table of one database."""
+def table_fingerprints(conn, schemas=None, tables=None):
+    """Row count and an order-independent checksum of every user table of one database (only
+    those of ``schemas``, and only ``tables`` (``schema.table``) when given)."""
     db = connect(conn)
     try:
         tables = query(db, "SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
@@ -193,6 +194,8 @@ def table_fingerprints(conn, schemas=None):
         result = {}
         for table in tables:
             if schemas and table["schema"] not in schemas:
+                continue
+            if tables and "%s.%s" % (table["schema"], table["name"]) not in tables:
                 continue
             ident = '"%s"."%s"' % (table["schema"].replace('"', '""'), table["name"].replace('"', '""'))
             row = query(db, "SELECT count(*) AS rows, coalesce(md5(string_agg(h, '' ORDER BY h)), '') AS checksum"

@@ -13,7 +13,7 @@ short_description: Smoke queries, row counts and checksums of a CloudNativePG Cl
 version_added: 0.1.0
 description:
   - What M(fournines.runbooks.postgres_fingerprint) does for a host, for a C(postgresql.cnpg.io/v1) Cluster
-    found by namespace and name: it connects through the Cluster's O(service) Service as the user of its
+    found by namespace and name. It connects through the Cluster's O(service) Service as the user of its
     O(secret) Secret (both read through the Kubernetes API), runs O(smoke_queries) each in a READ ONLY
     transaction, fingerprints the tables (row count and an order-independent checksum), and with
     O(compare_to) lists every difference.

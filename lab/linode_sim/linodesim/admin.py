@@ -14,8 +14,17 @@ DELETE /requests          clear it
 GET    /settings, PUT /settings   {"strict_fields": bool}
 POST   /reconcile         make the lab's Nodes match the state again (after a cluster restart)
 GET    /dead-nodes        Node names whose instance is gone or not running (the edge reads it)
+GET    /versions          what LKE offers: {"versions", "patches": {minor: patch}, "clusters":
+                          {id: {"k8s_version", "patch", "nodes": [{"id", "node_name", "kubelet"}]}}}
+POST   /versions          {"version": "1.36", "patch": "1.36.1"}: a new minor appears in
+                          /v4/lke/versions (patch optional, default <minor>.0); no reset
+DELETE /versions/<minor>  LKE stops offering a minor (refused while a cluster runs it)
+POST   /patches           {"version": "1.34", "patch": "1.34.7"} (or {"1.34": "1.34.7", ...}): a
+                          new node patch level; nodes created or recycled from now on run it,
+                          the others keep theirs until recycled
 """
 
+from .lke import check_patch
 from .store import ApiError, bad_request
 
 
@@ -27,6 +36,37 @@ def _dead_nodes(cloud):
             if node.get("node_name") and (inst is None or inst["status"] != "running"):
                 dead.add(node["node_name"])
     return sorted(dead)
+
+
+def _releases(cloud, key, body):
+    """What LKE offers, changed while the lab runs (the autopilot's tests)."""
+    method, path = key
+    body = body if isinstance(body, dict) else {}
+    with cloud.lock:
+        if key == ("GET", "/versions"):
+            return 200, cloud.offered()
+        if key == ("POST", "/versions"):
+            changed = cloud.offer_version(body.get("version"), body.get("patch"))
+            return 200, dict(cloud.offered(), changed=changed)
+        if method == "DELETE" and path.startswith("/versions/"):
+            cloud.withdraw_version(path[len("/versions/"):])
+            return 200, dict(cloud.offered(), changed=True)
+        if key == ("POST", "/patches"):
+            if "version" in body or "patch" in body:
+                pairs = [(body.get("version"), body.get("patch"))]
+            else:
+                pairs = sorted(body.items())
+            if not pairs:
+                raise bad_request('patches: give {"version": "1.34", "patch": "1.34.7"}')
+            # check every pair before changing anything
+            for minor, patch in pairs:
+                if minor not in cloud.data["versions"]:
+                    raise bad_request("version %r is not offered; offered: %s" % (
+                        minor, ", ".join(cloud.data["versions"])), "version")
+                check_patch(minor, patch)
+            changed = [cloud.release_patch(minor, patch) for minor, patch in pairs]
+            return 200, dict(cloud.offered(), changed=any(changed))
+    raise ApiError(405, "Method %s not allowed on %s" % (method, path))
 
 
 def handle(ctx, method, path, body, query):
@@ -85,6 +125,8 @@ def handle(ctx, method, path, body, query):
         except Exception as err:  # noqa: BLE001 - report, do not crash the handler
             raise ApiError(503, "reconcile failed: %s" % err)
         return 200, {"pending": cloud.pending()}
+    if key[1] == "/versions" or key[1].startswith("/versions/") or key[1] == "/patches":
+        return _releases(cloud, key, body)
     if key == ("GET", "/dead-nodes"):
         return 200, {"data": _dead_nodes(cloud)}
     raise ApiError(404, "Unknown admin route %s %s" % (method, path))

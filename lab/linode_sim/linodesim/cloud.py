@@ -7,6 +7,7 @@ lock, in order, retrying while the lab's API server is unreachable.
 """
 
 import collections
+import copy
 import logging
 import secrets
 import threading
@@ -104,8 +105,8 @@ class Cloud(LkeMixin, InstancesMixin, DomainsMixin):
     # ---- reset / seed ------------------------------------------------------------------
     def reset(self, config, instant=False):
         """Forget every resource and build the lab cluster from `config` (see DEFAULT_CONFIG)."""
-        merged = dict(DEFAULT_CONFIG)
-        merged.update({k: v for k, v in config.items() if v is not None})
+        merged = copy.deepcopy(DEFAULT_CONFIG)
+        merged.update(copy.deepcopy({k: v for k, v in config.items() if v is not None}))
         versions = list(merged["versions"])
         k8s_version = merged.get("k8s_version") or (
             versions[-2] if len(versions) > 1 else versions[-1])

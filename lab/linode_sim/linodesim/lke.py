@@ -1,5 +1,7 @@
 """LKE: clusters, versions, pools, pool nodes, recycles (a mixin of cloud.Cloud)."""
 
+import re
+
 from .nodes import TYPES, node_spec
 from .store import ApiError, bad_request, not_found
 from . import validate as v
@@ -11,6 +13,20 @@ MAX_POOL_NODES = 100
 def _minor(version):
     major, minor = version.split(".")[:2]
     return int(major), int(minor)
+
+
+def check_minor(version):
+    if not isinstance(version, str) or not re.fullmatch(r"[1-9]\d*\.\d+", version):
+        raise bad_request("version must be a Kubernetes minor such as \"1.36\", got %r" % (version,),
+                          "version")
+    return version
+
+
+def check_patch(minor, patch):
+    if not isinstance(patch, str) or not re.fullmatch(re.escape(minor) + r"\.\d+", patch):
+        raise bad_request("patch must be a patch release of %s such as \"%s.1\", got %r" % (
+            minor, minor, patch), "patch")
+    return patch
 
 
 class LkeMixin:
@@ -318,7 +334,8 @@ class LkeMixin:
         cluster = self.data["clusters"][str(node["cluster_id"])]
         inst = self.new_instance(pool, cluster)
         node.update(instance_id=inst["id"], node_name=inst["label"],
-                    version=cluster["k8s_version"], busy="joining")
+                    version=cluster["k8s_version"], kubelet=self.patch_level(cluster["k8s_version"]),
+                    busy="joining")
         self.node_action("create", self._spec_for(node, inst),
                          then={"kind": "joined", "node_id": node["id"], "gen": node["gen"]})
 
@@ -327,11 +344,76 @@ class LkeMixin:
         if node is not None and node["busy"] == "joining":
             node.update(status="ready", busy=None)
 
+    def patch_level(self, minor):
+        """The kubelet patch version a node of `minor` gets when it is created or recycled."""
+        return self.data["config"]["patches"].get(minor, minor + ".0")
+
     def _spec_for(self, node, inst):
         pool = self.data["pools"][str(node["pool_id"])]
         cluster = self.data["clusters"][str(node["cluster_id"])]
-        patch = self.data["config"]["patches"].get(node["version"], node["version"] + ".0")
+        # the patch level the node got when it joined; older state files lack it
+        patch = node.get("kubelet") or self.patch_level(node["version"])
         return node_spec(node["node_name"], pool, inst, patch, cluster["region"])
+
+    # ---- what LKE offers (admin endpoint: releases appear while the lab runs) -------------
+    def offer_version(self, version, patch=None):
+        """A new Kubernetes minor in /lke/versions (kept in ascending order), with the patch
+        level its nodes get. Returns True if something changed."""
+        minor = check_minor(version)
+        patch = check_patch(minor, patch) if patch is not None else None
+        changed = False
+        if minor not in self.data["versions"]:
+            self.data["versions"].append(minor)
+            self.data["versions"].sort(key=_minor)
+            changed = True
+        if patch is not None and self.data["config"]["patches"].get(minor) != patch:
+            self.data["config"]["patches"][minor] = patch
+            changed = True
+        if changed:
+            self.save()
+        return changed
+
+    def withdraw_version(self, version):
+        """LKE stops offering a minor (its end of life). Refused while a cluster runs it."""
+        minor = check_minor(version)
+        if minor not in self.data["versions"]:
+            raise not_found("version %s is not offered" % minor)
+        running = sorted(c["label"] for c in self.data["clusters"].values()
+                         if c["k8s_version"] == minor)
+        if running:
+            raise bad_request("version %s cannot be withdrawn: cluster(s) %s run it" % (
+                minor, ", ".join(running)), "version")
+        self.data["versions"].remove(minor)
+        self.save()
+
+    def release_patch(self, minor, patch):
+        """A new patch level of an offered minor: nodes created or recycled from now on run it;
+        the nodes already there keep theirs until recycled, as on LKE. Returns True if changed."""
+        minor = check_minor(minor)
+        if minor not in self.data["versions"]:
+            raise bad_request("version %s is not offered; offered: %s" % (
+                minor, ", ".join(self.data["versions"])), "version")
+        patch = check_patch(minor, patch)
+        if self.data["config"]["patches"].get(minor) == patch:
+            return False
+        self.data["config"]["patches"][minor] = patch
+        self.save()
+        return True
+
+    def offered(self):
+        """Versions, their patch levels, and each cluster's nodes with their kubelet patch."""
+        nodes = {}
+        for node in self.data["nodes"].values():
+            nodes.setdefault(str(node["cluster_id"]), []).append({
+                "id": node["id"], "node_name": node["node_name"],
+                "kubelet": node.get("kubelet") or (
+                    self.patch_level(node["version"]) if node["version"] else None)})
+        return {"versions": list(self.data["versions"]),
+                "patches": {v: self.patch_level(v) for v in self.data["versions"]},
+                "clusters": {cid: {"k8s_version": c["k8s_version"],
+                                   "patch": self.patch_level(c["k8s_version"]),
+                                   "nodes": sorted(nodes.get(cid, []), key=lambda n: n["id"])}
+                             for cid, c in self.data["clusters"].items()}}
 
     def _task_replace(self, task):
         """A deleted instance's replacement joins; the dead Node object goes away."""

@@ -15,7 +15,7 @@ Policy (YAML, the variable ``autopilot_policy`` or a file) -- every key optional
     slo: {objective: 99.99, window: 30d}   # as module_utils/common/slo (the runbooks' downtime ledger)
     min_hours_between_changes: 24    # between two disruptive changes (any component, per cluster)
     approval_expiry_hours: 72        # a pending request older than this expires; never asked again
-    windows:                         # maintenance windows; an empty list = never inside a window
+    windows:                         # required: maintenance windows (empty only if every kind is never)
       - {days: [mon, tue, wed, thu], start: "22:00", end: "04:00", timezone: Europe/Berlin}
         # end <= start: the window crosses midnight and belongs to the day it starts on
     freezes:                         # nothing disruptive inside [start, end)
@@ -36,7 +36,7 @@ minor step per run, as upgrade_cluster does); ``lke_node_patch`` patch (nodes wh
 the control plane's patch level); ``postgres`` patch (same major, 15.18 -> 15.20; PostgreSQL calls it
 a minor release) | major. Each kind: ``auto`` | ``approve`` | ``never`` (a kind left out: ``never``).
 Refused as contradictory: a bigger kind more automatic than a smaller one (minor auto, patch approve),
-``auto`` with ``windows: []``, a wave naming a cluster twice, a freeze ending before it starts.
+``auto`` or ``approve`` with ``windows: []``, a wave naming a cluster twice, a freeze ending before it starts.
 
 Decision (one per component and cluster per run; ``decision`` is one of :data:`decide.DECISIONS`)::
 

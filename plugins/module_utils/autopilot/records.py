@@ -1,0 +1,152 @@
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The autopilot's own records under ``<reports_dir>/autopilot/`` (formats in the package docstring):
+the JSON-lines ledger, the first-seen record and the approval requests."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import json
+import os
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.autopilot import decide as decide_mod
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import write_json_atomic
+
+UTC = datetime.timezone.utc
+REQUEST_STATUSES = ("pending", "approved", "denied", "expired", "applied")
+
+
+class ApprovalError(RunbookError):
+    """An approval that cannot be honoured; nothing was attempted."""
+
+
+def _z(moment):
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Records(object):
+    """The files of one autopilot state folder."""
+
+    def __init__(self, state_dir):
+        self.state_dir = os.path.abspath(state_dir)
+        self.ledger = os.path.join(self.state_dir, "ledger.jsonl")
+        self.seen_file = os.path.join(self.state_dir, "seen.json")
+        self.requests_dir = os.path.join(self.state_dir, "requests")
+
+    # -- first seen -----------------------------------------------------------------------------
+    def seen(self):
+        if not os.path.exists(self.seen_file):
+            return {}
+        with open(self.seen_file) as handle:
+            return json.load(handle)
+
+    def first_seen(self, seen, cluster, component, versions, now):
+        """(seen updated, {version: first seen}) for ``versions`` offered now; new ones are seen ``now``."""
+        seen = dict(seen)
+        found = {}
+        for version in versions:
+            key = "%s/%s/%s" % (cluster, component, version)
+            seen.setdefault(key, _z(now))
+            found[str(version)] = seen[key]
+        return seen, found
+
+    def save_seen(self, seen):
+        write_json_atomic(self.seen_file, seen)
+
+    # -- ledger ---------------------------------------------------------------------------------
+    def append(self, run_id, event, now, **fields):
+        record = dict(fields, ts=_z(now), run_id=run_id, event=event)
+        if not os.path.isdir(self.state_dir):
+            os.makedirs(self.state_dir)
+        with open(self.ledger, "a") as handle:
+            handle.write(json.dumps(record, sort_keys=True, default=str) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        return record
+
+    def events(self):
+        if not os.path.exists(self.ledger):
+            return []
+        out = []
+        with open(self.ledger) as handle:
+            for line in handle:
+                line = line.strip()
+                if line:
+                    try:
+                        out.append(json.loads(line))
+                    except ValueError:
+                        continue  # a line cut by a kill mid-write: the rest of the ledger still counts
+        return out
+
+    def last_change(self, cluster, events=None):
+        """When the cluster's last disruptive change started (ISO), or None."""
+        last = None
+        for event in events if events is not None else self.events():
+            if event.get("event") == "started" and event.get("cluster") == cluster and event.get("disruptive", True):
+                if last is None or event["ts"] > last:
+                    last = event["ts"]
+        return last
+
+    # -- approval requests ----------------------------------------------------------------------
+    def _request_path(self, rid):
+        return os.path.join(self.requests_dir, "%s.json" % rid)
+
+    def request(self, rid):
+        path = self._request_path(rid)
+        if not os.path.exists(path):
+            return None
+        with open(path) as handle:
+            return json.load(handle)
+
+    def requests(self):
+        if not os.path.isdir(self.requests_dir):
+            return []
+        out = []
+        for name in sorted(os.listdir(self.requests_dir)):
+            if name.endswith(".json"):
+                with open(os.path.join(self.requests_dir, name)) as handle:
+                    out.append(json.load(handle))
+        return out
+
+    def save_request(self, request):
+        write_json_atomic(self._request_path(request["id"]), request)
+
+    def new_request(self, decision, now, expiry_hours, evidence=None):
+        return {"id": decision["request_id"], "cluster": decision["cluster"], "component": decision["component"],
+                "current": decision["current"], "candidate": decision["candidate"], "kind": decision["kind"],
+                "created": _z(now), "expires": _z(now + datetime.timedelta(hours=expiry_hours)), "status": "pending",
+                "evidence": evidence or {}}
+
+
+def check_approval(approve_id, requests, items, now):
+    """Refuse ``-e autopilot_approve=<id>`` unless it names a pending, unexpired request whose version is
+    still the candidate offered now. Returns the request."""
+    if not approve_id:
+        return None
+    by_id = {r["id"]: r for r in requests}
+    request = by_id.get(approve_id)
+    pending = sorted(r["id"] for r in requests if r.get("status") == "pending")
+    if request is None:
+        raise ApprovalError("autopilot_approve=%s matches no approval request; pending: %s. Nothing was attempted."
+                            % (approve_id, ", ".join(pending) or "none"), details={"approve_id": approve_id})
+    if request.get("status") != "pending":
+        raise ApprovalError("autopilot_approve=%s: that request is %s, not pending; pending: %s. Nothing was attempted."
+                            % (approve_id, request.get("status"), ", ".join(pending) or "none"),
+                            details={"approve_id": approve_id, "status": request.get("status")})
+    expires = decide_mod.as_time(request.get("expires"))
+    if expires is not None and now >= expires:
+        raise ApprovalError("autopilot_approve=%s: the request expired at %s; it is not asked again for %s %s. "
+                            "Nothing was attempted." % (approve_id, request["expires"], request["component"],
+                                                        request["candidate"]), details={"approve_id": approve_id})
+    offered = [i for i in items if i["cluster"] == request["cluster"] and i["component"] == request["component"]]
+    if not offered or str(offered[0].get("candidate")) != str(request["candidate"]):
+        now_offered = offered[0].get("candidate") if offered else None
+        raise ApprovalError("autopilot_approve=%s: %s %s is no longer offered for cluster %s (the candidate now is %s). "
+                            "Nothing was attempted." % (approve_id, request["component"], request["candidate"],
+                                                        request["cluster"], now_offered or "none"),
+                            details={"approve_id": approve_id, "candidate": now_offered})
+    return request

@@ -136,6 +136,15 @@ blocked:
   returned: always
   type: list
   elements: str
+moves:
+  description:
+    - One entry per evicted pod, C(pod), C(node), C(owner), C(evicted_at) (epoch seconds), C(replicas) (its owner's
+      desired count), C(ready_at) (when the owner had every desired pod Ready again on other nodes, from the pods'
+      Ready condition, to the second) and C(seconds) between the two; for a single-replica workload that is its
+      downtime. C(ready_at) is null when the replacements never became Ready. Also written to the journal step.
+  returned: always
+  type: list
+  elements: dict
 replacements:
   description: Ready replicas per owner at the end, for example C(app/ReplicaSet/api-7d9 "3/3 ready").
   returned: always
@@ -175,7 +184,7 @@ def main():
     require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
     started = time.time()
     result = dict(changed=False, cordoned=[], uncordoned=[], evicted=[], left_alone=[], refusals=0, blocked=[],
-                  replacements={}, quarantined=[])
+                  replacements={}, quarantined=[], moves=[])
     rec = StepRecorder(p["journal_dir"] if p["state"] == "drained" else None, "drain %s" % ",".join(p["nodes"]),
                        module.check_mode)
     try:
@@ -223,7 +232,8 @@ def main():
         fail_from_error(module, err, **result)
     if p["state"] != "drained":
         result["changed"] = bool(result["cordoned"] or result["uncordoned"])
-    rec.done(evicted=len(result["evicted"]), evicted_pods=list(result["evicted"]), refusals=result["refusals"],
+    rec.done(evicted=len(result["evicted"]), evicted_pods=list(result["evicted"]), moves=result["moves"],
+             refusals=result["refusals"],
              quarantined=[q["node_name"] for q in result["quarantined"]], seconds=round(time.time() - started, 1))
     module.exit_json(seconds=round(time.time() - started, 1), **result)
 

@@ -19,6 +19,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import time
+
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import objects
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import DeadlineExceeded, backoff_delays
@@ -72,7 +74,7 @@ class Drainer(object):
     """Drain a set of nodes under one deadline; ``progress(msg)`` receives status lines."""
 
     def __init__(self, kube, deadline, owner, allow_bare=False, grace_period=None, restore_on_failure=True,
-                 poll=1.0, progress=None):
+                 poll=1.0, progress=None, wall_clock=None):
         self.kube = kube
         self.deadline = deadline
         self.owner = owner
@@ -81,9 +83,13 @@ class Drainer(object):
         self.restore_on_failure = restore_on_failure
         self.poll = poll
         self.progress = progress or (lambda msg: None)
+        self.wall_clock = wall_clock or time.time
         self._next_note = 0.0
+        # moves: one per evicted pod, {pod, node, owner, evicted_at, replicas, ready_at, seconds}; ready_at is when
+        # its owner had every desired pod Ready again elsewhere (seconds = ready_at - evicted_at: for a
+        # single-replica workload, its downtime)
         self.result = {"cordoned": [], "evicted": [], "left_alone": [], "refusals": 0, "blocked": [],
-                       "uncordoned": [], "replacements": {}}
+                       "uncordoned": [], "replacements": {}, "moves": []}
 
     # -- planning (also the check mode) --
     def plan(self, names):
@@ -210,6 +216,10 @@ class Drainer(object):
                     raise DrainError("eviction of %s failed: %s" % (objects.pod_key(pod), err))
                 self.result["evicted"].append(objects.pod_key(pod))
                 ref = objects.controller_of(pod)
+                self.result["moves"].append({
+                    "pod": objects.pod_key(pod), "node": pod["spec"].get("nodeName"),
+                    "owner": "%s/%s/%s" % (meta["namespace"], ref["kind"], ref["name"]) if ref else None,
+                    "evicted_at": round(self.wall_clock(), 3), "replicas": None, "ready_at": None, "seconds": None})
                 if ref:
                     owners[(meta["namespace"], ref["kind"], ref["name"])] = ref
             pending = refused
@@ -240,12 +250,26 @@ class Drainer(object):
             return True, 0, 0  # owner gone (scaled away/deleted): nothing to replace
         desired = int((obj.get("spec") or {}).get("replicas", 1) or 0)
         uid = obj["metadata"]["uid"]
-        ready = 0
+        ready = []
         for pod in self.kube.pods(namespace=namespace):
             ref = objects.controller_of(pod)
             if ref and ref.get("uid") == uid and objects.pod_ready(pod) and pod["spec"].get("nodeName") not in drained:
-                ready += 1
-        return ready >= desired, ready, desired
+                ready.append(pod)
+        if len(ready) >= desired:
+            self._note_ready("%s/%s/%s" % (namespace, kind, name), desired, ready)
+        return len(ready) >= desired, len(ready), desired
+
+    def _note_ready(self, owner, desired, ready_pods):
+        """Stamp the owner's moves with when its replacements were Ready (their Ready condition's time, else now)."""
+        moves = [m for m in self.result["moves"] if m["owner"] == owner and m["ready_at"] is None]
+        if not moves:
+            return
+        first = min(m["evicted_at"] for m in moves)
+        since = [t for t in (objects.ready_since(p) for p in ready_pods) if t is not None and t >= first - 1.0]
+        ready_at = max(since) if since else self.wall_clock()
+        for move in moves:
+            move.update(replicas=desired, ready_at=round(max(ready_at, move["evicted_at"]), 3),
+                        seconds=round(max(ready_at, move["evicted_at"]) - move["evicted_at"], 3))
 
     def _wait_replacements(self, owners, names):
         drained = set(names)

@@ -9,6 +9,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
+
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import K8sError
 
 
@@ -39,6 +41,18 @@ def node_ready(node):
 def pod_ready(pod):
     return (pod.get("status") or {}).get("phase") == "Running" and _condition(pod, "Ready") \
         and not pod["metadata"].get("deletionTimestamp")
+
+
+def ready_since(pod):
+    """Epoch seconds of the pod's Ready condition's last transition, or None."""
+    for cond in ((pod or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready" and cond.get("lastTransitionTime"):
+            try:
+                stamp = datetime.datetime.strptime(cond["lastTransitionTime"], "%Y-%m-%dT%H:%M:%SZ")
+            except ValueError:
+                return None
+            return stamp.replace(tzinfo=datetime.timezone.utc).timestamp()
+    return None
 
 
 def kubelet_version(node):

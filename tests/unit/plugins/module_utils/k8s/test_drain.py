@@ -490,3 +490,41 @@ def test_quarantine_still_fails_when_no_pod_is_left_behind(clock):
     with pytest.raises(DrainError, match="replacement pods not Ready"):
         drainer.drain_or_quarantine(["n1"])
     assert "unschedulable" not in kube.nodes_["n1"]["spec"]  # restored as with undrainable: fail
+
+
+# ---- moves: when each pod left and when its workload was whole again -----------------------------
+
+def test_each_move_records_its_eviction_and_the_replacements_ready_time(clock):
+    """The single-replica web: its downtime runs from the eviction to the replacement's Ready condition (the
+    server's time, not when the drain polled); the 2-replica api keeps serving, its move is stamped all the same."""
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs"), pod("api-1", "n1", "api-rs", labels={"app": "api"}),
+                           pod("api-2", "n2", "api-rs", labels={"app": "api"})],
+                   owners={**replicaset("web-rs", 1), **replicaset("api-rs", 2)})
+    add_replacement_later(clock, kube, 1004.0, "web-2")
+    add_replacement_later(clock, kube, 1002.0, "api-3", owner="api-rs")
+
+    def stamp(now):  # the kubelet reports Ready at 1003 (a whole second, as the API does)
+        for p in kube.pods_:
+            if p["metadata"]["name"] == "web-2":
+                p["status"]["conditions"][0]["lastTransitionTime"] = "1970-01-01T00:16:43Z"
+    clock.on_tick.append(stamp)
+    drainer, dummy = make(clock, kube, wall_clock=clock)
+
+    result = drainer.drain(["n1"])
+
+    moves = dict((m["pod"], m) for m in result["moves"])
+    assert sorted(moves) == ["app/api-1", "app/web-1"]
+    web = moves["app/web-1"]
+    assert (web["node"], web["owner"], web["replicas"], web["evicted_at"]) == ("n1", "app/ReplicaSet/web-rs", 1, 1000.0)
+    assert web["ready_at"] == 1003.0 and web["seconds"] == 3.0
+    api = moves["app/api-1"]
+    assert api["replicas"] == 2 and api["ready_at"] >= 1002.0
+
+
+def test_a_move_whose_replacement_never_comes_keeps_no_ready_time(clock):
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs")], owners=replicaset("web-rs", 1))
+    drainer, dummy = make(clock, kube, seconds=5.0, wall_clock=clock)
+    with pytest.raises(DrainError) as err:
+        drainer.drain(["n1"])
+    [move] = err.value.details["moves"]
+    assert move["pod"] == "app/web-1" and move["ready_at"] is None and move["seconds"] is None

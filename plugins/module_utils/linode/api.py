@@ -203,6 +203,12 @@ class LKE(object):
         return self._call("put", "%s/pools/%d" % (self.base, int(pool_id)), data={"count": int(count)},
                           what="resize pool to %d" % count)
 
+    def create_pool(self, body):
+        return self._call("post", self.base + "/pools", data=body, what="create pool")
+
+    def delete_pool(self, pool_id):
+        return self._call("delete", "%s/pools/%d" % (self.base, int(pool_id)), what="delete pool")
+
     def recycle_node(self, node_id):
         return self._call("post", "%s/nodes/%s/recycle" % (self.base, node_id), data={}, what="recycle node")
 

@@ -1,0 +1,161 @@
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Blue-green node-pool rollouts on LKE: the new ("green") pool, its plan and cost, pool deletes.
+
+LKE creates a new pool's nodes at the cluster's current Kubernetes version, so after the control
+plane upgrade a new pool of the same type and size *is* the upgraded pool. The green pool carries
+the tag ``fournines-green-of-<blue pool id>``: a re-run after an interruption (even one between the
+API's answer and the journal write) finds it instead of buying a second one.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import math
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import wait_until
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import versions
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LinodeError, instance_id_of
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import cluster_view, find_pool
+
+GREEN_TAG_PREFIX = "fournines-green-of-"
+#: What a blue-green rollout costs by default when nothing was measured: seconds to create a pool and
+#: see its nodes Ready, and to drain one batch (the lab's and LKE's orders of magnitude; pass measured ones).
+DEFAULT_CREATE_SECONDS = 180.0
+DEFAULT_DRAIN_SECONDS = 60.0
+
+
+class BlueGreenError(RunbookError):
+    """A blue-green step was refused, or its input is not valid."""
+
+
+def green_tag(blue_pool_id):
+    return "%s%s" % (GREEN_TAG_PREFIX, int(blue_pool_id))
+
+
+def find_green(pools, blue_pool_id):
+    """The pool tagged as the green pool of ``blue_pool_id`` (lowest id first), or None."""
+    tag = green_tag(blue_pool_id)
+    tagged = sorted((p for p in pools if tag in (p.get("tags") or [])), key=lambda p: int(p["id"]))
+    return tagged[0] if tagged else None
+
+
+def batch_count(value, count):
+    """Nodes per drain batch from an int or a percentage string ("10%") of ``count``; at least 1."""
+    text = str(value).strip()
+    try:
+        if text.endswith("%"):
+            percent = float(text[:-1])
+            if not 0 < percent <= 100:
+                raise ValueError(text)
+            return max(1, int(math.ceil(int(count) * percent / 100.0)))
+        number = int(text)
+        if number < 1:
+            raise ValueError(text)
+        return number
+    except ValueError:
+        raise BlueGreenError("batch_size %r is not valid; give a number of nodes (1 or more) or a percentage of "
+                             "the pool such as \"10%%\"" % (value,))
+
+
+def batches(names, size):
+    size = max(1, int(size))
+    return [list(names[i:i + size]) for i in range(0, len(names), size)]
+
+
+def estimate(count, batch_size, batch_soak, final_soak, drain_seconds=DEFAULT_DRAIN_SECONDS,
+             create_seconds=DEFAULT_CREATE_SECONDS):
+    """The plan's figures: batches, seconds the two pools coexist, the extra node-hours that costs."""
+    per_batch = batch_count(batch_size, count)
+    n_batches = int(math.ceil(int(count) / float(per_batch))) if count else 0
+    double_seconds = float(create_seconds) + n_batches * (float(drain_seconds) + float(batch_soak)) + float(final_soak)
+    return {"nodes": int(count), "batch_size": per_batch, "batches": n_batches,
+            "double_pool_seconds": round(double_seconds, 1),
+            "extra_node_hours": round(int(count) * double_seconds / 3600.0, 2),
+            "assumed": {"create_seconds": float(create_seconds), "drain_seconds_per_batch": float(drain_seconds),
+                        "batch_soak_seconds": float(batch_soak), "final_soak_seconds": float(final_soak)}}
+
+
+def _green_ready(lke, kube, green_id, target):
+    view = cluster_view(lke, kube, target)
+    pool = find_pool(view, green_id)
+    nodes = pool["nodes"]
+    ok = len(nodes) == int(pool["count"]) and all(
+        n["status"] == "ready" and n["ready"] and n.get("at_target") for n in nodes)
+    return pool if ok else None
+
+
+def create_green(lke, kube, blue_pool_id, target, deadline, journal=None, check_mode=False, progress=None,
+                 on_change=None, poll=1.0):
+    """Create (once) the green pool for ``blue_pool_id``, same type and size, and wait for it Ready at ``target``.
+
+    Returns dict(changed, blue_pool_id, green_pool_id, type, count, old (blue nodes, as lke_view), green (nodes)).
+    Nothing is created when the blue pool already runs ``target`` on every node.
+    """
+    view = cluster_view(lke, kube, target)
+    blue = find_pool(view, blue_pool_id)
+    if (blue.get("autoscaler") or {}).get("enabled"):
+        raise BlueGreenError("pool %s has the autoscaler enabled; a blue-green rollout gives the new pool the old "
+                             "one's size, so disable the autoscaler first (or use upgrade_cluster_strategy=surge)"
+                             % blue_pool_id)
+    key = str(blue_pool_id)
+    green_raw = find_green(lke.pools(), blue_pool_id)
+    if green_raw is None and journal is not None:
+        known = (journal.state["facts"].get("green_pools") or {}).get(key)
+        if known is not None:
+            try:
+                green_raw = lke.pool(known)
+            except LinodeError as err:
+                if err.status != 404:
+                    raise
+    old = [n for n in blue["nodes"] if not n.get("at_target")]
+    out = {"changed": False, "blue_pool_id": int(blue_pool_id), "green_pool_id": None, "type": blue["type"],
+           "count": int(blue["count"]), "old": old, "green": []}
+    if green_raw is None and not old:
+        return out
+    if green_raw is None:
+        body = {"type": blue["type"], "count": int(blue["count"]), "labels": dict(blue.get("labels") or {}),
+                "tags": [green_tag(blue_pool_id)]}
+        out["changed"] = True
+        if check_mode:
+            return out
+        if on_change is not None:
+            on_change()
+        green_raw = lke.create_pool(body)
+    out["green_pool_id"] = int(green_raw["id"])
+    if journal is not None and (journal.state["facts"].get("green_pools") or {}).get(key) != out["green_pool_id"]:
+        journal.set_fact("green_pools", dict(journal.state["facts"].get("green_pools") or {},
+                                             **{key: out["green_pool_id"]}))
+    if check_mode:
+        return out
+    what = "new pool %s to have %d Ready nodes on %s" % (out["green_pool_id"], out["count"], versions.minor(target))
+
+    def on_wait(elapsed):
+        if progress is not None:
+            progress("waiting for %s (%.0f s so far)" % (what, elapsed))
+    green = wait_until(lambda: _green_ready(lke, kube, out["green_pool_id"], target), deadline, poll, what,
+                       on_wait=on_wait)
+    out["green"] = green["nodes"]
+    return out
+
+
+def delete_pool(lke, kube, pool_id, deadline, check_mode=False, poll=1.0):
+    """Delete a whole pool and wait until none of its Nodes is left in the cluster; absent = unchanged."""
+    try:
+        pool = lke.pool(pool_id)
+    except LinodeError as err:
+        if err.status == 404:
+            return {"changed": False, "pool_id": int(pool_id), "nodes": []}
+        raise
+    instances = set(n.get("instance_id") for n in pool.get("nodes") or [] if n.get("instance_id"))
+    names = sorted(n["metadata"]["name"] for n in kube.nodes() if instance_id_of(n) in instances)
+    out = {"changed": True, "pool_id": int(pool_id), "nodes": names}
+    if check_mode:
+        return out
+    lke.delete_pool(pool_id)
+    wait_until(lambda: not any(instance_id_of(n) in instances for n in kube.nodes()), deadline, poll,
+               "the Nodes of pool %s to leave the cluster" % pool_id)
+    return out

@@ -1,0 +1,175 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: lke_pool_green
+short_description: Create, once, the new pool of a blue-green LKE pool rollout and plan its drain batches
+version_added: 0.1.0
+description:
+  - Creates a pool of the same type, size and labels as O(pool_id) (the "blue" pool), tagged
+    C(fournines-green-of-<pool_id>), and waits until every node of it is a Ready Node on O(target_version). LKE
+    creates a new pool's nodes at the cluster's version, so run it after the control plane upgrade.
+  - Resumable. The tag (and the journal fact C(green_pools) when O(journal_dir) is given) lets a re-run after an
+    interruption find the pool it created, even one cut between the API's answer and the journal write, so a
+    second new pool is never bought. Nothing is created when every node of the blue pool already runs the target.
+  - Plans the drain of the blue pool in batches of O(batch_size) and estimates what the temporary double pool costs
+    in node-hours (RV(plan)). With O(node_limit), refuses before any change a rollout that would take the
+    cluster past that many nodes.
+  - Delete the blue pool at the end (or the green one to roll back) with
+    P(fournines.runbooks.lke_pool_delete#module).
+extends_documentation_fragment:
+  - fournines.runbooks.attributes
+  - fournines.runbooks.linode
+  - fournines.runbooks.linode.lke
+  - fournines.runbooks.journal
+  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    details: Returns the plan and whether a pool would be created; creates nothing.
+  diff_mode:
+    support: none
+    details: No diff; RV(green_pool_id) and RV(changed) tell the change.
+options:
+  pool_id:
+    description: The pool to replace (the blue pool).
+    type: int
+    required: true
+  target_version:
+    description: Kubernetes minor the new pool's nodes must run, for example V(1.35).
+    type: str
+    required: true
+  wait_timeout:
+    description: Seconds to wait for the new pool's nodes to be Ready Nodes on O(target_version).
+    type: int
+    default: 900
+  batch_size:
+    description: Blue nodes drained per batch, a number (V(2)) or a percentage of the pool (V(10%), rounded up).
+    type: str
+    default: "10%"
+  batch_soak_seconds:
+    description: Soak after each batch, for the estimate in RV(plan).
+    type: float
+    default: 0.0
+  final_soak_seconds:
+    description: Soak before the blue pool is deleted, for the estimate in RV(plan).
+    type: float
+    default: 0.0
+  drain_seconds:
+    description: Seconds one batch takes to drain, for the estimate in RV(plan) (a measured figure is better).
+    type: float
+    default: 60.0
+  create_seconds:
+    description: Seconds a new pool takes to be Ready, for the estimate in RV(plan).
+    type: float
+    default: 180.0
+  node_limit:
+    description:
+      - Most nodes the account (or the team's budget) allows in the cluster. The rollout needs the cluster's nodes
+        plus one more pool of the blue pool's size for a while; more than this refuses the rollout before any
+        change. Unset = not checked.
+    type: int
+"""
+
+EXAMPLES = r"""
+- name: New pool for pool 270001, its nodes Ready on 1.35
+  fournines.runbooks.lke_pool_green:
+    cluster_id: 314159
+    pool_id: 270001
+    target_version: "1.35"
+    batch_size: "2"
+    batch_soak_seconds: 60
+    final_soak_seconds: 300
+    node_limit: 20
+    kubeconfig: ~/.kube/lke.yaml
+    journal_dir: "reports/{{ run_id }}"
+  register: green
+"""
+
+RETURN = r"""
+green_pool_id:
+  description: The new pool's id (null in check mode before it exists, or when nothing needs to roll).
+  returned: always
+  type: int
+old:
+  description: The blue pool's nodes not on the target (as in P(fournines.runbooks.lke_cluster_info#module) pools).
+  returned: always
+  type: list
+  elements: dict
+green:
+  description: The new pool's nodes once Ready.
+  returned: always
+  type: list
+  elements: dict
+batches:
+  description: Node names of the blue pool, in drain batches.
+  returned: always
+  type: list
+  elements: list
+plan:
+  description:
+    - nodes, batch_size, batches, double_pool_seconds (how long both pools exist), extra_node_hours (what that
+      costs) and the assumed figures behind it.
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import HAS_K8S, k8s_argument_spec, K8S_IMPORT_ERROR, kube_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode import blue_green
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import HAS_LINODE, LINODE_IMPORT_ERROR, LKE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder, open_journal
+
+
+def main():
+    spec = k8s_argument_spec(pool_id=dict(type="int", required=True), target_version=dict(type="str", required=True),
+                             wait_timeout=dict(type="int", default=900), batch_size=dict(type="str", default="10%"),
+                             batch_soak_seconds=dict(type="float", default=0.0), final_soak_seconds=dict(type="float", default=0.0),
+                             drain_seconds=dict(type="float", default=60.0), create_seconds=dict(type="float", default=180.0),
+                             node_limit=dict(type="int"), journal_dir=dict(type="path"))
+    spec.update(LKE_ARG_SPEC)
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    p = module.params
+    require_lib(module, "linode_api4", HAS_LINODE, LINODE_IMPORT_ERROR)
+    require_lib(module, "kubernetes", HAS_K8S, K8S_IMPORT_ERROR)
+    rec = StepRecorder(p["journal_dir"], "create new pool for pool %s (blue-green)" % p["pool_id"], module.check_mode)
+    out = {}
+    try:
+        journal = rec.journal if rec.journal is not None else (
+            open_journal(p["journal_dir"]) if p["journal_dir"] else None)
+        lke, kube = lke_from_params(p), kube_from_params(p)
+        count = int(lke.pool(p["pool_id"])["count"])
+        plan = blue_green.estimate(count, p["batch_size"], p["batch_soak_seconds"], p["final_soak_seconds"],
+                                   p["drain_seconds"], p["create_seconds"])
+        if p["node_limit"] is not None:
+            total = sum(int(pool["count"]) for pool in lke.pools())
+            already = blue_green.find_green(lke.pools(), p["pool_id"]) is not None
+            if not already and total + count > p["node_limit"]:
+                raise blue_green.BlueGreenError(
+                    "a blue-green rollout of pool %s needs %d more node(s) for about %.1f node-hours, taking the "
+                    "cluster to %d nodes, more than node_limit %d; nothing was changed. Raise node_limit (or the "
+                    "account's limit), or use upgrade_cluster_strategy=surge (one extra node)"
+                    % (p["pool_id"], count, plan["extra_node_hours"], total + count, p["node_limit"]))
+        out = blue_green.create_green(lke, kube, p["pool_id"], p["target_version"], Deadline(p["wait_timeout"]),
+                                      journal=journal, check_mode=module.check_mode, progress=rec.progress,
+                                      on_change=rec.start)
+        names = [n["node_name"] for n in out["old"] if n.get("node_name")]
+        out.update(plan=plan, batches=blue_green.batches(names, plan["batch_size"]))
+        if out["changed"] and not module.check_mode:
+            rec.done(green_pool_id=out["green_pool_id"], nodes=out["count"], extra_node_hours=plan["extra_node_hours"])
+    except RunbookError as err:
+        rec.failed(str(err))
+        fail_from_error(module, err, **out)
+    module.exit_json(**out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""linode/blue_green.py: the new pool is bought once (found again by its tag after an interruption),
+the plan's batches and node-hours, pool deletes; the LKE client and the Kube are fakes (the boundaries)."""
+
+import pytest
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode import blue_green
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LinodeError
+
+
+def k8s_node(name, instance, kubelet):
+    return {"metadata": {"name": name, "annotations": {}}, "spec": {"providerID": "linode://%d" % instance},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}], "nodeInfo": {"kubeletVersion": kubelet}}}
+
+
+class World(object):
+    """An LKE account whose new pools come up at once at the cluster's version."""
+
+    def __init__(self, count=3, version="v1.34.2"):
+        self.version = version
+        self.next_instance = 100
+        self.pools_ = {}
+        self.k8s = []
+        self.created = 0
+        self._pool(1, "g6-standard-4", count, [], "v1.33.4")
+
+    def _pool(self, pid, ptype, count, tags, kubelet):
+        nodes = []
+        for i in range(count):
+            self.next_instance += 1
+            nodes.append({"id": "%d-%d" % (pid, i), "instance_id": self.next_instance, "status": "ready"})
+            self.k8s.append(k8s_node("lke%d-%d" % (pid, i), self.next_instance, kubelet))
+        self.pools_[pid] = {"id": pid, "type": ptype, "count": count, "tags": tags, "labels": {}, "nodes": nodes,
+                            "autoscaler": {"enabled": False}}
+        return self.pools_[pid]
+
+    # LKE
+    cluster_id = 7
+
+    def cluster(self):
+        return {"id": 7, "k8s_version": "1.34", "status": "ready"}
+
+    def versions(self):
+        return ["1.33", "1.34"]
+
+    def pools(self):
+        return list(self.pools_.values())
+
+    def pool(self, pid):
+        if int(pid) not in self.pools_:
+            raise LinodeError("not found", 404)
+        return self.pools_[int(pid)]
+
+    def create_pool(self, body):
+        self.created += 1
+        return self._pool(max(self.pools_) + 1, body["type"], body["count"], body["tags"], self.version)
+
+    def delete_pool(self, pid):
+        pool = self.pools_.pop(int(pid))
+        gone = set(n["instance_id"] for n in pool["nodes"])
+        self.k8s = [n for n in self.k8s if int(n["spec"]["providerID"][9:]) not in gone]
+
+    # Kube
+    def nodes(self):
+        return list(self.k8s)
+
+
+class Journal(object):
+    def __init__(self):
+        self.state = {"facts": {}}
+
+    def set_fact(self, key, value):
+        self.state["facts"][key] = value
+
+
+def test_the_new_pool_copies_type_and_size_and_comes_up_at_the_target():
+    world, journal = World(), Journal()
+    out = blue_green.create_green(world, world, 1, "1.34", Deadline(5), journal=journal)
+    assert out["changed"] and out["green_pool_id"] == 2 and world.created == 1
+    green = world.pools_[2]
+    assert (green["type"], green["count"], green["tags"]) == ("g6-standard-4", 3, ["fournines-green-of-1"])
+    assert [n["node_name"] for n in out["old"]] == ["lke1-0", "lke1-1", "lke1-2"]
+    assert len(out["green"]) == 3 and all(n["at_target"] for n in out["green"])
+    assert journal.state["facts"]["green_pools"] == {"1": 2}
+
+
+def test_a_rerun_finds_the_new_pool_by_its_tag_even_without_the_journal_fact():
+    world = World()
+    blue_green.create_green(world, world, 1, "1.34", Deadline(5), journal=Journal())
+    again = blue_green.create_green(world, world, 1, "1.34", Deadline(5), journal=Journal())
+    assert not again["changed"] and again["green_pool_id"] == 2 and world.created == 1
+
+
+def test_check_mode_buys_nothing_and_an_upgraded_pool_needs_no_new_one():
+    world = World()
+    out = blue_green.create_green(world, world, 1, "1.34", Deadline(5), check_mode=True)
+    assert out["changed"] and out["green_pool_id"] is None and world.created == 0
+    done = World(version="v1.34.2")
+    done.pools_.clear()
+    done.k8s = []
+    done._pool(1, "g6-standard-2", 2, [], "v1.34.2")
+    out = blue_green.create_green(done, done, 1, "1.34", Deadline(5))
+    assert not out["changed"] and out["green_pool_id"] is None and done.created == 0
+
+
+def test_an_autoscaled_pool_is_refused_before_any_change():
+    world = World()
+    world.pools_[1]["autoscaler"] = {"enabled": True, "min": 1, "max": 5}
+    with pytest.raises(blue_green.BlueGreenError, match="autoscaler"):
+        blue_green.create_green(world, world, 1, "1.34", Deadline(5))
+    assert world.created == 0
+
+
+def test_a_new_pool_that_never_reaches_the_target_times_out():
+    world = World(version="v1.33.9")  # the control plane was not upgraded: new nodes come up on the old minor
+    with pytest.raises(Exception, match="new pool 2 to have 3 Ready nodes on 1.34"):
+        blue_green.create_green(world, world, 1, "1.34", Deadline(0.2), poll=0.05)
+
+
+def test_delete_pool_waits_for_the_nodes_and_is_a_no_op_the_second_time():
+    world = World()
+    out = blue_green.delete_pool(world, world, 1, Deadline(5))
+    assert out == {"changed": True, "pool_id": 1, "nodes": ["lke1-0", "lke1-1", "lke1-2"]}
+    assert world.k8s == []
+    assert blue_green.delete_pool(world, world, 1, Deadline(5)) == {"changed": False, "pool_id": 1, "nodes": []}
+
+
+@pytest.mark.parametrize("value, count, expected", [
+    ("10%", 50, 5), ("10%", 3, 1), ("34%", 3, 2), ("100%", 3, 3), ("2", 3, 2), (1, 50, 1),
+])
+def test_batch_count(value, count, expected):
+    assert blue_green.batch_count(value, count) == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "0%", "150%", "ten", ""])
+def test_a_bad_batch_size_names_what_is_valid(value):
+    with pytest.raises(blue_green.BlueGreenError, match="number of nodes .* or a percentage"):
+        blue_green.batch_count(value, 3)
+
+
+def test_estimate_counts_batches_soaks_and_node_hours():
+    plan = blue_green.estimate(50, "10%", batch_soak=60, final_soak=300, drain_seconds=30, create_seconds=120)
+    assert (plan["batch_size"], plan["batches"]) == (5, 10)
+    assert plan["double_pool_seconds"] == 120 + 10 * (30 + 60) + 300
+    assert plan["extra_node_hours"] == round(50 * 1320 / 3600.0, 2)
+    assert blue_green.batches(["a", "b", "c"], 2) == [["a", "b"], ["c"]]

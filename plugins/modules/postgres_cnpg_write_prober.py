@@ -15,7 +15,8 @@ description:
   - O(state=started) creates O(table) when missing and starts a detached writer that commits one row
     every O(interval) seconds through the Cluster's C(-rw) Service (as the user of its C(-superuser)
     Secret), reconnecting after every error. It outlives the task; a writer already running for
-    O(directory) is left alone (a re-run after a killed run carries on with it).
+    O(directory) is left alone (a re-run after a killed run carries on with it, and the outages are
+    charged under the O(run_id) that started it).
   - O(state=stopped) stops it, reads the run's rows back from the table and returns the write outages
     (from the last commit before a streak of failed writes to the first commit after it) and every
     committed row that is missing (RV(prober.lost)).
@@ -67,6 +68,10 @@ options:
     description: Seconds between two writes.
     type: float
     default: 0.1
+  max_seconds:
+    description: A writer nobody stops (its run was killed and never run again) stops by itself after this many seconds.
+    type: int
+    default: 3600
   ledger:
     description: Downtime ledger (JSON lines) to charge the write outages to (O(state=stopped)); empty charges nothing.
     type: path
@@ -172,6 +177,7 @@ def main():
             state=dict(type="str", choices=["started", "stopped"], default="started"),
             run_id=dict(type="str", required=True),
             interval=dict(type="float", default=0.1),
+            max_seconds=dict(type="int", default=3600),
             ledger=dict(type="path"),
             ledger_tags=dict(type="list", elements="str", default=["postgres", "upgrade"]),
             chart=dict(type="path"),
@@ -195,7 +201,8 @@ def main():
                 result["prober"] = dict(handle or {}, already_running=running)
                 module.exit_json(**result)
             conn = access.connection(client.kube_from_params(p), p["namespace"], p["name"], dbname=p["database"])
-            result["prober"] = write_prober.start(p["directory"], conn, p["table"], p["run_id"], interval=p["interval"])
+            result["prober"] = write_prober.start(p["directory"], conn, p["table"], p["run_id"], interval=p["interval"],
+                                                  max_seconds=p["max_seconds"])
             module.exit_json(**result)
         if handle is None:
             module.fail_json(msg="no write prober was started in %s; start one first (state=started)" % p["directory"])
@@ -208,7 +215,9 @@ def main():
         result["prober"] = summary
         if p["ledger"]:
             closed = [o for o in summary["outages"] if not o.get("open")]
-            result["ledger_added"] = postgres_operator.charge(p["ledger"], closed, p["run_id"], p["ledger_tags"])
+            # Keyed by the run that started the writer: a resumed run charges nothing twice.
+            result["ledger_added"] = postgres_operator.charge(p["ledger"], closed, summary.get("run_id") or p["run_id"],
+                                                              p["ledger_tags"])
             result["changed"] = result["changed"] or result["ledger_added"] > 0
         if p["chart"]:
             chart_dir = os.path.dirname(os.path.abspath(p["chart"]))

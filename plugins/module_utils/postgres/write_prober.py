@@ -130,6 +130,9 @@ def start(directory, conn, table, run_id, interval=0.1, max_seconds=MAX_SECONDS)
     if existing and background.is_running(existing):
         return dict(existing, already_running=True)
     background.prepare(directory)
+    for name in (COMMITTED, FAILURES):  # an earlier, finished writer's records are not this one's
+        if os.path.exists(os.path.join(directory, name)):
+            os.unlink(os.path.join(directory, name))
     first_id = prepare_table(conn, table, run_id)
 
     def main():

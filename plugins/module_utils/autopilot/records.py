@@ -24,7 +24,8 @@ class ApprovalError(RunbookError):
     """An approval that cannot be honoured; nothing was attempted."""
 
 
-def _z(moment):
+def zulu(moment):
+    """``YYYY-mm-ddTHH:MM:SSZ`` of an aware datetime."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -50,7 +51,7 @@ class Records(object):
         found = {}
         for version in versions:
             key = "%s/%s/%s" % (cluster, component, version)
-            seen.setdefault(key, _z(now))
+            seen.setdefault(key, zulu(now))
             found[str(version)] = seen[key]
         return seen, found
 
@@ -59,7 +60,7 @@ class Records(object):
 
     # -- ledger ---------------------------------------------------------------------------------
     def append(self, run_id, event, now, **fields):
-        record = dict(fields, ts=_z(now), run_id=run_id, event=event)
+        record = dict(fields, ts=zulu(now), run_id=run_id, event=event)
         if not os.path.isdir(self.state_dir):
             os.makedirs(self.state_dir)
         with open(self.ledger, "a") as handle:
@@ -118,7 +119,7 @@ class Records(object):
     def new_request(self, decision, now, expiry_hours, evidence=None):
         return {"id": decision["request_id"], "cluster": decision["cluster"], "component": decision["component"],
                 "current": decision["current"], "candidate": decision["candidate"], "kind": decision["kind"],
-                "created": _z(now), "expires": _z(now + datetime.timedelta(hours=expiry_hours)), "status": "pending",
+                "created": zulu(now), "expires": zulu(now + datetime.timedelta(hours=expiry_hours)), "status": "pending",
                 "evidence": evidence or {}}
 
 

@@ -1,0 +1,99 @@
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One autopilot run's decision step: candidates from what discovery saw, the records read, the
+decisions made, and (unless ``check``) the ledger, first-seen record and approval requests written.
+
+An observation is ``{"component", "current", "available": [versions], "interrupted": run id or None}``:
+``available`` is everything the API / backend offers, the current version included or not.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.autopilot import decide as decide_mod
+from ansible_collections.fournines.runbooks.plugins.module_utils.autopilot import records as records_mod
+
+
+def candidate(component, current, available):
+    """The one version this run would move ``component`` to, or None.
+
+    ``lke_kubernetes``: the next minor LKE offers (one minor per run, as upgrade_cluster does; a new
+    major counts when no minor of the current major is left). ``lke_node_patch``: the newest patch of
+    the current minor. ``postgres``: the newest patch of the current major, else the newest major.
+    """
+    cur = decide_mod.version_tuple(current)
+    newer = []
+    for version in available or []:
+        ver = decide_mod.version_tuple(version)
+        if ver > cur:
+            newer.append((ver, str(version)))
+    newer.sort()
+    if not newer:
+        return None
+    if component == "lke_kubernetes":
+        return newer[0][1]
+    if component == "lke_node_patch":
+        same = [v for v in newer if v[0][:2] == cur[:2]]
+        return same[-1][1] if same else None
+    same_major = [v for v in newer if v[0][0] == cur[0]]
+    return (same_major or newer)[-1][1]
+
+
+def run_decisions(policy, records, run_id, cluster, observations, now, budget_remaining_percent=None,
+                  approve=None, deny=None, wave_hold=None, check=False):
+    """Decide for one cluster. Returns ``{"decisions", "requests_new", "changed"}``.
+
+    Raises :class:`records.ApprovalError` (nothing written) for an approval or denial that names no
+    pending request for a version still offered.
+    """
+    seen = records.seen()
+    requests = {r["id"]: r for r in records.requests()}
+    events = records.events()
+    last_change = records.last_change(cluster, events)
+    items = []
+    for obs in observations:
+        cand = candidate(obs["component"], obs.get("current"), obs.get("available")) if obs.get("current") else None
+        seen, first = records.first_seen(seen, cluster, obs["component"], obs.get("available") or [], now)
+        rid = decide_mod.request_id(cluster, obs["component"], cand) if cand else None
+        items.append({"cluster": cluster, "component": obs["component"], "current": obs.get("current"),
+                      "candidate": cand, "first_seen": first.get(str(cand)) if cand else None,
+                      "budget_remaining_percent": budget_remaining_percent, "last_change": last_change,
+                      "request": requests.get(rid) if rid else None, "approve_id": approve,
+                      "interrupted": obs.get("interrupted"), "wave_hold": wave_hold})
+    for answer in (approve, deny):
+        if answer:
+            records_mod.check_approval(answer, list(requests.values()), items, now)
+    if deny:
+        request = dict(requests[deny], status="denied")
+        requests[deny] = request
+        for item in items:
+            if item["request"] and item["request"]["id"] == deny:
+                item["request"] = request
+    decisions = decide_mod.decide_all(policy, items, now)
+    new, changed_requests = [], []
+    if deny:
+        changed_requests.append((requests[deny], "denied"))
+    for decision in decisions:
+        rid = decision.get("request_id")
+        stored = requests.get(rid) if rid else None
+        if decision["decision"] == "needs approval" and stored is None:
+            request = records.new_request(decision, now, policy["approval_expiry_hours"])
+            new.append(request)
+            changed_requests.append((request, "request"))
+        elif decision["decision"] == "skip: expired" and stored and stored["status"] == "pending":
+            changed_requests.append((dict(stored, status="expired"), "expired"))
+        elif decision["decision"] == "apply" and stored and stored["status"] == "pending" and approve == rid:
+            changed_requests.append((dict(stored, status="approved", approved=records_mod.zulu(now)), "approved"))
+    if not check:
+        records.save_seen(seen)
+        for request, event in changed_requests:
+            records.save_request(request)
+            records.append(run_id, event, now, cluster=cluster, component=request["component"],
+                           candidate=request["candidate"], request_id=request["id"])
+        for decision in decisions:
+            records.append(run_id, "decision", now, **decision)
+    return {"decisions": decisions, "requests_new": new,
+            "requests_changed": [{"id": r["id"], "event": e} for r, e in changed_requests],
+            "changed": not check and bool(decisions or changed_requests)}

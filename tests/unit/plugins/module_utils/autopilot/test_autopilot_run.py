@@ -1,0 +1,111 @@
+"""One autopilot decision run over its records: candidates, first seen, requests asked once,
+approval on a later run, denial, check mode writing nothing."""
+
+import datetime
+import os
+
+import pytest
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.autopilot import policy, records, run
+
+UTC = datetime.timezone.utc
+# Friday 2026-12-04 22:30 UTC; the window below is every day 20:00-02:00 UTC.
+NOW = datetime.datetime(2026, 12, 4, 22, 30, tzinfo=UTC)
+POLICY = policy.validate({
+    "windows": [{"start": "20:00", "end": "02:00"}],
+    "min_release_age_days": 2,
+    "components": {"lke_kubernetes": {"minor": "approve"}, "lke_node_patch": {"patch": "auto"},
+                   "postgres": {"patch": "auto", "major": "approve"}},
+})
+
+
+@pytest.mark.parametrize("component, current, available, want", [
+    ("lke_kubernetes", "1.33", ["1.33", "1.34", "1.35"], "1.34"),
+    ("lke_kubernetes", "1.35", ["1.33", "1.34", "1.35"], None),
+    ("lke_node_patch", "1.33.2", ["1.33.4", "1.33.9", "1.34.6"], "1.33.9"),
+    ("lke_node_patch", "1.33.9", ["1.33.9", "1.34.6"], None),
+    ("postgres", "15.18", ["15.18", "15.20", "17.6"], "15.20"),
+    ("postgres", "15.20", ["15.20", "17.6", "16.10"], "17.6"),
+    ("postgres", "17.6", [], None),
+])
+def test_candidate(component, current, available, want):
+    assert run.candidate(component, current, available) == want
+
+
+def observe(minor_available=("1.33", "1.34")):
+    return [{"component": "lke_kubernetes", "current": "1.33", "available": list(minor_available)},
+            {"component": "lke_node_patch", "current": "1.33.2", "available": ["1.33.2"]}]
+
+
+def test_minor_waits_for_age_then_asks_once_then_applies_on_approval(tmp_path):
+    rec = records.Records(str(tmp_path))
+    first = run.run_decisions(POLICY, rec, "r1", "lab", observe(), NOW)
+    assert [d["decision"] for d in first["decisions"]] == ["up to date", "wait: too new"]
+    later = NOW + datetime.timedelta(days=3)
+    second = run.run_decisions(POLICY, rec, "r2", "lab", observe(), later)
+    assert second["decisions"][1]["decision"] == "needs approval"
+    assert [r["id"] for r in second["requests_new"]] == ["ap-lab-lke_kubernetes-1.34"]
+    third = run.run_decisions(POLICY, rec, "r3", "lab", observe(), later + datetime.timedelta(hours=1))
+    assert third["decisions"][1]["decision"] == "needs approval" and third["requests_new"] == []
+    fourth = run.run_decisions(POLICY, rec, "r4", "lab", observe(), later + datetime.timedelta(hours=2),
+                               approve="ap-lab-lke_kubernetes-1.34")
+    assert fourth["decisions"][1]["decision"] == "apply"
+    assert rec.request("ap-lab-lke_kubernetes-1.34")["status"] == "approved"
+    events = [e["event"] for e in rec.events()]
+    assert events.count("request") == 1 and events.count("approved") == 1 and events.count("decision") == 8
+
+
+def test_denied_is_not_asked_again(tmp_path):
+    rec = records.Records(str(tmp_path))
+    later = NOW + datetime.timedelta(days=3)
+    run.run_decisions(POLICY, rec, "r1", "lab", observe(), NOW)
+    run.run_decisions(POLICY, rec, "r2", "lab", observe(), later)
+    got = run.run_decisions(POLICY, rec, "r3", "lab", observe(), later, deny="ap-lab-lke_kubernetes-1.34")
+    assert got["decisions"][1]["decision"] == "skip: denied"
+    got = run.run_decisions(POLICY, rec, "r4", "lab", observe(), later + datetime.timedelta(days=1))
+    assert got["decisions"][1]["decision"] == "skip: denied" and got["requests_new"] == []
+
+
+def test_expired_request_is_recorded_and_not_asked_again(tmp_path):
+    rec = records.Records(str(tmp_path))
+    run.run_decisions(POLICY, rec, "r1", "lab", observe(), NOW)
+    run.run_decisions(POLICY, rec, "r2", "lab", observe(), NOW + datetime.timedelta(days=3))
+    got = run.run_decisions(POLICY, rec, "r3", "lab", observe(), NOW + datetime.timedelta(days=7))
+    assert got["decisions"][1]["decision"] == "skip: expired"
+    assert rec.request("ap-lab-lke_kubernetes-1.34")["status"] == "expired"
+    with pytest.raises(records.ApprovalError):
+        run.run_decisions(POLICY, rec, "r4", "lab", observe(), NOW + datetime.timedelta(days=7),
+                          approve="ap-lab-lke_kubernetes-1.34")
+
+
+def test_approval_of_a_withdrawn_version_changes_nothing(tmp_path):
+    rec = records.Records(str(tmp_path))
+    run.run_decisions(POLICY, rec, "r1", "lab", observe(), NOW)
+    run.run_decisions(POLICY, rec, "r2", "lab", observe(), NOW + datetime.timedelta(days=3))
+    before = open(rec.ledger).read()
+    with pytest.raises(records.ApprovalError) as err:
+        run.run_decisions(POLICY, rec, "r3", "lab", observe(("1.33",)), NOW + datetime.timedelta(days=3),
+                          approve="ap-lab-lke_kubernetes-1.34")
+    assert "no longer offered" in str(err.value)
+    assert open(rec.ledger).read() == before
+    assert rec.request("ap-lab-lke_kubernetes-1.34")["status"] == "pending"
+
+
+def test_check_mode_writes_nothing(tmp_path):
+    rec = records.Records(str(tmp_path / "autopilot"))
+    got = run.run_decisions(POLICY, rec, "r1", "lab", observe(), NOW + datetime.timedelta(days=3), check=True)
+    assert got["changed"] is False and got["decisions"][1]["decision"] == "wait: too new"
+    assert not os.path.exists(str(tmp_path / "autopilot"))
+
+
+def test_last_started_change_spaces_the_next(tmp_path):
+    rec = records.Records(str(tmp_path))
+    obs = [{"component": "postgres", "current": "15.18", "available": ["15.20"]}]
+    run.run_decisions(POLICY, rec, "r1", "lab", obs, NOW - datetime.timedelta(days=3))
+    rec.append("r0", "started", NOW - datetime.timedelta(hours=2), cluster="lab", component="lke_node_patch")
+    got = run.run_decisions(POLICY, rec, "r2", "lab", obs, NOW)
+    assert got["decisions"][0]["decision"] == "wait: too soon after the last change"
+    got = run.run_decisions(POLICY, rec, "r3", "lab", obs, NOW, budget_remaining_percent=10.0)
+    assert got["decisions"][0]["decision"] == "wait: budget"
+    got = run.run_decisions(POLICY, rec, "r4", "other", obs, NOW, budget_remaining_percent=10.0)
+    assert got["decisions"][0]["decision"] == "wait: too new"  # another cluster's own first-seen clock

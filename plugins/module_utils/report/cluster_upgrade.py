@@ -16,7 +16,8 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.common import s
 from ansible_collections.fournines.runbooks.plugins.module_utils.report import timeline_chart
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.markdown import markdown_table
 
-STEP_KINDS = ("control plane", "resize pool", "drain", "recycle", "delete node", "preflight", "postflight")
+STEP_KINDS = ("control plane", "resize pool", "drain", "recycle", "delete node", "create new pool", "delete pool",
+              "soak", "preflight", "postflight")
 
 
 def _ts(text):
@@ -100,13 +101,29 @@ def pod_moves(state):
     return moves
 
 
+def soak_rows(state):
+    """One row per soak step (after a batch or a node, and the final one): what it found."""
+    rows = []
+    for step in state.get("steps") or []:
+        if step["name"].startswith("soak ") and step["status"] != "running":
+            d = step.get("details") or {}
+            rows.append({"soak": step["name"][len("soak "):], "status": d.get("status", step["status"]),
+                         "seconds": d.get("seconds"), "ended_early": d.get("ended_early", False),
+                         "requests": d.get("requests", 0), "failed_requests": d.get("failed_requests", 0),
+                         "restarts": sum((d.get("restarts") or {}).values()), "not_ready": len(d.get("not_ready") or []),
+                         "reasons": d.get("reasons") or []})
+    return rows
+
+
 def build(journal, title, probe_summary=None, preflight=None, budget=None, extra=None):
     """Write report.json/report.md (and timeline.png); return (paths, summary dict)."""
     state = journal.state
     rows = step_rows(state)
     intervals = probe_intervals(probe_summary)
     downtime = round(sum(e - s for s, e in intervals), 3)
-    per_node = [r for r in rows if r["kind"] in ("drain", "recycle", "delete node", "resize pool")]
+    per_node = [r for r in rows if r["kind"] in ("drain", "recycle", "delete node", "resize pool", "create new pool",
+                                                 "delete pool")]
+    soaks = soak_rows(state)
     starts = [r["start"] for r in rows if r["start"]]
     ends = [r["end"] for r in rows if r["end"]]
     summary = {
@@ -142,6 +159,12 @@ def build(journal, title, probe_summary=None, preflight=None, budget=None, extra
              ", ".join(str(x) for x in p["already_at_target"]) or "-") for p in preflight.get("plan") or []])))
     sections.append(("Per-node durations", markdown_table(["step", "status", "seconds"], [
         (r["name"], r["status"], r["seconds"]) for r in per_node]) if per_node else "No node was changed."))
+    if soaks:
+        sections.append(("Soaks", markdown_table(
+            ["after", "status", "seconds", "ended early", "failed / requests", "restarts", "not Ready", "regression"],
+            [(r["soak"], r["status"], r["seconds"], "yes" if r["ended_early"] else "no",
+              "%s / %s" % (r["failed_requests"], r["requests"]), r["restarts"], r["not_ready"],
+              "; ".join(r["reasons"]) or "-") for r in soaks])))
     if moves:
         sections.append(("Pod moves", markdown_table(["app (namespace/name)", "moves"], sorted(moves.items()))))
     if probe_summary:
@@ -158,7 +181,7 @@ def build(journal, title, probe_summary=None, preflight=None, budget=None, extra
     if png:
         sections.append(("Timeline", "![timeline](timeline.png)"))
     data = {"summary": summary, "preflight": preflight or {}, "probe": probe_summary or {},
-            "budget": budget or {}, "steps": rows, "pod_moves": moves, "quarantined": quarantined}
+            "budget": budget or {}, "steps": rows, "pod_moves": moves, "quarantined": quarantined, "soaks": soaks}
     paths = journal.write_report(title, sections, data=data)
     paths["png"] = png
     return paths, summary

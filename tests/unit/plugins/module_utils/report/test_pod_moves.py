@@ -56,3 +56,20 @@ def test_markdown_has_a_row_per_app_and_per_move(journal):
                                       ("app/api-77cf99d4d8-2s2jl", "app/api")])
 def test_app_of(key, app):
     assert pod_moves.app_of(key) == app
+
+
+def test_each_soak_is_a_row_with_its_findings():
+    from ansible_collections.fournines.runbooks.plugins.module_utils.report import cluster_upgrade
+    state = {"steps": [
+        {"name": "soak pool 1 -> 2 batch 1/2", "status": "done", "details": {
+            "status": "passed", "seconds": 5.0, "ended_early": True, "requests": 10, "failed_requests": 0,
+            "restarts": {}, "not_ready": [], "reasons": []}},
+        {"name": "soak pool 1 -> 2 batch 2/2", "status": "failed", "details": {
+            "status": "regressed", "seconds": 1.0, "requests": 4, "failed_requests": 3,
+            "restarts": {"app/web-1": 1}, "not_ready": ["app/web-2"], "reasons": ["edge error rate 75.0%"]}},
+        {"name": "soak pool 1 -> 2 final", "status": "running", "details": {}},
+    ]}
+    rows = cluster_upgrade.soak_rows(state)
+    assert [(r["soak"], r["status"], r["restarts"], r["not_ready"]) for r in rows] == [
+        ("pool 1 -> 2 batch 1/2", "passed", 0, 0), ("pool 1 -> 2 batch 2/2", "regressed", 1, 1)]
+    assert rows[1]["reasons"] == ["edge error rate 75.0%"]

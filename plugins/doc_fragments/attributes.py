@@ -11,21 +11,28 @@ class ModuleDocFragment(object):
     """What check and diff mode mean, written once.
 
     Every module that changes something extends C(fournines.runbooks.attributes) and states only
-    its C(support) and C(details). A module that only reads extends
-    C(fournines.runbooks.attributes.info_module) instead and writes no attributes at all.
+    the C(details) of check mode (every module supports it fully) and the C(support) and C(details)
+    of diff mode. A module that only reads extends C(fournines.runbooks.attributes.info_module)
+    instead and writes no attributes at all. Both carry the collection's C(author), so a module
+    does not repeat it (Ansible merges a fragment's author list into the module's).
     """
 
     DOCUMENTATION = r"""
+author:
+  - fournines.runbooks engineers (@fournines)
 options: {}
 attributes:
   check_mode:
     description: Can run in check mode (C(--check)) and report what would change without changing it.
+    support: full
   diff_mode:
     description: Returns what changed (or, in check mode, would change) when run with C(--diff).
 """
 
     #: The whole attributes block of a module that only reads (extend this one instead of DOCUMENTATION).
     INFO_MODULE = r"""
+author:
+  - fournines.runbooks engineers (@fournines)
 options: {}
 attributes:
   check_mode:

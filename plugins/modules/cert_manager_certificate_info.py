@@ -23,8 +23,6 @@ description:
     (1 h x 2^(attempts-1), at most 32 h)."
   - Also returns RV(issuances), the certificates issued through CertificateRequests, for
     M(fournines.runbooks.tls_acme_headroom).
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
   - kubernetes.core.k8s_auth_options

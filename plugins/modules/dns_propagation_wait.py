@@ -23,11 +23,8 @@ description:
     O(progress_file), which can be followed with C(tail -f) while the task runs.
   - A nameserver that never answers makes the module fail at O(timeout) with its name and the
     last error.
-author:
-  - fournines.runbooks engineers (@fournines)
 attributes:
   check_mode:
-    support: full
     details: Asks every nameserver once and reports what it serves; does not wait.
   diff_mode:
     support: none

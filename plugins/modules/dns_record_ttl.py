@@ -27,8 +27,6 @@ description:
     the lowering have left every cache (the change, plus O(publish_lag), plus the old TTL), which is the
     moment a migration may start (RV(migration_start)). The run's report (C(report.md), C(report.json)) says
     the same.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.dns_provider
@@ -36,7 +34,6 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
-    support: full
     details: Reads the current TTLs and returns the plan; writes neither records nor the journal.
   diff_mode:
     support: full

@@ -18,8 +18,6 @@ description:
     O(window) (module_utils/common/slo.py, the same maths as P(fournines.runbooks.slo_budget_info#module)).
   - Fails with the reason when the drill would leave less than O(min_remaining_percent) of the allowed
     downtime, unless O(fail_on_refusal=false).
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
 options:

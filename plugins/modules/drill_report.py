@@ -28,14 +28,11 @@ description:
   - With O(refused), reports a drill the preflight refused instead; the run's journal ends with status
     C(refused) (a later run never carries it on) and C(report.md) and C(report.json) say why and that nothing
     was changed. No timeline, no chart, no ledger line.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.drill_observations
 attributes:
   check_mode:
-    support: full
     details: Computes the timeline and returns it; writes no file and no ledger line.
   diff_mode:
     support: none

@@ -21,14 +21,11 @@ description:
   - "Milestones: fault_injected, app_down, node_cordoned, node_not_ready, taint_added, pods_terminating,
     replacement_pod_scheduled, multi_attach_warning, volume_detached, volume_attached, pod_ready, first_200,
     node_replaced."
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.drill_observations
 attributes:
   check_mode:
-    support: full
     details: Reads only; in check mode it reports the current state without waiting.
   diff_mode:
     support: none

@@ -20,11 +20,8 @@ description:
     and leaves it running.
   - The summary has, per target, the requests made, the failed ones and the downtime intervals (consecutive
     failed rounds merged).
-author:
-  - fournines.runbooks engineers (@fournines)
 attributes:
   check_mode:
-    support: full
     details: In check mode nothing is started or stopped.
   diff_mode:
     support: none

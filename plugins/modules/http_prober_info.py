@@ -14,8 +14,6 @@ version_added: 0.1.0
 description:
   - Reads the files of a prober started by P(fournines.runbooks.http_prober#module) and returns its summary
     without stopping it; for example to check after each step of a runbook that the app answers again.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
 options:

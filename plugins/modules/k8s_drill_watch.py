@@ -23,14 +23,11 @@ description:
   - V(stopped) stops it (if it still runs) and returns a summary of what it recorded.
   - P(fournines.runbooks.drill_wait#module) and P(fournines.runbooks.drill_report#module) turn the lines into
     the drill's timeline.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
-    support: full
     details: Nothing is started or stopped in check mode; V(started) still checks that the node exists.
   diff_mode:
     support: none

@@ -19,14 +19,11 @@ description:
     confirmed gone, which lets Kubernetes delete its pods and detach its volumes at once.
   - The taint list is rewritten with the Node's resourceVersion, so a concurrent change fails instead of being
     overwritten.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
-    support: full
     details: Says what would change, changes nothing.
   diff_mode:
     support: full

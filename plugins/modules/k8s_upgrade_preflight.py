@@ -31,8 +31,6 @@ description:
     nowhere to run) naming the budget, the batch and node where the rollout would stall and the variable that
     would relax it."
   - Returns the plan (per pool the surge size and the batches of nodes to recycle) and the predicted downtime.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
   - fournines.runbooks.linode

@@ -17,8 +17,6 @@ description:
     (C(spec.providerID) is C(linode://<instance_id>)) with its kubelet version, readiness, and
     whether this collection cordoned it.
   - Also checks that the kubeconfig talks to this cluster (its server is one of the cluster's API endpoints).
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
   - fournines.runbooks.linode

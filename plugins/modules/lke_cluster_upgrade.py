@@ -16,8 +16,6 @@ description:
   - Only the next minor is accepted (Kubernetes upgrades one minor at a time); a downgrade, a jump of two
     minors or a version C(/lke/versions) does not list is refused before anything changes.
   - Existing nodes keep their kubelet until they are recycled (see P(fournines.runbooks.lke_node_recycle#module)).
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.journal
@@ -25,7 +23,6 @@ extends_documentation_fragment:
   - fournines.runbooks.linode.lke
 attributes:
   check_mode:
-    support: full
     details: Validates the step and reports it without changing the cluster.
   diff_mode:
     support: full

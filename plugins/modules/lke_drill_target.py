@@ -21,8 +21,6 @@ description:
     fail the task, so a drill never starts on a cluster that is already degraded.
   - Reads only. Bad input (an unknown mode, node or workload, a workload without pods) fails with a message
     naming the valid values.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
   - fournines.runbooks.linode

@@ -15,8 +15,6 @@ description:
   - Deletes one node of a pool, as the upgrade does with its surge node, and waits until the Kubernetes Node
     of its instance has left the cluster.
   - A node that no longer exists is a no-op. Drain the node first.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.journal
@@ -25,7 +23,6 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
-    support: full
     details: Reports whether the node would be deleted.
   diff_mode:
     support: none

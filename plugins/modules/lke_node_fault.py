@@ -22,8 +22,6 @@ description:
   - RV(ts) is the epoch time the request was sent, the drill's zero point. When nothing changed and
     O(journal_dir) holds the step of an earlier run of this task (a re-run after an interruption), RV(ts) is the
     time that earlier request was sent.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.linode
@@ -32,7 +30,6 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
-    support: full
     details: Resolves and checks the instance, says whether it would change, changes nothing.
   diff_mode:
     support: full

@@ -23,18 +23,16 @@ description:
     not hold it. Never plans more than O(limit) tainted nodes at once, and a node (same instance) only once
     within O(once_within) seconds.
   - Only reads; changes nothing, so it runs the same in check mode.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
   - fournines.runbooks.linode
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
-    support: full
-    description: Reads only, in both modes.
+    details: Reads only, in both modes.
   diff_mode:
     support: none
-    description: Nothing changes.
+    details: Nothing changes.
 options:
   cluster_id:
     description: The LKE cluster id.

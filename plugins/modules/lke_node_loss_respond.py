@@ -24,18 +24,16 @@ description:
   - V(released) only removes the responder's taint from every Ready node (or those in O(nodes)); the playbook
     runs it in C(always), so the taint is never left on a healthy node.
   - Every milestone is recorded in the run journal O(journal_dir) (C(facts.incidents)).
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
   - fournines.runbooks.linode
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
-    support: full
-    description: Fences and says what it would taint or release; changes nothing and does not wait.
+    details: Fences and says what it would taint or release; changes nothing and does not wait.
   diff_mode:
     support: none
-    description: Not supported.
+    details: Not supported.
 options:
   cluster_id:
     description: The LKE cluster id (to fence again right before the taint).

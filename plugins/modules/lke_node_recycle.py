@@ -17,8 +17,6 @@ description:
   - Idempotent across interruptions. A node whose instance is no longer C(instance_id) (or that is
     still provisioning) was recycled before, so only the wait remains; a node is never recycled twice.
   - Drain the nodes first (P(fournines.runbooks.k8s_node_drain#module)); recycling erases emptyDir, hostPath and local volumes.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.journal
@@ -27,7 +25,6 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
-    support: full
     details: Reports which nodes would be recycled.
   diff_mode:
     support: none

@@ -20,8 +20,6 @@ description:
     after an interruption returns the same node; once it has left the pool, RV(node_id) is null.
   - Drain the chosen node with P(fournines.runbooks.k8s_node_drain#module) and delete it with
     P(fournines.runbooks.lke_node_delete#module).
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.linode
@@ -30,7 +28,6 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
-    support: full
     details: Returns the node that would leave; the journal is not written.
   diff_mode:
     support: none

@@ -16,8 +16,6 @@ description:
     deletes pools it does not list).
   - With O(wait), returns once the pool has O(count) provisioned nodes and each is a Ready Node.
   - Refuses a pool whose autoscaler is enabled, since the autoscaler would fight the change.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.journal
@@ -26,7 +24,6 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
-    support: full
     details: Reports the change without making it.
   diff_mode:
     support: full

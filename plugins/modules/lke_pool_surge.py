@@ -19,8 +19,6 @@ description:
     adds a second one. Without O(journal_dir) the pool's current size counts as the original.
   - Remove the surge node at the end with P(fournines.runbooks.k8s_node_drain#module) and
     P(fournines.runbooks.lke_node_delete#module).
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.linode
@@ -29,7 +27,6 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
-    support: full
     details: Reports the old nodes and whether the pool would be resized.
   diff_mode:
     support: none

@@ -18,11 +18,8 @@ description:
   - With O(ledger), appends the downtime the prober measured (failed rounds, merged across targets) to the
     downtime ledger, once per run and interval, and reports the budget after it.
   - With O(finish), also sets the run's final status first.
-author:
-  - fournines.runbooks engineers (@fournines)
 attributes:
   check_mode:
-    support: full
     details: Computes the summary without writing files or the ledger.
   diff_mode:
     support: none

@@ -18,15 +18,14 @@ description:
   - Charges each measured outage once (per run and node) to O(ledger), tagged O(tags) so budget reports can
     tell responder-handled incidents apart. Closes the run - V(done) when every tainted node is released, else
     V(failed) (the next run finishes it).
-author:
-  - fournines.runbooks engineers (@fournines)
+extends_documentation_fragment:
+  - fournines.runbooks.attributes
 attributes:
   check_mode:
-    support: full
-    description: Computes the report's data; writes nothing.
+    details: Computes the report's data; writes nothing.
   diff_mode:
     support: none
-    description: Not supported.
+    details: Not supported.
 options:
   journal_dir:
     description: The run's folder (C(<reports_dir>/<run_id>)).

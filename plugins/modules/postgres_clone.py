@@ -16,14 +16,11 @@ description:
     O(settings) (port, sockets) to its postgresql.conf. With O(standby) the copy is a streaming
     replica of the source.
   - An existing cluster in O(data_dir) is left alone unless O(replace) is set.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.postgres
 attributes:
   check_mode:
-    support: full
     details: Reports whether a copy would be made.
   diff_mode:
     support: none

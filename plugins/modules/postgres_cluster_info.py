@@ -15,8 +15,6 @@ description:
   - Returns the version, the role (primary or replica), replication state and lag, long
     transactions, prepared transactions, replication slots, installed extensions per database,
     the running bindir and the settings that matter to pg_upgrade.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
   - fournines.runbooks.postgres

@@ -18,17 +18,15 @@ description:
   - O(state=absent) deletes it and waits until its pods are gone; it refuses to delete a Cluster that
     is not labelled as a canary of O(source).
   - A canary that already exists on O(image) is only waited for (a re-run after a killed run).
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
-    support: full
-    description: Says whether the canary would be created or deleted; changes nothing.
+    details: Says whether the canary would be created or deleted; changes nothing.
   diff_mode:
     support: none
-    description: Creating or deleting a whole Cluster has no diff.
+    details: Creating or deleting a whole Cluster has no diff.
 options:
   namespace:
     description: Namespace of the source Cluster and its canary.

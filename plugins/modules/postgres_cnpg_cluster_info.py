@@ -18,8 +18,6 @@ description:
     from the instance managers' status endpoints through the API server's pod proxy.
   - A missing Cluster is not an error here (RV(cluster.exists) is false); when a Crunchy PGO
     C(PostgresCluster) of that name exists, RV(cluster.problems) says the runbook does not upgrade it.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
   - kubernetes.core.k8s_auth_options

@@ -18,8 +18,6 @@ description:
     transaction, fingerprints the tables (row count and an order-independent checksum), and with
     O(compare_to) lists every difference.
   - The host running the module must reach the Service's cluster IP.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
   - kubernetes.core.k8s_auth_options

@@ -22,17 +22,15 @@ description:
   - A Cluster already set to O(image) (a re-run after a killed run) is not changed again; the module
     waits until it is healthy on it.
   - A change the operator's admission webhook refuses fails with the webhook's message; nothing is changed.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
-    support: full
-    description: Says whether the image would change, after the same refusals; patches nothing.
+    details: Says whether the image would change, after the same refusals; patches nothing.
   diff_mode:
     support: full
-    description: The image before and after.
+    details: The image before and after.
 options:
   namespace:
     description: Namespace of the Cluster.

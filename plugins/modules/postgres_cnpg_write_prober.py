@@ -23,17 +23,15 @@ description:
   - With O(ledger) the closed outages are charged to the downtime ledger, once per O(run_id) whatever the
     re-runs; with O(chart) the run's timeline (O(steps), outages, failed writes) is drawn as a PNG.
   - The password never reaches the handle file or the result.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
+  - fournines.runbooks.attributes
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
-    support: full
-    description: Says whether a writer would be started or stopped; starts, stops and writes nothing.
+    details: Says whether a writer would be started or stopped; starts, stops and writes nothing.
   diff_mode:
     support: none
-    description: A background process has no diff.
+    details: A background process has no diff.
 options:
   namespace:
     description: Namespace of the Cluster.

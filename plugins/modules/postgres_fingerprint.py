@@ -15,8 +15,6 @@ description:
   - For every user table returns the row count and an order-independent checksum of its rows.
   - Runs O(smoke_queries) and reports each one's success.
   - With O(compare_to) (an earlier RV(fingerprints)) lists every difference.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
   - fournines.runbooks.postgres

@@ -15,11 +15,8 @@ description:
   - V(started) on a server that already runs from O(bindir) changes nothing; one that runs from
     another bindir of the same major is restarted on O(bindir) (how a minor upgrade swaps binaries).
   - The bindir must hold the major of the data directory.
-author:
-  - fournines.runbooks engineers (@fournines)
 attributes:
   check_mode:
-    support: full
     details: Reports what would change.
   diff_mode:
     support: full

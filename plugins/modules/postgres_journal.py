@@ -18,11 +18,8 @@ description:
     writes C(report.md) and C(report.json).
   - With O(finish) and O(ledger), charges the downtime the run measured (O(downtime)) to the
     error-budget ledger once per run (a re-run never charges it twice).
-author:
-  - fournines.runbooks engineers (@fournines)
 attributes:
   check_mode:
-    support: full
     details: Reads the journal and writes nothing.
   diff_mode:
     support: none

@@ -26,14 +26,11 @@ description:
     old primary's data directory show instead of starting over (see RV(switchover.resumed_at_stage)); a
     state no switchover leaves (both primaries, both replicas, an old primary that crashed before the
     candidate was promoted) stops with an explanation and changes nothing.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.postgres
 attributes:
   check_mode:
-    support: full
     details: Runs the preflight checks and returns the plan.
   diff_mode:
     support: full

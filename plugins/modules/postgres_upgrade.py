@@ -23,11 +23,8 @@ description:
   - V(status) reports the rollback state without changing anything.
   - V(old_restored) makes the old data directory startable again when the rules allow it
     (C(--copy)/C(--clone) always; C(--link) only while the new cluster has never run) and refuses otherwise.
-author:
-  - fournines.runbooks engineers (@fournines)
 attributes:
   check_mode:
-    support: full
     details: Validates the inputs and returns the pg_upgrade command it would run.
   diff_mode:
     support: full

@@ -21,8 +21,6 @@ description:
   - Runs C(pg_upgrade --check) with the same transfer mode and jobs as the real run against a
     throw-away new cluster under O(work_dir), removed afterwards.
   - Changes nothing on the old cluster, so it runs the same in check mode.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
   - fournines.runbooks.postgres

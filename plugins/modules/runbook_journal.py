@@ -17,11 +17,8 @@ description:
     new run id C(<runbook>-<UTC time>-<4 chars>)."
   - Then records O(step) with O(status) and O(details), merges O(facts), and with O(finish) sets the run's final
     status. The journal is the file a re-run reads to carry on where an interrupted run stopped.
-author:
-  - fournines.runbooks engineers (@fournines)
 attributes:
   check_mode:
-    support: full
     details: Chooses the run and reads its journal; writes nothing.
   diff_mode:
     support: none

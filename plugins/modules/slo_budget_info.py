@@ -24,8 +24,6 @@ description:
     ledger file is an empty ledger."
   - "Example line: C({\"start\": \"2026-11-03T10:00:00Z\", \"end\": \"2026-11-03T10:07:35Z\",
     \"tags\": [\"drill\"], \"source\": \"node-failure-drill\"})."
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
 options:

@@ -22,8 +22,6 @@ description:
     collection keeps. The same certificate seen in both counts once.
   - With O(planned), the name sets a migration would re-issue, RV(fits) says whether they fit
     and RV(problems) names each limit that would be exceeded.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
 options:

@@ -25,8 +25,6 @@ description:
     verify) or V(error) (no DNS answer, refused, timeout, handshake failure). One endpoint's
     error never fails the scan.
   - Duplicated endpoints are scanned once and listed in RV(duplicates) with a warning.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
   - fournines.runbooks.tls_thresholds

@@ -18,11 +18,8 @@ description:
     O(reports_dir)/O(run_id)/, with the run journal (C(state.json)) of the check.
   - Returns the overall status (the worst of all parts; an unreachable endpoint counts as
     critical) and summary lines for the task output.
-author:
-  - fournines.runbooks engineers (@fournines)
 attributes:
   check_mode:
-    support: full
     details: In check mode nothing is written; the verdict and summary are still returned.
   diff_mode:
     support: none

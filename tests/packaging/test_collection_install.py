@@ -154,3 +154,30 @@ def test_installed_upgrade_cluster_plans_against_the_lab(installed, tmp_path):
     assert re.search(r"Plan: Kubernetes \d+\.\d+ -> \d+\.\d+", result.stdout), result.stdout[-3000:]
     assert "TASK [fournines.runbooks.cluster_preflight : " in result.stdout
     assert not reports.exists(), "--check wrote %s" % sorted(os.listdir(reports))
+
+
+def test_installed_runbook_reports_outside_the_collection(installed, tmp_path):
+    """A real run of `fournines.runbooks.check_certificates` from the installed copy, with nothing to
+    scan and no reports folder given: the run folder lands in the user's state folder
+    (~/.local/state/fournines/reports), not under the installed collection ({{ playbook_dir }}/../reports
+    was inside it); FOURNINES_REPORTS_DIR moves it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(json.dumps({"tls_scanners": {"hosts": {"localhost": {
+        "ansible_connection": "local", "ansible_python_interpreter": os.path.join(BIN, "python")}}}}))
+    env = _clean_env(tmp_path, installed)
+    env = {k: v for k, v in env.items() if k not in ("FOURNINES_REPORTS_DIR", "XDG_STATE_HOME")}
+    env["HOME"] = str(home)
+    argv = [os.path.join(BIN, "ansible-playbook"), "-i", str(inventory), "fournines.runbooks.check_certificates",
+            "-e", json.dumps({"cert_check_endpoints": [], "cert_check_cert_manager": False})]
+    run(argv, cwd=str(tmp_path), env=env)
+    collection = installed / "ansible_collections" / "fournines" / "runbooks"
+    assert not (collection / "reports").exists() and not (collection.parent / "reports").exists()
+    state = home / ".local" / "state" / "fournines" / "reports"
+    runs = sorted(p.name for p in state.iterdir() if p.is_dir()) if state.is_dir() else []
+    assert len(runs) == 1 and (state / runs[0] / "report.md").is_file(), runs
+    elsewhere = tmp_path / "elsewhere"
+    run(argv, cwd=str(tmp_path), env=dict(env, FOURNINES_REPORTS_DIR=str(elsewhere)))
+    assert [p for p in elsewhere.iterdir() if p.is_dir() and (p / "report.md").is_file()]
+    assert len([p for p in state.iterdir() if p.is_dir()]) == 1

@@ -72,6 +72,15 @@ options:
     description: With V(uncordoned), also uncordon nodes this collection did not cordon.
     type: bool
     default: false
+  steer_to_version:
+    description:
+      - Kubernetes minor (for example V(1.35)) the rollout moves nodes to. While the pods are evicted, the other
+        schedulable LKE pool nodes (label C(lke.linode.com/pool-id)) whose kubelet is not at it are cordoned (marked with O(owner) and the phase
+        C(steering)) so each pod lands on a node already at that version and moves once; they are uncordoned when
+        the drain ends, whether it succeeded or not, and a later drain with the same O(owner) uncordons ones a
+        killed drain left. Nothing is steered when the nodes at that version do not accept or have no room for
+        every evicted pod (then RV(steered_away_from) is not returned).
+    type: str
   undrainable:
     description:
       - What to do with a node that still hosts pods when the drain fails (deadline, disruption budgets).
@@ -136,6 +145,11 @@ blocked:
   returned: always
   type: list
   elements: str
+steered_away_from:
+  description: Nodes cordoned while the pods moved (O(steer_to_version)), uncordoned again.
+  returned: when O(steer_to_version) steered
+  type: list
+  elements: str
 moves:
   description:
     - One entry per evicted pod, C(pod), C(node), C(owner), C(evicted_at) (epoch seconds), C(replicas) (its owner's
@@ -178,6 +192,7 @@ def main():
         restore_on_failure=dict(type="bool", default=True),
         force=dict(type="bool", default=False),
         undrainable=dict(type="str", default="fail", choices=["fail", "quarantine"]),
+        steer_to_version=dict(type="str"),
         journal_dir=dict(type="path"))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
@@ -209,7 +224,7 @@ def main():
         else:
             drainer = Drainer(kube, Deadline(p["timeout"]), p["owner"], allow_bare=p["allow_bare_pods"],
                               grace_period=p["grace_period"], restore_on_failure=p["restore_on_failure"],
-                              progress=rec.progress)
+                              progress=rec.progress, steer_to_version=p["steer_to_version"])
             if module.check_mode:
                 result.update(drainer.dry_run(p["nodes"]))
             elif p["undrainable"] == "quarantine":

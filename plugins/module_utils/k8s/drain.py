@@ -12,6 +12,10 @@
 5. Succeed only when the evicted pods are gone and each owner has its desired number of
    Ready pods on other nodes.
 
+With ``steer_to_version`` the other schedulable nodes not yet at that version are cordoned while
+the pods are evicted (when the nodes at the version accept and fit them all), so a pod moves once,
+onto a node already at the target version, and are uncordoned when the drain ends either way.
+
 On failure the nodes this call cordoned are uncordoned (unless asked not to).
 """
 
@@ -21,11 +25,26 @@ __metaclass__ = type
 
 import time
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import capacity
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import eviction_sim
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import objects
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import DeadlineExceeded, backoff_delays
 
 ApiError = client.K8sApiError
+
+
+#: Node phase annotation of a node cordoned only while another node drains (see Drainer._steer).
+STEERING = "steering"
+#: The label LKE puts on its pools' Nodes.
+POOL_LABEL = "lke.linode.com/pool-id"
+
+
+def at_version(kubelet, minor):
+    """Whether kubelet version ``v1.35.2`` is at minor ``1.35``."""
+    version = str(kubelet or "").lstrip("v")
+    minor = str(minor or "").lstrip("v")
+    return bool(minor) and (version == minor or version.startswith(minor + "."))
 
 
 class DrainError(client.K8sError):
@@ -74,7 +93,7 @@ class Drainer(object):
     """Drain a set of nodes under one deadline; ``progress(msg)`` receives status lines."""
 
     def __init__(self, kube, deadline, owner, allow_bare=False, grace_period=None, restore_on_failure=True,
-                 poll=1.0, progress=None, wall_clock=None):
+                 poll=1.0, progress=None, wall_clock=None, steer_to_version=None):
         self.kube = kube
         self.deadline = deadline
         self.owner = owner
@@ -84,6 +103,7 @@ class Drainer(object):
         self.poll = poll
         self.progress = progress or (lambda msg: None)
         self.wall_clock = wall_clock or time.time
+        self.steer_to_version = steer_to_version
         self._next_note = 0.0
         # moves: one per evicted pod, {pod, node, owner, evicted_at, replicas, ready_at, seconds}; ready_at is when
         # its owner had every desired pod Ready again elsewhere (seconds = ready_at - evicted_at: for a
@@ -138,9 +158,13 @@ class Drainer(object):
                 raise DrainBlocked("cannot drain %s: %s" % (", ".join(names), "; ".join(blocked)))
             for name in names:
                 objects.set_phase(self.kube, name, "draining")
-            owners = self._evict_all(evict)
-            self._wait_gone(evict, names)
-            self._wait_replacements(owners, names)
+            steered = self._steer(names, evict)
+            try:
+                owners = self._evict_all(evict)
+                self._wait_gone(evict, names)
+                self._wait_replacements(owners, names)
+            finally:
+                self._unsteer(steered)
             for name in names:
                 objects.set_phase(self.kube, name, "drained")
         except Exception as err:
@@ -187,6 +211,59 @@ class Drainer(object):
             return self.result
         finally:
             self.restore_on_failure = restore
+
+    # -- placement: evicted pods land once, on nodes already at the target version --
+    def _steer(self, names, evict):
+        """Cordon, for this drain only, the other schedulable pool nodes not yet at ``steer_to_version``, so evicted pods
+        land on nodes at the target version and do not move again when their node's turn comes. Only when those
+        nodes accept every evicted pod (placement rules) and have room for all of them; else nothing is steered.
+        Returns the nodes to uncordon afterwards, including ones a killed drain left steered."""
+        if not self.steer_to_version:
+            return []
+        drained = set(names)
+        nodes = self.kube.nodes()
+        leftover = [n["metadata"]["name"] for n in nodes if n["metadata"]["name"] not in drained
+                    and objects.annotations(n).get(objects.PHASE) == STEERING and objects.cordoned_by(n) == self.owner]
+        movable = [p for p in evict if objects.controller_of(p) is not None]
+        up = [n for n in nodes if n["metadata"]["name"] not in drained and objects.node_ready(n)
+              and not objects.node_unschedulable(n)]
+        target = [n for n in up if at_version(objects.kubelet_version(n), self.steer_to_version)]
+        # only pool nodes a rollout recycles later make a pod move twice; any other node is left alone
+        old = [n["metadata"]["name"] for n in up if n not in target
+               and POOL_LABEL in ((n.get("metadata") or {}).get("labels") or {})]
+        if not movable or not target or not old:
+            return leftover
+        for pod in movable:
+            if not any(eviction_sim.placement_problem(pod, n) is None for n in target):
+                self.progress("not steering: %s cannot run on the nodes at %s" % (objects.pod_key(pod), self.steer_to_version))
+                return leftover
+        names_at_target = set(n["metadata"]["name"] for n in target)
+        by_node = {}
+        for pod in self.kube.pods():
+            if pod["spec"].get("nodeName") in names_at_target:
+                by_node.setdefault(pod["spec"]["nodeName"], []).append(pod)
+        free = dict((n["metadata"]["name"], capacity.node_free(n, by_node.get(n["metadata"]["name"], []))) for n in target)
+        ok, unplaced = capacity.fits([dict(capacity.pod_requests(p), name=objects.pod_key(p)) for p in movable], free)
+        if not ok:
+            self.progress("not steering: no room on the nodes at %s for %s" % (self.steer_to_version, ", ".join(unplaced)))
+            return leftover
+        steered = []
+        for name in old:
+            if objects.cordon(self.kube, name, self.owner):
+                objects.set_phase(self.kube, name, STEERING)
+                steered.append(name)
+        if steered:
+            self.result["steered_away_from"] = list(steered)
+            self.progress("cordoned %s while %s drains, so its pods land on nodes at %s" % (
+                ", ".join(steered), ", ".join(names), self.steer_to_version))
+        return leftover + steered
+
+    def _unsteer(self, steered):
+        for name in steered:
+            try:
+                objects.uncordon(self.kube, name)
+            except client.K8sError:
+                pass  # best effort; the run's restore uncordons every node it cordoned
 
     def _restore(self, names):
         for name in names:

@@ -528,3 +528,58 @@ def test_a_move_whose_replacement_never_comes_keeps_no_ready_time(clock):
         drainer.drain(["n1"])
     [move] = err.value.details["moves"]
     assert move["pod"] == "app/web-1" and move["ready_at"] is None and move["seconds"] is None
+
+
+# ---- placement: steer evicted pods onto nodes already at the target version ----------------------
+
+def versioned(name, kubelet, cpu="4", pool="1"):
+    out = node(name)
+    if pool:
+        out["metadata"]["labels"] = {"lke.linode.com/pool-id": pool}
+    out["status"].update(nodeInfo={"kubeletVersion": kubelet}, allocatable={"cpu": cpu, "memory": "8Gi", "pods": "110"})
+    return out
+
+
+def test_steering_cordons_old_nodes_only_while_the_pods_move_and_puts_them_back(clock):
+    kube = FakeKube(clock, [versioned("n1", "v1.34.6"), versioned("old2", "v1.34.6"), versioned("new", "v1.35.1"),
+                            versioned("lab-real", "v1.34.6", pool=None)],
+                    [pod("web-1", "n1", "web-rs")], owners=replicaset("web-rs", 1))
+    seen = []
+
+    def scheduler(now):  # where the replacement lands: the first schedulable node, as a scheduler with one choice
+        if now >= 1002.0 and not any(p["metadata"]["name"] == "web-2" for p in kube.pods_):
+            free = [n for n, v in sorted(kube.nodes_.items()) if n != "n1" and not v["spec"].get("unschedulable")]
+            seen.append(free)
+            kube.pods_.append(pod("web-2", free[0], "web-rs"))
+    clock.on_tick.append(scheduler)
+    drainer, lines = make(clock, kube, steer_to_version="1.35")
+
+    result = drainer.drain(["n1"])
+
+    assert seen == [["lab-real", "new"]]  # old2 was cordoned while web moved; a node outside the pools never is
+    assert result["steered_away_from"] == ["old2"]
+    assert not kube.nodes_["old2"]["spec"].get("unschedulable")
+    assert objects.cordoned_by(kube.nodes_["old2"]) is None and objects.PHASE not in objects.annotations(kube.nodes_["old2"])
+    assert any("so its pods land on nodes at 1.35" in line for line in lines)
+
+
+def test_no_steering_without_room_or_a_node_at_the_target_and_leftovers_are_put_back(clock):
+    big = pod("web-1", "n1", "web-rs")
+    big["spec"]["containers"] = [{"resources": {"requests": {"cpu": "3"}}}]
+    kube = FakeKube(clock, [versioned("n1", "v1.34.6"), versioned("old2", "v1.34.6"), versioned("new", "v1.35.1", cpu="2"),
+                            node("stale", unschedulable=True, notes={objects.CORDONED_BY: OWNER, objects.PHASE: "steering"})],
+                    [big], owners=replicaset("web-rs", 1))
+    add_replacement_later(clock, kube, 1002.0, "web-2", node_name="old2")
+    drainer, lines = make(clock, kube, steer_to_version="1.35")
+    result = drainer.drain(["n1"])
+    assert "steered_away_from" not in result and not kube.nodes_["old2"]["spec"].get("unschedulable")
+    assert any("not steering: no room" in line for line in lines)
+    assert not kube.nodes_["stale"]["spec"].get("unschedulable")  # a killed drain's steering cordon is undone
+
+
+@pytest.mark.parametrize("kubelet, minor, ok", [("v1.35.2", "1.35", True), ("v1.35", "1.35", True),
+                                                ("v1.350.1", "1.35", False), ("v1.34.9", "1.35", False),
+                                                (None, "1.35", False), ("v1.35.0", "", False)])
+def test_at_version(kubelet, minor, ok):
+    from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.drain import at_version
+    assert at_version(kubelet, minor) is ok

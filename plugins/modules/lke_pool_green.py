@@ -12,7 +12,7 @@ module: lke_pool_green
 short_description: Create, once, the new pool of a blue-green LKE pool rollout and plan its drain batches
 version_added: 0.1.0
 description:
-  - Creates a pool of the same type, size and labels as O(pool_id) (the "blue" pool), tagged
+  - Creates a pool of the same type, size, labels, taints and tags as O(pool_id) (the "blue" pool), also tagged
     C(fournines-green-of-<pool_id>), and waits until every node of it is a Ready Node on O(target_version). LKE
     creates a new pool's nodes at the cluster's version, so run it after the control plane upgrade.
   - Resumable. The tag (and the journal fact C(green_pools) when O(journal_dir) is given) lets a re-run after an

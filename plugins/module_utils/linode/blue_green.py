@@ -117,8 +117,11 @@ def create_green(lke, kube, blue_pool_id, target, deadline, journal=None, check_
     if green_raw is None and not old:
         return out
     if green_raw is None:
-        body = {"type": blue["type"], "count": int(blue["count"]), "labels": dict(blue.get("labels") or {}),
-                "tags": [green_tag(blue_pool_id)]}
+        raw = lke.pool(blue_pool_id)  # labels and taints as LKE applies them to the pool's Nodes
+        body = {"type": blue["type"], "count": int(blue["count"]), "labels": dict(raw.get("labels") or {}),
+                "taints": [dict((k, t.get(k)) for k in ("key", "value", "effect")) for t in raw.get("taints") or []],
+                "tags": [t for t in raw.get("tags") or [] if not t.startswith(GREEN_TAG_PREFIX)]
+                + [green_tag(blue_pool_id)]}
         out["changed"] = True
         if check_mode:
             return out

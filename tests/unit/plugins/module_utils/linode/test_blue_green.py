@@ -22,7 +22,9 @@ class World(object):
         self.pools_ = {}
         self.k8s = []
         self.created = 0
-        self._pool(1, "g6-standard-4", count, [], "v1.33.4")
+        self.bodies = []
+        self._pool(1, "g6-standard-4", count, ["team-a"], "v1.33.4")
+        self.pools_[1].update(labels={"tier": "web"}, taints=[{"key": "dedicated", "value": "web", "effect": "NoSchedule"}])
 
     def _pool(self, pid, ptype, count, tags, kubelet):
         nodes = []
@@ -53,6 +55,7 @@ class World(object):
 
     def create_pool(self, body):
         self.created += 1
+        self.bodies.append(body)
         return self._pool(max(self.pools_) + 1, body["type"], body["count"], body["tags"], self.version)
 
     def delete_pool(self, pid):
@@ -78,7 +81,9 @@ def test_the_new_pool_copies_type_and_size_and_comes_up_at_the_target():
     out = blue_green.create_green(world, world, 1, "1.34", Deadline(5), journal=journal)
     assert out["changed"] and out["green_pool_id"] == 2 and world.created == 1
     green = world.pools_[2]
-    assert (green["type"], green["count"], green["tags"]) == ("g6-standard-4", 3, ["fournines-green-of-1"])
+    assert (green["type"], green["count"], green["tags"]) == ("g6-standard-4", 3, ["team-a", "fournines-green-of-1"])
+    assert world.bodies[0]["labels"] == {"tier": "web"}
+    assert world.bodies[0]["taints"] == [{"key": "dedicated", "value": "web", "effect": "NoSchedule"}]
     assert [n["node_name"] for n in out["old"]] == ["lke1-0", "lke1-1", "lke1-2"]
     assert len(out["green"]) == 3 and all(n["at_target"] for n in out["green"])
     assert journal.state["facts"]["green_pools"] == {"1": 2}

@@ -151,3 +151,28 @@ def check_approval(approve_id, requests, items, now):
                                                         request["cluster"], now_offered or "none"),
                             details={"approve_id": approve_id, "candidate": now_offered})
     return request
+
+
+def record_event(records, run_id, event, now, decision, runbook_run_id=None, error=None, evidence=None):
+    """Ledger line for ``started`` / ``applied`` / ``failed`` of ``decision``'s change, or ``evidence``
+    attached to its approval request. Returns the ledger record."""
+    fields = {"cluster": decision.get("cluster"), "component": decision.get("component"),
+              "candidate": decision.get("candidate"), "kind": decision.get("kind"),
+              "request_id": decision.get("request_id"), "disruptive": decision.get("disruptive", True)}
+    if runbook_run_id:
+        fields["runbook_run_id"] = runbook_run_id
+    if error:
+        fields["error"] = error
+    rid = decision.get("request_id")
+    request = records.request(rid) if rid else None
+    if event == "evidence":
+        if request is None:
+            raise ApprovalError("no approval request %s to attach evidence to" % rid, details={"request_id": rid})
+        request["evidence"] = dict(request.get("evidence") or {}, **(evidence or {}))
+        records.save_request(request)
+        fields["evidence"] = evidence or {}
+    elif event == "applied" and request is not None and request.get("status") == "approved":
+        request["status"] = "applied"
+        request["applied"] = zulu(now)
+        records.save_request(request)
+    return records.append(run_id, event, now, **fields)

@@ -19,3 +19,28 @@ options:
         C(done) or C(failed) at the end, with timestamps and details. Not written in check mode.
     type: path
 """
+
+    #: What runbook_journal and postgres_journal record (module_utils/report/journal.py RECORD_ARG_SPEC).
+    RECORD = r"""
+options:
+  reports_dir:
+    description: Directory holding one folder per run.
+    type: path
+    required: true
+  step:
+    description: Name of a step to record.
+    type: str
+  status:
+    description: Status of O(step).
+    type: str
+    choices: [running, done, failed, skipped, rolled_back]
+    default: done
+  details:
+    description: Details merged into O(step).
+    type: dict
+    default: {}
+  facts:
+    description: Facts merged into the run.
+    type: dict
+    default: {}
+"""

@@ -26,11 +26,8 @@ attributes:
     details: Journal entries only.
 extends_documentation_fragment:
   - fournines.runbooks.attributes
+  - fournines.runbooks.journal.record
 options:
-  reports_dir:
-    description: Directory holding one folder per run.
-    type: path
-    required: true
   run_id:
     description: Identifier of the run (letters, digits, C(-), C(_)).
     type: str
@@ -39,22 +36,6 @@ options:
     description: Name of the runbook the run belongs to.
     type: str
     default: upgrade-postgres
-  step:
-    description: Step to record.
-    type: str
-  status:
-    description: Status of O(step).
-    type: str
-    choices: [running, done, failed, skipped, rolled_back]
-    default: done
-  details:
-    description: Details merged into the step.
-    type: dict
-    default: {}
-  facts:
-    description: Facts merged into the run.
-    type: dict
-    default: {}
   finish:
     description: Final status of the run; also writes the report.
     type: str
@@ -160,16 +141,14 @@ interrupted:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RunJournal, interrupted_runs
+from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RECORD_ARG_SPEC, RunJournal, interrupted_runs, record
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.slo import SLOError, charge_downtime
 
 
 def main():
     module = AnsibleModule(argument_spec=dict(
-        reports_dir=dict(type="path", required=True), run_id=dict(type="str", required=True),
-        runbook=dict(type="str", default="upgrade-postgres"), step=dict(type="str"),
-        status=dict(type="str", choices=["running", "done", "failed", "skipped", "rolled_back"], default="done"),
-        details=dict(type="dict", default={}), facts=dict(type="dict", default={}), finish=dict(type="str"),
+        RECORD_ARG_SPEC, run_id=dict(type="str", required=True), runbook=dict(type="str", default="upgrade-postgres"),
+        finish=dict(type="str"),
         title=dict(type="str", default="PostgreSQL upgrade"), sections=dict(type="list", elements="dict", default=[]),
         ledger=dict(type="path"),
         downtime=dict(type="dict", options=dict(
@@ -186,10 +165,7 @@ def main():
     try:
         journal = RunJournal(p["reports_dir"], p["run_id"], p["runbook"])
         if not module.check_mode:
-            for key, value in p["facts"].items():
-                journal.state["facts"][key] = value
-            if p["step"]:
-                journal.step(p["step"], p["status"], **p["details"])
+            record(journal, p)
             if p["outcome"] is not None:
                 outcome = p["outcome"]
                 journal.set_outcome(outcome["summary"] or None, outcome["error"], outcome["changed"], outcome["unchanged"])

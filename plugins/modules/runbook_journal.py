@@ -25,11 +25,8 @@ attributes:
     details: No diff.
 extends_documentation_fragment:
   - fournines.runbooks.attributes
+  - fournines.runbooks.journal.record
 options:
-  reports_dir:
-    description: Directory holding one folder per run.
-    type: path
-    required: true
   runbook:
     description: Name of the runbook, for example V(upgrade-cluster).
     type: str
@@ -44,22 +41,6 @@ options:
   key:
     description: What the run acts on (for example the cluster id); a run is only resumed for the same key.
     type: str
-  step:
-    description: Name of a step to record.
-    type: str
-  status:
-    description: Status of O(step).
-    type: str
-    choices: [running, done, failed, skipped, rolled_back]
-    default: done
-  details:
-    description: Details merged into O(step).
-    type: dict
-    default: {}
-  facts:
-    description: Facts merged into the run.
-    type: dict
-    default: {}
   finish:
     description: Set the run's final status.
     type: str
@@ -113,21 +94,17 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import choose_run
-from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RunJournal
+from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RECORD_ARG_SPEC, RunJournal, record
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            reports_dir=dict(type="path", required=True),
+            RECORD_ARG_SPEC,
             runbook=dict(type="str", required=True),
             run_id=dict(type="str"),
             resume=dict(type="bool", default=True),
             key=dict(type="str", no_log=False),
-            step=dict(type="str"),
-            status=dict(type="str", default="done", choices=["running", "done", "failed", "skipped", "rolled_back"]),
-            details=dict(type="dict", default={}),  # free-form: whatever the step records
-            facts=dict(type="dict", default={}),  # free-form: the run's own facts
             finish=dict(type="str", choices=["done", "failed"]),
         ),
         supports_check_mode=True,
@@ -145,12 +122,7 @@ def main():
             elif journal.state.get("status") != "running" and not p["finish"]:
                 journal.finish("running")  # carrying on an interrupted or failed run
                 changed = True
-            if p["step"]:
-                journal.step(p["step"], p["status"], **p["details"])
-                changed = True
-            for key, value in p["facts"].items():
-                journal.set_fact(key, value)
-                changed = True
+            changed = record(journal, p) or changed
             if p["finish"]:
                 journal.finish(p["finish"])
                 changed = True

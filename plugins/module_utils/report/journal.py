@@ -32,6 +32,16 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.report.markdown
 
 STEP_STATUSES = ("running", "done", "failed", "skipped", "rolled_back")
 
+#: What a task records in a run's journal: facts and one step (documented by the
+#: ``fournines.runbooks.journal.record`` doc fragment; runbook_journal and postgres_journal take it).
+RECORD_ARG_SPEC = dict(
+    reports_dir=dict(type="path", required=True),
+    step=dict(type="str"),
+    status=dict(type="str", default="done", choices=list(STEP_STATUSES)),
+    details=dict(type="dict", default={}),  # free-form: whatever the step records
+    facts=dict(type="dict", default={}),  # free-form: the run's own facts
+)
+
 
 def utcnow():
     return datetime.datetime.now(datetime.timezone.utc)
@@ -301,3 +311,17 @@ class StepRecorder(object):
             return
         with open(os.path.join(self.journal.dir, "progress.log"), "a") as handle:
             handle.write("%s %s: %s\n" % (time.strftime("%H:%M:%S", time.gmtime()), self.name, msg))
+
+
+def record(journal, params):
+    """Merge ``params["facts"]`` into the run and record ``params["step"]`` (RECORD_ARG_SPEC).
+
+    Returns whether anything was written.
+    """
+    for key, value in params["facts"].items():
+        journal.state["facts"][key] = value
+    if params["step"]:
+        journal.step(params["step"], params["status"], **params["details"])
+    elif params["facts"]:
+        journal.save()
+    return bool(params["step"] or params["facts"])

@@ -65,3 +65,17 @@ def test_interrupted_runs_are_the_unfinished_ones_stuck_in_a_downtime_step(tmp_p
     assert journal.interrupted_runs(str(tmp_path), "upgrade-postgres", ["switchover"],
                                    exclude="killed-in-switchover") == []
     assert journal.interrupted_runs(str(tmp_path / "missing"), "upgrade-postgres", ["switchover"]) == []
+
+
+def test_record_merges_facts_and_records_the_step(tmp_path):
+    run = journal.RunJournal(str(tmp_path), "r1", "test")
+    params = dict((k, v.get("default")) for k, v in journal.RECORD_ARG_SPEC.items())
+    assert journal.record(run, params) is False and run.state["steps"] == []
+    params.update(step="canary", status="failed", details={"error": "boom"}, facts={"target": "15.20"})
+    assert journal.record(run, params) is True
+    saved = journal.RunJournal(str(tmp_path), "r1", "test").state
+    assert saved["facts"]["target"] == "15.20"
+    assert saved["steps"][0]["name"] == "canary" and saved["steps"][0]["status"] == "failed"
+    assert saved["steps"][0]["details"] == {"error": "boom"}
+    params.update(step=None, facts={"more": 1})
+    assert journal.record(run, params) is True and journal.RunJournal(str(tmp_path), "r1", "test").state["facts"]["more"] == 1

@@ -54,7 +54,8 @@ versions:
   sample: ["1.33", "1.34", "1.35"]
 pools:
   description: Node pools with their nodes (id, instance_id, status, node_name, kubelet_version, ready,
-    unschedulable, cordoned_by_us, cordoned_by (the owner, usually a run id, that cordoned it), phase, at_target).
+    unschedulable, cordoned_by_us, cordoned_by (the owner, usually a run id, that cordoned it), phase, at_target),
+    and origin_pool_id (for the new pool of a blue-green rollout the pool it replaces, else the pool's own id).
   returned: always
   type: list
   elements: dict

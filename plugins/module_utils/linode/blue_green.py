@@ -19,9 +19,7 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors i
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import wait_until
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import versions
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LinodeError, instance_id_of
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import cluster_view, find_pool
-
-GREEN_TAG_PREFIX = "fournines-green-of-"
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import GREEN_TAG_PREFIX, cluster_view, find_pool
 #: What a blue-green rollout costs by default when nothing was measured: seconds to create a pool and
 #: see its nodes Ready, and to drain one batch (the lab's and LKE's orders of magnitude; pass measured ones).
 DEFAULT_CREATE_SECONDS = 180.0

@@ -57,6 +57,21 @@ def node_view(lke_node, k8s_node, target=None):
     return out
 
 
+#: The tag of a blue-green rollout's new pool: fournines-green-of-<the pool it replaces>.
+GREEN_TAG_PREFIX = "fournines-green-of-"
+
+
+def origin_pool_id(pool):
+    """The pool a blue-green rollout's new pool replaces (its ``fournines-green-of-<id>`` tag), else its own id.
+
+    A run's journal key uses it, so an interrupted blue-green rollout is carried on although its pool ids changed.
+    """
+    for tag in pool.get("tags") or []:
+        if tag.startswith(GREEN_TAG_PREFIX) and tag[len(GREEN_TAG_PREFIX):].isdigit():
+            return int(tag[len(GREEN_TAG_PREFIX):])
+    return pool["id"]
+
+
 def cluster_view(lke, kube, target=None):
     """Cluster, versions, pools with their nodes joined to Kubernetes Nodes, and the raw Nodes."""
     cluster = lke.cluster()
@@ -68,6 +83,7 @@ def cluster_view(lke, kube, target=None):
         nodes = [node_view(n, by_instance.get(n.get("instance_id")), target) for n in pool.get("nodes") or []]
         pools.append({"id": pool["id"], "type": pool.get("type"), "count": pool.get("count"),
                       "autoscaler": pool.get("autoscaler") or {}, "labels": pool.get("labels") or {},
+                      "origin_pool_id": origin_pool_id(pool),
                       "nodes": sorted(nodes, key=lambda n: str(n["node_name"] or n["id"]))})
     pool_instances = set(n["instance_id"] for p in pools for n in p["nodes"])
     strays = [n["metadata"]["name"] for n in k8s_nodes if instance_id_of(n) not in pool_instances]

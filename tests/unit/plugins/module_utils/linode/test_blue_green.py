@@ -149,3 +149,12 @@ def test_estimate_counts_batches_soaks_and_node_hours():
     assert plan["double_pool_seconds"] == 120 + 10 * (30 + 60) + 300
     assert plan["extra_node_hours"] == round(50 * 1320 / 3600.0, 2)
     assert blue_green.batches(["a", "b", "c"], 2) == [["a", "b"], ["c"]]
+
+
+def test_a_new_pool_keeps_the_run_key_of_the_pool_it_replaces():
+    from ansible_collections.fournines.runbooks.plugins.module_utils.linode import lke_view
+    world = World()
+    blue_green.create_green(world, world, 1, "1.34", Deadline(5))
+    view = lke_view.cluster_view(world, world, "1.34")
+    assert [(p["id"], p["origin_pool_id"]) for p in view["pools"]] == [(1, 1), (2, 1)]
+    assert lke_view.origin_pool_id({"id": 9, "tags": ["fournines-green-of-x", "team"]}) == 9

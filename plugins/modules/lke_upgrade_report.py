@@ -80,7 +80,9 @@ paths:
   type: dict
 summary:
   description: status, wall_seconds, nodes_recycled, failed_requests, probe_requests, downtime_seconds,
-    predicted_downtime_seconds (and O(extra)).
+    predicted_downtime_seconds, quarantined_nodes, max_moves_per_app, single_replica_downtime_seconds (per
+    single-replica app, seconds from each eviction to its replacement Ready; null when a replacement never became
+    Ready) (and O(extra)). The report's C(moves) lists every eviction with its pod, node and times.
   returned: always
   type: dict
 charged_intervals:

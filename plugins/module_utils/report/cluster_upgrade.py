@@ -9,12 +9,12 @@ __metaclass__ = type
 
 import datetime
 import os
-import re
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import prober
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import slo
 from ansible_collections.fournines.runbooks.plugins.module_utils.report import timeline_chart
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.markdown import markdown_table
+from ansible_collections.fournines.runbooks.plugins.module_utils.report.pod_moves import app_rows, move_rows, moves_markdown
 
 STEP_KINDS = ("control plane", "resize pool", "drain", "recycle", "delete node", "create new pool", "delete pool",
               "soak", "preflight", "postflight")
@@ -82,23 +82,9 @@ def timeline_png(path, rows, summary, title):
     return timeline_chart.render(path, title, bars, xlabel, tick_lanes=lanes, fontsize=7)
 
 
-_GENERATED = re.compile(r"^(?P<app>.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$")
-
-
-def app_of(pod_key):
-    """namespace/app for a Deployment's pod (``web-7fcfb8468d-jszrv`` -> ``web``); other pods keep their name."""
-    match = _GENERATED.match(pod_key)
-    return match.group("app") if match else pod_key
-
-
 def pod_moves(state):
-    """{namespace/app: times one of its pods was evicted} over the run's finished drains."""
-    moves = {}
-    for step in state.get("steps") or []:
-        if step["name"].startswith("drain") and step["status"] == "done":
-            for key in (step.get("details") or {}).get("evicted_pods") or []:
-                moves[app_of(key)] = moves.get(app_of(key), 0) + 1
-    return moves
+    """{namespace/app: times one of its pods was evicted} over the run's finished drains (report/pod_moves.py)."""
+    return dict((a["app"], a["moves"]) for a in app_rows(move_rows(state)))
 
 
 def soak_rows(state):
@@ -137,9 +123,14 @@ def build(journal, title, probe_summary=None, preflight=None, budget=None, extra
         "predicted_downtime_seconds": (preflight or {}).get("predicted_downtime_seconds"),
     }
     quarantined = (state.get("facts") or {}).get("quarantined") or []
-    moves = pod_moves(state)
+    move_list = move_rows(state)
+    apps = app_rows(move_list)
+    moves = dict((a["app"], a["moves"]) for a in apps)
     summary["quarantined_nodes"] = [q["node_name"] for q in quarantined]
     summary["max_moves_per_app"] = max(moves.values()) if moves else 0
+    # what a single-replica app paid: from each eviction to its replacement Ready
+    summary["single_replica_downtime_seconds"] = dict((a["app"], a["downtime_seconds"]) for a in apps
+                                                      if a["replicas"] is not None and int(a["replicas"]) <= 1)
     summary.update(extra or {})
     sections = []
     if quarantined:
@@ -165,8 +156,8 @@ def build(journal, title, probe_summary=None, preflight=None, budget=None, extra
             [(r["soak"], r["status"], r["seconds"], "yes" if r["ended_early"] else "no",
               "%s / %s" % (r["failed_requests"], r["requests"]), r["restarts"], r["not_ready"],
               "; ".join(r["reasons"]) or "-") for r in soaks])))
-    if moves:
-        sections.append(("Pod moves", markdown_table(["app (namespace/name)", "moves"], sorted(moves.items()))))
+    if move_list:
+        sections.append(("Pod moves", moves_markdown(move_list)))
     if probe_summary:
         body = markdown_table(["target", "requests", "failed", "downtime s"], [
             (name, t["requests"], t["failed_requests"], t["downtime_seconds"]) for name, t in sorted(probe_summary["targets"].items())])
@@ -181,7 +172,8 @@ def build(journal, title, probe_summary=None, preflight=None, budget=None, extra
     if png:
         sections.append(("Timeline", "![timeline](timeline.png)"))
     data = {"summary": summary, "preflight": preflight or {}, "probe": probe_summary or {},
-            "budget": budget or {}, "steps": rows, "pod_moves": moves, "quarantined": quarantined, "soaks": soaks}
+            "budget": budget or {}, "steps": rows, "pod_moves": moves, "apps_moved": apps,
+            "moves": move_list, "quarantined": quarantined, "soaks": soaks}
     paths = journal.write_report(title, sections, data=data)
     paths["png"] = png
     return paths, summary

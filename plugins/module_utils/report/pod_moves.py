@@ -5,7 +5,7 @@
 
 Read from the run's journal: every finished drain step lists its moves (k8s/drain.py: pod, node,
 owner, evicted_at, replicas, ready_at, seconds). A Deployment's pod gets a new name each time it
-moves, so "the same pod" is its workload's pod (report.cluster_upgrade.app_of): for a
+moves, so "the same pod" is its workload's pod (app_of): for a
 single-replica app that is exactly one pod. Its downtime is from the eviction to the replacement
 Ready; a workload with more replicas keeps serving from the others (the prober measures that), so
 no downtime is claimed for its pods.
@@ -90,7 +90,7 @@ def _app_downtime(app):
     return " + ".join(parts) or "-"
 
 
-def markdown(rows):
+def moves_markdown(rows):
     """The report's "Pod moves" section: one table per app, one per move."""
     if not rows:
         return "No pod was evicted."

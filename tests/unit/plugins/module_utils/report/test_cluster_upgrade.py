@@ -129,3 +129,22 @@ def test_pod_moves_and_quarantined_nodes_are_reported(tmp_path):
     with open(paths["markdown"]) as handle:
         text = handle.read()
     assert text.index("Action needed") < text.index("Summary") and "app/stuck-1" in text
+
+
+def test_per_pod_moves_and_single_replica_downtime_are_in_markdown_and_json(tmp_path):
+    journal = RunJournal(str(tmp_path), "upgrade-cluster-y", "upgrade-cluster")
+    journal.step("drain n1", "done", evicted_pods=["app/web-7fcfb8468d-jszrv", "app/api-77cf99d4d8-2s2jl"], moves=[
+        {"pod": "app/web-7fcfb8468d-jszrv", "node": "n1", "owner": "app/ReplicaSet/web-7fcfb8468d",
+         "evicted_at": T0 + 5, "replicas": 1, "ready_at": T0 + 11.5, "seconds": 6.5},
+        {"pod": "app/api-77cf99d4d8-2s2jl", "node": "n1", "owner": "app/ReplicaSet/api-77cf99d4d8",
+         "evicted_at": T0 + 5.1, "replicas": 3, "ready_at": T0 + 7, "seconds": 1.9}])
+    paths, summary = cluster_upgrade.build(journal, "Cluster upgrade")
+    assert summary["single_replica_downtime_seconds"] == {"app/web": 6.5}
+    with open(paths["json"]) as handle:
+        data = json.load(handle)["report"]
+    assert data["pod_moves"] == {"app/web": 1, "app/api": 1}
+    assert [(m["pod"], m["downtime_seconds"]) for m in data["moves"]] == [("app/web-7fcfb8468d-jszrv", 6.5),
+                                                                          ("app/api-77cf99d4d8-2s2jl", None)]
+    with open(paths["markdown"]) as handle:
+        text = handle.read()
+    assert "| app/web | 1 | 1 | 6.5 |" in text and "| app/web-7fcfb8468d-jszrv | 1 | n1 | 12:00:05 | 12:00:11 | 6.5 | 6.5 |" in text

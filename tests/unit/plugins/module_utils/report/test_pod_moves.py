@@ -44,12 +44,12 @@ def test_app_rows_sum_single_replica_downtime_and_flag_a_replacement_that_never_
 
 
 def test_markdown_has_a_row_per_app_and_per_move(journal):
-    text = pod_moves.markdown(pod_moves.move_rows(journal.state))
+    text = pod_moves.moves_markdown(pod_moves.move_rows(journal.state))
     assert "| app/web | 2 | 1 | 4.5 + not Ready again |" in text
     assert "| app/api | 1 | 3 | - |" in text
     assert "| app/web-7fcfb8468d-jszrv | 1 | n1 | 12:00:10 | 12:00:14 | 4.5 | 4.5 |" in text
     assert "- (3 replicas)" in text
-    assert pod_moves.markdown([]) == "No pod was evicted."
+    assert pod_moves.moves_markdown([]) == "No pod was evicted."
 
 
 @pytest.mark.parametrize("key, app", [("app/web-7fcfb8468d-jszrv", "app/web"), ("db/postgres-0", "db/postgres-0"),

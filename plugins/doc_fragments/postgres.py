@@ -77,3 +77,19 @@ notes:
 requirements:
   - psycopg2
 """
+
+    #: The CloudNativePG Cluster a postgres_cnpg_* module acts on
+    #: (module_utils/postgres/cloudnative_pg/cluster.py cluster_argument_spec).
+    CNPG_CLUSTER = r"""
+options:
+  namespace:
+    description: Namespace of the Cluster.
+    type: str
+    required: true
+  name:
+    description: Name of the Cluster.
+    type: str
+    required: true
+requirements:
+  - kubernetes
+"""

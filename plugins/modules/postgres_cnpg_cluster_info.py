@@ -20,22 +20,13 @@ description:
     C(PostgresCluster) of that name exists, RV(cluster.problems) says the runbook does not upgrade it.
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
+  - fournines.runbooks.postgres.cnpg_cluster
   - kubernetes.core.k8s_auth_options
 options:
-  namespace:
-    description: Namespace of the Cluster.
-    type: str
-    required: true
-  name:
-    description: Name of the Cluster.
-    type: str
-    required: true
   max_lag_bytes:
     description: A replica further behind the primary than this makes the Cluster unhealthy; V(-1) does not judge lag.
     type: int
     default: 16777216
-requirements:
-  - kubernetes
 """
 
 EXAMPLES = r"""
@@ -111,9 +102,7 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudn
 
 def main():
     module = AnsibleModule(
-        argument_spec=client.k8s_argument_spec(
-            namespace=dict(type="str", required=True),
-            name=dict(type="str", required=True),
+        argument_spec=cnpg_cluster.cluster_argument_spec(
             max_lag_bytes=dict(type="int", default=16 * 1024 * 1024)),
         supports_check_mode=True,
     )

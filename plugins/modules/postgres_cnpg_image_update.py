@@ -24,6 +24,7 @@ description:
   - A change the operator's admission webhook refuses fails with the webhook's message; nothing is changed.
 extends_documentation_fragment:
   - fournines.runbooks.attributes
+  - fournines.runbooks.postgres.cnpg_cluster
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
@@ -32,14 +33,6 @@ attributes:
     support: full
     details: The image before and after.
 options:
-  namespace:
-    description: Namespace of the Cluster.
-    type: str
-    required: true
-  name:
-    description: Name of the Cluster.
-    type: str
-    required: true
   image:
     description: The target image; its tag must start with the PostgreSQL version (C(15.20), C(17)).
     type: str
@@ -61,8 +54,6 @@ options:
     description: Seconds to wait for the update.
     type: int
     default: 900
-requirements:
-  - kubernetes
 """
 
 EXAMPLES = r"""
@@ -104,9 +95,7 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudn
 
 def main():
     module = AnsibleModule(
-        argument_spec=client.k8s_argument_spec(
-            namespace=dict(type="str", required=True),
-            name=dict(type="str", required=True),
+        argument_spec=cnpg_cluster.cluster_argument_spec(
             image=dict(type="str", required=True),
             upgrade=dict(type="str", choices=list(update.UPGRADES), default="minor"),
             max_lag_bytes=dict(type="int", default=16 * 1024 * 1024),

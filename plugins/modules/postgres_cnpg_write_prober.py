@@ -25,6 +25,7 @@ description:
   - The password never reaches the handle file or the result.
 extends_documentation_fragment:
   - fournines.runbooks.attributes
+  - fournines.runbooks.postgres.cnpg_cluster
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
@@ -33,14 +34,6 @@ attributes:
     support: none
     details: A background process has no diff.
 options:
-  namespace:
-    description: Namespace of the Cluster.
-    type: str
-    required: true
-  name:
-    description: Name of the Cluster.
-    type: str
-    required: true
   database:
     description: Database the probe table lives in.
     type: str
@@ -161,14 +154,13 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors i
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import sql, write_prober
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import access
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import cluster as cnpg_cluster
 from ansible_collections.fournines.runbooks.plugins.module_utils.report import postgres_operator, timeline_chart
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=client.k8s_argument_spec(
-            namespace=dict(type="str", required=True),
-            name=dict(type="str", required=True),
+        argument_spec=cnpg_cluster.cluster_argument_spec(
             database=dict(type="str", default="app"),
             table=dict(type="str", default="public.fournines_write_probe"),
             directory=dict(type="path", required=True),

@@ -18,6 +18,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline, DeadlineExceeded, wait_until
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import k8s_argument_spec
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.versions import format_version
 
@@ -27,6 +28,12 @@ HEALTHY_PHASE = "Cluster in healthy state"
 #: Crunchy PGO's kinds: detected, never driven (no real PGO operator has exercised a flow here).
 PGO_GROUP = "postgres-operator.crunchydata.com"
 PGO_VERSION = "v1beta1"
+
+
+def cluster_argument_spec(**extra):
+    """The Kubernetes connection plus the Cluster's ``namespace`` and ``name`` (doc fragment
+    ``fournines.runbooks.postgres.cnpg_cluster``), and ``extra``."""
+    return k8s_argument_spec(namespace=dict(type="str", required=True), name=dict(type="str", required=True), **extra)
 
 _TAG_RE = re.compile(r"^(\d+)(?:\.(\d+))?")
 

@@ -37,7 +37,7 @@ attributes:
     details: Returns the plan and whether a pool would be created; creates nothing.
   diff_mode:
     support: none
-    details: No diff; RV(green_pool_id) and RV(changed) tell the change.
+    details: No diff; RV(green_pool_id) and C(changed) tell the change.
 options:
   pool_id:
     description: The pool to replace (the blue pool).

@@ -104,8 +104,8 @@ def verdict(requests, failed, restarted, not_ready, limits):
         reasons.append("%d container restart(s) (%s), more than %d"
                        % (total, ", ".join("%s +%d" % kv for kv in sorted(restarted.items())), limits["restarts"]))
     if len(not_ready) > limits["not_ready"]:
-        reasons.append("%d pod(s) not Ready (%s), more than %d" % (len(not_ready), ", ".join(not_ready[:5]),
-                                                                    limits["not_ready"]))
+        reasons.append("%d pod(s) not Ready (%s), more than %d"
+                       % (len(not_ready), ", ".join(not_ready[:5]), limits["not_ready"]))
     return rate, reasons
 
 

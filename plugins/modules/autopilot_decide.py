@@ -71,6 +71,12 @@ options:
       interrupted:
         description: Run id of this component's runbook run that did not finish; it is resumed first.
         type: str
+  runbooks_dir:
+    description:
+      - Where the runbooks keep their run journals (C(<run id>/state.json)). A change the ledger says started and
+        whose runbook run is not V(done) there is decided V(resume) with that run id, before anything new.
+      - Omitted, interrupted runs are not looked for.
+    type: path
   budget_remaining_percent:
     description: The error budget left (percent of the allowed downtime); omitted means a full budget.
     type: float
@@ -154,6 +160,7 @@ def main():
                 available=dict(type="list", elements="str", default=[]),
                 interrupted=dict(type="str"),
             )),
+            runbooks_dir=dict(type="path"),
             budget_remaining_percent=dict(type="float"),
             approve=dict(type="str"),
             deny=dict(type="str"),
@@ -171,7 +178,7 @@ def main():
             policy, records_mod.Records(params["state_dir"]), params["run_id"], params["cluster"],
             params["observations"], now, budget_remaining_percent=params["budget_remaining_percent"],
             approve=params["approve"] or None, deny=params["deny"] or None, wave_hold=params["wave_hold"] or None,
-            check=module.check_mode)
+            check=module.check_mode, runbooks_dir=params["runbooks_dir"])
     except RunbookError as err:
         fail_from_error(module, err, changed=False)
     acting = [d for d in result["decisions"] if d["decision"] in ("apply", "resume")]

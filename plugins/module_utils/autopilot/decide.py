@@ -101,7 +101,7 @@ def decide(policy, item, now, changes_this_run=0):
         return result
 
     if item.get("interrupted"):
-        result["run_id"] = item["interrupted"]
+        result["runbook_run_id"] = item["interrupted"]
         return done("resume", "the runbook run %s did not finish; it is carried on before anything new" % item["interrupted"])
     if not candidate:
         return done("up to date", "nothing newer is available to the %s" % component)

@@ -12,6 +12,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+import os
+
 from ansible_collections.fournines.runbooks.plugins.module_utils.autopilot import decide as decide_mod
 from ansible_collections.fournines.runbooks.plugins.module_utils.autopilot import records as records_mod
 
@@ -41,10 +44,44 @@ def candidate(component, current, available):
     return (same_major or newer)[-1][1]
 
 
+def interrupted(records, cluster, runbooks_dir, events=None):
+    """{component: its ``started`` ledger event} for this cluster's changes whose runbook run
+    (``<runbooks_dir>/<runbook_run_id>/state.json``) is not ``done``: killed or failed midway, or killed
+    before its journal existed. The next autopilot run carries that run on (same run id) first.
+    Without ``runbooks_dir`` nothing can be told: {}."""
+    if not runbooks_dir:
+        return {}
+    started = {}
+    for event in events if events is not None else records.events():
+        if event.get("cluster") != cluster:
+            continue
+        if event.get("event") == "started":
+            started[event.get("component")] = event
+        elif event.get("event") == "applied":
+            last = started.get(event.get("component"))
+            if last and last.get("runbook_run_id") == event.get("runbook_run_id"):
+                del started[event.get("component")]
+    found = {}
+    for component, event in started.items():
+        path = os.path.join(runbooks_dir or "", event.get("runbook_run_id") or "", "state.json")
+        status = None
+        if runbooks_dir and event.get("runbook_run_id") and os.path.isfile(path):
+            try:
+                with open(path) as handle:
+                    status = json.load(handle).get("status")
+            except ValueError:
+                status = None
+        if status != "done":
+            found[component] = event
+    return found
+
+
 def run_decisions(policy, records, run_id, cluster, observations, now, budget_remaining_percent=None,
-                  approve=None, deny=None, wave_hold=None, check=False):
+                  approve=None, deny=None, wave_hold=None, check=False, runbooks_dir=None):
     """Decide for one cluster. Returns ``{"decisions", "requests_new", "changed"}``.
 
+    ``runbooks_dir`` is where the runbooks keep their journals: a change this ledger says started and
+    whose run is not done there is decided ``resume`` (see :func:`interrupted`).
     Raises :class:`records.ApprovalError` (nothing written) for an approval or denial that names no
     pending request for a version still offered.
     """
@@ -52,9 +89,14 @@ def run_decisions(policy, records, run_id, cluster, observations, now, budget_re
     requests = {r["id"]: r for r in records.requests()}
     events = records.events()
     last_change = records.last_change(cluster, events)
+    unfinished = interrupted(records, cluster, runbooks_dir, events)
     items = []
     for obs in observations:
         cand = candidate(obs["component"], obs.get("current"), obs.get("available")) if obs.get("current") else None
+        left = unfinished.get(obs["component"])
+        if left and not obs.get("interrupted"):
+            obs = dict(obs, interrupted=left.get("runbook_run_id") or "unknown")
+            cand = left.get("candidate") or cand
         seen, first = records.first_seen(seen, cluster, obs["component"], obs.get("available") or [], now)
         rid = decide_mod.request_id(cluster, obs["component"], cand) if cand else None
         items.append({"cluster": cluster, "component": obs["component"], "current": obs.get("current"),

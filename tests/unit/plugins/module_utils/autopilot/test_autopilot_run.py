@@ -109,3 +109,27 @@ def test_last_started_change_spaces_the_next(tmp_path):
     assert got["decisions"][0]["decision"] == "wait: budget"
     got = run.run_decisions(POLICY, rec, "r4", "other", obs, NOW, budget_remaining_percent=10.0)
     assert got["decisions"][0]["decision"] == "wait: too new"  # another cluster's own first-seen clock
+
+
+def test_started_but_unfinished_change_is_resumed_first(tmp_path):
+    rec = records.Records(str(tmp_path / "autopilot"))
+    runbooks = tmp_path / "runs"
+    obs = [{"component": "lke_node_patch", "current": "1.33.2", "available": ["1.33.4", "1.33.5"]},
+           {"component": "postgres", "current": "15.18", "available": ["15.20"]}]
+    run.run_decisions(POLICY, rec, "a0", "lab", obs, NOW - datetime.timedelta(days=3), check=False)
+    rec.append("a1", "started", NOW - datetime.timedelta(days=2), cluster="lab", component="lke_node_patch",
+               candidate="1.33.4", runbook_run_id="upgrade-cluster-a1")
+    # killed before the runbook wrote its journal: resumed, outside the window too, with the version it started
+    got = run.run_decisions(POLICY, rec, "a2", "lab", obs, NOW - datetime.timedelta(hours=12), runbooks_dir=str(runbooks))
+    assert (got["decisions"][0]["decision"], got["decisions"][0]["candidate"]) == ("resume", "1.33.4")
+    assert got["decisions"][0]["runbook_run_id"] == "upgrade-cluster-a1"
+    assert got["decisions"][1]["decision"] == "wait: outside window"
+    (runbooks / "upgrade-cluster-a1").mkdir(parents=True)
+    (runbooks / "upgrade-cluster-a1" / "state.json").write_text('{"status": "failed"}')
+    got = run.run_decisions(POLICY, rec, "a3", "lab", obs, NOW, runbooks_dir=str(runbooks))
+    assert got["decisions"][0]["decision"] == "resume"
+    assert got["decisions"][1]["decision"] == "wait: one change per run"
+    (runbooks / "upgrade-cluster-a1" / "state.json").write_text('{"status": "done"}')
+    rec.append("a3", "applied", NOW, cluster="lab", component="lke_node_patch", runbook_run_id="upgrade-cluster-a1")
+    got = run.run_decisions(POLICY, rec, "a4", "lab", obs, NOW + datetime.timedelta(days=1), runbooks_dir=str(runbooks))
+    assert got["decisions"][0]["decision"] == "apply" and got["decisions"][0]["candidate"] == "1.33.5"

@@ -181,14 +181,15 @@ def simulate(batches, pods, pdbs, nodes, new_nodes=(), relaxed_pdbs=(), refused_
                 allowed = max(allowed, 1)
             elif objects.pdb_never_allows(pdb):
                 continue  # reported by the pdb gate with its own advice
-            if allowed <= 0:
+            if allowed <= 0 and not state["refused_now"] and state["current"] >= state["desired"]:
+                # at zero only while some pods start (all it needs are healthy): the drain retries until they are
+                row["budgets"][name]["waits"] = True
+            elif allowed <= 0:
                 if state["refused_now"]:
                     reason = "a server-side dry-run eviction was refused just now (it allows 0 disruptions)"
-                elif state["current"] < state["desired"]:
+                else:
                     reason = ("%d of its %d pods are healthy and it needs %d, and an eviction never heals them"
                               % (state["current"], state["expected"], state["desired"]))
-                else:
-                    reason = "no disruption is allowed"
                 _add(stalls, {"pdb": name, "kind": "budget_at_zero", "batch": index + 1, "nodes": list(batch),
                               "node": node_of[keys[0]], "pods": keys, "reason": reason,
                               "relax": [RELAX_PDBS_VARIABLE, UNDRAINABLE_VARIABLE]})

@@ -104,32 +104,3 @@ def cluster_costs(kube):
                       _by_key(kube.items("/apis/apps/v1/deployments")),
                       _by_key(kube.items("/apis/apps/v1/statefulsets")),
                       _by_key(kube.items("/api/v1/persistentvolumeclaims")))
-
-
-def stalling_budgets(pods, pdbs):
-    """Budgets that would stall the rollout on ``pods`` (the pods it will evict), found before any node is bought.
-
-    A budget that allows 0 disruptions because some of its pods are unhealthy right now (crash
-    loops, pending replicas: currentHealthy below desiredHealthy) refuses every eviction until they
-    heal, and an eviction never heals them, so the drain would wait out its deadline. Budgets that
-    can never allow an eviction are objects.pdb_never_allows()'s, reported by the pdb gate already.
-    Returns {"namespace/name": {"current": n, "desired": n, "expected": n, "pods": [pod keys]}}.
-    """
-    found = {}
-    for pod in pods:
-        if (pod.get("status") or {}).get("phase") != "Running":
-            continue  # the Eviction API lets pending pods go whatever the budget says
-        for pdb in objects.pdbs_for_pod(pod, pdbs):
-            status = pdb.get("status") or {}
-            if objects.pdb_never_allows(pdb) or int(status.get("disruptionsAllowed", 0) or 0) > 0:
-                continue
-            if (pdb.get("spec") or {}).get("unhealthyPodEvictionPolicy") == "AlwaysAllow" and not objects.pod_ready(pod):
-                continue  # its unhealthy pods may go; only the healthy ones wait
-            current, desired = int(status.get("currentHealthy", 0) or 0), int(status.get("desiredHealthy", 0) or 0)
-            if current >= desired:
-                continue
-            entry = found.setdefault(objects.pdb_name(pdb), {"current": current, "desired": desired,
-                                                             "expected": int(status.get("expectedPods", 0) or 0),
-                                                             "pods": []})
-            entry["pods"].append(objects.pod_key(pod))
-    return found

@@ -164,3 +164,18 @@ def test_refused_by_server_asks_dry_run_evictions_for_the_first_batch_only():
     kube = _Refusing(refuse=["w2"], gone=["w1"])
     assert eviction_sim.refused_by_server(kube, pods, ["a"]) == ["app/w2"]
     assert kube.calls == [("app", "w1", True), ("app", "w2", True)]
+
+
+@pytest.mark.parametrize("budget, kwargs, stalled", [
+    (pdb("web", 0, 1, 2, 3), {}, True),                          # unhealthy: an eviction never heals it
+    (pdb("web", 1, 3, 2, 3), {}, False),                         # headroom
+    (pdb("web", 0, 2, 2, 3), {}, False),                         # at zero while a pod starts: the drain waits
+    (pdb("web", 0, 2, 2, 3), {"refused_now": ["app/w1"]}, True),  # ... unless the API server refuses it now
+    (pdb("web", 0, 3, 3, 3), {}, False),                         # never allows: the pdb gate's
+    (pdb("web", 0, 1, 2, 3, policy="AlwaysAllow"), {}, True),    # the policy frees unhealthy pods only
+])
+def test_budget_verdicts(budget, kwargs, stalled):
+    out = eviction_sim.simulate([["a"]], [pod("w1", "a")], [budget], NODES, new_nodes=SURGE, **kwargs)
+    assert out["ok"] is not stalled
+    assert out["batches"][0]["budgets"]["app/web"].get("waits", False) is (budget["status"]["currentHealthy"] == 2
+                                                                          and not kwargs)

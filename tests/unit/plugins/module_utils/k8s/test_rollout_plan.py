@@ -69,33 +69,3 @@ def test_pick_leaving_node(costs, prefer, expected):
 
 def test_pick_leaving_node_without_candidates():
     assert rollout_plan.pick_leaving_node([], {}) == (None, [])
-
-
-def _guarded(name, node, ready=True, phase="Running"):
-    pod = _pod(name, node, "ReplicaSet", "api-1")
-    pod["metadata"]["labels"] = {"app": "api"}
-    pod["status"] = {"phase": phase, "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}
-    return pod
-
-
-def _budget(allowed, current, desired, expected=3, policy=None):
-    spec = {"selector": {"matchLabels": {"app": "api"}}}
-    if policy:
-        spec["unhealthyPodEvictionPolicy"] = policy
-    return {"metadata": {"name": "api", "namespace": "app"}, "spec": spec,
-            "status": {"disruptionsAllowed": allowed, "currentHealthy": current, "desiredHealthy": desired,
-                       "expectedPods": expected}}
-
-
-@pytest.mark.parametrize("pods, budget, stalls", [
-    ([_guarded("a1", "n1")], _budget(0, 1, 2), ["app/a1"]),                       # unhealthy budget: stalls
-    ([_guarded("a1", "n1")], _budget(1, 3, 2), []),                               # headroom
-    ([_guarded("a1", "n1")], _budget(0, 2, 2), []),                               # at zero only for now: waits
-    ([_guarded("a1", "n1", phase="Pending")], _budget(0, 1, 2), []),              # pending pods may go
-    ([_guarded("a1", "n1", ready=False)], _budget(0, 1, 2, policy="AlwaysAllow"), []),
-    ([_guarded("a1", "n1")], _budget(0, 1, 2, policy="AlwaysAllow"), ["app/a1"]),
-    ([_guarded("a1", "n1")], _budget(0, 3, 3), []),                               # never allows: the pdb gate's
-])
-def test_stalling_budgets(pods, budget, stalls):
-    found = rollout_plan.stalling_budgets(pods, [budget])
-    assert (found.get("app/api") or {}).get("pods", []) == stalls

@@ -204,6 +204,8 @@ def _after_dns_runbook():
 CLEANUP = {
     "playbooks/upgrade-cluster.yml": _after_cluster_runbook,
     "playbooks/node-failure-drill.yml": _after_cluster_runbook,
+    # the nightly autopilot may apply a node patch or an upgrade the lab inventory's policy lets go by itself
+    "playbooks/autopilot.yml": _after_cluster_runbook,
     "playbooks/upgrade-postgres.yml": _after_postgres_runbook,
     "playbooks/dns-migration.yml": _after_dns_runbook,
     "playbooks/lower-dns-ttl.yml": _after_dns_runbook,
@@ -275,7 +277,9 @@ def run_job(jt, tmp_path, project_dir, reports, answers, check=False):
     try:
         runner = ansible_runner.run(
             private_data_dir=str(private), project_dir=project, playbook=os.path.join(project, jt["playbook"]),
-            inventory=os.path.join(project, LAB_INVENTORY["source_path"]), extravars=answers, envvars=env,
+            inventory=os.path.join(project, LAB_INVENTORY["source_path"]),
+            # AWX merges the job template's own extra vars under the survey answers
+            extravars=dict(jt.get("extra_vars") or {}, **answers), envvars=env,
             cmdline="--check" if check else None, quiet=True,
             timeout=min(jt["timeout"], MAX_JOB_SECONDS), settings={"suppress_ansible_output": True})
         return runner, list(runner.events), runner.stdout.read(), project

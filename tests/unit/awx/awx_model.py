@@ -111,6 +111,13 @@ def resolve_playbook(playbook):
     return target or playbook
 
 
+def resolve_value(value, table):
+    """A value of the declaration with a bare "{{ name }}" replaced by `table[name]` (one level, as
+    the role's own defaults refer to each other); anything else as is."""
+    match = re.fullmatch(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}", value) if isinstance(value, str) else None
+    return table[match.group(1)] if match else value
+
+
 def survey_questions(jt):
     return (jt.get("survey") or {}).get("spec", [])
 

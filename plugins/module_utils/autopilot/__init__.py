@@ -59,4 +59,17 @@ Records under ``<reports_dir>/autopilot/``:
   "created", "expires", "status": pending|approved|denied|expired|applied, "evidence": {...}}``.
   The id is ``ap-<cluster>-<component>-<candidate>`` (one request per version, never asked twice);
   ``-e autopilot_approve=<id>`` approves it on the next run.
+
+Beside the core (fleet, AWX; see ``waves.py`` and roles/awx_config/README.md, "The autopilot workflow"):
+
+- Waves: :func:`waves.holds` gives, per cluster, the ``wave_hold`` for one component and candidate from
+  each cluster's current version, its ledger ``applied`` time (:func:`waves.applied_at`) and its health
+  since then (:func:`waves.probe_failure_percent` of its prober's samples, :func:`waves.budget_drop` of its
+  downtime ledger).
+- AWX needs from ``playbooks/autopilot.yml``: one ``set_stats`` ``fournines_autopilot`` with ``report``,
+  ``status``, ``run_id``, ``decisions`` and ``requests`` (the pending request ids this run published or
+  still waits on); and the variable ``autopilot_workflow_answer`` (``approve`` | ``deny``, set by the
+  workflow's answer templates): answer the request(s) in ``fournines_autopilot.requests`` (the first
+  job's artifacts, handed on as extra vars) as ``autopilot_approve`` / ``autopilot_deny`` would; no
+  artifacts or no request: nothing to answer, nothing changed, success.
 """

@@ -10,7 +10,9 @@ release, with a writer committing one row at a time through the ``-rw`` Service:
 - baseline: the image changed by hand (``spec.imageName`` patched, the operator's defaults:
   ``primaryUpdateMethod: restart``).
 Prints the data size, the longest write gap, failed write attempts, committed rows lost and the
-wall time. Needs the lab: lab/up k8s node. Each Cluster is deleted afterwards.
+wall time; for the runbook also what its own write prober measured (longest outage, total write
+downtime, rows lost), beside this script's writer (whose reconnects wait up to libpq's 3 s connect
+timeout where the prober first tries the TCP handshake for 0.5 s). Needs the lab: lab/up k8s node. Each Cluster is deleted afterwards.
 """
 
 import argparse
@@ -85,8 +87,14 @@ def one(api, node_env, way, size_mb, workdir):
             time.sleep(3)
         finally:
             writer.stop()
-        return {"way": way, "db_bytes": size, "wall_s": round(wall, 1), "longest_write_gap_s": round(writer.longest_gap, 1),
-                "failed_attempts": writer.errors, "committed": len(writer.committed), "lost": len(writer.missing())}
+        result = {"way": way, "db_bytes": size, "wall_s": round(wall, 1), "longest_write_gap_s": round(writer.longest_gap, 1),
+                  "failed_attempts": writer.errors, "committed": len(writer.committed), "lost": len(writer.missing())}
+        if way == "runbook":  # the runbook's own write prober (reconnects after a 0.5 s TCP handshake timeout)
+            writes = [r.get("writes") for r in lab.reports().values() if r.get("writes")][-1]
+            result.update(prober_longest_outage_s=writes["longest_outage_seconds"],
+                          prober_downtime_s=writes["downtime_seconds"], prober_lost=writes["lost"],
+                          prober_committed=writes["committed"])
+        return result
     finally:
         lab.core.delete_namespace(ns)
         node_helpers.wait_for("namespace gone", lambda: not [n for n in lab.core.list_namespace().items
@@ -114,6 +122,9 @@ def main():
         print("| %s | %.0f MB | %.1f s | %d | %d | %d | %.0f s |" % (
             r["way"], r["db_bytes"] / 1e6, r["longest_write_gap_s"], r["failed_attempts"], r["committed"], r["lost"],
             r["wall_s"]))
+        if "prober_longest_outage_s" in r:
+            print("| %s (its write prober) | | %.1f s (total %.1f s) | | %d | %d | |" % (
+                r["way"], r["prober_longest_outage_s"], r["prober_downtime_s"], r["prober_committed"], r["prober_lost"]))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import tempfile
 import time
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.report.markdown import markdown_table
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import markdown
 
 STEP_STATUSES = ("running", "done", "failed", "skipped", "rolled_back")
 
@@ -159,54 +159,24 @@ class RunJournal(object):
         """
         report = dict(self.state, report=data or {})
         write_json_atomic(os.path.join(self.dir, "report.json"), report)
-        lines = ["# %s" % title, "", "- run: `%s`" % self.state["run_id"],
-                 "- status: **%s**" % self.state["status"],
-                 "- started: %s" % self.state["created"], "- updated: %s" % self.state["updated"]]
-        lines += render_outcome(self.state.get("outcome"))
-        lines += ["", "## Steps", "", "| step | status | started | finished |", "| --- | --- | --- | --- |"]
-        for step in self.state["steps"]:
-            lines.append("| %s | %s | %s | %s |" % (step["name"], step["status"], step["started"], step["finished"] or ""))
-        for section in sections or []:
-            heading, body = render_section(section)
-            lines += ["", "## %s" % heading, "", body.rstrip()]
         md_path = os.path.join(self.dir, "report.md")
+        text = markdown.render("report", title=title, state=self.state, outcome=self.state.get("outcome"),
+                               sections=[render_section(section) for section in sections or []])
         with open(md_path, "w") as handle:
-            handle.write("\n".join(lines) + "\n")
+            handle.write(text)
         return {"dir": self.dir, "json": os.path.join(self.dir, "report.json"), "markdown": md_path}
 
 
-def _bullets(items):
-    return ["- %s" % " ".join(str(item).split()) for item in items]
-
-
 def render_outcome(outcome):
-    """Markdown lines of a run's outcome (see :meth:`RunJournal.set_outcome`); [] without one."""
-    if not outcome:
-        return []
-    lines = ["", "## What happened", "", " ".join(str(outcome.get("summary") or "").split())]
-    if outcome.get("error"):
-        # A fenced block keeps the tool's own words (pipes, asterisks, underscores) as they were.
-        fence = "~~~" if "```" in str(outcome["error"]) else "```"
-        lines += ["", "Error:", "", fence + "text", str(outcome["error"]).strip(), fence]
-    lines += ["", "Changed:", ""] + (_bullets(outcome.get("changed") or []) or ["- nothing"])
-    if outcome.get("unchanged"):
-        lines += ["", "Not changed:", ""] + _bullets(outcome["unchanged"])
-    return lines
+    """Markdown of a run's outcome (see :meth:`RunJournal.set_outcome`), "" without one (template ``outcome``)."""
+    return markdown.render("outcome", outcome=outcome)
 
 
 def render_section(section):
     """(heading, Markdown body) of a report section given as a pair or a dict (see write_report)."""
     if not isinstance(section, dict):
         return section[0], section[1]
-    parts = []
-    if section.get("body"):
-        parts.append(str(section["body"]).rstrip())
-    if section.get("items") is not None:
-        parts.append("\n".join(_bullets(section["items"])) or "none")
-    table = section.get("table")
-    if table and table.get("rows"):
-        parts.append(markdown_table(table.get("headers") or [], table["rows"]))
-    return section.get("heading", ""), "\n\n".join(parts) or "none"
+    return section.get("heading", ""), markdown.render("section", section=section) or "none"
 
 
 def interrupted_runs(reports_dir, runbook, step_names, exclude=None):

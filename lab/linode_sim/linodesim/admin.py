@@ -22,6 +22,10 @@ DELETE /versions/<minor>  LKE stops offering a minor (refused while a cluster ru
 POST   /patches           {"version": "1.34", "patch": "1.34.7"} (or {"1.34": "1.34.7", ...}): a
                           new node patch level; nodes created or recycled from now on run it,
                           the others keep theirs until recycled
+POST   /clusters          one more LKE cluster (fleets): {"cluster_id", "label", "region",
+                          "k8s_version", "pools": [{"type", "count", "labels", "taints"}]};
+                          idempotent (same id and label: nothing changes)
+DELETE /clusters/<id>     remove such a cluster with its pools, instances and Nodes
 """
 
 from .lke import check_patch
@@ -78,7 +82,7 @@ def handle(ctx, method, path, body, query):
         return 200, cloud.store.snapshot()
     if key == ("POST", "/reset"):
         config = {k: body[k] for k in ("pools", "k8s_version", "versions", "patches", "label",
-                                       "region", "cluster_id", "domains") if k in body}
+                                       "region", "cluster_id", "domains", "clusters") if k in body}
         try:
             cloud.reset(config or cloud.data.get("seed") or {},
                         instant=bool(body.get("instant", True)))
@@ -127,6 +131,18 @@ def handle(ctx, method, path, body, query):
         return 200, {"pending": cloud.pending()}
     if key[1] == "/versions" or key[1].startswith("/versions/") or key[1] == "/patches":
         return _releases(cloud, key, body)
+    if key == ("POST", "/clusters"):
+        try:
+            added = cloud.add_cluster(body, instant=bool(body.get("instant", True)))
+        except (ValueError, KeyError, TypeError) as err:
+            raise bad_request("clusters: %s" % err)
+        return 200, {"added": added, "cluster": cloud.cluster_view(int(body["cluster_id"]))}
+    if method == "DELETE" and key[1].startswith("/clusters/"):
+        try:
+            cloud.remove_cluster(int(key[1][len("/clusters/"):]))
+        except ValueError as err:
+            raise bad_request("clusters: %s" % err)
+        return 200, {}
     if key == ("GET", "/dead-nodes"):
         return 200, {"data": _dead_nodes(cloud)}
     raise ApiError(404, "Unknown admin route %s %s" % (method, path))

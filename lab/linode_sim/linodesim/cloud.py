@@ -31,6 +31,9 @@ DEFAULT_CONFIG = {
     # None = one minor below the newest version, so an upgrade is possible
     "k8s_version": None,
     "pools": [{"type": "g6-standard-4", "count": 3}],
+    # more LKE clusters beside the lab cluster (fleets): [{"cluster_id", "label", "pools", ...}];
+    # their Nodes join the same lab API server (see lab/README.md, "A second cluster")
+    "clusters": [],
     "domains": [{
         "domain": "fournines.test", "soa_email": "hostmaster@fournines.test", "ttl_sec": 3600,
         "records": [
@@ -127,8 +130,46 @@ class Cloud(LkeMixin, InstancesMixin, DomainsMixin):
             for name in old_names:
                 self.node_action("delete", name)
             self._seed_cluster(merged, k8s_version, instant)
+            for extra in merged.get("clusters") or []:
+                self.add_cluster(extra, instant=instant)
             for dom in merged.get("domains") or []:
                 self._seed_domain(dom)
+            self.save()
+
+    def add_cluster(self, cfg, instant=True):
+        """One more LKE cluster (a fleet's staging): {"cluster_id", "label", "region",
+        "k8s_version", "pools": [{"type", "count", "labels", "taints"}]}. Returns False if a
+        cluster with that id and label exists already (nothing changes), True if added."""
+        with self.lock:
+            cid = int(cfg["cluster_id"])
+            label = str(cfg["label"])
+            have = self.data["clusters"].get(str(cid))
+            if have is not None:
+                if have["label"] != label:
+                    raise ValueError("cluster_id %d is cluster %r already" % (cid, have["label"]))
+                return False
+            if any(c["label"] == label for c in self.data["clusters"].values()):
+                raise ValueError("label %r is taken by another cluster" % label)
+            versions = self.data["versions"]
+            k8s_version = cfg.get("k8s_version") or (versions[-2] if len(versions) > 1 else versions[-1])
+            if k8s_version not in versions:
+                raise ValueError("k8s_version %s is not in versions %s" % (k8s_version, versions))
+            region = cfg.get("region") or self.data["config"]["region"]
+            self._seed_cluster({"cluster_id": cid, "label": label, "region": region,
+                                "pools": cfg.get("pools") or [{"type": "g6-standard-2", "count": 2}]},
+                               k8s_version, instant)
+            self.save()
+            return True
+
+    def remove_cluster(self, cid):
+        """Delete a cluster added by add_cluster, its pools, instances and Nodes."""
+        with self.lock:
+            if int(cid) == int(self.data["config"]["cluster_id"]):
+                raise ValueError("the lab cluster %s stays (POST /reset rebuilds it)" % cid)
+            self._cluster(cid)
+            for pool in [p for p in self.data["pools"].values() if p["cluster_id"] == int(cid)]:
+                self.delete_pool(cid, pool["id"])
+            del self.data["clusters"][str(int(cid))]
             self.save()
 
     def _seed_cluster(self, cfg, k8s_version, instant):
@@ -142,7 +183,8 @@ class Cloud(LkeMixin, InstancesMixin, DomainsMixin):
         }
         for pool in cfg["pools"]:
             self.create_pool(cid, {"type": pool["type"], "count": int(pool["count"]),
-                                   "labels": pool.get("labels") or {}}, instant=instant)
+                                   "labels": pool.get("labels") or {},
+                                   "taints": pool.get("taints") or []}, instant=instant)
 
     # ---- the worker --------------------------------------------------------------------
     def run_due(self):

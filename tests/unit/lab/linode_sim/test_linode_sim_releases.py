@@ -101,3 +101,55 @@ def test_bad_release_input_is_refused_and_changes_nothing(sim, path, body, field
     err = answer["errors"][0]
     assert words in err["reason"] and err.get("field") == field
     assert call(sim, "GET", "/versions", admin=True)[1] == before
+
+
+STAGING = {"cluster_id": 314160, "label": "staging",
+           "pools": [{"type": "g6-standard-2", "count": 2,
+                      "labels": {"lab.fournines.io/cluster": "staging"},
+                      "taints": [{"key": "lab.fournines.io/cluster", "value": "staging",
+                                  "effect": "NoSchedule"}]}]}
+
+
+def test_a_second_cluster_for_fleets_is_added_and_removed_at_runtime(client, sim):
+    status, body, _ = call(sim, "POST", "/clusters", STAGING, admin=True)
+    assert status == 200 and body["added"] is True and body["cluster"]["label"] == "staging"
+    assert body["cluster"]["k8s_version"] == "1.34"
+    # the same call again changes nothing; another label on that id is refused
+    assert call(sim, "POST", "/clusters", STAGING, admin=True)[1]["added"] is False
+    assert call(sim, "POST", "/clusters", dict(STAGING, label="other"), admin=True)[0] == 400
+    assert call(sim, "POST", "/clusters", dict(STAGING, cluster_id=314161), admin=True)[0] == 400
+    assert sorted(c.label for c in client.lke.clusters()) == ["lab", "staging"]
+    sim.advance(0)   # the worker creates the Nodes, then the nodes are ready
+    staging = client.load(LKECluster, 314160)
+    (pool,) = staging.pools
+    assert pool.count == 2 and all(n.status == "ready" for n in pool.nodes)
+    names = sorted(n for n in sim.backend.nodes if n.startswith("lke314160-"))
+    assert len(names) == 2
+    spec = sim.backend.nodes[names[0]]
+    assert spec["labels"]["lab.fournines.io/cluster"] == "staging"
+    assert spec["taints"] == STAGING["pools"][0]["taints"]
+    # each cluster upgrades on its own
+    staging.k8s_version = "1.35"
+    staging.save()
+    assert client.load(LKECluster, CID).k8s_version.id == "1.34"
+    # a patch level reaches a recycled staging node, not the lab cluster's nodes
+    call(sim, "POST", "/patches", {"version": "1.35", "patch": "1.35.5"}, admin=True)
+    staging.node_recycle(pool.nodes[0].id)
+    sim.advance(0)
+    sim.advance(sim.cloud.delay("NODE_RECYCLE_SECONDS"))
+    listed = call(sim, "GET", "/versions", admin=True)[1]["clusters"]
+    assert sorted(n["kubelet"] for n in listed["314160"]["nodes"]) == ["1.34.6", "1.35.5"]
+    assert {n["kubelet"] for n in listed[str(CID)]["nodes"]} == {"1.34.6"}
+    # the lab cluster cannot be removed this way; staging goes with its Nodes
+    assert call(sim, "DELETE", "/clusters/%d" % CID, admin=True)[0] == 400
+    assert call(sim, "DELETE", "/clusters/314160", admin=True)[0] == 200
+    sim.advance(0)
+    assert [c.label for c in client.lke.clusters()] == ["lab"]
+    assert not [n for n in sim.backend.nodes if n.startswith("lke314160-")]
+    assert call(sim, "DELETE", "/clusters/314160", admin=True)[0] == 404
+
+
+def test_a_seed_with_two_clusters_survives_reset(sim):
+    call(sim, "POST", "/reset", {"clusters": [STAGING]}, admin=True)
+    sim.advance(0)
+    assert sorted(c["label"] for c in sim.cloud.clusters_list()) == ["lab", "staging"]

@@ -67,9 +67,9 @@ Beside the core (fleet, AWX; see ``waves.py`` and roles/awx_config/README.md, "T
   since then (:func:`waves.probe_failure_percent` of its prober's samples, :func:`waves.budget_drop` of its
   downtime ledger).
 - AWX needs from ``playbooks/autopilot.yml``: one ``set_stats`` ``fournines_autopilot`` with ``report``,
-  ``status``, ``run_id``, ``decisions`` and ``requests`` (the pending request ids this run published or
-  still waits on); and the variable ``autopilot_workflow_answer`` (``approve`` | ``deny``, set by the
-  workflow's answer templates): answer the request(s) in ``fournines_autopilot.requests`` (the first
+  ``status``, ``run_id``, ``decisions`` and ``approval_requests`` (the request ids this run published: what
+  the approval node is about); and the variable ``autopilot_workflow_answer`` (``approve`` | ``deny``, set by the
+  workflow's answer templates): answer the request(s) in ``fournines_autopilot.approval_requests`` (the first
   job's artifacts, handed on as extra vars) as ``autopilot_approve`` / ``autopilot_deny`` would; no
   artifacts or no request: nothing to answer, nothing changed, success.
 """

@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import markdown
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.markdown import markdown_table
 
 SEVERITY = {"ok": 0, "skipped": 0, "warning": 1, "critical": 2, "error": 2}
@@ -52,20 +53,31 @@ def cert_manager_section(cm):
                            "failures", "lastFailureTime", "secret matches", "issuer", "findings"], rows)
 
 
+#: The ACME headroom section as a Jinja2 template (report/markdown.py).
+HEADROOM_TEMPLATE = """\
+Window {{ hr["window_start"] }} to {{ hr["window_end"] }}; {{ "%d" | format(hr["issuances_counted"]) }} issuance(s) counted, \
+{{ "%d" | format(hr["duplicates_dropped"]) }} duplicate(s) dropped.
+
+{{ ["registered domain", "issued", "renewals", "planned", "limit", "left after plan", "fits"] | md_table(domains) }}
+
+{{ ["exact names", "issued", "planned", "limit", "left after plan", "fits", "next slot"] | md_table(name_sets) }}
+{% if hr["problems"] %}
+
+{% for problem in hr["problems"] %}
+- **{{ problem }}**
+{% endfor %}
+{% endif %}
+"""
+
+
 def headroom_section(hr):
-    lines = ["Window %s to %s; %d issuance(s) counted, %d duplicate(s) dropped."
-             % (hr["window_start"], hr["window_end"], hr["issuances_counted"], hr["duplicates_dropped"]), ""]
-    lines.append(markdown_table(
-        ["registered domain", "issued", "renewals", "planned", "limit", "left after plan", "fits"],
-        [[d["domain"], d["used"], d["renewals"], d["planned"], d["limit"], d["after_planned"], _yes(d["fits"])]
-         for d in hr["registered_domains"]]))
-    lines += ["", markdown_table(
-        ["exact names", "issued", "planned", "limit", "left after plan", "fits", "next slot"],
-        [[", ".join(s["names"]), s["used"], s["planned"], s["limit"], s["after_planned"], _yes(s["fits"]),
-          s.get("next_slot_at") or "-"] for s in hr["name_sets"]])]
-    if hr["problems"]:
-        lines += [""] + ["- **%s**" % p for p in hr["problems"]]
-    return "\n".join(lines)
+    text = markdown.render(
+        HEADROOM_TEMPLATE, hr=hr,
+        domains=[[d["domain"], d["used"], d["renewals"], d["planned"], d["limit"], d["after_planned"], _yes(d["fits"])]
+                 for d in hr["registered_domains"]],
+        name_sets=[[", ".join(s["names"]), s["used"], s["planned"], s["limit"], s["after_planned"], _yes(s["fits"]),
+                    s.get("next_slot_at") or "-"] for s in hr["name_sets"]])
+    return text[:-1] if text.endswith("\n") else text
 
 
 def renew_section(renew):

@@ -22,7 +22,7 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.common import s
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill.timeline import MILESTONES, MILESTONE_LABELS
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RunJournal
 from ansible_collections.fournines.runbooks.plugins.module_utils.report import timeline_chart
-from ansible_collections.fournines.runbooks.plugins.module_utils.report.markdown import markdown_table
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import markdown
 
 SEGMENT_COLOURS = {"detection": "#9e9e9e", "eviction toleration": "#ef6c00", "eviction": "#ef6c00",
                    "rescheduling": "#fdd835", "volume wait": "#c62828", "pod start": "#1565c0",
@@ -53,60 +53,111 @@ def _clock(ts):
     return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-5] + "Z"
 
 
+#: The report's sections as Jinja2 templates (rendered by report/markdown.py); Python below only prepares rows.
+DRILL_TEMPLATE = """\
+- mode: **{{ timeline["mode"] }}**, node `{{ timeline["node"] }}` ({{ facts.get("why", "") }})
+- fault injected: {{ clock(timeline["fault_ts"]) }}
+- downtime at the edge (prober, 1 request per {{ facts.get("interval", 1) }} s): **{{ "%.1f" | format(down["seconds"]) }} s** \
+in {{ down["intervals"] | length }} interval(s), {{ "%d" | format(down["failed"]) }} of {{ "%d" | format(down["requests"]) }} \
+requests failed
+- recovered: {{ "yes" if timeline["recovered"] else "**no**" }}
+{% if facts.get("aborted") %}
+- **aborted**: downtime passed the limit of {{ facts.get("downtime_limit") }} s; restored by \
+{{ (facts.get("restored_by") or []) | join(", ") or "nothing" }}
+{% endif %}
+{% if facts.get("workload") %}
+{% set wl = facts["workload"] %}
+- workload `{{ wl.get("workload") }}`: {{ wl.get("replicas") }} replica(s), ReadWriteOnce claims: \
+{{ (wl.get("rwo_claims") or []) | join(", ") or "none" }}, unreachable toleration {{ wl.get("unreachable_toleration_seconds") }} s
+{% endif %}
+{% if facts.get("environment") %}
+- environment: {{ facts["environment"] }}
+{% endif %}
+{% for note in facts.get("notes") or [] %}
+- {{ note }}
+{% endfor %}
+{% if facts.get("chart") %}
+
+![timeline]({{ facts["chart"] }})
+{% endif %}
+"""
+
+TIMELINE_TEMPLATE = """\
+{{ ["milestone", "time (UTC)", "s after fault"] | md_table(rows) }}
+
+{% if violations %}
+Out of order: {{ violations | join("; ") }}
+{% else %}
+All observed milestones came in the expected order.
+{% endif %}
+"""
+
+SEGMENTS_TEMPLATE = """\
+{{ ["phase", "seconds", "share", "ends at"] | md_table(rows) }}
+{% if replaced is not none %}
+
+In parallel, the replacement node was Ready {{ "%.1f" | format(replaced) }} s after the fault.
+{% endif %}
+"""
+
+ADVICE_TEMPLATE = """\
+{% for item in advice %}
+- **{{ item["severity"] }}** {{ item["text"] }}
+{% else %}
+- nothing to add
+{% endfor %}
+"""
+
+COMPARISON_TEMPLATE = """\
+{{ comparison["text"] }}
+{% if comparison["rows"] %}
+
+{{ (["run", "status", "downtime s"] + names) | md_table(rows) }}
+{% endif %}
+"""
+
+REFUSED_TEMPLATE = """\
+The preflight **refused** this drill: {{ reason.rstrip(". ") }}.
+
+Nothing was changed: {{ nothing_changed }}.
+
+- mode: {{ refusal["mode"] }}
+- node: {{ ("`%s` (%s)" | format(refusal["node"], refusal["why"])) if refusal["node"] else "none chosen" }}
+{% if refusal["environment"] %}
+- environment: {{ refusal["environment"] }}
+{% endif %}
+"""
+
+
+def _render(template, **context):
+    """A section's Markdown: the template's text without the newline that ends its last line."""
+    text = markdown.render(template, **context)
+    return text[:-1] if text.endswith("\n") else text
+
+
 def sections(timeline, advice, comparison, facts):
     """[(heading, markdown)] for RunJournal.write_report."""
-    down = timeline["downtime"]
-    lines = ["- mode: **%s**, node `%s` (%s)" % (timeline["mode"], timeline["node"], facts.get("why", "")),
-             "- fault injected: %s" % _clock(timeline["fault_ts"]),
-             "- downtime at the edge (prober, 1 request per %s s): **%.1f s** in %d interval(s), %d of %d requests "
-             "failed" % (facts.get("interval", 1), down["seconds"], len(down["intervals"]), down["failed"],
-                         down["requests"]),
-             "- recovered: %s" % ("yes" if timeline["recovered"] else "**no**")]
-    if facts.get("aborted"):
-        lines.append("- **aborted**: downtime passed the limit of %s s; restored by %s" % (
-            facts.get("downtime_limit"), ", ".join(facts.get("restored_by") or []) or "nothing"))
-    if facts.get("workload"):
-        wl = facts["workload"]
-        lines.append("- workload `%s`: %s replica(s), ReadWriteOnce claims: %s, unreachable toleration %s s" % (
-            wl.get("workload"), wl.get("replicas"), ", ".join(wl.get("rwo_claims") or []) or "none",
-            wl.get("unreachable_toleration_seconds")))
-    if facts.get("environment"):
-        lines.append("- environment: %s" % facts["environment"])
-    for note in facts.get("notes") or []:
-        lines.append("- %s" % note)
-    if facts.get("chart"):
-        lines += ["", "![timeline](%s)" % facts["chart"]]
-    summary = "\n".join(lines)
+    summary = _render(DRILL_TEMPLATE, timeline=timeline, facts=facts, down=timeline["downtime"], clock=_clock)
 
     rows = []
     for name, label in MILESTONES:
         ts = timeline["milestones"].get(name)
         rel = timeline["relative"].get(name)
         rows.append((label, _clock(ts) if ts else "not observed", "%+.1f" % rel if rel is not None else ""))
-    marks = markdown_table(["milestone", "time (UTC)", "s after fault"], rows)
-    if timeline["order_violations"]:
-        marks += "\n\nOut of order: " + "; ".join(timeline["order_violations"])
-    else:
-        marks += "\n\nAll observed milestones came in the expected order."
+    marks = _render(TIMELINE_TEMPLATE, rows=rows, violations=timeline["order_violations"])
 
     total = sum(s["seconds"] for s in timeline["segments"])
     seg_rows = [(s["name"], "%.1f" % s["seconds"], "%.0f %%" % (100.0 * s["seconds"] / total if total else 0),
                  MILESTONE_LABELS[s["end_milestone"]]) for s in timeline["segments"]]
     seg_rows.append(("total (fault to recovery)", "%.1f" % total, "100 %", ""))
-    segs = markdown_table(["phase", "seconds", "share", "ends at"], seg_rows)
-    rel = timeline["relative"].get("node_replaced")
-    if rel is not None:
-        segs += "\n\nIn parallel, the replacement node was Ready %.1f s after the fault." % rel
+    segs = _render(SEGMENTS_TEMPLATE, rows=seg_rows, replaced=timeline["relative"].get("node_replaced"))
 
-    adv = "\n".join("- **%s** %s" % (a["severity"], a["text"]) for a in advice) or "- nothing to add"
+    adv = _render(ADVICE_TEMPLATE, advice=advice)
 
-    comp = comparison["text"]
-    if comparison["rows"]:
-        names = sorted(set(n for r in comparison["rows"] for n in r["segments"]))
-        comp += "\n\n" + markdown_table(
-            ["run", "status", "downtime s"] + names,
-            [[r["run_id"], r["status"], r["downtime_seconds"]] + [r["segments"].get(n, "") for n in names]
-             for r in comparison["rows"]])
+    names = sorted(set(n for r in comparison["rows"] for n in r["segments"]))
+    comp = _render(COMPARISON_TEMPLATE, comparison=comparison, names=names,
+                   rows=[[r["run_id"], r["status"], r["downtime_seconds"]] + [r["segments"].get(n, "") for n in names]
+                         for r in comparison["rows"]])
     return [("Drill", summary), ("Timeline", marks), ("Where the time went", segs), ("Advice", adv),
             ("Compared with earlier drills", comp)]
 
@@ -199,11 +250,6 @@ def refused(reports_dir, run_id, reason, facts=None, check_mode=False):
         return result
     journal.step("preflight", "failed", refused=reason)
     journal.finish("refused")
-    lines = ["The preflight **refused** this drill: %s." % reason.rstrip(". "), "",
-             "Nothing was changed: %s." % NOTHING_CHANGED, "",
-             "- mode: %s" % refusal["mode"],
-             "- node: %s" % ("`%s` (%s)" % (refusal["node"], refusal["why"]) if refusal["node"] else "none chosen")]
-    if refusal["environment"]:
-        lines.append("- environment: %s" % refusal["environment"])
-    journal.write_report("Node-failure drill %s" % run_id, [("Refused", "\n".join(lines))], {"refused": refusal})
+    body = _render(REFUSED_TEMPLATE, reason=reason, nothing_changed=NOTHING_CHANGED, refusal=refusal)
+    journal.write_report("Node-failure drill %s" % run_id, [("Refused", body)], {"refused": refusal})
     return result

@@ -15,6 +15,8 @@ __metaclass__ = type
 
 import datetime
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import markdown
+
 MILESTONES = (("last_heartbeat", "last heartbeat"), ("lost_since", "NotReady"), ("fenced", "fence confirmed"),
               ("tainted", "out-of-service taint"), ("pods_gone", "pods deleted"),
               ("replaced", "replacements Ready"), ("volumes_attached", "volumes attached elsewhere"),
@@ -58,33 +60,51 @@ def summarize(state, skipped=None, holds=None, released=None):
             "outage_seconds": max([i.get("outage_seconds", 0) for i in incidents] or [0])}
 
 
+#: Each incident's section, and the lists after them, as Jinja2 templates (report/markdown.py).
+INCIDENT_TEMPLATE = """\
+- instance: {{ item.get("instance_id") }}, fencing verdict: **{{ item.get("verdict") }}** ({{ item.get("reason") or "" }})
+- outcome: {{ item.get("outcome", "") }}
+- taint: {{ taint }}
+- pods: {{ (item.get("pods") or []) | join(", ") or "none" }}
+- force-deleted after the taint: {{ (item.get("force_deleted") or []) | join(", ") or "none" }}
+- volumes: {{ (item.get("volumes") or []) | join(", ") or "none" }}
+{% if "outage_seconds" in item %}
+- outage: **{{ "%.1f" | format(item["outage_seconds"]) }} s** ({% for phase in item["phases"] %}{{ phase["name"] }} \
+{{ "%.1f" | format(phase["seconds"]) }} s{{ ", " if not loop.last else "" }}{% endfor %})
+{% endif %}
+
+{{ ["milestone", "time (UTC)"] | md_table(rows) }}
+"""
+
+#: One line per entry: ``- <first>: <second>`` (or ``- <first> run <second>``).
+LIST_TEMPLATE = """\
+{% for entry in entries %}
+- {{ entry[first] }}{{ joint }}{{ entry[second] }}
+{% endfor %}
+"""
+
+
+def _render(template, **context):
+    text = markdown.render(template, **context)
+    return text[:-1] if text.endswith("\n") else text
+
+
 def sections(data):
     out = []
     for item in data["incidents"]:
-        rows = ["| milestone | time (UTC) |", "| --- | --- |"]
-        for key, label in MILESTONES:
-            if item.get(key):
-                rows.append("| %s | %s |" % (label, _iso(item[key])))
+        rows = [(label, _iso(item[key])) for key, label in MILESTONES if item.get(key)]
         taint = item.get("release_note") or (
             "not applied: %s" % item.get("not_tainted") if item.get("not_tainted") else "")
-        fence = "- instance: %s, fencing verdict: **%s** (%s)" % (
-            item.get("instance_id"), item.get("verdict"), item.get("reason") or "")
-        body = [fence,
-                "- outcome: %s" % item.get("outcome", ""),
-                "- taint: %s" % taint,
-                "- pods: %s" % (", ".join(item.get("pods") or []) or "none"),
-                "- force-deleted after the taint: %s" % (", ".join(item.get("force_deleted") or []) or "none"),
-                "- volumes: %s" % (", ".join(item.get("volumes") or []) or "none")]
-        if "outage_seconds" in item:
-            body.append("- outage: **%.1f s** (%s)" % (item["outage_seconds"], ", ".join(
-                "%s %.1f s" % (p["name"], p["seconds"]) for p in item["phases"])))
-        out.append(("Node %s" % item["node"], "\n".join(body + [""] + rows)))
+        out.append(("Node %s" % item["node"], _render(INCIDENT_TEMPLATE, item=item, taint=taint, rows=rows)))
     if data["skipped"]:
-        out.append(("Not acted on", "\n".join("- %s: %s" % (s["node"], s["reason"]) for s in data["skipped"])))
+        out.append(("Not acted on", _render(LIST_TEMPLATE, entries=data["skipped"], first="node", joint=": ",
+                                            second="reason")))
     if data["holds"]:
-        out.append(("Held by", "\n".join("- %s run %s" % (h["runbook"], h["run_id"]) for h in data["holds"])))
+        out.append(("Held by", _render(LIST_TEMPLATE, entries=data["holds"], first="runbook", joint=" run ",
+                                       second="run_id")))
     if data["released"]:
-        out.append(("Taint removed", "\n".join("- %s: %s" % (r["node"], r["reason"]) for r in data["released"])))
+        out.append(("Taint removed", _render(LIST_TEMPLATE, entries=data["released"], first="node", joint=": ",
+                                             second="reason")))
     if not data["incidents"] and not data["skipped"] and not data["released"]:
         out.append(("Nothing to do", "No lost node needed a response."))
     return out

@@ -145,3 +145,47 @@ def _not_ready(policy, wave, cluster, component, candidate, state, now):
     if bad:
         return "%s since it took %s; the later waves do not get %s until a person looks" % (bad, candidate, candidate)
     return None
+
+
+def fleet_holds(policy, clusters, events, now, read_samples, read_intervals):
+    """Every cluster's holds, per component it has a candidate for: ``{cluster: {component: reason | None}}``
+    and each cluster's health since it took each candidate: ``{cluster: {component: health}}``.
+
+    ``clusters``: ``[{"name", "versions": {component: current}, "candidates": {component: candidate}, "probe_dir",
+    "slo_ledger"}]``; ``events``: the autopilot ledger's; ``read_samples(probe_dir)`` and ``read_intervals(slo_ledger)``
+    read a cluster's prober samples and downtime ledger (each may be None: not measured).
+    """
+    now = decide_mod.as_time(now)
+    objective = (policy.get("slo") or {}).get("objective", 99.99)
+    window = (policy.get("slo") or {}).get("window", "30d")
+    by_name = {c["name"]: c for c in clusters}
+    cache = {}
+
+    def state(cluster, component, candidate):
+        spec = by_name[cluster]
+        applied = applied_at(events, cluster, component, candidate)
+        health = {}
+        if applied:
+            key = (cluster, applied)
+            if key not in cache:
+                measured = {}
+                if spec.get("probe_dir"):
+                    failed, rounds = probe_failure_percent(read_samples(spec["probe_dir"]), applied, now)
+                    measured.update(probe_failure_percent=failed, probe_rounds=rounds)
+                if spec.get("slo_ledger"):
+                    measured["budget_drop_percent"] = budget_drop(read_intervals(spec["slo_ledger"]), objective,
+                                                                  window, applied, now)
+                cache[key] = measured
+            health = cache[key]
+        return {"current": (spec.get("versions") or {}).get(component), "applied": applied, "health": health}
+
+    holds_out, health_out = {}, {}
+    for cluster in by_name:
+        holds_out[cluster], health_out[cluster] = {}, {}
+        for component, candidate in sorted((by_name[cluster].get("candidates") or {}).items()):
+            if not candidate:
+                continue
+            fleet = {name: state(name, component, candidate) for name in by_name}
+            holds_out[cluster][component] = holds(policy, component, candidate, fleet, now)[cluster]
+            health_out[cluster][component] = fleet[cluster]["health"]
+    return holds_out, health_out

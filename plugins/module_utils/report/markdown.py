@@ -75,8 +75,10 @@ Not changed:
     "section": """\
 {% set part = joiner("\\n\\n") %}
 {% if section.get("body") %}{{ part() }}{{ section["body"] | string | rstrip }}{% endif %}
-{% if section.get("items") is not none %}{{ part() }}{% for item in section["items"] %}{{ "\\n" if not loop.first else "" }}- {{ item | squash }}{% else %}none{% endfor %}{% endif %}
-{% if section.get("table") and section["table"].get("rows") %}{{ part() }}{{ (section["table"].get("headers") or []) | md_table(section["table"]["rows"]) }}{% endif %}
+{% if section.get("items") is not none %}{{ part() }}{% for item in section["items"] %}\
+{{ "\\n" if not loop.first else "" }}- {{ item | squash }}{% else %}none{% endfor %}{% endif %}
+{% if section.get("table") and section["table"].get("rows") %}{{ part() }}\
+{{ (section["table"].get("headers") or []) | md_table(section["table"]["rows"]) }}{% endif %}
 """,
     # report.md: title, the run, its outcome, its steps, then the sections ((heading, body) pairs).
     "report": """\

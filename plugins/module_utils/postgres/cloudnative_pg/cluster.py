@@ -35,6 +35,7 @@ def cluster_argument_spec(**extra):
     ``fournines.runbooks.postgres.cnpg_cluster``), and ``extra``."""
     return k8s_argument_spec(namespace=dict(type="str", required=True), name=dict(type="str", required=True), **extra)
 
+
 _TAG_RE = re.compile(r"^(\d+)(?:\.(\d+))?")
 
 

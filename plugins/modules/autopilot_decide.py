@@ -81,11 +81,18 @@ options:
     description: The error budget left (percent of the allowed downtime); omitted means a full budget.
     type: float
   approve:
-    description: An approval request id a person approves (C(-e autopilot_approve=<id>)).
-    type: str
+    description:
+      - Approval request ids a person approves (C(-e autopilot_approve=<id>), or the AWX workflow's answer).
+      - Ids of another cluster's requests are left to that cluster; an id matching no request, one not pending,
+        expired, or for a version no longer offered fails the run before anything is written.
+    type: list
+    elements: str
+    default: []
   deny:
-    description: An approval request id a person denies; that version is not asked again.
-    type: str
+    description: Approval request ids a person denies; those versions are not asked again.
+    type: list
+    elements: str
+    default: []
   wave_hold:
     description: Why this cluster's fleet wave is not due yet (empty when it is); disruptive changes then wait.
     type: str
@@ -162,8 +169,8 @@ def main():
             )),
             runbooks_dir=dict(type="path"),
             budget_remaining_percent=dict(type="float"),
-            approve=dict(type="str"),
-            deny=dict(type="str"),
+            approve=dict(type="list", elements="str", default=[]),
+            deny=dict(type="list", elements="str", default=[]),
             wave_hold=dict(type="str"),
             now=dict(type="str"),
         ),
@@ -177,7 +184,7 @@ def main():
         result = run_mod.run_decisions(
             policy, records_mod.Records(params["state_dir"]), params["run_id"], params["cluster"],
             params["observations"], now, budget_remaining_percent=params["budget_remaining_percent"],
-            approve=params["approve"] or None, deny=params["deny"] or None, wave_hold=params["wave_hold"] or None,
+            approve=params["approve"], deny=params["deny"], wave_hold=params["wave_hold"] or None,
             check=module.check_mode, runbooks_dir=params["runbooks_dir"])
     except RunbookError as err:
         fail_from_error(module, err, changed=False)

@@ -167,9 +167,12 @@ def decide(policy, item, now, changes_this_run=0):
 
 
 def decide_all(policy, items, now):
-    """Decisions for ``items`` in :data:`ORDER`, at most one disruptive ``apply``/``resume`` in all."""
+    """Decisions for ``items`` (interrupted first, then approved now, then :data:`ORDER`), at most one
+    disruptive ``apply``/``resume`` in all."""
     order = {name: index for index, name in enumerate(ORDER)}
-    ranked = sorted(items, key=lambda i: (0 if i.get("interrupted") else 1, order.get(i["component"], 99), i["cluster"]))
+    # an interrupted run first, then what a person approved just now, then the usual order
+    ranked = sorted(items, key=lambda i: (0 if i.get("interrupted") else 1 if i.get("approve_id") else 2,
+                                          order.get(i["component"], 99), i["cluster"]))
     decisions, acting = [], 0
     for item in ranked:
         if item["component"] not in COMPONENTS:

@@ -76,9 +76,17 @@ def interrupted(records, cluster, runbooks_dir, events=None):
     return found
 
 
+def _answers(ids, requests, cluster):
+    """The request ids of ``ids`` (a string or a list) that are this cluster's or match no request at all
+    (those are refused); another cluster's requests are left to that cluster's run."""
+    ids = [ids] if isinstance(ids, str) else list(ids or [])
+    return [rid for rid in ids if rid and (rid not in requests or requests[rid].get("cluster") == cluster)]
+
+
 def run_decisions(policy, records, run_id, cluster, observations, now, budget_remaining_percent=None,
                   approve=None, deny=None, wave_hold=None, check=False, runbooks_dir=None):
-    """Decide for one cluster. Returns ``{"decisions", "requests_new", "changed"}``.
+    """Decide for one cluster. ``approve`` / ``deny``: request ids (a string or a list; another cluster's
+    are left alone). Returns ``{"decisions", "requests_new", "changed"}``.
 
     ``runbooks_dir`` is where the runbooks keep their journals: a change this ledger says started and
     whose run is not done there is decided ``resume`` (see :func:`interrupted`).
@@ -89,6 +97,11 @@ def run_decisions(policy, records, run_id, cluster, observations, now, budget_re
     requests = {r["id"]: r for r in records.requests()}
     events = records.events()
     last_change = records.last_change(cluster, events)
+    approve, deny = _answers(approve, requests, cluster), _answers(deny, requests, cluster)
+    both = sorted(set(approve) & set(deny))
+    if both:
+        raise records_mod.ApprovalError("%s both approved and denied; give each request one answer. Nothing was "
+                                        "attempted." % ", ".join(both), details={"request_ids": both})
     unfinished = interrupted(records, cluster, runbooks_dir, events)
     items = []
     for obs in observations:
@@ -102,21 +115,19 @@ def run_decisions(policy, records, run_id, cluster, observations, now, budget_re
         items.append({"cluster": cluster, "component": obs["component"], "current": obs.get("current"),
                       "candidate": cand, "first_seen": first.get(str(cand)) if cand else None,
                       "budget_remaining_percent": budget_remaining_percent, "last_change": last_change,
-                      "request": requests.get(rid) if rid else None, "approve_id": approve,
+                      "request": requests.get(rid) if rid else None, "approve_id": rid if rid in approve else None,
                       "interrupted": obs.get("interrupted"), "wave_hold": wave_hold})
-    for answer in (approve, deny):
-        if answer:
-            records_mod.check_approval(answer, list(requests.values()), items, now)
-    if deny:
-        request = dict(requests[deny], status="denied")
-        requests[deny] = request
+    for answer in approve + deny:
+        records_mod.check_approval(answer, list(requests.values()), items, now)
+    new, changed_requests = [], []
+    for rid in deny:
+        request = dict(requests[rid], status="denied")
+        requests[rid] = request
+        changed_requests.append((request, "denied"))
         for item in items:
-            if item["request"] and item["request"]["id"] == deny:
+            if item["request"] and item["request"]["id"] == rid:
                 item["request"] = request
     decisions = decide_mod.decide_all(policy, items, now)
-    new, changed_requests = [], []
-    if deny:
-        changed_requests.append((requests[deny], "denied"))
     for decision in decisions:
         rid = decision.get("request_id")
         stored = requests.get(rid) if rid else None
@@ -126,7 +137,7 @@ def run_decisions(policy, records, run_id, cluster, observations, now, budget_re
             changed_requests.append((request, "request"))
         elif decision["decision"] == "skip: expired" and stored and stored["status"] == "pending":
             changed_requests.append((dict(stored, status="expired"), "expired"))
-        elif decision["decision"] == "apply" and stored and stored["status"] == "pending" and approve == rid:
+        elif decision["decision"] == "apply" and stored and stored["status"] == "pending" and rid in approve:
             changed_requests.append((dict(stored, status="approved", approved=records_mod.zulu(now)), "approved"))
     if not check:
         records.save_seen(seen)

@@ -49,7 +49,8 @@ def test_minor_waits_for_age_then_asks_once_then_applies_on_approval(tmp_path):
     assert third["decisions"][1]["decision"] == "needs approval" and third["requests_new"] == []
     fourth = run.run_decisions(POLICY, rec, "r4", "lab", observe(), later + datetime.timedelta(hours=2),
                                approve="ap-lab-lke_kubernetes-1.34")
-    assert fourth["decisions"][1]["decision"] == "apply"
+    assert fourth["decisions"][0]["component"] == "lke_kubernetes"  # what a person approved goes first
+    assert fourth["decisions"][0]["decision"] == "apply"
     assert rec.request("ap-lab-lke_kubernetes-1.34")["status"] == "approved"
     events = [e["event"] for e in rec.events()]
     assert events.count("request") == 1 and events.count("approved") == 1 and events.count("decision") == 8
@@ -133,3 +134,20 @@ def test_started_but_unfinished_change_is_resumed_first(tmp_path):
     rec.append("a3", "applied", NOW, cluster="lab", component="lke_node_patch", runbook_run_id="upgrade-cluster-a1")
     got = run.run_decisions(POLICY, rec, "a4", "lab", obs, NOW + datetime.timedelta(days=1), runbooks_dir=str(runbooks))
     assert got["decisions"][0]["decision"] == "apply" and got["decisions"][0]["candidate"] == "1.33.5"
+
+
+def test_answers_for_several_clusters_are_split_and_contradictions_refused(tmp_path):
+    rec = records.Records(str(tmp_path))
+    later = NOW + datetime.timedelta(days=3)
+    for cluster in ("staging", "prod"):
+        run.run_decisions(POLICY, rec, "r1", cluster, observe(), NOW)
+        run.run_decisions(POLICY, rec, "r2", cluster, observe(), later)
+    ids = ["ap-staging-lke_kubernetes-1.34", "ap-prod-lke_kubernetes-1.34"]
+    got = run.run_decisions(POLICY, rec, "r3", "staging", observe(), later, approve=ids)
+    assert (got["decisions"][0]["component"], got["decisions"][0]["decision"]) == ("lke_kubernetes", "apply")
+    assert rec.request("ap-prod-lke_kubernetes-1.34")["status"] == "pending"
+    with pytest.raises(records.ApprovalError) as err:
+        run.run_decisions(POLICY, rec, "r4", "prod", observe(), later, approve=ids[1:], deny=ids[1:])
+    assert "both approved and denied" in str(err.value)
+    with pytest.raises(records.ApprovalError):
+        run.run_decisions(POLICY, rec, "r4", "prod", observe(), later, approve=["ap-typo"])

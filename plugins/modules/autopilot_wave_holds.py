@@ -41,14 +41,26 @@ options:
         description: The cluster's name as the policy's waves name it (its inventory host name).
         type: str
         required: true
-      versions:
-        description: 'Each component''s current version, for example C({"lke_kubernetes": "1.34", "lke_node_patch": "1.34.6"}).'
-        type: dict
-        default: {}
-      candidates:
-        description: Each component's candidate version this run (none = nothing to hold).
-        type: dict
-        default: {}
+      observations:
+        description: What discovery saw for this cluster, as M(fournines.runbooks.autopilot_decide) takes it; the
+          candidate of each component is the one the decision would pick.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          component:
+            description: The component.
+            type: str
+            required: true
+            choices: [lke_kubernetes, lke_node_patch, postgres]
+          current:
+            description: Its version now (empty when unknown).
+            type: str
+          available:
+            description: Every version the API or the backend offers for it.
+            type: list
+            elements: str
+            default: []
       probe_dir:
         description: Directory of the prober that watches this cluster's app after a change (its C(samples.jsonl)).
         type: path
@@ -67,13 +79,13 @@ EXAMPLES = r"""
     state_dir: "{{ reports_dir }}/autopilot"
     clusters:
       - name: staging
-        versions: {lke_node_patch: "1.34.7"}
-        candidates: {}
+        observations:
+          - {component: lke_node_patch, current: "1.34.7", available: ["1.34.7"]}
         probe_dir: "{{ reports_dir }}/autopilot/soak/staging"
         slo_ledger: "{{ reports_dir }}/downtime-staging.jsonl"
       - name: production
-        versions: {lke_node_patch: "1.34.6"}
-        candidates: {lke_node_patch: "1.34.7"}
+        observations:
+          - {component: lke_node_patch, current: "1.34.6", available: ["1.34.7"]}
   register: autopilot_waves
 """
 
@@ -126,9 +138,11 @@ def main():
             state_dir=dict(type="path", required=True),
             clusters=dict(type="list", elements="dict", required=True, options=dict(
                 name=dict(type="str", required=True),
-                # free-form: component name -> version; the components are the policy's
-                versions=dict(type="dict", default={}),
-                candidates=dict(type="dict", default={}),
+                observations=dict(type="list", elements="dict", default=[], options=dict(
+                    component=dict(type="str", required=True, choices=["lke_kubernetes", "lke_node_patch", "postgres"]),
+                    current=dict(type="str"),
+                    available=dict(type="list", elements="str", default=[]),
+                )),
                 probe_dir=dict(type="path"),
                 slo_ledger=dict(type="path"),
             )),

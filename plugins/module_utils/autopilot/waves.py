@@ -24,6 +24,7 @@ __metaclass__ = type
 import datetime
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.autopilot import decide as decide_mod
+from ansible_collections.fournines.runbooks.plugins.module_utils.autopilot import run
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import slo
 
 UTC = datetime.timezone.utc
@@ -151,14 +152,17 @@ def fleet_holds(policy, clusters, events, now, read_samples, read_intervals):
     """Every cluster's holds, per component it has a candidate for: ``{cluster: {component: reason | None}}``
     and each cluster's health since it took each candidate: ``{cluster: {component: health}}``.
 
-    ``clusters``: ``[{"name", "versions": {component: current}, "candidates": {component: candidate}, "probe_dir",
-    "slo_ledger"}]``; ``events``: the autopilot ledger's; ``read_samples(probe_dir)`` and ``read_intervals(slo_ledger)``
-    read a cluster's prober samples and downtime ledger (each may be None: not measured).
+    ``clusters``: ``[{"name", "observations": [{"component", "current", "available"}], "probe_dir", "slo_ledger"}]``
+    (observations as :func:`run.run_decisions` takes them; the candidate is :func:`run.candidate`'s);
+    ``events``: the autopilot ledger's; ``read_samples(probe_dir)`` and ``read_intervals(slo_ledger)`` read a
+    cluster's prober samples and downtime ledger (each may be None: not measured).
     """
     now = decide_mod.as_time(now)
     objective = (policy.get("slo") or {}).get("objective", 99.99)
     window = (policy.get("slo") or {}).get("window", "30d")
     by_name = {c["name"]: c for c in clusters}
+    current = {name: {o["component"]: o.get("current") for o in c.get("observations") or []}
+               for name, c in by_name.items()}
     cache = {}
 
     def state(cluster, component, candidate):
@@ -166,8 +170,7 @@ def fleet_holds(policy, clusters, events, now, read_samples, read_intervals):
         applied = applied_at(events, cluster, component, candidate)
         health = {}
         if applied:
-            key = (cluster, applied)
-            if key not in cache:
+            if (cluster, applied) not in cache:
                 measured = {}
                 if spec.get("probe_dir"):
                     failed, rounds = probe_failure_percent(read_samples(spec["probe_dir"]), applied, now)
@@ -175,17 +178,19 @@ def fleet_holds(policy, clusters, events, now, read_samples, read_intervals):
                 if spec.get("slo_ledger"):
                     measured["budget_drop_percent"] = budget_drop(read_intervals(spec["slo_ledger"]), objective,
                                                                   window, applied, now)
-                cache[key] = measured
-            health = cache[key]
-        return {"current": (spec.get("versions") or {}).get(component), "applied": applied, "health": health}
+                cache[(cluster, applied)] = measured
+            health = cache[(cluster, applied)]
+        return {"current": current[cluster].get(component), "applied": applied, "health": health}
 
     holds_out, health_out = {}, {}
-    for cluster in by_name:
+    for cluster, spec in by_name.items():
         holds_out[cluster], health_out[cluster] = {}, {}
-        for component, candidate in sorted((by_name[cluster].get("candidates") or {}).items()):
-            if not candidate:
+        for obs in spec.get("observations") or []:
+            component = obs["component"]
+            cand = run.candidate(component, obs.get("current"), obs.get("available")) if obs.get("current") else None
+            if not cand:
                 continue
-            fleet = {name: state(name, component, candidate) for name in by_name}
-            holds_out[cluster][component] = holds(policy, component, candidate, fleet, now)[cluster]
+            fleet = {name: state(name, component, cand) for name in by_name}
+            holds_out[cluster][component] = holds(policy, component, cand, fleet, now)[cluster]
             health_out[cluster][component] = fleet[cluster]["health"]
     return holds_out, health_out

@@ -41,9 +41,10 @@ def fleet(tmp_path):
     write_lines(str(state / "soak" / "staging" / "samples.jsonl"),
                 [{"ts": t0 + i * 10, "ok": {"web": True}} for i in range(100)])
     clusters = [
-        {"name": "staging", "versions": {"lke_node_patch": "1.34.7"}, "candidates": {},
+        {"name": "staging", "observations": [{"component": "lke_node_patch", "current": "1.34.7", "available": ["1.34.7"]}],
          "probe_dir": str(state / "soak" / "staging"), "slo_ledger": str(tmp_path / "downtime-staging.jsonl")},
-        {"name": "production", "versions": {"lke_node_patch": "1.34.6"}, "candidates": {"lke_node_patch": "1.34.7"}},
+        {"name": "production", "observations": [{"component": "lke_node_patch", "current": "1.34.6",
+                                                  "available": ["1.34.7"]}]},
     ]
     return {"policy": POLICY, "state_dir": str(state), "clusters": clusters, "now": NOW}, state, tmp_path
 

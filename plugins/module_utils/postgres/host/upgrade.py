@@ -22,6 +22,7 @@ import os
 import shutil
 import time
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import compat
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.server import (
     bindir_version,
@@ -44,7 +45,14 @@ _REG_TYPES = ("regcollation", "regconfig", "regdictionary", "regnamespace", "reg
 
 
 def _finding(check, ok, message, severity="error"):
-    return {"check": check, "ok": bool(ok), "severity": "info" if ok else severity, "message": message}
+    return compat.finding(check, ok, message, severity)
+
+
+def _names(directory, suffix):
+    """Names of the files in ``directory`` ending in ``suffix``, without it (none if it is missing)."""
+    if not os.path.isdir(directory):
+        return []
+    return [f[:-len(suffix)] for f in os.listdir(directory) if f.endswith(suffix)]
 
 
 def validate_transfer(transfer):
@@ -84,18 +92,8 @@ def catalog_findings(conn, new_bindir, info):
     """Findings from the running old cluster: extensions, libraries, reg* columns, prepared
     transactions, replication slots, settings. ``info`` is postgres.cluster_info()."""
     sharedir, libdir = _new_dirs(new_bindir)
-    findings = []
-    for dbname, exts in sorted(info["extensions"].items()):
-        for ext in exts:
-            control = os.path.join(sharedir, "extension", "%s.control" % ext["name"])
-            findings.append(_finding(
-                "extension:%s:%s" % (dbname, ext["name"]), os.path.exists(control),
-                "extension %s %s in database %s is %s by the new binaries" % (
-                    ext["name"], ext["version"], dbname, "provided" if os.path.exists(control) else "NOT provided")))
-    for lib in [x.strip() for x in (info["settings"].get("shared_preload_libraries") or "").split(",") if x.strip()]:
-        present = os.path.exists(os.path.join(libdir, lib + ".so"))
-        findings.append(_finding("library:%s" % lib, present, "shared_preload_libraries entry %s is %s in the new pkglibdir %s"
-                                 % (lib, "present" if present else "MISSING", libdir)))
+    findings = compat.extension_findings(info, _names(os.path.join(sharedir, "extension"), ".control"),
+                                         _names(libdir, ".so"), libdir)
     prepared = int(info.get("prepared_transactions") or 0)
     findings.append(_finding("prepared_transactions", prepared == 0,
                              "%d prepared transaction(s) open; commit or roll them back first" % prepared))

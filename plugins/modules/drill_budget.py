@@ -20,16 +20,12 @@ description:
     downtime, unless O(fail_on_refusal=false).
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
+  - fournines.runbooks.drill_observations.mode
 options:
   ledger:
     description: Path of the downtime ledger (JSON lines); a missing file is an empty ledger.
     type: path
     required: true
-  mode:
-    description: The drill's mode.
-    type: str
-    choices: [delete, shutdown, drain]
-    default: delete
   estimate_seconds:
     description: Downtime to plan for when the ledger has no earlier drill of this mode.
     type: float
@@ -102,8 +98,8 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors i
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            scenario.MODE_SPEC,
             ledger=dict(type="path", required=True),
-            mode=dict(type="str", default="delete", choices=["delete", "shutdown", "drain"]),
             estimate_seconds=dict(type="float"),
             last=dict(type="int", default=3),
             objective=dict(type="float", default=99.99),

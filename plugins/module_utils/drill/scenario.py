@@ -43,14 +43,17 @@ class DrillError(RunbookError):
 
 
 #: The argument spec of the modules that read a drill's timeline (doc fragment drill_observations).
+#: The drill's mode as an option (doc fragment drill_observations.mode).
+MODE_SPEC = dict(mode=dict(type="str", default="delete", choices=["delete", "shutdown", "drain"]))
+
 OBSERVATION_SPEC = dict(
+    MODE_SPEC,
     watch_dir=dict(type="path", required=True),
     probe_dir=dict(type="path"),
     probe_target=dict(type="str"),
     probe_interval=dict(type="float", default=1.0),
     fault_ts=dict(type="float", required=True),
-    node=dict(type="str", required=True),
-    mode=dict(type="str", default="delete", choices=["delete", "shutdown", "drain"]))
+    node=dict(type="str", required=True))
 
 
 def validate_mode(mode):

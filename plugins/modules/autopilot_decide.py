@@ -94,8 +94,11 @@ options:
     elements: str
     default: []
   wave_hold:
-    description: Why this cluster's fleet wave is not due yet (empty when it is); disruptive changes then wait.
-    type: str
+    description:
+      - Why this cluster's fleet wave is not due yet (empty when it is); disruptive changes then wait.
+      - A string holds every component; a mapping of component to reason (or null) holds each on its own, as
+        M(fournines.runbooks.autopilot_wave_holds) returns them for a cluster in RV(fournines.runbooks.autopilot_wave_holds#module:holds).
+    type: raw
   now:
     description: Decide as at this time (ISO 8601) instead of the current time; for tests and replays.
     type: str
@@ -171,12 +174,21 @@ def main():
             budget_remaining_percent=dict(type="float"),
             approve=dict(type="list", elements="str", default=[]),
             deny=dict(type="list", elements="str", default=[]),
-            wave_hold=dict(type="str"),
+            # a reason, or {component: reason}: checked below
+            wave_hold=dict(type="raw"),
             now=dict(type="str"),
         ),
         supports_check_mode=True,
     )
     params = module.params
+    hold = params["wave_hold"]
+    if isinstance(hold, dict):
+        bad = sorted(str(k) for k, v in hold.items() if k not in policy_mod.COMPONENTS or not isinstance(v, (str, type(None))))
+        if bad:
+            module.fail_json(msg="wave_hold: %s is no component with a reason; give {component: reason or null} with "
+                                 "components among %s, or one reason for all" % (", ".join(bad), ", ".join(policy_mod.COMPONENTS)))
+    elif hold is not None and not isinstance(hold, str):
+        module.fail_json(msg="wave_hold must be a reason (text) or {component: reason}, got %s" % type(hold).__name__)
     try:
         policy = policy_mod.validate(params["policy"])
         now = (windows.parse_moment(params["now"], datetime.timezone.utc, "now") if params["now"]

@@ -116,7 +116,9 @@ def run_decisions(policy, records, run_id, cluster, observations, now, budget_re
                       "candidate": cand, "first_seen": first.get(str(cand)) if cand else None,
                       "budget_remaining_percent": budget_remaining_percent, "last_change": last_change,
                       "request": requests.get(rid) if rid else None, "approve_id": rid if rid in approve else None,
-                      "interrupted": obs.get("interrupted"), "wave_hold": wave_hold})
+                      "interrupted": obs.get("interrupted"),
+                      # one reason for every component, or {component: reason} (autopilot_wave_holds)
+                      "wave_hold": wave_hold.get(obs["component"]) if isinstance(wave_hold, dict) else wave_hold})
     for answer in approve + deny:
         records_mod.check_approval(answer, list(requests.values()), items, now)
     new, changed_requests = [], []

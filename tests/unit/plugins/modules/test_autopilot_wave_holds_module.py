@@ -88,3 +88,23 @@ def test_a_cluster_named_twice_is_refused(fleet, capsys):
     args, _, _ = fleet
     out = run(dict(args, clusters=args["clusters"] + [args["clusters"][0]]), capsys)
     assert out["failed"] and "named twice" in out["msg"]
+
+
+def test_autopilot_decide_holds_each_component_on_its_own(tmp_path, capsys):
+    """The holds of one cluster go to autopilot_decide as they are: only the held component waits."""
+    from ansible_collections.fournines.runbooks.plugins.modules import autopilot_decide
+    args = {"policy": POLICY, "state_dir": str(tmp_path / "autopilot"), "run_id": "autopilot-1", "cluster": "production",
+            "observations": [{"component": "lke_node_patch", "current": "1.34.6", "available": ["1.34.7"]},
+                             {"component": "lke_kubernetes", "current": "1.34", "available": ["1.34", "1.35"]}],
+            "now": NOW, "wave_hold": {"lke_node_patch": "wave rest waits for wave canary: staging soaks", "lke_kubernetes": None}}
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            autopilot_decide.main()
+    out = json.loads(capsys.readouterr().out)
+    got = {d["component"]: d["decision"] for d in out["decisions"]}
+    assert got == {"lke_node_patch": "wait: wave", "lke_kubernetes": "needs approval"}, out["decisions"]
+    with patch_module_args(dict(args, wave_hold={"mysql": "x"})):
+        with pytest.raises(SystemExit):
+            autopilot_decide.main()
+    out = json.loads(capsys.readouterr().out)
+    assert out["failed"] and "wave_hold: mysql is no component" in out["msg"]

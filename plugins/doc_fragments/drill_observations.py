@@ -11,14 +11,6 @@ class ModuleDocFragment(object):
     """What a drill recorded and about which fault: the inputs of the modules that read the drill's timeline
     (module_utils/drill/scenario.py OBSERVATION_SPEC is the matching argument spec)."""
 
-    _MODE = r"""
-  mode:
-    description: The drill's mode.
-    type: str
-    choices: [delete, shutdown, drain]
-    default: delete
-"""
-
     DOCUMENTATION = r"""
 options:
   watch_dir:
@@ -43,7 +35,15 @@ options:
     description: The failed node's name.
     type: str
     required: true
-""" + _MODE
+"""
 
-    #: Only the drill's mode (scenario.py MODE_SPEC), for a module that takes no observations.
-    MODE = "\noptions:" + _MODE
+    #: The drill's mode (scenario.py MODE_SPEC; OBSERVATION_SPEC includes it): a module that takes the
+    #: observations extends both, one that only needs the mode (drill_budget) extends this one.
+    MODE = r"""
+options:
+  mode:
+    description: The drill's mode.
+    type: str
+    choices: [delete, shutdown, drain]
+    default: delete
+"""

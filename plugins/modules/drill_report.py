@@ -31,6 +31,7 @@ description:
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.drill_observations
+  - fournines.runbooks.drill_observations.mode
 attributes:
   check_mode:
     details: Computes the timeline and returns it; writes no file and no ledger line.

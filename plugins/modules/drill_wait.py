@@ -24,6 +24,7 @@ description:
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.drill_observations
+  - fournines.runbooks.drill_observations.mode
 attributes:
   check_mode:
     details: Reads only; in check mode it reports the current state without waiting.

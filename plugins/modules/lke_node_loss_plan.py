@@ -26,6 +26,7 @@ description:
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.linode
+  - fournines.runbooks.linode.lke
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
@@ -34,10 +35,6 @@ attributes:
     support: none
     details: Nothing changes.
 options:
-  cluster_id:
-    description: The LKE cluster id.
-    type: int
-    required: true
   nodes:
     description: Only consider these Nodes (the event's node); empty considers every lost node.
     type: list
@@ -132,14 +129,13 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import fault
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import linode_argument_spec
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE_ARG_SPEC
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import new_run_id
 from ansible_collections.fournines.runbooks.plugins.module_utils.responder import fencing, incident
 
 
 def main():
     spec = client.k8s_argument_spec(
-        cluster_id=dict(type="int", required=True),
         nodes=dict(type="list", elements="str", default=[]),
         limit=dict(type="int", default=1),
         reports_dir=dict(type="path", required=True),
@@ -148,7 +144,7 @@ def main():
         hold_max_age=dict(type="int", default=21600),
         ignore_holds=dict(type="bool", default=False),
         once_within=dict(type="int", default=1800))
-    spec.update(linode_argument_spec())
+    spec.update(LKE_ARG_SPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     if p["limit"] < 0:

@@ -1,0 +1,174 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: postgres_cnpg_major_upgrade
+short_description: Check and run the in-place major upgrade of a CloudNativePG Cluster
+version_added: 0.1.0
+description:
+  - O(step=preflight) reads the running Cluster over SQL (extensions of every database, preloaded
+    libraries, prepared transactions, logical slots) and what the new O(image) provides (a one-shot
+    pod of that image, placed like the Cluster's instances, lists its extensions and libraries), and
+    fails, before any change, when the upgrade could not succeed. The verdicts are the host
+    backend's (M(fournines.runbooks.postgres_upgrade_check)).
+  - O(step=upgrade) raises C(spec.imageName) to O(image) (a higher major) and waits while the
+    operator deletes the pods, runs its C(pg_upgrade --link) Job and re-clones the replicas. A
+    failing Job stops the wait with the error from the Job's log (the operator would retry for ever).
+    It returns how long the primary was unavailable, from which a canary predicts production's downtime.
+  - A Cluster already set to O(image) (a re-run after a killed run) is not patched again; the module
+    waits for the operator. A Cluster already upgraded and healthy is left alone.
+  - After the Job has run, putting the old image back does not recover a Cluster; the way back is a
+    pre-upgrade replica clone promoted (see the role C(postgres_cnpg_upgrade)).
+extends_documentation_fragment:
+  - fournines.runbooks.attributes
+  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    details: O(step=preflight) runs in full (its pod changes nothing); O(step=upgrade) says whether the image would change.
+  diff_mode:
+    support: full
+    details: The image before and after.
+options:
+  namespace:
+    description: Namespace of the Cluster.
+    type: str
+    required: true
+  name:
+    description: Name of the Cluster.
+    type: str
+    required: true
+  image:
+    description: The new major's image; its tag must start with the major (C(18), C(18.1)).
+    type: str
+    required: true
+  step:
+    description: V(preflight) checks only; V(upgrade) runs the operator's in-place upgrade.
+    type: str
+    choices: [preflight, upgrade]
+    default: preflight
+  secret:
+    description: Which of the Cluster's Secrets the preflight's SQL connection uses.
+    type: str
+    choices: [superuser, app]
+    default: superuser
+  max_lag_bytes:
+    description: Refuse when a replica is further behind than this; V(-1) does not judge lag.
+    type: int
+    default: 16777216
+  timeout:
+    description: Seconds to wait for the preflight pod, or for the upgrade.
+    type: int
+    default: 1200
+requirements:
+  - kubernetes
+  - psycopg2 (O(step=preflight))
+"""
+
+EXAMPLES = r"""
+- name: Would PostgreSQL 18 take this Cluster's extensions?
+  fournines.runbooks.postgres_cnpg_major_upgrade:
+    namespace: shop
+    name: pg
+    image: ghcr.io/cloudnative-pg/postgresql:18.1
+    step: preflight
+
+- name: The operator's in-place major upgrade
+  fournines.runbooks.postgres_cnpg_major_upgrade:
+    namespace: shop
+    name: pg
+    image: ghcr.io/cloudnative-pg/postgresql:18.1
+    step: upgrade
+  register: upgraded
+"""
+
+RETURN = r"""
+findings:
+  description: Preflight verdicts (check, ok, severity, message).
+  returned: step=preflight
+  type: list
+  elements: dict
+inventory:
+  description: What the new image provides (version, pkglibdir, extensions, libraries).
+  returned: step=preflight
+  type: dict
+patched:
+  description: This run changed the image (false on a re-run that found it already set).
+  returned: step=upgrade
+  type: bool
+primary_ready_seconds:
+  description: Seconds from the image change until the primary was Ready on the new major.
+  returned: step=upgrade, when this run waited for an upgrade
+  type: float
+healthy_seconds:
+  description: Seconds from the image change until every instance was healthy.
+  returned: step=upgrade, when this run waited for an upgrade
+  type: float
+after:
+  description: The Cluster's health after (see M(fournines.runbooks.postgres_cnpg_cluster_info)).
+  returned: step=upgrade
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error, require_lib
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import sql
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import access
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import cluster as cnpg_cluster
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import major
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import replication
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import update
+
+
+def _preflight(kube, clusters, p):
+    obj = clusters.require(p["name"])
+    update.check_target(obj["spec"]["imageName"], p["image"], "major")
+    conn = access.connection(kube, p["namespace"], p["name"], secret=p["secret"], dbname="postgres")
+    info = sql.cluster_info(conn)
+    inventory = major.image_inventory(kube, obj, p["image"], timeout=min(p["timeout"], 300))
+    findings = major.preflight_findings(info, inventory, p["image"])
+    blocking = major.blocking(findings)
+    if blocking:
+        raise cnpg_cluster.CnpgError(
+            "Cluster %s/%s cannot be upgraded to %s: %s. Nothing was changed"
+            % (p["namespace"], p["name"], p["image"], "; ".join(blocking)), details={"findings": findings})
+    return {"changed": False, "findings": findings, "inventory": inventory}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=client.k8s_argument_spec(
+            namespace=dict(type="str", required=True),
+            name=dict(type="str", required=True),
+            image=dict(type="str", required=True),
+            step=dict(type="str", choices=["preflight", "upgrade"], default="preflight"),
+            secret=dict(type="str", choices=list(access.SECRETS), default="superuser"),
+            max_lag_bytes=dict(type="int", default=16 * 1024 * 1024),
+            timeout=dict(type="int", default=1200)),
+        supports_check_mode=True,
+    )
+    p = module.params
+    require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
+    try:
+        kube = client.kube_from_params(p)
+        clusters = cnpg_cluster.CnpgClusters(kube, p["namespace"], lag_reader=replication.lag_reader(kube))
+        if p["step"] == "preflight":
+            require_lib(module, "psycopg2", sql.HAS_PSYCOPG2)
+            module.exit_json(**_preflight(kube, clusters, p))
+        result = major.upgrade_in_place(clusters, p["name"], p["image"], p["timeout"], check_mode=module.check_mode,
+                                        max_lag_bytes=None if p["max_lag_bytes"] < 0 else p["max_lag_bytes"])
+    except RunbookError as err:
+        fail_from_error(module, err)
+    result["diff"] = {"before": {"imageName": result["image_before"]}, "after": {"imageName": p["image"]}}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

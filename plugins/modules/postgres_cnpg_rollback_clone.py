@@ -1,0 +1,122 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: postgres_cnpg_rollback_clone
+short_description: Keep, or promote, the pre-upgrade replica clone of a CloudNativePG Cluster
+version_added: 0.1.0
+description:
+  - The way back from a failed in-place major upgrade. Once the operator's upgrade Job has run,
+    putting the old image back does not recover a Cluster, whose data directory belongs to the new major.
+  - O(state=present) creates a replica Cluster of O(source) on the source's current (old) image,
+    bootstrapped with C(pg_basebackup) and streaming from the source's C(-rw) Service, labelled
+    C(fournines.io/canary-of=<source>) and C(fournines.io/role=pre-upgrade-clone), and waits until it is
+    healthy. It streams until the source stops for the upgrade, so it holds every write committed before.
+    Take it before the upgrade; a source already being raised is refused.
+  - O(state=promoted) turns the clone into a standalone primary (C(spec.replica.enabled=false),
+    irreversible) and waits until it is healthy; point the application at C(<name>-rw) afterwards.
+  - Delete it with M(fournines.runbooks.postgres_cnpg_canary) O(fournines.runbooks.postgres_cnpg_canary#module:state=absent)
+    (it carries the canary label of its source).
+extends_documentation_fragment:
+  - fournines.runbooks.attributes
+  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    details: Says whether the clone would be created or promoted; changes nothing.
+  diff_mode:
+    support: none
+    details: Creating a whole Cluster, or promoting it, has no diff.
+options:
+  namespace:
+    description: Namespace of the source Cluster and its clone.
+    type: str
+    required: true
+  source:
+    description: Name of the production Cluster.
+    type: str
+    required: true
+  name:
+    description: Name of the clone.
+    type: str
+    required: true
+  state:
+    description: V(present) (a streaming replica clone) or V(promoted) (a standalone primary).
+    type: str
+    choices: [present, promoted]
+    default: present
+  timeout:
+    description: Seconds to wait until the clone is healthy.
+    type: int
+    default: 900
+requirements:
+  - kubernetes
+"""
+
+EXAMPLES = r"""
+- name: Keep a way back before the major upgrade
+  fournines.runbooks.postgres_cnpg_rollback_clone:
+    namespace: shop
+    source: pg
+    name: pg-preupgrade
+
+- name: The upgrade failed - promote the clone, then point the app at pg-preupgrade-rw
+  fournines.runbooks.postgres_cnpg_rollback_clone:
+    namespace: shop
+    source: pg
+    name: pg-preupgrade
+    state: promoted
+"""
+
+RETURN = r"""
+image:
+  description: The clone's image (the source's major before the upgrade).
+  returned: state=present, not in check mode
+  type: str
+cluster:
+  description: The clone's health (see M(fournines.runbooks.postgres_cnpg_cluster_info)).
+  returned: not in check mode
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error, require_lib
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import cluster as cnpg_cluster
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import major
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=client.k8s_argument_spec(
+            namespace=dict(type="str", required=True),
+            source=dict(type="str", required=True),
+            name=dict(type="str", required=True),
+            state=dict(type="str", choices=["present", "promoted"], default="present"),
+            timeout=dict(type="int", default=900)),
+        supports_check_mode=True,
+    )
+    p = module.params
+    require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
+    if p["name"] == p["source"]:
+        module.fail_json(msg="name %r is the source's; give the clone another name, such as %s-preupgrade"
+                         % (p["name"], p["source"]))
+    try:
+        clusters = cnpg_cluster.CnpgClusters(client.kube_from_params(p), p["namespace"])
+        if p["state"] == "present":
+            result = major.ensure_rollback_clone(clusters, p["source"], p["name"], p["timeout"], check_mode=module.check_mode)
+        else:
+            result = major.promote_rollback_clone(clusters, p["source"], p["name"], p["timeout"], check_mode=module.check_mode)
+    except RunbookError as err:
+        fail_from_error(module, err)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

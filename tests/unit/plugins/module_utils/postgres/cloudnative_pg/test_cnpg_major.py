@@ -1,0 +1,242 @@
+"""Unit tests for postgres/cloudnative_pg/major.py: the parts that do not need the operator
+(inventory parsing, findings, Job failures, the wait's timings and refusals, the rollback
+clone). The operator's real in-place upgrade runs in tests/integration/postgres_operator."""
+
+import copy
+import json
+
+import pytest
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import cluster
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import major
+
+OLD, NEW = "lab.local/postgresql:17-aaa", "lab.local/postgresql:18-bbb"
+
+
+def cnpg(image=OLD, data_major=17, ready=2, phase=cluster.HEALTHY_PHASE):
+    return {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+            "metadata": {"name": "pg", "namespace": "shop"},
+            "spec": {"instances": 2, "imageName": image, "imagePullPolicy": "Never",
+                     "storage": {"size": "1Gi", "storageClass": "lab-node-local"},
+                     "affinity": {"nodeSelector": {"lab.fournines.io/kubelet": "real"},
+                                  "tolerations": [{"key": "lab.fournines.io/real-node", "operator": "Exists"}]}},
+            "status": {"phase": phase, "readyInstances": ready, "currentPrimary": "pg-1", "targetPrimary": "pg-1",
+                       "pgDataImageInfo": {"image": OLD, "majorVersion": data_major}}}
+
+
+def pod(name, image, ready=True):
+    return {"metadata": {"name": name, "labels": {"cnpg.io/cluster": "pg", "cnpg.io/podRole": "instance"}},
+            "spec": {"containers": [{"name": "postgres", "image": image}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+
+
+class Clock(object):
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        self.t += 1.0
+        return self.t
+
+
+class FakeKube(object):
+    """A Cluster whose in-place upgrade takes ``steps`` polls; or a Job that fails."""
+
+    def __init__(self, obj, steps=3, fail=False):
+        self.obj, self.steps, self.fail, self.polls, self.patches = obj, steps, fail, 0, []
+        self.api = self
+
+    def get(self, path, query=None, ok_missing=False):
+        if "/postgresclusters/" in path:
+            return None
+        return copy.deepcopy(self.obj)
+
+    def items(self, path, query=None):
+        sel = query["labelSelector"]
+        if "jobRole" in sel:
+            if self.patches and self.fail:
+                return [{"metadata": {"name": "pg-1-major-upgrade"}, "status": {"failed": 2}}]
+            return []
+        if sel.startswith("job-name="):
+            return [{"metadata": {"name": "pg-1-major-upgrade-x", "creationTimestamp": "t"},
+                     "status": {"phase": "Failed", "initContainerStatuses": [
+                         {"name": "prepare", "state": {"terminated": {"exitCode": 0}}}],
+                         "containerStatuses": [{"name": "major-upgrade", "state": {"terminated": {"exitCode": 1}}}]}}]
+        image = self.obj["spec"]["imageName"]
+        if self.patches:
+            self.polls += 1
+            if self.polls >= self.steps:
+                self.obj["status"]["pgDataImageInfo"]["majorVersion"] = 18
+                return [pod("pg-1", image), pod("pg-2", image)]
+            return []
+        return [pod("pg-1", image), pod("pg-2", image)]
+
+    def request(self, method, path, body=None, content_type=None, retry_status=True, ok_missing=False, query=None):
+        assert method == "PATCH"
+        self.patches.append(body)
+        self.obj["spec"].update(body["spec"])
+        return {}
+
+    def call_api(self, path, method, **kw):
+        class Resp(object):
+            data = (json.dumps({"level": "info", "msg": "Running pg_upgrade"}) + "\n"
+                    + json.dumps({"level": "error", "msg": "Error while running pg_upgrade",
+                                  "error": "could not load library \"$libdir/vector\""}) + "\n").encode()
+        assert path.endswith("/pg-1-major-upgrade-x/log")
+        return Resp()
+
+
+def clusters_of(kube):
+    return cluster.CnpgClusters(kube, "shop")
+
+
+def test_parse_inventory_and_refusal_of_garbage():
+    inv = major.parse_inventory("PostgreSQL 18.1 (Debian 18.1-1)\n/usr/lib/postgresql/18/lib\nplpgsql hstore \npgoutput plpgsql\n")
+    assert inv == {"version": "18.1 (Debian 18.1-1)", "pkglibdir": "/usr/lib/postgresql/18/lib",
+                   "extensions": ["hstore", "plpgsql"], "libraries": ["pgoutput", "plpgsql"]}
+    with pytest.raises(cluster.CnpgError, match="pg_config"):
+        major.parse_inventory("sh: pg_config: not found")
+
+
+def test_inventory_pod_runs_where_the_cluster_runs():
+    body = major.inventory_pod_body(cnpg(), "pg-inventory-1", NEW)
+    spec = body["spec"]
+    assert spec["nodeSelector"] == {"lab.fournines.io/kubelet": "real"}
+    assert spec["tolerations"][0]["key"] == "lab.fournines.io/real-node"
+    assert spec["containers"][0]["image"] == NEW and spec["containers"][0]["imagePullPolicy"] == "Never"
+    assert spec["restartPolicy"] == "Never" and body["metadata"]["namespace"] == "shop"
+
+
+def test_preflight_findings_block_a_missing_extension_and_a_logical_slot():
+    info = {"extensions": {"app": [{"name": "vector", "version": "0.8.0"}]}, "settings": {},
+            "prepared_transactions": 0,
+            "replication_slots": [{"slot_name": "_cnpg_pg_2", "slot_type": "physical", "database": None},
+                                  {"slot_name": "cdc", "slot_type": "logical", "database": "app"}]}
+    inv = {"extensions": ["plpgsql"], "libraries": [], "pkglibdir": "/usr/lib/postgresql/18/lib"}
+    msgs = major.blocking(major.preflight_findings(info, inv, NEW))
+    assert len(msgs) == 2
+    assert "vector 0.8.0 in database app is NOT provided" in msgs[0]
+    assert "logical slot cdc" in msgs[1]
+
+
+def test_upgrade_in_place_patches_once_and_times_the_primary():
+    kube = FakeKube(cnpg(), steps=3)
+    res = major.upgrade_in_place(clusters_of(kube), "pg", NEW, timeout=60, interval=0, clock=Clock())
+    assert res["patched"] and res["changed"]
+    assert kube.patches == [{"spec": {"imageName": NEW}}]  # no switchover for a major
+    assert res["after"]["healthy"] and res["primary_ready_seconds"] > 0
+    assert res["healthy_seconds"] >= res["primary_ready_seconds"]
+
+
+def test_a_rerun_after_the_patch_only_waits():
+    obj = cnpg(image=NEW)
+    kube = FakeKube(obj, steps=2)
+    kube.patches.append("earlier run")  # the operator is at work
+    res = major.upgrade_in_place(clusters_of(kube), "pg", NEW, timeout=60, interval=0, clock=Clock())
+    assert not res["patched"] and res["changed"]
+    assert kube.patches == ["earlier run"]
+
+
+def test_done_cluster_is_a_noop():
+    kube = FakeKube(cnpg(image=NEW, data_major=18))
+    res = major.upgrade_in_place(clusters_of(kube), "pg", NEW, timeout=60, interval=0, clock=Clock())
+    assert not res["changed"] and not kube.patches
+
+
+@pytest.mark.parametrize("image,match", [(OLD.replace("17-", "16-"), "not a newer major"),
+                                         ("lab.local/postgresql:17.5", "not a newer major")])
+def test_wrong_target_is_refused_before_any_change(image, match):
+    kube = FakeKube(cnpg())
+    with pytest.raises(cluster.CnpgError, match=match):
+        major.upgrade_in_place(clusters_of(kube), "pg", image, timeout=60, interval=0, clock=Clock())
+    assert not kube.patches
+
+
+def test_unhealthy_cluster_is_refused_before_any_change():
+    kube = FakeKube(cnpg(ready=1))
+    with pytest.raises(cluster.CnpgError, match="1 of 2 instances ready.*nothing was changed"):
+        major.upgrade_in_place(clusters_of(kube), "pg", NEW, timeout=60, interval=0, clock=Clock())
+    assert not kube.patches
+
+
+def test_a_failing_job_stops_the_wait_with_its_error():
+    kube = FakeKube(cnpg(), steps=99, fail=True)
+    with pytest.raises(cluster.CnpgError) as err:
+        major.upgrade_in_place(clusters_of(kube), "pg", NEW, timeout=60, interval=0, clock=Clock())
+    msg = str(err.value)
+    assert "container major-upgrade of pg-1-major-upgrade-x exited 1" in msg
+    assert 'could not load library "$libdir/vector"' in msg
+    assert "promote the pre-upgrade clone" in msg
+
+
+def test_prediction_band():
+    assert major.predict_downtime({"primary_ready_seconds": 20}) == {
+        "predicted_seconds": 20.0, "low_seconds": 15.0, "high_seconds": 25.0, "margin": 0.25}
+
+
+def test_rollback_clone_is_a_replica_cluster_of_production_on_the_old_image():
+    body = major.rollback_clone_body(cnpg(), "pg-preupgrade")
+    spec = body["spec"]
+    assert spec["imageName"] == OLD
+    assert spec["replica"] == {"enabled": True, "source": "pg"}
+    assert spec["bootstrap"] == {"pg_basebackup": {"source": "pg"}}
+    assert body["metadata"]["labels"]["fournines.io/canary-of"] == "pg"
+    assert body["metadata"]["labels"]["fournines.io/role"] == "pre-upgrade-clone"
+    assert major.promote_patch() == {"spec": {"replica": {"enabled": False}}}
+
+
+class CloneKube(object):
+    """Production plus whatever Clusters are created; created Clusters are healthy at once."""
+
+    def __init__(self, prod, others=()):
+        self.objs = {"pg": prod}
+        for obj in others:
+            self.objs[obj["metadata"]["name"]] = obj
+        self.requests = []
+
+    def get(self, path, query=None, ok_missing=False):
+        if "/postgresclusters/" in path:
+            return None
+        return copy.deepcopy(self.objs.get(path.rsplit("/", 1)[1]))
+
+    def items(self, path, query=None):
+        name = query["labelSelector"].split("=", 1)[1]
+        obj = self.objs.get(name)
+        return [pod(name + "-1", obj["spec"]["imageName"])] if obj else []
+
+    def request(self, method, path, body=None, content_type=None, retry_status=True, ok_missing=False, query=None):
+        self.requests.append((method, body))
+        if method == "POST":
+            obj = copy.deepcopy(body)
+            obj["spec"]["instances"] = 1
+            obj["status"] = {"phase": cluster.HEALTHY_PHASE, "readyInstances": 1, "currentPrimary": obj["metadata"]["name"] + "-1",
+                             "targetPrimary": obj["metadata"]["name"] + "-1"}
+            self.objs[obj["metadata"]["name"]] = obj
+        elif method == "PATCH":
+            self.objs[path.rsplit("/", 1)[1]]["spec"].update(body["spec"])
+        return {}
+
+
+def test_rollback_clone_is_created_once_then_promoted():
+    kube = CloneKube(cnpg())
+    res = major.ensure_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=5)
+    assert res["changed"] and res["image"] == OLD and res["cluster"]["healthy"]
+    again = major.ensure_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=5)
+    assert not again["changed"] and [m for m, _ in kube.requests] == ["POST"]
+    promoted = major.promote_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=5)
+    assert promoted["changed"] and kube.requests[-1] == ("PATCH", {"spec": {"replica": {"enabled": False}}})
+    assert not major.promote_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=5)["changed"]
+
+
+def test_rollback_clone_refuses_a_foreign_cluster_and_a_raised_production():
+    other = cnpg()
+    other["metadata"]["name"] = "pg-preupgrade"
+    kube = CloneKube(cnpg(), [other])
+    with pytest.raises(cluster.CnpgError, match="is not the pre-upgrade clone of pg"):
+        major.ensure_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=5)
+    kube = CloneKube(cnpg(image=NEW, data_major=17))
+    with pytest.raises(cluster.CnpgError, match="already being raised"):
+        major.ensure_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=5)
+    assert not kube.requests
+    with pytest.raises(cluster.CnpgError, match="no pre-upgrade clone"):
+        major.promote_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=5)

@@ -13,6 +13,7 @@ import os
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import prober
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import slo
 from ansible_collections.fournines.runbooks.plugins.module_utils.report import timeline_chart
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import markdown
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.markdown import markdown_table
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.pod_moves import app_rows, move_rows, moves_markdown
 
@@ -101,6 +102,25 @@ def soak_rows(state):
     return rows
 
 
+#: Sections with text around their table, as Jinja2 templates (report/markdown.py); the rest are tables.
+ACTION_NEEDED_TEMPLATE = """\
+These nodes would not drain in time. They are cordoned, labelled `runbooks.fournines.io/quarantined=true` and still \
+run the old version; move or fix their pods, then drain and recycle them (or re-run the upgrade):
+
+{{ ["node", "pods still on it", "why"] | md_table(rows) }}
+"""
+
+FAILED_REQUESTS_TEMPLATE = """\
+{{ ["target", "requests", "failed", "downtime s"] | md_table(rows) }}
+
+Every failed request is in `{{ failures_file }}`.
+"""
+
+
+def _render(template, **context):
+    return markdown.render(template, **context).rstrip("\n")
+
+
 def build(journal, title, probe_summary=None, preflight=None, budget=None, extra=None):
     """Write report.json/report.md (and timeline.png); return (paths, summary dict)."""
     state = journal.state
@@ -134,12 +154,8 @@ def build(journal, title, probe_summary=None, preflight=None, budget=None, extra
     summary.update(extra or {})
     sections = []
     if quarantined:
-        sections.append(("Action needed", "These nodes would not drain in time. They are cordoned, labelled "
-                         "`runbooks.fournines.io/quarantined=true` and still run the old version; move or fix their "
-                         "pods, then drain and recycle them (or re-run the upgrade):\n\n" + markdown_table(
-                             ["node", "pods still on it", "why"],
-                             [(q["node_name"], ", ".join(q.get("pods") or []), q.get("reason", "")[:300])
-                              for q in quarantined])))
+        sections.append(("Action needed", _render(ACTION_NEEDED_TEMPLATE, rows=[
+            (q["node_name"], ", ".join(q.get("pods") or []), q.get("reason", "")[:300]) for q in quarantined])))
     sections.append(("Summary", markdown_table(["what", "value"], sorted(summary.items()))))
     if preflight:
         findings = preflight.get("findings") or []
@@ -159,10 +175,10 @@ def build(journal, title, probe_summary=None, preflight=None, budget=None, extra
     if move_list:
         sections.append(("Pod moves", moves_markdown(move_list)))
     if probe_summary:
-        body = markdown_table(["target", "requests", "failed", "downtime s"], [
-            (name, t["requests"], t["failed_requests"], t["downtime_seconds"]) for name, t in sorted(probe_summary["targets"].items())])
-        body += "\n\nEvery failed request is in `%s`." % os.path.relpath(probe_summary["failures_file"], journal.dir)
-        sections.append(("Failed requests", body))
+        sections.append(("Failed requests", _render(FAILED_REQUESTS_TEMPLATE, rows=[
+            (name, t["requests"], t["failed_requests"], t["downtime_seconds"])
+            for name, t in sorted(probe_summary["targets"].items())],
+            failures_file=os.path.relpath(probe_summary["failures_file"], journal.dir))))
     if budget:
         sections.append(("Error budget", markdown_table(["what", "value"], [
             ("objective", budget.get("objective")), ("window", budget.get("window")),

@@ -18,7 +18,7 @@ __metaclass__ = type
 import datetime
 import re
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.report.markdown import markdown_table
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import markdown
 
 _GENERATED = re.compile(r"^(?P<app>.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$")
 
@@ -90,18 +90,24 @@ def _app_downtime(app):
     return " + ".join(parts) or "-"
 
 
+#: The "Pod moves" section as a Jinja2 template (report/markdown.py).
+MOVES_TEMPLATE = """\
+{{ ["app (namespace/name)", "moves", "replicas", "downtime s (single replica)"] | md_table(apps) }}
+
+{{ ["pod", "move", "from node", "evicted (UTC)", "workload whole again (UTC)", "seconds", "downtime s"] | md_table(moves) }}
+
+Downtime is counted for single-replica workloads only: from the eviction to the replacement's Ready condition (to the \
+second). A workload with more replicas keeps serving from the others; the prober's failed requests above say whether \
+it did.
+"""
+
+
 def moves_markdown(rows):
     """The report's "Pod moves" section: one table per app, one per move."""
     if not rows:
         return "No pod was evicted."
-    apps = app_rows(rows)
-    body = markdown_table(["app (namespace/name)", "moves", "replicas", "downtime s (single replica)"], [
-        (a["app"], a["moves"], a["replicas"] if a["replicas"] is not None else "?", _app_downtime(a)) for a in apps])
-    body += "\n\n" + markdown_table(["pod", "move", "from node", "evicted (UTC)", "workload whole again (UTC)",
-                                     "seconds", "downtime s"], [
-        (r["pod"], r["move"], r["node"] or "-", _clock(r["evicted_at"]), _clock(r["ready_at"]),
-         r["seconds"] if r["seconds"] is not None else "-", _downtime(r)) for r in rows])
-    body += ("\n\nDowntime is counted for single-replica workloads only: from the eviction to the replacement's Ready "
-             "condition (to the second). A workload with more replicas keeps serving from the others; the prober's "
-             "failed requests above say whether it did.")
-    return body
+    apps = [(a["app"], a["moves"], a["replicas"] if a["replicas"] is not None else "?", _app_downtime(a))
+            for a in app_rows(rows)]
+    moves = [(r["pod"], r["move"], r["node"] or "-", _clock(r["evicted_at"]), _clock(r["ready_at"]),
+              r["seconds"] if r["seconds"] is not None else "-", _downtime(r)) for r in rows]
+    return markdown.render(MOVES_TEMPLATE, apps=apps, moves=moves).rstrip("\n")

@@ -24,7 +24,7 @@ import time
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RunJournal, iso
-from ansible_collections.fournines.runbooks.plugins.module_utils.report.markdown import markdown_table
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import markdown
 
 PROVIDERS = ("rfc2136", "powerdns", "linode", "external_dns")
 MAX_TTL = 2147483647  # RFC 2181 section 8
@@ -228,6 +228,28 @@ def missing_records_error(zone, missing, provider):
 
 # ---- the journal of original TTLs -------------------------------------------------------------
 
+#: The sections of the TTL report, as Jinja2 templates (report/markdown.py).
+RECORDS_TEMPLATE = """\
+{{ ["name", "type", "original TTL", "lowered TTL", "lowered at", "old answers gone at", "restored at"] | md_table(rows) }}
+"""
+
+START_TEMPLATE = """\
+{% for v in gone %}
+- {{ v["name"] }} {{ v["type"] }}: old answers gone from every cache at {{ v["old_answers_gone_at"] }} \
+({{ v["old_answers_gone_why"] }})
+{% endfor %}
+
+The migration may start at **{{ last["old_answers_gone_at"] }}**: by then the answers of every record from before the \
+lowering have left every cache (the last is {{ last["name"] }} {{ last["type"] }}).
+"""
+
+WAITS_TEMPLATE = """\
+{% for name, at in waits %}
+- {{ name }}: old answers gone from caches at {{ at }}
+{% endfor %}
+"""
+
+
 class TTLState(object):
     """Original and lowered TTLs of one zone, kept in a run's journal facts."""
 
@@ -289,22 +311,16 @@ class TTLState(object):
         records = [v for _k, v in sorted(self.data["records"].items())]
         rows = [(v["name"], v["type"], v.get("original_ttl"), v.get("lowered_ttl"), v.get("lowered_at"),
                  v.get("old_answers_gone_at") or "", v.get("restored") or "NOT RESTORED") for v in records]
-        table = markdown_table(["name", "type", "original TTL", "lowered TTL", "lowered at", "old answers gone at",
-                                "restored at"], rows)
-        waits = ["- %s: old answers gone from caches at %s" % (s["name"], s["details"]["expires_at"])
-                 for s in self.journal.state["steps"] if (s.get("details") or {}).get("expires_at")]
-        sections = [("Records of %s (provider %s)" % (self.zone, self.provider), table)]
         gone = [v for v in records if v.get("old_answers_gone_at")]
+        waits = [(s["name"], s["details"]["expires_at"]) for s in self.journal.state["steps"]
+                 if (s.get("details") or {}).get("expires_at")]
+        sections = [("Records of %s (provider %s)" % (self.zone, self.provider),
+                     markdown.render(RECORDS_TEMPLATE, rows=rows).rstrip("\n"))]
         if gone:
-            last = max(gone, key=lambda v: v["old_answers_gone_at"])
-            sections.append(("When the migration may start", "\n".join(
-                ["- %s %s: old answers gone from every cache at %s (%s)" % (
-                    v["name"], v["type"], v["old_answers_gone_at"], v["old_answers_gone_why"]) for v in gone]
-                + ["", "The migration may start at **%s**: by then the answers of every record from before the "
-                   "lowering have left every cache (the last is %s %s)." % (last["old_answers_gone_at"], last["name"],
-                                                                            last["type"])])))
+            sections.append(("When the migration may start", markdown.render(
+                START_TEMPLATE, gone=gone, last=max(gone, key=lambda v: v["old_answers_gone_at"])).rstrip("\n")))
         if waits:
-            sections.append(("Waits", "\n".join(waits)))
+            sections.append(("Waits", markdown.render(WAITS_TEMPLATE, waits=waits).rstrip("\n")))
         return self.journal.write_report("DNS TTLs: %s" % self.journal.state["run_id"], sections,
                                          data={"zone": self.zone, "provider": self.provider,
                                                "records": self.data["records"]})

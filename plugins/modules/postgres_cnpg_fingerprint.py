@@ -20,16 +20,9 @@ description:
   - The host running the module must reach the Service's cluster IP.
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
+  - fournines.runbooks.postgres.cnpg_cluster
   - kubernetes.core.k8s_auth_options
 options:
-  namespace:
-    description: Namespace of the Cluster.
-    type: str
-    required: true
-  name:
-    description: Name of the Cluster.
-    type: str
-    required: true
   service:
     description: Which of the Cluster's Services to connect through (C(<name>-rw), C(-ro) or C(-r)).
     type: str
@@ -124,13 +117,12 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors i
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import sql
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import access
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import cluster as cnpg_cluster
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=client.k8s_argument_spec(
-            namespace=dict(type="str", required=True),
-            name=dict(type="str", required=True),
+        argument_spec=cnpg_cluster.cluster_argument_spec(
             service=dict(type="str", choices=list(access.SERVICES), default="rw"),
             secret=dict(type="str", choices=list(access.SECRETS), default="superuser"),
             database=dict(type="str", default="app"),

@@ -27,6 +27,7 @@ description:
     pre-upgrade replica clone promoted (see the role C(postgres_cnpg_upgrade)).
 extends_documentation_fragment:
   - fournines.runbooks.attributes
+  - fournines.runbooks.postgres.cnpg_cluster
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
@@ -35,14 +36,6 @@ attributes:
     support: full
     details: The image before and after.
 options:
-  namespace:
-    description: Namespace of the Cluster.
-    type: str
-    required: true
-  name:
-    description: Name of the Cluster.
-    type: str
-    required: true
   image:
     description: The new major's image; its tag must start with the major (C(18), C(18.1)).
     type: str
@@ -144,9 +137,7 @@ def _preflight(kube, clusters, p):
 
 def main():
     module = AnsibleModule(
-        argument_spec=client.k8s_argument_spec(
-            namespace=dict(type="str", required=True),
-            name=dict(type="str", required=True),
+        argument_spec=cnpg_cluster.cluster_argument_spec(
             image=dict(type="str", required=True),
             step=dict(type="str", choices=["preflight", "upgrade"], default="preflight"),
             secret=dict(type="str", choices=list(access.SECRETS), default="superuser"),

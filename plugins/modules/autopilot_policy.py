@@ -26,8 +26,6 @@ description:
     waves) fails with a message naming the key and what would be valid. Nothing is read or changed elsewhere.
   - The full schema, with an example, is in the README's autopilot section and
     C(inventories/example/group_vars/all/autopilot.yml).
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
 options:

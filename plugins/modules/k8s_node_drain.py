@@ -24,15 +24,12 @@ description:
     desired number of Ready pods on other nodes.
   - On failure the nodes this task cordoned are uncordoned unless O(restore_on_failure=false).
   - V(uncordoned) uncordons the nodes this collection cordoned (or any with O(force)), V(cordoned) only cordons.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.journal
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
-    support: full
     details: Runs server-side dry-run evictions and reports what would be evicted and what would block.
   diff_mode:
     support: none

@@ -19,15 +19,12 @@ description:
     what it can), unless O(fail_on_regression=false). With O(end_early_after), a soak ends early once that many
     seconds passed with requests answered and no failed request, restart or unready pod (zero error-budget burn).
   - The findings go to the run's journal as a step C(soak <label>), which the upgrade report lists per batch.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.journal
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
-    support: full
     details: Watching changes nothing; in check mode the soak is skipped and reported as planned.
   diff_mode:
     support: none

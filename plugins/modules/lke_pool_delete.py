@@ -16,8 +16,6 @@ description:
     left alone (unchanged), so a re-run after an interruption does nothing twice.
   - Drain the pool's nodes first (P(fournines.runbooks.k8s_node_drain#module)); deleting a pool removes its pods
     with its nodes. The blue-green rollout deletes the old pool at the end, or the new one to roll back.
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.linode
@@ -26,7 +24,6 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
-    support: full
     details: Says whether the pool would be deleted and which Nodes would go.
   diff_mode:
     support: none

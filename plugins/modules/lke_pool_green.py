@@ -23,8 +23,6 @@ description:
     cluster past that many nodes.
   - Delete the blue pool at the end (or the green one to roll back) with
     P(fournines.runbooks.lke_pool_delete#module).
-author:
-  - fournines.runbooks engineers (@fournines)
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.linode
@@ -33,7 +31,6 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
-    support: full
     details: Returns the plan and whether a pool would be created; creates nothing.
   diff_mode:
     support: none

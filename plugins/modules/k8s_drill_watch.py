@@ -115,16 +115,6 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import clie
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
 
 
-def _app(kube, workload):
-    if not workload:
-        return None
-    namespace, kind, plural, name = scenario.parse_workload(workload)
-    obj = kube.get("/apis/apps/v1/namespaces/%s/%s/%s" % (namespace, plural, name), ok_missing=True)
-    if obj is None:
-        raise scenario.DrillError("workload %s (%s %s in namespace %s) does not exist" % (workload, kind, name, namespace))
-    return {"namespace": namespace, "selector": (obj.get("spec") or {}).get("selector"), "workload": workload}
-
-
 def main():
     spec = client.k8s_argument_spec(
         dir=dict(type="path", required=True),
@@ -145,7 +135,7 @@ def main():
             if fresh and kube.node(p["node"]) is None:
                 raise watch.WatchError("node %r does not exist in the cluster at %s; nothing was started"
                                        % (p["node"], kube.host))
-            app = _app(kube, p["workload"])
+            app = scenario.app_to_follow(kube, p["workload"])
             if module.check_mode:
                 module.exit_json(changed=True, pid=0, dir=p["dir"], observations_file="", already_running=False)
             handle = watch.start(p["dir"], kube, p["node"], app, p["namespaces"], p["interval"], p["max_seconds"])

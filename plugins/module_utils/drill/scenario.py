@@ -77,6 +77,18 @@ def parse_workload(text):
     return parts[0], WORKLOAD_KINDS[kind][0], WORKLOAD_KINDS[kind][1], parts[2]
 
 
+def app_to_follow(kube, workload):
+    """What the drill's watcher follows of ``workload`` (``namespace/name`` or ``namespace/kind/name``):
+    ``{"namespace", "selector", "workload"}``, None without one; raises DrillError when it does not exist."""
+    if not workload:
+        return None
+    namespace, kind, plural, name = parse_workload(workload)
+    obj = kube.get("/apis/apps/v1/namespaces/%s/%s/%s" % (namespace, plural, name), ok_missing=True)
+    if obj is None:
+        raise DrillError("workload %s (%s %s in namespace %s) does not exist" % (workload, kind, name, namespace))
+    return {"namespace": namespace, "selector": (obj.get("spec") or {}).get("selector"), "workload": workload}
+
+
 def _toleration_seconds(pod_spec, key):
     """tolerationSeconds the pod has for ``key`` (NoExecute); None = tolerated forever."""
     found = DEFAULT_TOLERATION

@@ -211,3 +211,24 @@ def test_wait_for_tells_each_milestone_once_and_what_is_still_awaited(monkeypatc
     assert lines == ["fault injected at +0.0 s", "node NotReady at +0.5 s", "first failed request at the edge at +1.0 s",
                      "waiting for pod_ready, first_200 (71 s since the fault, outage 70 s)",
                      "replacement pod Ready at +70.0 s", "first 200 at the edge at +71.0 s"]
+
+
+class _Workloads(object):
+    """Answers GETs of apps/v1 objects from a dict keyed by path."""
+
+    def __init__(self, objects):
+        self.objects, self.asked = objects, []
+
+    def get(self, path, ok_missing=False):
+        self.asked.append(path)
+        return self.objects.get(path)
+
+
+def test_app_to_follow_reads_the_workloads_selector():
+    kube = _Workloads({"/apis/apps/v1/namespaces/app/statefulsets/db": {"spec": {"selector": {"matchLabels": {"a": "b"}}}}})
+    assert scenario.app_to_follow(kube, "app/StatefulSet/db") == {
+        "namespace": "app", "selector": {"matchLabels": {"a": "b"}}, "workload": "app/StatefulSet/db"}
+    assert scenario.app_to_follow(kube, "") is None and scenario.app_to_follow(kube, None) is None
+    with pytest.raises(scenario.DrillError, match="workload app/web .*does not exist"):
+        scenario.app_to_follow(kube, "app/web")
+    assert kube.asked[-1] == "/apis/apps/v1/namespaces/app/deployments/web"

@@ -79,9 +79,14 @@ sanity: build
 unit: venv
 	$(BIN)/pytest -q tests/unit
 
+## INTEGRATION_WORKERS=N (N > 1) runs the lab areas side by side with pytest-xdist, one worker per
+## group of tests/integration/conftest.py (XDIST_GROUPS: cluster, postgres, certificates, node);
+## tests that change the same lab part stay on one worker, in order. 1 = one process, in file order.
+INTEGRATION_WORKERS ?= 1
+INTEGRATION_XDIST := $(if $(filter-out 0 1,$(INTEGRATION_WORKERS)),-n $(INTEGRATION_WORKERS) --dist loadgroup,)
 integration: deps venv
 	lab/up
-	$(BIN)/pytest -q --durations=20 tests/integration || { rc=$$?; [ $$rc -eq 5 ] && echo "integration: no tests collected yet" || exit $$rc; }
+	$(BIN)/pytest -q --durations=20 $(INTEGRATION_XDIST) tests/integration || { rc=$$?; [ $$rc -eq 5 ] && echo "integration: no tests collected yet" || exit $$rc; }
 
 molecule: deps venv
 	@if ls molecule/*/molecule.yml >/dev/null 2>&1; then lab/up && cd . && for s in molecule/*/; do \

@@ -73,3 +73,51 @@ def lab_profile(lab_up):
     lab_up("k8s")
     env = labenv.component_env("k8s")
     return labenv.profile_values(env.get("LAB_PROFILE") or None)
+
+
+# Lab parts that may be exercised side by side, for `pytest -n N --dist loadgroup` (pytest-xdist;
+# `make integration INTEGRATION_WORKERS=N`). Each test directory joins the group of the lab part it
+# changes; a group runs on one worker, in file order, so no two tests that change the same part
+# ever overlap. Without -n the marks change nothing.
+# - cluster: the seeded LKE cluster (the Linode simulator's /reset rebuilds it and wipes its Domains
+#   and fault rules), its kwok Nodes and the app on them, the edge. dns is here because its Linode
+#   provider tests use the simulator's Domains and faults; autopilot and awx_runner run the cluster runbooks.
+# - postgres: the host PostgreSQL pair; certificates: the TLS lab; node: the real kubelet node and
+#   the CloudNativePG operator on it.
+# A directory not listed (a new area) joins cluster, the safe choice until someone checks it.
+# Session-scoped fixtures are per worker: the tests.lock files of dns and postgres are then held by
+# the one worker that runs that group (labenv.hold is re-entrant within a process), which is why
+# awx_runner's jobs go to the group of the part their runbook changes rather than all to one worker.
+XDIST_GROUPS = {
+    "cluster": ("upgrade_cluster", "drill", "responder", "k8s", "edge", "linode_sim", "autopilot", "dns",
+                "awx_runner"),
+    "postgres": ("postgres",),
+    "certificates": ("certificates",),
+    "node": ("node", "postgres_operator"),
+}
+AWX_RUNBOOK_GROUPS = {"playbooks/upgrade-postgres.yml": "postgres",
+                      "playbooks/check-certificates.yml": "certificates"}
+_DIR_GROUP = {d: g for g, dirs in XDIST_GROUPS.items() for d in dirs}
+
+
+def xdist_group_of(item):
+    """The group (above) of a collected integration test."""
+    rel = os.path.relpath(str(item.fspath), os.path.dirname(os.path.abspath(__file__)))
+    area = rel.split(os.sep, 1)[0]
+    if area == "awx_runner":
+        jt = getattr(item, "callspec", None) and item.callspec.params.get("jt")
+        if isinstance(jt, dict) and jt.get("playbook") in AWX_RUNBOOK_GROUPS:
+            return AWX_RUNBOOK_GROUPS[jt["playbook"]]
+    return _DIR_GROUP.get(area, "cluster")
+
+
+def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argument
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    for item in items:
+        if str(item.fspath).startswith(here):
+            item.add_marker(pytest.mark.xdist_group(xdist_group_of(item)))
+
+
+def pytest_configure(config):
+    # pytest-xdist registers it too; without xdist the mark must still be known
+    config.addinivalue_line("markers", "xdist_group(name): run on the same xdist worker as the group's other tests")

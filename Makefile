@@ -47,11 +47,13 @@ lab-status:
 
 ## The main job (playbooks/upgrade-cluster.yml) needs only the lab's Kubernetes, the Linode simulator
 ## and the edge (what inventories/lab/group_vars/lke_clusters.yml reads); `make lab` starts the rest
-## (Postgres, DNS, TLS) for the other runbooks and the tests. The venv (mostly downloads) and the
+## (Postgres, DNS, TLS) for the other runbooks and the tests. Only their apt packages are installed
+## (lab/install-deps with components: the base section of lab/apt-packages.txt). The venv (mostly downloads) and the
 ## cold Go build of the control plane (CPU) run side by side.
 DEMO_COMPONENTS := k8s linode_sim edge
 
-demo: deps
+demo:
+	lab/install-deps $(DEMO_COMPONENTS)
 	$(MAKE) --no-print-directory -j2 venv lab-binaries
 	lab/up $(DEMO_COMPONENTS)
 	$(BIN)/ansible-playbook playbooks/upgrade-cluster.yml

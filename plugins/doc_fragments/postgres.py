@@ -93,3 +93,48 @@ options:
 requirements:
   - kubernetes
 """
+
+    #: The pg_upgrade options postgres_upgrade_check and postgres_upgrade share
+    #: (module_utils/postgres/host/upgrade.py PG_UPGRADE_SPEC).
+    PG_UPGRADE = r"""
+options:
+  old_bindir:
+    description: Bindir of the old major (must also hold pg_controldata).
+    type: path
+    required: true
+  new_bindir:
+    description: Bindir of the new major (must hold pg_upgrade and initdb).
+    type: path
+    required: true
+  old_data_dir:
+    description: Data directory of the old cluster.
+    type: path
+    required: true
+  old_major:
+    description: Declared major of O(old_bindir); a mismatch is an error.
+    type: int
+  new_major:
+    description: Declared major of O(new_bindir); a mismatch is an error.
+    type: int
+  transfer:
+    description: pg_upgrade's transfer mode (the check tests the one the real run will use).
+    type: str
+    choices: [link, copy, clone]
+    default: link
+  jobs:
+    description: pg_upgrade C(--jobs).
+    type: int
+    default: 1
+  new_port:
+    description: Port pg_upgrade starts the new cluster on while it works (a free port).
+    type: int
+    required: true
+  socket_dir:
+    description: Directory for pg_upgrade's temporary sockets (owned by O(os_user)).
+    type: path
+    required: true
+  os_user:
+    description: OS user that owns the data directories; commands run as this user when the module runs as root.
+    type: str
+    default: postgres
+"""

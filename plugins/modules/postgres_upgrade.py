@@ -31,63 +31,25 @@ attributes:
     details: Shows the new data directory before and after.
 extends_documentation_fragment:
   - fournines.runbooks.attributes
+  - fournines.runbooks.postgres.pg_upgrade
 options:
   state:
     description: What to do.
     type: str
     choices: [prepared, upgraded, status, old_restored]
     default: upgraded
-  old_bindir:
-    description: Bindir of the old major.
-    type: path
-    required: true
-  new_bindir:
-    description: Bindir of the new major.
-    type: path
-    required: true
-  old_data_dir:
-    description: Data directory of the old cluster (stopped).
-    type: path
-    required: true
   new_data_dir:
     description: Data directory the new cluster is created in.
     type: path
     required: true
-  old_major:
-    description: Declared major of O(old_bindir).
-    type: int
-  new_major:
-    description: Declared major of O(new_bindir).
-    type: int
-  transfer:
-    description: pg_upgrade transfer mode.
-    type: str
-    choices: [link, copy, clone]
-    default: link
-  jobs:
-    description: pg_upgrade C(--jobs).
-    type: int
-    default: 1
   old_port:
     description: Port pg_upgrade starts the old cluster on while it works.
     type: int
-    required: true
-  new_port:
-    description: Port pg_upgrade starts the new cluster on while it works.
-    type: int
-    required: true
-  socket_dir:
-    description: Directory for pg_upgrade's temporary sockets.
-    type: path
     required: true
   work_dir:
     description: pg_upgrade's working directory (logs, update_extensions.sql).
     type: path
     required: true
-  os_user:
-    description: OS user that owns the data directories.
-    type: str
-    default: postgres
   superuser:
     description: Install superuser of the clusters.
     type: str
@@ -143,6 +105,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.upgrade import (
+    PG_UPGRADE_SPEC,
     prepare,
     restore_old,
     rollback_state,
@@ -153,14 +116,10 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.u
 
 def main():
     module = AnsibleModule(argument_spec=dict(
+        PG_UPGRADE_SPEC,
         state=dict(type="str", choices=["prepared", "upgraded", "status", "old_restored"], default="upgraded"),
-        old_bindir=dict(type="path", required=True), new_bindir=dict(type="path", required=True),
-        old_data_dir=dict(type="path", required=True), new_data_dir=dict(type="path", required=True),
-        old_major=dict(type="int"), new_major=dict(type="int"),
-        transfer=dict(type="str", choices=["link", "copy", "clone"], default="link"), jobs=dict(type="int", default=1),
-        old_port=dict(type="int", required=True), new_port=dict(type="int", required=True),
-        socket_dir=dict(type="path", required=True), work_dir=dict(type="path", required=True),
-        os_user=dict(type="str", default="postgres"), superuser=dict(type="str", default="postgres"),
+        new_data_dir=dict(type="path", required=True), old_port=dict(type="int", required=True),
+        work_dir=dict(type="path", required=True), superuser=dict(type="str", default="postgres"),
         new_settings=dict(type="dict", default={}),  # free-form: any postgresql.conf setting
     ), supports_check_mode=True)
     p = module.params

@@ -24,50 +24,12 @@ description:
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
   - fournines.runbooks.postgres
+  - fournines.runbooks.postgres.pg_upgrade
 options:
-  old_bindir:
-    description: Bindir of the old major (must also hold pg_controldata).
-    type: path
-    required: true
-  new_bindir:
-    description: Bindir of the new major (must hold pg_upgrade and initdb).
-    type: path
-    required: true
-  old_data_dir:
-    description: Data directory of the old cluster.
-    type: path
-    required: true
-  old_major:
-    description: Declared major of O(old_bindir); a mismatch is an error.
-    type: int
-  new_major:
-    description: Declared major of O(new_bindir); a mismatch is an error.
-    type: int
-  transfer:
-    description: Transfer mode the real run will use.
-    type: str
-    choices: [link, copy, clone]
-    default: link
-  jobs:
-    description: pg_upgrade C(--jobs).
-    type: int
-    default: 1
-  new_port:
-    description: Port pg_upgrade gives the new cluster while it works (a free port).
-    type: int
-    required: true
-  socket_dir:
-    description: Directory for pg_upgrade's temporary sockets (owned by O(os_user)).
-    type: path
-    required: true
   work_dir:
     description: Where pg_upgrade writes its output and the throw-away new cluster lives.
     type: path
     required: true
-  os_user:
-    description: OS user that owns the data directories; commands run as this user when the module runs as root.
-    type: str
-    default: postgres
   new_settings:
     description: Settings written into the new cluster's postgresql.conf (for example shared_preload_libraries).
     type: dict
@@ -126,19 +88,12 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors i
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.sql import cluster_info, conn_params, CONNECTION_SPEC, HAS_PSYCOPG2
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors import PostgresError
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.versions import format_version
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.upgrade import catalog_findings, run_check, validate_pair
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.host.upgrade import PG_UPGRADE_SPEC, catalog_findings, run_check, validate_pair
 
 
 def main():
-    spec = dict(
-        CONNECTION_SPEC,
-        old_bindir=dict(type="path", required=True), new_bindir=dict(type="path", required=True),
-        old_data_dir=dict(type="path", required=True), old_major=dict(type="int"), new_major=dict(type="int"),
-        transfer=dict(type="str", choices=["link", "copy", "clone"], default="link"),
-        jobs=dict(type="int", default=1), new_port=dict(type="int", required=True),
-        socket_dir=dict(type="path", required=True), work_dir=dict(type="path", required=True),
-        os_user=dict(type="str", default="postgres"), new_settings=dict(type="dict", default={}),
-    )
+    spec = dict(CONNECTION_SPEC, work_dir=dict(type="path", required=True), new_settings=dict(type="dict", default={}))
+    spec.update(PG_UPGRADE_SPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     require_lib(module, "psycopg2", HAS_PSYCOPG2)

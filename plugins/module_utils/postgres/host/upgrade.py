@@ -72,6 +72,16 @@ def _new_dirs(new_bindir, os_user=None):
     return os.path.join(base, "share"), os.path.join(base, "lib")
 
 
+#: The pg_upgrade options postgres_upgrade_check and postgres_upgrade share (doc fragment postgres.pg_upgrade).
+PG_UPGRADE_SPEC = dict(
+    old_bindir=dict(type="path", required=True), new_bindir=dict(type="path", required=True),
+    old_data_dir=dict(type="path", required=True), old_major=dict(type="int"), new_major=dict(type="int"),
+    transfer=dict(type="str", choices=["link", "copy", "clone"], default="link"), jobs=dict(type="int", default=1),
+    new_port=dict(type="int", required=True), socket_dir=dict(type="path", required=True),
+    os_user=dict(type="str", default="postgres"),
+)
+
+
 def validate_pair(old_bindir, new_bindir, old_data_dir, old_major=None, new_major=None):
     """Check both bindirs and the old data dir; return (old_version, new_version)."""
     old_version = bindir_version(old_bindir, old_major, "old_bindir")

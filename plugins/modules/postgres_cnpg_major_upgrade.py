@@ -21,6 +21,9 @@ description:
     operator deletes the pods, runs its C(pg_upgrade --link) Job and re-clones the replicas. A
     failing Job stops the wait with the error from the Job's log (the operator would retry for ever).
     It returns how long the primary was unavailable, from which a canary predicts production's downtime.
+  - O(step=post), once the Cluster is healthy on the new major, runs in every database
+    C(ALTER EXTENSION ... UPDATE) for each extension older than the new default version (what
+    pg_upgrade's C(update_extensions.sql) does; that file stays in the operator's Job pod) and C(ANALYZE).
   - A Cluster already set to O(image) (a re-run after a killed run) is not patched again; the module
     waits for the operator. A Cluster already upgraded and healthy is left alone.
   - After the Job has run, putting the old image back does not recover a Cluster; the way back is a
@@ -31,7 +34,9 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
-    details: O(step=preflight) runs in full (its pod changes nothing); O(step=upgrade) says whether the image would change.
+    details: >-
+      O(step=preflight) runs in full (its pod changes nothing); O(step=upgrade) says whether the image would change;
+      O(step=post) lists the extensions it would update.
   diff_mode:
     support: full
     details: The image before and after.
@@ -41,12 +46,14 @@ options:
     type: str
     required: true
   step:
-    description: V(preflight) checks only; V(upgrade) runs the operator's in-place upgrade.
+    description: >-
+      V(preflight) checks only; V(upgrade) runs the operator's in-place upgrade; V(post) updates the
+      extensions and analyzes.
     type: str
-    choices: [preflight, upgrade]
+    choices: [preflight, upgrade, post]
     default: preflight
   secret:
-    description: Which of the Cluster's Secrets the preflight's SQL connection uses.
+    description: Which of the Cluster's Secrets the SQL connection of O(step=preflight) and O(step=post) uses.
     type: str
     choices: [superuser, app]
     default: superuser
@@ -60,7 +67,7 @@ options:
     default: 1200
 requirements:
   - kubernetes
-  - psycopg2 (O(step=preflight))
+  - psycopg2 (O(step=preflight), O(step=post))
 """
 
 EXAMPLES = r"""
@@ -102,6 +109,16 @@ healthy_seconds:
   description: Seconds from the image change until every instance was healthy.
   returned: step=upgrade, when this run waited for an upgrade
   type: float
+extensions_updated:
+  description: Extensions updated by O(step=post), as C(database.extension old -> new).
+  returned: step=post
+  type: list
+  elements: str
+analyzed:
+  description: Databases O(step=post) analyzed.
+  returned: step=post
+  type: list
+  elements: str
 after:
   description: The Cluster's health after (see M(fournines.runbooks.postgres_cnpg_cluster_info)).
   returned: step=upgrade
@@ -139,7 +156,7 @@ def main():
     module = AnsibleModule(
         argument_spec=cnpg_cluster.cluster_argument_spec(
             image=dict(type="str", required=True),
-            step=dict(type="str", choices=["preflight", "upgrade"], default="preflight"),
+            step=dict(type="str", choices=["preflight", "upgrade", "post"], default="preflight"),
             secret=dict(type="str", choices=list(access.SECRETS), default="superuser"),
             max_lag_bytes=dict(type="int", default=16 * 1024 * 1024),
             timeout=dict(type="int", default=1200)),
@@ -153,6 +170,12 @@ def main():
         if p["step"] == "preflight":
             require_lib(module, "psycopg2", sql.HAS_PSYCOPG2)
             module.exit_json(**_preflight(kube, clusters, p))
+        if p["step"] == "post":
+            require_lib(module, "psycopg2", sql.HAS_PSYCOPG2)
+            clusters.require(p["name"])
+            conn = access.connection(kube, p["namespace"], p["name"], secret=p["secret"], dbname="postgres")
+            done = major.post_upgrade(conn, check_mode=module.check_mode)
+            module.exit_json(changed=bool(done["extensions_updated"] or done["analyzed"]), **done)
         result = major.upgrade_in_place(clusters, p["name"], p["image"], p["timeout"], check_mode=module.check_mode,
                                         max_lag_bytes=None if p["max_lag_bytes"] < 0 else p["max_lag_bytes"])
     except RunbookError as err:

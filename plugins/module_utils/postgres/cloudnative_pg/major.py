@@ -29,6 +29,7 @@ import time
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline, DeadlineExceeded, wait_until
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import K8sApiError
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import compat
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import sql
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import cluster as cnpg_cluster
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import update
 
@@ -357,3 +358,38 @@ def promote_rollback_clone(clusters, source, name, timeout, check_mode=False):
                               content_type="application/merge-patch+json", retry_status=True)
     result["cluster"] = clusters.wait_healthy(name, obj["spec"]["imageName"], timeout)
     return result
+
+
+def _ident(name):
+    return '"%s"' % name.replace('"', '""')
+
+
+def post_upgrade(conn, analyze=True, check_mode=False):
+    """After the upgrade, in every database that allows connections: ``ALTER EXTENSION ... UPDATE``
+    for each extension older than the new major's default version (what pg_upgrade's
+    update_extensions.sql does; that file stays in the operator's Job pod), then ``ANALYZE``
+    (the planner statistics; PostgreSQL 18 keeps most of them, a full ANALYZE is still correct).
+    Returns {"extensions_updated": [...], "analyzed": [...]}."""
+    db = sql.connect(conn)
+    try:
+        databases = [r["datname"] for r in sql.query(db, "SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1")]
+    finally:
+        db.close()
+    done = {"extensions_updated": [], "analyzed": []}
+    for dbname in databases:
+        sub = sql.connect(dict(conn, dbname=dbname))
+        try:
+            stale = sql.query(sub, "SELECT e.extname AS name, e.extversion AS version, a.default_version AS target"
+                                   " FROM pg_extension e JOIN pg_available_extensions a ON a.name = e.extname"
+                                   " WHERE a.default_version IS NOT NULL AND a.default_version <> e.extversion ORDER BY 1")
+            for ext in stale:
+                if not check_mode:
+                    sql.query(sub, "ALTER EXTENSION %s UPDATE" % _ident(ext["name"]))
+                done["extensions_updated"].append("%s.%s %s -> %s" % (dbname, ext["name"], ext["version"], ext["target"]))
+            if analyze:
+                if not check_mode:
+                    sql.query(sub, "ANALYZE")
+                done["analyzed"].append(dbname)
+        finally:
+            sub.close()
+    return done

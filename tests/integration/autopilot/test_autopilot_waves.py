@@ -88,7 +88,8 @@ def _run(tmp_path, ledgers, check=False, **more):
     argv = [aplab.ANSIBLE_PLAYBOOK, "-i", FLEET_INVENTORY, aplab.PLAYBOOK, "-e", json.dumps(values)]
     if check:
         argv.append("--check")
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+    # results as JSON (ansible.cfg's YAML wraps long lines), so the decision lines can be read back
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
                FOURNINES_SLO_LEDGER=ledgers["production"], FOURNINES_SLO_LEDGER_STAGING=ledgers["staging"])
     for key in ("LINODE_TOKEN", "LINODE_API_URL", "K8S_AUTH_KUBECONFIG"):
         env.pop(key, None)

@@ -158,3 +158,18 @@ def test_every_component_uses_the_shared_library(component):
     assert "lib/daemon.sh" in text
     for copied in ("DAEMON_SH=", "setsid ", "kill -0", "kill -TERM"):
         assert copied not in text, "%s repeats %r; use lab/lib/daemon.sh" % (entry, copied)
+
+
+def test_the_node_starts_and_stops_its_processes_through_the_library(tmp_path):
+    """lab/node/lib.sh's start_proc/proc_pid/stop_proc on a throw-away process ("host" placement, state in
+    tmp_path): the real node is never touched."""
+    node_lib = os.path.join(REPO, "lab", "node", "lib.sh")
+    marker = "lab-node-lib-test-%d" % os.getpid()
+    script = ('set -euo pipefail; . "$1"; start_proc "$2" host python3 -c "import time; time.sleep(60)" "$2"; '
+              'pid=$(proc_pid "$2"); echo "$pid"; [ -f "$S/$2.pid" ]; grep -q "start: python3" "$LOGS/$2.log"; '
+              'stop_proc "$2"; [ -z "$(proc_pid "$2")" ]; [ ! -e "$S/$2.pid" ]; echo stopped')
+    out = subprocess.run(["bash", "-c", script, "sh", node_lib, marker], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, LAB_STATE=str(tmp_path), LAB_DIR=os.path.join(REPO, "lab"), REPO=REPO))
+    assert out.returncode == 0, out.stderr
+    pid, word = out.stdout.split()
+    assert word == "stopped" and gone(int(pid))

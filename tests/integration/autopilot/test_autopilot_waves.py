@@ -1,13 +1,13 @@
 """Two simulated clusters go in waves, and a regression on the canary cluster stops the second wave.
 
 inventories/lab_fleet: `staging` (LKE cluster 314160 of the simulator, lab/linode_sim/fleet.py) is the canary
-wave, `production` (the lab cluster) the second. A node patch level is released for their minor:
+wave, `production` (the lab cluster) the second. Both run the same minor; the next one may go by itself:
 
-1. one real run: staging takes the patch (its Nodes recycled to the new kubelet), production waits for the
-   canary wave (it has not taken the version yet) and is not touched;
-2. after staging's soak, --check runs (which change nothing) decide production's patch from staging's health:
+1. one real run: staging takes the minor (control plane, then its 2 Nodes recycled to the new kubelet),
+   production waits for the canary wave (it has not taken the version yet) and is not touched;
+2. after staging's soak, --check runs (which change nothing) decide production's minor from staging's health:
    with downtime charged to staging's own ledger since its change, production waits ("staging regressed: its
-   error budget fell by ..."); with staging's ledger clean, production's patch is due ("apply").
+   error budget fell by ..."); with staging's ledger clean, production's minor is due ("apply").
 
 One cluster runbook run in all (staging's 2 nodes); the rest are --check runs.
 """
@@ -73,7 +73,7 @@ def _edge_status(edge):
 
 def _policy():
     return aplab.policy(
-        components={"lke_node_patch": {"patch": "auto"}},
+        components={"lke_kubernetes": {"minor": "auto", "major": "never"}},
         waves=[{"name": "canary", "clusters": ["staging"], "soak_hours": SOAK_HOURS},
                {"name": "rest", "clusters": ["production"]}],
         regression={"max_probe_failure_percent": 1.0, "max_budget_drop_percent": 10})
@@ -83,7 +83,9 @@ def _run(tmp_path, ledgers, check=False, **more):
     """autopilot.yml over inventories/lab_fleet; each cluster's own downtime ledger through the environment
     (production: FOURNINES_SLO_LEDGER, the lab inventory's; staging: FOURNINES_SLO_LEDGER_STAGING)."""
     values = {"autopilot_reports_dir": str(tmp_path), "autopilot_policy": _policy(),
-              "autopilot_runbook_vars": uclab.extra_vars(tmp_path)}
+              # the runbooks charge a ledger of their own here: this test sets each cluster's budget itself
+              "autopilot_runbook_vars": uclab.extra_vars(tmp_path, cluster_preflight_slo={
+                  "ledger": str(tmp_path / "downtime-runbooks.jsonl"), "objective": 99.99, "window": "30d"})}
     values.update(more)
     argv = [aplab.ANSIBLE_PLAYBOOK, "-i", FLEET_INVENTORY, aplab.PLAYBOOK, "-e", json.dumps(values)]
     if check:
@@ -121,24 +123,22 @@ def test_staging_goes_first_and_a_regression_there_stops_production(fleet, tmp_p
     lab_id = uclab.labenv.component_env("linode_sim")["LKE_CLUSTER_ID"]
     minor = state["clusters"][str(module.STAGING_ID)]["k8s_version"]
     assert state["clusters"][lab_id]["k8s_version"] == minor, "both clusters start on the same minor"
-    old = state["clusters"][lab_id]["patch"]
-    newer = "%s.%d" % (minor, int(old.split(".")[2]) + 1)
-    admin.call("POST", "/patches", {"version": minor, "patch": newer})
+    target = next(v for v in state["versions"] if tuple(map(int, v.split("."))) > tuple(map(int, minor.split("."))))
     production_before = _kubelets(core, lab_id)
     ledgers = {"staging": str(tmp_path / "downtime-staging.jsonl"), "production": str(tmp_path / "downtime.jsonl")}
     admin.call("DELETE", "/requests")
 
-    # 1. the canary wave takes the patch; production waits for it
-    out = _run(tmp_path, ledgers, autopilot_control_plane_version=newer)
-    assert _decision(out, "staging", "lke_node_patch").startswith("apply"), out[-3000:]
-    held = _decision(out, "production", "lke_node_patch")
-    assert held.startswith("wait: wave: wave rest waits for wave canary: staging has not taken lke_node_patch %s" % newer), held
-    assert _kubelets(core, module.STAGING_ID) == ["v" + newer] * 2
+    # 1. the canary wave takes the minor; production waits for it
+    out = _run(tmp_path, ledgers)
+    assert _decision(out, "staging", "lke_kubernetes").startswith("apply"), out[-3000:]
+    held = _decision(out, "production", "lke_kubernetes")
+    assert held.startswith("wait: wave: wave rest waits for wave canary: staging has not taken lke_kubernetes %s" % target), held
+    assert _kubelets(core, module.STAGING_ID) == ["v" + state["patches"][target]] * 2
     assert _kubelets(core, lab_id) == production_before
     assert not [r for r in uclab.mutations(admin) if re.search(r"/clusters/%s(/|$)" % lab_id, r["path"])], \
         "production was touched"
     applied = [e for e in aplab.ledger(tmp_path) if e["event"] == "applied"]
-    assert [(e["cluster"], e["candidate"]) for e in applied] == [("staging", newer)]
+    assert [(e["cluster"], e["candidate"]) for e in applied] == [("staging", target)]
 
     # 2. after the soak: downtime on staging since its change stops production ...
     since = datetime.datetime.strptime(applied[0]["ts"], "%Y-%m-%dT%H:%M:%SZ")
@@ -147,14 +147,14 @@ def test_staging_goes_first_and_a_regression_there_stops_production(fleet, tmp_p
             (since + datetime.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             (since + datetime.timedelta(seconds=61)).strftime("%Y-%m-%dT%H:%M:%SZ")))
     admin.call("DELETE", "/requests")
-    out = _run(tmp_path, ledgers, check=True, autopilot_control_plane_version=newer)
-    stopped = _decision(out, "production", "lke_node_patch")
+    out = _run(tmp_path, ledgers, check=True)
+    stopped = _decision(out, "production", "lke_kubernetes")
     assert stopped.startswith("wait: wave: wave rest waits for wave canary: staging regressed: its error budget fell by"), stopped
-    assert "the later waves do not get %s until a person looks" % newer in stopped
+    assert "the later waves do not get %s until a person looks" % target in stopped
 
     # ... and without it, production's patch is due
     os.remove(ledgers["staging"])
-    out = _run(tmp_path, ledgers, check=True, autopilot_control_plane_version=newer)
-    assert _decision(out, "production", "lke_node_patch").startswith("apply"), out[-3000:]
+    out = _run(tmp_path, ledgers, check=True)
+    assert _decision(out, "production", "lke_kubernetes").startswith("apply"), out[-3000:]
     assert uclab.mutations(admin) == [], "the --check runs changed something"
     assert _kubelets(core, lab_id) == production_before

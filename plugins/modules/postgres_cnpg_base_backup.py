@@ -21,6 +21,7 @@ description:
     again and only waits. The claim is kept; delete it when a newer backup exists.
 extends_documentation_fragment:
   - fournines.runbooks.attributes
+  - fournines.runbooks.postgres.cnpg_cluster
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
@@ -29,14 +30,6 @@ attributes:
     support: none
     details: A backup has no diff.
 options:
-  namespace:
-    description: Namespace of the Cluster.
-    type: str
-    required: true
-  name:
-    description: Name of the Cluster.
-    type: str
-    required: true
   run_id:
     description: Id of the run the backup belongs to (lower case letters, digits and C(-)).
     type: str
@@ -49,8 +42,6 @@ options:
     description: Seconds to wait for the backup.
     type: int
     default: 1800
-requirements:
-  - kubernetes
 """
 
 EXAMPLES = r"""
@@ -97,9 +88,7 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudn
 
 def main():
     module = AnsibleModule(
-        argument_spec=client.k8s_argument_spec(
-            namespace=dict(type="str", required=True),
-            name=dict(type="str", required=True),
+        argument_spec=cnpg_cluster.cluster_argument_spec(
             run_id=dict(type="str", required=True),
             size=dict(type="str", default="2Gi"),
             timeout=dict(type="int", default=1800)),

@@ -28,16 +28,12 @@ attributes:
     details: No diff.
 extends_documentation_fragment:
   - fournines.runbooks.attributes
+  - fournines.runbooks.background
 options:
   dir:
     description: Directory of the prober's files, for example C(reports/<run-id>/probe).
     type: path
     required: true
-  state:
-    description: V(started) or V(stopped).
-    type: str
-    choices: [started, stopped]
-    default: started
   targets:
     description: What to request. Needed with V(started).
     type: list
@@ -122,6 +118,7 @@ targets:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.common import background
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import prober
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 
@@ -129,8 +126,8 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors i
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            background.STATE_SPEC,
             dir=dict(type="path", required=True),
-            state=dict(type="str", default="started", choices=["started", "stopped"]),
             targets=dict(type="list", elements="dict", options=dict(
                 url=dict(type="str", required=True), host=dict(type="str"), name=dict(type="str"),
                 expect=dict(type="list", elements="int", default=[200]))),

@@ -25,6 +25,7 @@ description:
     the drill's timeline.
 extends_documentation_fragment:
   - fournines.runbooks.attributes
+  - fournines.runbooks.background
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
@@ -37,11 +38,6 @@ options:
     description: Directory of the watcher's files, for example C(reports/<run-id>/watch).
     type: path
     required: true
-  state:
-    description: V(started) or V(stopped).
-    type: str
-    choices: [started, stopped]
-    default: started
   node:
     description: Name of the Node the drill fails. Needed with V(started).
     type: str
@@ -109,6 +105,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.common import background
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import scenario
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import watch
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
@@ -118,12 +115,12 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors i
 def main():
     spec = client.k8s_argument_spec(
         dir=dict(type="path", required=True),
-        state=dict(type="str", default="started", choices=["started", "stopped"]),
         node=dict(type="str"),
         workload=dict(type="str"),
         namespaces=dict(type="list", elements="str", default=[]),
         interval=dict(type="float", default=1.0),
         max_seconds=dict(type="int", default=7200))
+    spec.update(background.STATE_SPEC)
     module = AnsibleModule(argument_spec=spec, required_if=[("state", "started", ["node"])], supports_check_mode=True)
     p = module.params
     if p["state"] == "started":

@@ -25,6 +25,7 @@ description:
   - The password never reaches the handle file or the result.
 extends_documentation_fragment:
   - fournines.runbooks.attributes
+  - fournines.runbooks.background
   - fournines.runbooks.postgres.cnpg_cluster
   - kubernetes.core.k8s_auth_options
 attributes:
@@ -46,11 +47,6 @@ options:
     description: Where the writer keeps its handle and records (one directory per run).
     type: path
     required: true
-  state:
-    description: V(started) or V(stopped).
-    type: str
-    choices: [started, stopped]
-    default: started
   run_id:
     description: Id of the run; stored with every row, and the ledger's key.
     type: str
@@ -150,6 +146,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.common import background
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error, require_lib
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import sql, write_prober
@@ -164,7 +161,6 @@ def main():
             database=dict(type="str", default="app"),
             table=dict(type="str", default="public.fournines_write_probe"),
             directory=dict(type="path", required=True),
-            state=dict(type="str", choices=["started", "stopped"], default="started"),
             run_id=dict(type="str", required=True),
             interval=dict(type="float", default=0.1),
             max_seconds=dict(type="int", default=3600),
@@ -172,7 +168,7 @@ def main():
             ledger_tags=dict(type="list", elements="str", default=["postgres", "upgrade"]),
             chart=dict(type="path"),
             steps=dict(type="list", elements="dict", default=[]),
-            started=dict(type="str")),
+            started=dict(type="str"), **background.STATE_SPEC),
         supports_check_mode=True,
     )
     p = module.params

@@ -29,6 +29,9 @@ import time
 
 STOPPED = "stopped"
 
+#: The ``state`` option of a module that starts and stops a helper (doc fragment ``fournines.runbooks.background``).
+STATE_SPEC = dict(state=dict(type="str", default="started", choices=["started", "stopped"]))
+
 
 def read_handle(directory, handle_name):
     """The helper's handle in ``directory``, or None when none was started there."""

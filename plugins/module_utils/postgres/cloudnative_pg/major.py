@@ -259,7 +259,7 @@ def upgrade_in_place(clusters, name, image, timeout, check_mode=False, max_lag_b
                 raise cnpg_cluster.CnpgError(
                     "the operator's major upgrade of %s/%s to %s failed: %s. Production's data directory may already "
                     "belong to PostgreSQL %d; do not put the old image back: promote the pre-upgrade clone instead "
-                    "(see the role README)" % (ns, name, image, failure, target_major),
+                    "(fournines.runbooks.postgres_cnpg_rollback_clone state=promoted)" % (ns, name, image, failure, target_major),
                     details={"job": job["metadata"]["name"]})
         if "primary_ready" not in marks and _primary_ready(cur, pods, target_major):
             marks["primary_ready"] = now

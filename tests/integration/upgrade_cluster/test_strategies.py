@@ -41,6 +41,10 @@ def test_surge_moves_the_single_replica_app_once(seeded_lab, tmp_path):
     with open(os.path.join(run_dir, "report.json")) as handle:
         report = json.load(handle)
     assert report["report"]["probe"]["targets"]["api"]["failed_requests"] == 0
+    # per pod: the one move of web, stamped from its eviction to its replacement Ready, is its downtime
+    [web] = [m for m in report["report"]["moves"] if m["pod"].startswith("app/web-")]
+    assert web["replicas"] == 1 and web["ready_at"] >= web["evicted_at"], web
+    assert report["report"]["summary"]["single_replica_downtime_seconds"]["app/web"] == web["downtime_seconds"]
 
 
 def test_undrainable_node_is_quarantined_and_the_rest_rolls(seeded_lab, tmp_path):

@@ -1,0 +1,76 @@
+"""Helpers for the autopilot's integration tests: run playbooks/autopilot.yml with a policy and its own
+reports folder, read its decisions, ledger and requests. Builds on tests/integration/upgrade_cluster/uclab.py."""
+
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "upgrade_cluster"))
+import uclab  # noqa: E402
+
+REPO = uclab.REPO
+PLAYBOOK = os.path.join(REPO, "playbooks", "autopilot.yml")
+ANSIBLE_PLAYBOOK = uclab.ANSIBLE_PLAYBOOK
+# Every day, all day long (00:00-23:59) / a window that is never now (one minute, 12 hours away is enough
+# for a test that runs for minutes: it is opened relative to the clock by the test itself).
+ALWAYS = [{"start": "00:00", "end": "23:59"}]
+
+
+def policy(**over):
+    doc = {"timezone": "UTC", "windows": ALWAYS, "min_release_age_days": 0, "min_error_budget_percent": 25,
+           "min_hours_between_changes": 0,
+           "components": {"lke_kubernetes": {"minor": "approve", "major": "never"}, "lke_node_patch": {"patch": "auto"}}}
+    doc.update(over)
+    return doc
+
+
+def variables(reports_dir, pol, **more):
+    values = {"autopilot_reports_dir": str(reports_dir), "autopilot_policy": pol,
+              "lke_slo_ledger": os.path.join(str(reports_dir), "downtime.jsonl"),
+              "autopilot_runbook_vars": uclab.extra_vars(reports_dir)}
+    values.update(more)
+    return values
+
+
+def run(variables_, check=False, background=False, timeout=1800):
+    argv = [ANSIBLE_PLAYBOOK, PLAYBOOK, "-e", json.dumps(variables_)]
+    if check:
+        argv.append("--check")
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    for key in ("LINODE_TOKEN", "LINODE_API_URL", "K8S_AUTH_KUBECONFIG"):
+        env.pop(key, None)
+    if background:
+        return subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+    return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def ledger(reports_dir):
+    path = os.path.join(str(reports_dir), "autopilot", "ledger.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def decisions(reports_dir, run_id=None):
+    """{component: decision} of the newest (or the given) run's decision lines."""
+    lines = [e for e in ledger(reports_dir) if e["event"] == "decision"]
+    if not lines:
+        return {}
+    run_id = run_id or lines[-1]["run_id"]
+    return {e["component"]: e for e in lines if e["run_id"] == run_id}
+
+
+def report(reports_dir):
+    runs = sorted(d for d in os.listdir(str(reports_dir)) if d.startswith("autopilot-"))
+    assert runs, "no autopilot report under %s" % reports_dir
+    with open(os.path.join(str(reports_dir), runs[-1], "report.json")) as handle:
+        return json.load(handle)
+
+
+def request(reports_dir, rid):
+    with open(os.path.join(str(reports_dir), "autopilot", "requests", rid + ".json")) as handle:
+        return json.load(handle)

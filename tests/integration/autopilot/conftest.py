@@ -1,0 +1,27 @@
+"""Fixtures for the autopilot's single-cluster tests: the upgrade-cluster tests' lock (the autopilot runs
+that runbook and resets the simulator), the seeded lab before each test that changes it, seeded again at the end."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import aplab  # noqa: E402
+
+uclab = aplab.uclab
+
+
+@pytest.fixture(scope="module")
+def ap_lab(lab_up, k8s_client):
+    from kubernetes import client
+    lab_up("k8s", "linode_sim", "edge")
+    release = uclab.labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
+    try:
+        admin = uclab.simlab.SimAdmin(uclab.labenv.component_env("linode_sim")["LINODE_SIM_ADMIN_URL"])
+        lab = (admin, client.CoreV1Api(k8s_client), client.AppsV1Api(k8s_client))
+        uclab.seeded(*lab)
+        yield lab
+        uclab.seeded(*lab)
+    finally:
+        release()

@@ -186,16 +186,17 @@ def cluster_info(conn, long_xact_seconds=60):
 def table_fingerprints(conn, schemas=None, tables=None):
     """Row count and an order-independent checksum of every user table of one database (only
     those of ``schemas``, and only ``tables`` (``schema.table``) when given)."""
+    only = set(tables or [])
     db = connect(conn)
     try:
-        tables = query(db, "SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        found = query(db, "SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                            " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
                            " AND n.nspname NOT LIKE 'pg_toast%%' ORDER BY 1, 2")
         result = {}
-        for table in tables:
+        for table in found:
             if schemas and table["schema"] not in schemas:
                 continue
-            if tables and "%s.%s" % (table["schema"], table["name"]) not in tables:
+            if only and "%s.%s" % (table["schema"], table["name"]) not in only:
                 continue
             ident = '"%s"."%s"' % (table["schema"].replace('"', '""'), table["name"].replace('"', '""'))
             row = query(db, "SELECT count(*) AS rows, coalesce(md5(string_agg(h, '' ORDER BY h)), '') AS checksum"

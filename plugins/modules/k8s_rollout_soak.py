@@ -159,7 +159,8 @@ def main():
     rec = StepRecorder(p["journal_dir"], "soak %s" % p["label"])
     done = rec.journal.find_step(rec.name) if rec.journal is not None else None
     if done is not None and done["status"] == "done":  # a re-run after an interruption: this soak passed already
-        module.exit_json(changed=False, resumed=True, **done["details"])
+        module.exit_json(changed=False, resumed=True, status=done["details"].get("result", "passed"),
+                         **dict((k, v) for k, v in done["details"].items() if k not in ("result", "planned_seconds")))
     try:
         rec.start(planned_seconds=p["seconds"])
         out = soak.soak(kube_from_params(p), p["seconds"], probe_dir=p["probe_dir"], namespaces=p["namespaces"],
@@ -168,8 +169,10 @@ def main():
     except RunbookError as err:
         rec.failed(str(err))
         fail_from_error(module, err)
-    details = dict((k, out[k]) for k in ("status", "reasons", "seconds", "ended_early", "requests", "failed_requests",
+    # the journal step's own status is done/failed: the soak's verdict goes in as "result"
+    details = dict((k, out[k]) for k in ("reasons", "seconds", "ended_early", "requests", "failed_requests",
                                          "error_rate", "restarts", "not_ready"))
+    details["result"] = out["status"]
     if out["status"] == "regressed":
         msg = "soak after %s found a regression: %s" % (p["label"], "; ".join(out["reasons"]))
         rec.done("failed", error=msg, **details)

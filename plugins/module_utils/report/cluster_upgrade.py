@@ -94,7 +94,7 @@ def soak_rows(state):
     for step in state.get("steps") or []:
         if step["name"].startswith("soak ") and step["status"] != "running":
             d = step.get("details") or {}
-            rows.append({"soak": step["name"][len("soak "):], "status": d.get("status", step["status"]),
+            rows.append({"soak": step["name"][len("soak "):], "status": d.get("result", step["status"]),
                          "seconds": d.get("seconds"), "ended_early": d.get("ended_early", False),
                          "requests": d.get("requests", 0), "failed_requests": d.get("failed_requests", 0),
                          "restarts": sum((d.get("restarts") or {}).values()), "not_ready": len(d.get("not_ready") or []),

@@ -62,10 +62,10 @@ def test_each_soak_is_a_row_with_its_findings():
     from ansible_collections.fournines.runbooks.plugins.module_utils.report import cluster_upgrade
     state = {"steps": [
         {"name": "soak pool 1 -> 2 batch 1/2", "status": "done", "details": {
-            "status": "passed", "seconds": 5.0, "ended_early": True, "requests": 10, "failed_requests": 0,
+            "result": "passed", "seconds": 5.0, "ended_early": True, "requests": 10, "failed_requests": 0,
             "restarts": {}, "not_ready": [], "reasons": []}},
         {"name": "soak pool 1 -> 2 batch 2/2", "status": "failed", "details": {
-            "status": "regressed", "seconds": 1.0, "requests": 4, "failed_requests": 3,
+            "result": "regressed", "seconds": 1.0, "requests": 4, "failed_requests": 3,
             "restarts": {"app/web-1": 1}, "not_ready": ["app/web-2"], "reasons": ["edge error rate 75.0%"]}},
         {"name": "soak pool 1 -> 2 final", "status": "running", "details": {}},
     ]}

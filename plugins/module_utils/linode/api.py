@@ -61,12 +61,6 @@ class LinodeError(RunbookError):
     """
 
 
-def linode_argument_spec(**extra):
-    spec = dict(LINODE_ARG_SPEC)
-    spec.update(extra)
-    return spec
-
-
 def _is_transient(err):
     if isinstance(err, ApiError):
         status = getattr(err, "status", 0) or 0

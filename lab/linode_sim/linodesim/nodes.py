@@ -119,8 +119,12 @@ class KwokBackend:
 
     def create(self, spec):
         core, kn = self._client()
+        # the pool's taints are registered with the Node (kubelet --register-with-taints on LKE), so nothing
+        # lands there in between; the patch below applies them to a Node that existed already
         kn.create_node(core, spec["name"], spec["labels"], spec["provider_id"],
-                       spec["kubelet_version"], **spec["capacity"])
+                       spec["kubelet_version"], taints=[{k: v for k, v in t.items() if v is not None}
+                                                        for t in spec.get("taints") or []] or None,
+                       **spec["capacity"])
         if spec.get("taints"):
             self.update_meta({"name": spec["name"], "labels": {}, "remove_labels": [],
                               "taints": spec["taints"], "remove_taints": []})

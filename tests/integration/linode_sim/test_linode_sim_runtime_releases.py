@@ -40,11 +40,11 @@ def test_a_second_cluster_joins_the_lab_api_server_and_leaves(lab_cluster, linod
     assert added["added"] is True
     try:
         prefix = "lke%d-" % SECOND["cluster_id"]
-        joined = wait_for("the second cluster's Node to be Ready", lambda: [
-            n for name, n in lke_nodes(core).items() if name.startswith(prefix) and node_ready(n) == "True"], timeout=60)
+        joined = wait_for("the second cluster's Node to be Ready with its pool's taint", lambda: [
+            n for name, n in lke_nodes(core).items() if name.startswith(prefix) and node_ready(n) == "True"
+            and [t.key for t in n.spec.taints or []] == ["lab.fournines.io/cluster"]], timeout=60)
         (node,) = joined
         assert node.metadata.labels["lab.fournines.io/cluster"] == "release-test"
-        assert [t.key for t in node.spec.taints or []] == ["lab.fournines.io/cluster"]
         assert not [n for n in lke_nodes(core) if n.startswith(prefix) and n != node.metadata.name]
     finally:
         sim_admin.call("DELETE", "/clusters/%d" % SECOND["cluster_id"])

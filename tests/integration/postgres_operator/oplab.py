@@ -108,6 +108,12 @@ class OpLab(object):
         return subprocess.Popen(cmd + list(extra), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
 
+    def recycle_volumes(self):
+        """Make the local volumes that deleted canaries left Released Available again (lab/node/seed.py)."""
+        subprocess.run([os.path.join(REPO, ".venv", "bin", "python"), os.path.join(REPO, "lab", "node", "seed.py"),
+                        "volumes", os.path.join(REPO, ".lab", "kubeconfig"), self.node["NODE_NAME"], "12",
+                        "/var/lib/fournines-node/volumes"], check=True, timeout=120)
+
     def reports(self):
         """{run id: report.json} of the runs in this lab's reports folder."""
         found = {}

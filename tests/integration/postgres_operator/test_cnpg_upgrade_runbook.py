@@ -4,10 +4,13 @@ with pg_basebackup from production) and the playbook's minor flow (refusals, --c
 update: replicas first, then a switchover) with a writer committing rows throughout: no committed
 row lost, the write downtime printed. One production Cluster for the whole module."""
 
+import datetime
+import json
 import os
 import signal
 
 import node_helpers
+import oplab
 from oplab import Writer
 
 
@@ -90,13 +93,99 @@ def test_playbook_refuses_before_any_change_and_check_mode_only_plans(op_lab):
     assert op_lab.get("pg")["spec"]["imageName"] == image and op_lab.get("pg-canary") is None
 
 
+def test_playbook_gates_and_an_unhealthy_cluster_refuse_before_any_change(op_lab):
+    """Cheap refusals (no canary is ever made): outside the maintenance window, an error budget
+    already spent, a Cluster the operator cannot heal. Each names the Cluster and what to do."""
+    image = op_lab.node["NODE_IMAGE_PG_OLD"]
+    tomorrow = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).strftime("%a").lower()
+    seen = op_lab.reports()
+    closed = op_lab.playbook("-e", "postgres_upgrade=minor",
+                             "-e", json.dumps({"postgres_maintenance_window": {"days": [tomorrow]}}))
+    assert closed.returncode != 0 and "Cluster %s/pg is not updated now" % op_lab.ns in closed.stdout, closed.stdout[-3000:]
+    report = _last_report(op_lab, seen)
+    assert report["status"] == "failed" and "outside the maintenance window" in report["error"]
+    assert "Nothing was changed" in report["error"] and report["steps"][-1]["status"] == "failed"
+
+    ledger = os.path.join(op_lab.workdir, "spent.jsonl")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    with open(ledger, "w") as out:  # an hour down yesterday: 99.99 % over 30 days allows 259 s
+        out.write(json.dumps({"start": (now - datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                              "end": (now - datetime.timedelta(days=1) + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}) + "\n")
+    seen = op_lab.reports()
+    spent = op_lab.playbook("-e", "postgres_upgrade=minor", "-e", "postgres_slo_ledger=" + ledger)
+    assert spent.returncode != 0 and "error budget does not allow" in spent.stdout, spent.stdout[-3000:]
+    assert "error budget does not allow" in _last_report(op_lab, seen)["error"]
+
+    # A Cluster whose pod can never be scheduled: the operator reports it unhealthy.
+    sick = op_lab.cluster_body("sick", image, instances=1)
+    sick["spec"]["resources"] = {"requests": {"cpu": "64", "memory": "128Mi"}}
+    op_lab.custom.create_namespaced_custom_object(oplab.GROUP, oplab.VERSION, op_lab.ns, oplab.PLURAL, sick)
+    try:
+        seen = op_lab.reports()
+        unhealthy = op_lab.playbook("-e", "postgres_upgrade=minor", "-e", "postgres_cnpg_upgrade_cluster=sick")
+        assert unhealthy.returncode != 0, unhealthy.stdout[-3000:]
+        error = _last_report(op_lab, seen)["error"]
+        assert "Cluster %s/sick cannot be upgraded now" % op_lab.ns in error and "instances ready" in error, error
+        assert op_lab.get("sick")["spec"]["imageName"] == image
+    finally:
+        op_lab.custom.delete_namespaced_custom_object(oplab.GROUP, oplab.VERSION, op_lab.ns, oplab.PLURAL, "sick")
+    assert op_lab.get("pg")["spec"]["imageName"] == image and op_lab.get("pg-canary") is None
+
+
+def test_playbook_canary_failures_leave_production_untouched(op_lab):
+    """The operator's webhook refusing the canary, a canary that does not become ready in time, a
+    smoke query failing on the canary: production is not changed, the canary is removed, and
+    report.md and report.json say why."""
+    try:
+        _canary_failures(op_lab, op_lab.node["NODE_IMAGE_PG_OLD"])
+    finally:
+        op_lab.recycle_volumes()
+
+
+def _canary_failures(op_lab, image):
+    seen = op_lab.reports()
+    long_name = "pg-canary-" + "x" * 50  # CloudNativePG's webhook refuses Cluster names over 50 characters
+    refused = op_lab.playbook("-e", "postgres_upgrade=minor", "-e", "postgres_cnpg_upgrade_canary_name=" + long_name)
+    assert refused.returncode != 0, refused.stdout[-3000:]
+    report = _last_report(op_lab, seen)
+    assert "refused the creation of canary" in report["error"] and "nothing was changed" in report["error"], report
+    assert op_lab.get(long_name) is None
+
+    seen = op_lab.reports()
+    slow = op_lab.playbook("-e", "postgres_upgrade=minor", "-e", "postgres_cnpg_upgrade_canary_timeout=3")
+    assert slow.returncode != 0, slow.stdout[-3000:]
+    report = _last_report(op_lab, seen)
+    assert "did not become healthy" in report["error"] and "pg-canary" in report["error"], report
+    assert op_lab.get("pg-canary") is None
+
+    seen = op_lab.reports()
+    smoke = op_lab.playbook("-e", "postgres_upgrade=minor",
+                            "-e", json.dumps({"postgres_cnpg_upgrade_smoke_queries": ["SELECT 1", "SELECT * FROM no_such_table"]}))
+    assert smoke.returncode != 0, smoke.stdout[-3000:]
+    run = [r for r in op_lab.reports() if r not in seen]
+    report = op_lab.reports()[run[0]]
+    assert "failed its checks" in report["error"] and "no_such_table" in report["error"], report
+    assert "production %s/pg was not changed" % op_lab.ns in report["error"]
+    with open(os.path.join(op_lab.workdir, run[0], "report.md")) as md:
+        assert "no_such_table" in md.read()
+    assert op_lab.get("pg-canary") is None
+    obj = op_lab.get("pg")
+    assert obj["spec"]["imageName"] == image and obj["status"]["phase"] == oplab.HEALTHY
+
+
 def test_playbook_minor_flow_with_a_writer_loses_no_committed_row(op_lab):
     first_primary = op_lab.status("pg")["currentPrimary"]
     seen = op_lab.reports()
     writer = Writer(op_lab, "pg").start()
     try:
         # Killed once the image is changed (the operator is rolling), then run again: it carries on.
-        killed = op_lab.start_playbook("-e", "postgres_upgrade=minor", "-e", "postgres_run_id=killed")
+        ledger = os.path.join(op_lab.workdir, "downtime.jsonl")
+        with op_lab.connect("pg") as conn:
+            conn.execute("create table if not exists facts (id int primary key, v text)")
+            conn.execute("insert into facts select g, md5(g::text) from generate_series(1, 500) g on conflict do nothing")
+        killed = op_lab.start_playbook("-e", "postgres_upgrade=minor", "-e", "postgres_run_id=killed",
+                                       "-e", "postgres_slo_ledger=" + ledger,
+                                       "-e", json.dumps({"postgres_cnpg_upgrade_compare_tables": ["public.facts"]}))
         try:
             node_helpers.wait_for("the runbook to change production's image", lambda: op_lab.get("pg")["spec"][
                 "imageName"] == op_lab.node["NODE_IMAGE_PG_MINOR"] or killed.poll() is not None, timeout=1200, every=0.5)
@@ -105,13 +194,23 @@ def test_playbook_minor_flow_with_a_writer_loses_no_committed_row(op_lab):
             killed.wait()
         assert op_lab.get("pg")["spec"]["imageName"] == op_lab.node["NODE_IMAGE_PG_MINOR"]
         seen = op_lab.reports()
-        run = op_lab.playbook("-e", "postgres_upgrade=minor")
+        run = op_lab.playbook("-e", "postgres_upgrade=minor", "-e", "postgres_slo_ledger=" + ledger)
     finally:
         writer.stop()
     assert run.returncode == 0, run.stdout[-4000:]
     report = _last_report(op_lab, seen)
     assert report["status"] == "done" and report["steps"][0]["step"] == "preflight", report
     assert report["image_target"] == op_lab.node["NODE_IMAGE_PG_MINOR"]
+    # The runbook's own write prober ran from the killed run through the re-run: nothing lost, measured, charged.
+    writes = report["writes"]
+    assert writes["lost"] == 0 and writes["committed"] > 20 and writes["downtime_seconds"] > 0, writes
+    assert os.path.exists(os.path.join(op_lab.workdir, report["run_id"], "timeline.png"))
+    with open(ledger) as fh:
+        charged = [json.loads(line) for line in fh if line.strip()]
+    assert charged and all(c["run_id"].startswith("killed/write-") for c in charged), charged
+    print("cnpg minor flow (runbook's write prober): %d rows committed, %d failed writes, write downtime %.1f s, "
+          "longest outage %.1f s" % (writes["committed"], writes["failed_attempts"], writes["downtime_seconds"],
+                                     writes["longest_outage_seconds"]))
     obj = op_lab.get("pg")
     assert obj["spec"]["imageName"] == op_lab.node["NODE_IMAGE_PG_MINOR"] and op_lab.get("pg-canary") is None
     # The primary was switched over to an updated replica, not restarted in place.

@@ -31,6 +31,7 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client impo
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import compat
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import sql
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import cluster as cnpg_cluster
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import replication
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import update
 
 JOB_ROLE = "major-upgrade"
@@ -342,7 +343,7 @@ def ensure_rollback_clone(clusters, source, name, timeout, check_mode=False):
     return result
 
 
-def promote_rollback_clone(clusters, source, name, timeout, check_mode=False):
+def promote_rollback_clone(clusters, source, name, timeout, check_mode=False, interval=1.0):
     """Promote the pre-upgrade clone (it stops following ``source`` for good) and wait until it is a
     healthy primary; the application is then pointed at ``<name>-rw``."""
     ns = clusters.namespace
@@ -356,7 +357,17 @@ def promote_rollback_clone(clusters, source, name, timeout, check_mode=False):
     if replica.get("enabled"):
         clusters.kube.request("PATCH", cnpg_cluster.cluster_path(ns, name), body=promote_patch(),
                               content_type="application/merge-patch+json", retry_status=True)
-    result["cluster"] = clusters.wait_healthy(name, obj["spec"]["imageName"], timeout)
+    deadline = Deadline(timeout)
+
+    def promoted():  # the instance manager's own view: out of recovery (the Cluster was healthy before, too)
+        primary = ((clusters.get(name) or {}).get("status") or {}).get("currentPrimary")
+        return primary and (replication.read_status(clusters.kube, ns, primary) or {}).get("isPrimary")
+    try:
+        wait_until(promoted, deadline, interval=interval, what="promotion of %s/%s" % (ns, name))
+    except DeadlineExceeded:
+        raise cnpg_cluster.CnpgError("the pre-upgrade clone %s/%s was not promoted within %d s (kubectl -n %s get cluster %s)"
+                                     % (ns, name, timeout, ns, name))
+    result["cluster"] = clusters.wait_healthy(name, obj["spec"]["imageName"], max(deadline.remaining(), 1))
     return result
 
 

@@ -197,6 +197,8 @@ class CloneKube(object):
     def get(self, path, query=None, ok_missing=False):
         if "/postgresclusters/" in path:
             return None
+        if path.endswith("/proxy/pg/status"):  # the instance manager: out of recovery once promoted
+            return {"isPrimary": not self.objs["pg-preupgrade"]["spec"]["replica"]["enabled"]}
         return copy.deepcopy(self.objs.get(path.rsplit("/", 1)[1]))
 
     def items(self, path, query=None):
@@ -223,9 +225,9 @@ def test_rollback_clone_is_created_once_then_promoted():
     assert res["changed"] and res["image"] == OLD and res["cluster"]["healthy"]
     again = major.ensure_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=5)
     assert not again["changed"] and [m for m, _ in kube.requests] == ["POST"]
-    promoted = major.promote_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=5)
+    promoted = major.promote_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=5, interval=0)
     assert promoted["changed"] and kube.requests[-1] == ("PATCH", {"spec": {"replica": {"enabled": False}}})
-    assert not major.promote_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=5)["changed"]
+    assert not major.promote_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=5, interval=0)["changed"]
 
 
 def test_rollback_clone_refuses_a_foreign_cluster_and_a_raised_production():

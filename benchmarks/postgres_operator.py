@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
-"""Write downtime of a CloudNativePG minor update, printed, not asserted.
+"""Write downtime of a CloudNativePG minor update or major upgrade, printed, not asserted.
 
-    .venv/bin/python benchmarks/postgres_operator.py [--size-mb 1024] [--skip-baseline]
+    .venv/bin/python benchmarks/postgres_operator.py [--size-mb 1024] [--skip-baseline] [--major]
+
+--major: the same for the major upgrade of a Cluster on the major pair (pg-premajor 15 ->
+pg-major 18, lab/node/images.env): the runbook (``-e postgres_upgrade=major -e
+postgres_major_confirm=true``: canary clone upgraded in place, gate, pre-upgrade clone, the
+operator's in-place pg_upgrade, post steps, base backup) beside the image raised by hand, and the
+canary's predicted downtime (its primary's unavailable time) against production's measured one.
 
 For each way of updating a 2-instance Cluster on the real node from the old to the new patch
 release, with a writer committing one row at a time through the ``-rw`` Service:
@@ -55,17 +61,41 @@ def fill(lab, size_mb):
         return conn.execute("select pg_database_size(current_database())").fetchone()[0]
 
 
+def _major_images(node_env):
+    """(old, new) of the major pair: the node's env, else lab/node/images list (a node started
+    before pg-premajor existed)."""
+    if node_env.get("NODE_IMAGE_PG_PREMAJOR"):
+        return node_env["NODE_IMAGE_PG_PREMAJOR"], node_env["NODE_IMAGE_PG_MAJOR"]
+    out = subprocess.run([os.path.join(REPO, "lab", "node", "images"), "list", "pg-premajor", "pg-major"], check=True,
+                         capture_output=True, text=True, timeout=60).stdout
+    refs = dict(line.split("=", 1) for line in out.split())
+    return refs["pg-premajor"], refs["pg-major"]
+
+
+def _data_major(lab):
+    return ((lab.status("pg").get("pgDataImageInfo")) or {}).get("majorVersion")
+
+
+def _seconds_after(detail, words):
+    """The number after ``words`` in a report step's detail ('primary back after 41.2 s')."""
+    if words not in (detail or ""):
+        return None
+    return float(detail.split(words, 1)[1].split()[0])
+
+
 def one(api, node_env, way, size_mb, workdir):
     ns = "pgbench-" + uuid.uuid4().hex[:6]
     lab = oplab.OpLab(api, node_env, ns, workdir)
     lab.create_namespace()
     try:
-        body = lab.cluster_body("pg", node_env["NODE_IMAGE_PG_OLD"])
+        major = way.endswith("-major")
+        old, new = _major_images(node_env) if major else (node_env["NODE_IMAGE_PG_OLD"], node_env["NODE_IMAGE_PG_MINOR"])
+        body = lab.cluster_body("pg", old)
         body["spec"]["storage"]["size"] = "2Gi"
         lab.custom.create_namespaced_custom_object(oplab.GROUP, oplab.VERSION, ns, oplab.PLURAL, body)
-        lab.wait_healthy("pg", node_env["NODE_IMAGE_PG_OLD"], timeout=900)
+        lab.wait_healthy("pg", old, timeout=900)
         size = fill(lab, size_mb)
-        lab.wait_healthy("pg", node_env["NODE_IMAGE_PG_OLD"], timeout=900)
+        lab.wait_healthy("pg", old, timeout=900)
         writer = oplab.Writer(lab, "pg").start()
         started = time.monotonic()
         try:
@@ -73,6 +103,18 @@ def one(api, node_env, way, size_mb, workdir):
                 proc = lab.playbook("-e", "postgres_upgrade=minor", timeout=3600)
                 if proc.returncode != 0:
                     raise SystemExit("runbook failed:\n" + proc.stdout[-3000:])
+            elif way == "runbook-major":
+                proc = lab.playbook("-e", "postgres_upgrade=major", "-e", "postgres_major_confirm=true",
+                                    "-e", "postgres_cnpg_upgrade_image=" + new,
+                                    "-e", "postgres_cnpg_upgrade_base_backup_size=3Gi", timeout=5400)
+                if proc.returncode != 0:
+                    raise SystemExit("runbook failed:\n" + proc.stdout[-3000:])
+            elif way == "baseline-major":
+                lab.custom.patch_namespaced_custom_object(oplab.GROUP, oplab.VERSION, ns, oplab.PLURAL, "pg",
+                                                          {"spec": {"imageName": new}})
+                node_helpers.wait_for("data directory on the new major", lambda: _data_major(lab) == 18,
+                                      timeout=3600, every=2)
+                lab.wait_healthy("pg", new, timeout=1800)
             else:
                 lab.custom.patch_namespaced_custom_object(oplab.GROUP, oplab.VERSION, ns, oplab.PLURAL, "pg",
                                                           {"spec": {"imageName": node_env["NODE_IMAGE_PG_MINOR"]}})
@@ -89,7 +131,13 @@ def one(api, node_env, way, size_mb, workdir):
             writer.stop()
         result = {"way": way, "db_bytes": size, "wall_s": round(wall, 1), "longest_write_gap_s": round(writer.longest_gap, 1),
                   "failed_attempts": writer.errors, "committed": len(writer.committed), "lost": len(writer.missing())}
-        if way == "runbook":  # the runbook's own write prober (reconnects after a 0.5 s TCP handshake timeout)
+        if way == "runbook-major":  # the canary's prediction against production's measured unavailability
+            for step in [s for r in lab.reports().values() for s in r.get("steps") or []]:
+                if step["step"] == "canary":
+                    result["canary_predicted_s"] = _seconds_after(step["detail"], "primary back after")
+                if step["step"] == "upgrade":
+                    result["primary_unavailable_s"] = _seconds_after(step["detail"], "primary back after")
+        if way.startswith("runbook"):  # the runbook's own write prober (reconnects after a 0.5 s TCP handshake timeout)
             writes = [r.get("writes") for r in lab.reports().values() if r.get("writes")][-1]
             result.update(prober_longest_outage_s=writes["longest_outage_seconds"],
                           prober_downtime_s=writes["downtime_seconds"], prober_lost=writes["lost"],
@@ -100,7 +148,7 @@ def one(api, node_env, way, size_mb, workdir):
         node_helpers.wait_for("namespace gone", lambda: not [n for n in lab.core.list_namespace().items
                                                              if n.metadata.name == ns], timeout=600, every=2)
         subprocess.run([sys.executable, os.path.join(REPO, "lab", "node", "seed.py"), "volumes",
-                        labenv.kubeconfig(), node_env["NODE_NAME"], "6", "/var/lib/fournines-node/volumes"],
+                        labenv.kubeconfig(), node_env["NODE_NAME"], "12", "/var/lib/fournines-node/volumes"],
                        check=True, timeout=120)
 
 
@@ -108,12 +156,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--major", action="store_true", help="the major upgrade (pg-premajor -> pg-major) instead")
     args = parser.parse_args()
     api = config.new_client_from_config(config_file=labenv.kubeconfig())
     node_env = labenv.component_env("node")
     results = []
     with tempfile.TemporaryDirectory() as workdir:
-        for way in ("runbook",) + (() if args.skip_baseline else ("baseline",)):
+        suffix = "-major" if args.major else ""
+        for way in ("runbook" + suffix,) + (() if args.skip_baseline else ("baseline" + suffix,)):
             results.append(one(api, node_env, way, args.size_mb, workdir))
             print(json.dumps(results[-1]), flush=True)
     print("| way | DB size | longest write gap | failed writes | committed | lost | wall |")
@@ -122,6 +172,10 @@ def main():
         print("| %s | %.0f MB | %.1f s | %d | %d | %d | %.0f s |" % (
             r["way"], r["db_bytes"] / 1e6, r["longest_write_gap_s"], r["failed_attempts"], r["committed"], r["lost"],
             r["wall_s"]))
+        if r.get("canary_predicted_s") is not None and r.get("primary_unavailable_s") is not None:
+            print("| %s: canary-predicted vs measured primary unavailability | | %.1f s vs %.1f s (%+.0f %%) | | | | |" % (
+                r["way"], r["canary_predicted_s"], r["primary_unavailable_s"],
+                100.0 * (r["primary_unavailable_s"] - r["canary_predicted_s"]) / max(r["canary_predicted_s"], 0.1)))
         if "prober_longest_outage_s" in r:
             print("| %s (its write prober) | | %.1f s (total %.1f s) | | %d | %d | |" % (
                 r["way"], r["prober_longest_outage_s"], r["prober_downtime_s"], r["prober_committed"], r["prober_lost"]))

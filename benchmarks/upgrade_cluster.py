@@ -7,14 +7,16 @@ running lab's Kubernetes; a private edge answers for a 3-replica app (PDB minAva
 single-replica app pinned to those nodes (a NoExecute taint keeps everything else off them, so
 the seeded lab is not touched). Then:
 
-1. this collection's playbook (surge, pool cordon, PDB-aware drains, recycle, verify) runs, timed,
-   with its prober on the private edge;
+1. this collection's playbook runs, timed, with its prober on the private edge, once per strategy:
+   surge (pool cordon, PDB-aware drains, recycle, verify) and blue_green (a new pool, the old pool
+   drained onto it in batches of the same size, then deleted; soaks of --soak seconds);
 2. the cluster is rebuilt and the baseline (benchmarks/baseline-upgrade.yml: kubernetes.core
    k8s_drain retried on refusal, then LKE recycle, node after node, no surge) runs, timed, with the
    same prober;
 3. the playbook's --check is timed.
 
     .venv/bin/python benchmarks/upgrade_cluster.py [--sizes 3,50] [--concurrency 3:1,50:10]
+        [--strategies surge,blue_green] [--soak 0]
 
 Prints wall time of each, the ratio, the failed edge requests of each app, and how many times the
 single-replica app's pod moved (distinct web pods seen while the job ran, minus the first) with the
@@ -246,14 +248,17 @@ class Bench(object):
                                                                               proc.stdout[-3000:]))
         return took
 
-    def ours(self, concurrency, check=False):
+    def ours(self, concurrency, check=False, strategy="surge", soak=0.0):
         reports = os.path.join(self.tmp, "reports-check" if check else "reports")
         if os.path.isdir(reports):  # the same size twice (both strategies): one run per folder
             os.rename(reports, reports + "-%d" % time.time_ns())
         variables = dict(self.common_vars(), cluster_preflight_reports_dir=reports,
                          cluster_preflight_concurrency=concurrency, cluster_preflight_relax_pdbs=[],
                          cluster_preflight_probe_targets=self.targets(), cluster_preflight_resume=False,
-                         cluster_preflight_slo={"ledger": os.path.join(self.tmp, "downtime.jsonl")})
+                         cluster_preflight_slo={"ledger": os.path.join(self.tmp, "downtime.jsonl")},
+                         upgrade_cluster_strategy=strategy, upgrade_cluster_batch_size=str(concurrency),
+                         upgrade_cluster_soak_seconds=soak, upgrade_cluster_final_soak_seconds=soak,
+                         upgrade_cluster_soak_namespaces=[NAMESPACE])
         with MoveCounter(self.core, "web") as web:
             took = self.run("playbooks/upgrade-cluster.yml", variables, check=check)
         if check:
@@ -299,6 +304,10 @@ def main():
     parser.add_argument("--sizes", default="3,50", help="cluster sizes, comma-separated")
     parser.add_argument("--concurrency", default="3:1,50:10",
                         help="size:nodes-per-batch for this playbook (the baseline is always serial)")
+    parser.add_argument("--strategies", default="surge,blue_green", help="this playbook's strategies to time")
+    parser.add_argument("--no-baseline", action="store_true", help="leave out the baseline (it takes longest)")
+    parser.add_argument("--soak", type=float, default=0.0,
+                        help="soak seconds after each node/batch (and blue_green's final soak); 0 = none")
     parser.add_argument("--check-only", action="store_true",
                         help="time only the --check plan (no upgrade, no baseline) and print the slowest tasks")
     args = parser.parse_args()
@@ -325,14 +334,23 @@ def main():
                     print("   nodes named in the plan     %7d" % len(planned), flush=True)
                     print("\n".join("     " + line for line in log.rstrip().splitlines()[-14:]), flush=True)
                     continue
-                ours_took, ours_failed = bench.ours(conc)
-                print("   upgrade-cluster.yml         %7.1f s  failed requests %s, %s" % (
-                    ours_took, ours_failed, bench.on_target(size, "upgrade-cluster.yml")), flush=True)
+                base_took, base_failed = None, None
+                for number, strategy in enumerate(args.strategies.split(",")):
+                    if number:
+                        bench.build(size)
+                    ours_took, ours_failed = bench.ours(conc, strategy=strategy, soak=args.soak)
+                    print("   upgrade-cluster.yml %-10s %7.1f s  failed requests %s, %s" % (
+                        strategy, ours_took, ours_failed, bench.on_target(size, "upgrade-cluster.yml")), flush=True)
+                    rows.append([size, conc, strategy, ours_took, None, ours_failed, None, check_took])
+                if args.no_baseline:
+                    continue
                 bench.build(size)
                 base_took, base_failed = bench.baseline()
                 print("   baseline                    %7.1f s  failed requests %s, %s" % (
                     base_took, base_failed, bench.on_target(size, "the baseline")), flush=True)
-                rows.append((size, conc, ours_took, base_took, ours_failed, base_failed, check_took))
+                for row in rows:
+                    if row[0] == size:
+                        row[4], row[6] = base_took, base_failed
         finally:
             bench.close()
     if args.check_only:
@@ -340,12 +358,18 @@ def main():
     print()
     print("upgrade_cluster benchmark (lab profile %s; baseline = kubernetes.core.k8s_drain + LKE recycle, serial, "
           "no surge)" % labenv.current_profile())
-    print("%6s %5s %10s %10s %7s %22s %22s %9s %18s %18s" % (
-        "nodes", "batch", "ours s", "baseline s", "ratio", "ours failed app/web", "baseline failed app/web",
-        "check s", "web moves ours/base", "web down s ours/base"))
-    for size, conc, ours, base, of, bf, chk in rows:
-        print("%6d %5d %10.1f %10.1f %7.2f %22s %22s %9.1f %18s %18s" % (
-            size, conc, ours, base, ours / base, "%d/%d" % (of.get("app", 0), of.get("web", 0)),
+    print("soak %.0f s after each node/batch (blue_green: and a final one); blue_green drains batches of the same "
+          "size as surge's concurrency" % args.soak)
+    surge = dict((r[0], r[3]) for r in rows if r[2] == "surge")
+    print("%6s %5s %11s %10s %10s %7s %9s %22s %22s %9s %18s %18s" % (
+        "nodes", "batch", "strategy", "ours s", "baseline s", "ratio", "vs surge", "ours failed app/web",
+        "baseline failed app/web", "check s", "web moves ours/base", "web down s ours/base"))
+    for size, conc, strategy, ours, base, of, bf, chk in rows:
+        base = base or float("nan")
+        bf = bf or {"web_moves": -1, "web_downtime": float("nan")}
+        print("%6d %5d %11s %10.1f %10.1f %7.2f %9s %22s %22s %9.1f %18s %18s" % (
+            size, conc, strategy, ours, base, ours / base,
+            "%.2f" % (ours / surge[size]) if size in surge else "-", "%d/%d" % (of.get("app", 0), of.get("web", 0)),
             "%d/%d" % (bf.get("app", 0), bf.get("web", 0)), chk, "%d/%d" % (of["web_moves"], bf["web_moves"]),
             "%.1f/%.1f" % (of["web_downtime"], bf["web_downtime"])))
 

@@ -29,7 +29,7 @@ uclab = aplab.uclab
 REPO = aplab.REPO
 FLEET_INVENTORY = os.path.join(REPO, "inventories", "lab_fleet")
 STAGING_HOST = "web.staging.lab.fournines.test"
-SOAK_HOURS = 0.005  # 18 s: the first run itself takes longer, so the soak is over when the --check runs start
+SOAK_HOURS = 0.005  # 18 s after staging's change is recorded
 
 
 def _fleet_module():
@@ -140,8 +140,12 @@ def test_staging_goes_first_and_a_regression_there_stops_production(fleet, tmp_p
     applied = [e for e in aplab.ledger(tmp_path) if e["event"] == "applied"]
     assert [(e["cluster"], e["candidate"]) for e in applied] == [("staging", target)]
 
-    # 2. after the soak: downtime on staging since its change stops production ...
-    since = datetime.datetime.strptime(applied[0]["ts"], "%Y-%m-%dT%H:%M:%SZ")
+    # 2. after the soak (counted from the applied event, written when staging's runbook finished) ...
+    since = datetime.datetime.strptime(applied[0]["ts"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    soaked = since + datetime.timedelta(hours=SOAK_HOURS)
+    uclab.simlab.wait_for("staging's soak to end", lambda: datetime.datetime.now(datetime.timezone.utc) > soaked,
+                          timeout=SOAK_HOURS * 3600 + 30)
+    # ... downtime on staging since its change stops production ...
     with open(ledgers["staging"], "w") as handle:   # 60 s of the 259 s four nines allow in 30 days: 23 points
         handle.write('{"start": "%s", "end": "%s", "tags": ["canary"]}\n' % (
             (since + datetime.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),

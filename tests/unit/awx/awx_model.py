@@ -352,6 +352,17 @@ def inventory_vars(source_path, groups):
     return values
 
 
+def _string_leaves(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _string_leaves(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _string_leaves(item)
+
+
 def unresolved(name, sources, produced, seen=None):
     """Why `name` has no value before the play runs, or None when something provides it.
 
@@ -366,7 +377,9 @@ def unresolved(name, sources, produced, seen=None):
         if name not in table:
             continue
         value = table[name]
-        text = value if isinstance(value, str) else yaml.safe_dump(value) if value is not None else ""
+        # The string leaves themselves: a YAML dump would double the quotes inside the
+        # expressions (lookup('a.b.c') -> lookup(''a.b.c'')) and turn literals into names.
+        text = " ".join(_string_leaves(value))
         if not isinstance(text, str) or "{{" not in text:
             return None
         expression = " ".join(_jinja_blocks(text))

@@ -64,8 +64,8 @@ def default_reports_dir(playbook_dir, environ):
         checkout = os.path.dirname(os.path.abspath(playbook_dir))
         if os.path.isfile(os.path.join(checkout, "galaxy.yml")):
             return os.path.join(checkout, "reports")
-    state = environ.get("XDG_STATE_HOME") or os.path.join(environ.get("HOME") or os.path.expanduser("~"),
-                                                           ".local", "state")
+    home = environ.get("HOME") or os.path.expanduser("~")
+    state = environ.get("XDG_STATE_HOME") or os.path.join(home, ".local", "state")
     return os.path.join(os.path.abspath(state), "fournines", "reports")
 
 

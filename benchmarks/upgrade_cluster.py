@@ -366,7 +366,7 @@ def main():
         "baseline failed app/web", "check s", "web moves ours/base", "web down s ours/base"))
     for size, conc, strategy, ours, base, of, bf, chk in rows:
         base = base or float("nan")
-        bf = bf or {"web_moves": -1, "web_downtime": float("nan")}
+        bf = bf or {"app": -1, "web": -1, "web_moves": -1, "web_downtime": float("nan")}  # -1: no baseline run
         print("%6d %5d %11s %10.1f %10.1f %7.2f %9s %22s %22s %9.1f %18s %18s" % (
             size, conc, strategy, ours, base, ours / base,
             "%.2f" % (ours / surge[size]) if size in surge else "-", "%d/%d" % (of.get("app", 0), of.get("web", 0)),

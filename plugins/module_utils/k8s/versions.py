@@ -129,8 +129,17 @@ def removed_between(current, target):
 
 
 def version_at_least(kubelet, target):
-    """Whether a kubelet version string ('v1.35.2') is at the target minor or newer."""
+    """Whether a kubelet version string ('v1.35.2') is at the target or newer.
+
+    A target written as a minor ('1.35') compares minors; one with a patch ('1.35.3', a node
+    patch level LKE rolled out) compares patches too, so nodes on an older patch of the same
+    minor are not at the target and get recycled.
+    """
     try:
-        return minor_index(kubelet) >= minor_index(target)
+        kmajor, kminor, kpatch = parse(kubelet)
+        tmajor, tminor, tpatch = parse(target)
     except VersionError:
         return False
+    if tpatch is None:
+        return (kmajor, kminor) >= (tmajor, tminor)
+    return (kmajor, kminor, kpatch or 0) >= (tmajor, tminor, tpatch)

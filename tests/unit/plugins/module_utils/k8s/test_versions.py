@@ -68,3 +68,14 @@ def test_version_at_least():
     assert versions.version_at_least("v1.35.4", "1.35")
     assert not versions.version_at_least("v1.34.6", "1.35")
     assert not versions.version_at_least("garbage", "1.35")
+
+
+def test_version_at_least_a_patch_level_target_compares_patches():
+    # a node patch level (the autopilot's lke_node_patch): same minor, older patch = not there yet
+    assert not versions.version_at_least("v1.34.6", "1.34.7")
+    assert versions.version_at_least("v1.34.7", "1.34.7")
+    assert versions.version_at_least("v1.34.8", "1.34.7")
+    assert versions.version_at_least("v1.35.0", "1.34.7")
+    assert not versions.version_at_least("v1.33.9", "1.34.7")
+    # a minor target still ignores patches
+    assert versions.version_at_least("v1.34.0", "1.34")

@@ -190,8 +190,8 @@ def table_fingerprints(conn, schemas=None, tables=None):
     db = connect(conn)
     try:
         found = query(db, "SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                           " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-                           " AND n.nspname NOT LIKE 'pg_toast%%' ORDER BY 1, 2")
+                      " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                      " AND n.nspname NOT LIKE 'pg_toast%%' ORDER BY 1, 2")
         result = {}
         for table in found:
             if schemas and table["schema"] not in schemas:

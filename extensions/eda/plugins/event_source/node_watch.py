@@ -16,7 +16,8 @@ Event: ``{"node_loss": {"type", "node", "ready", "reason", "since", "last_heartb
 "provider_id", "instance_id", "taints", "observed"}}``.
 
 Arguments: ``kubeconfig`` (default: ``$KUBECONFIG``, else ~/.kube/config), ``context``,
-``interval`` (2), ``repeat`` (30; 0 = never repeat).
+``interval`` (2), ``repeat`` (30; 0 = never repeat), ``label_selector`` (default
+``lke.linode.com/pool-id``: LKE's pool nodes, the only ones the Linode API can fence; "" = every Node).
 
     sources:
       - fournines.runbooks.node_watch:
@@ -32,6 +33,8 @@ import time
 
 OUT_OF_SERVICE_KEY = "node.kubernetes.io/out-of-service"
 INCIDENT = "runbooks.fournines.io/node-loss-incident"
+# Every LKE node carries its pool's id; a Node without it (not a Linode instance) cannot be fenced.
+LKE_POOL_LABEL = "lke.linode.com/pool-id"
 
 LOG = logging.getLogger(__name__)
 
@@ -111,8 +114,11 @@ def _lister(args):
     api = config.new_client_from_config(config_file=path, context=args.get("context"))
     core = client.CoreV1Api(api)
 
+    selector = args.get("label_selector", LKE_POOL_LABEL)
+
     def list_nodes():
-        return api.sanitize_for_serialization(core.list_node(_request_timeout=10)).get("items", [])
+        return api.sanitize_for_serialization(core.list_node(label_selector=selector or None,
+                                                             _request_timeout=10)).get("items", [])
     return list_nodes
 
 

@@ -84,7 +84,9 @@ unit: venv
 ## INTEGRATION_WORKERS=N (N > 1) runs the lab areas side by side with pytest-xdist, one worker per
 ## group of tests/integration/conftest.py (XDIST_GROUPS: cluster, postgres, certificates, node);
 ## tests that change the same lab part stay on one worker, in order. 1 = one process, in file order.
-INTEGRATION_WORKERS ?= 1
+## 2 (the default): two workers share the groups; the cluster group is the longest, so more workers
+## would add CPU contention on 2 cores without shortening the run.
+INTEGRATION_WORKERS ?= 2
 INTEGRATION_XDIST := $(if $(filter-out 0 1,$(INTEGRATION_WORKERS)),-n $(INTEGRATION_WORKERS) --dist loadgroup,)
 integration: deps venv
 	lab/up

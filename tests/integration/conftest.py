@@ -111,6 +111,10 @@ def xdist_group_of(item):
     return _DIR_GROUP.get(area, "cluster")
 
 
+# tryfirst: xdist's worker turns the xdist_group marks into node ids in its own
+# pytest_collection_modifyitems, registered after this conftest (so called before it by default);
+# marks added after that are ignored and --dist loadgroup spreads one group over several workers.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argument
     here = os.path.dirname(os.path.abspath(__file__)) + os.sep
     for item in items:

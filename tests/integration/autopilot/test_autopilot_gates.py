@@ -69,7 +69,7 @@ def test_minor_stops_at_approval_then_an_approved_run_killed_midway_is_resumed(a
     wrong = aplab.run(aplab.variables(tmp_path, pol, autopilot_approve="ap-nothing"))
     assert wrong.returncode != 0 and "matches no approval request" in wrong.stdout
     refused = aplab.report(tmp_path)
-    assert refused["status"] == "refused", refused
+    assert refused["report"]["status"] == "refused", refused
     assert refused["outcome"]["summary"].startswith("The autopilot stopped before deciding: autopilot_approve=ap-nothing")
     assert "Nothing was changed." in refused["outcome"]["summary"]
     assert uclab.recycles(admin) == {}

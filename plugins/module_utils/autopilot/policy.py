@@ -74,16 +74,23 @@ def _number(value, key, low=0.0, high=None):
     return value
 
 
-def _windows(raw, tz):
+def _periods(raw, name, keys, how):
+    """(key, entry) for each entry of the list ``name``: mappings of ``keys``, with a start and an end."""
     if not isinstance(raw, list):
-        raise PolicyError("windows", "must be a list of {days, start, end, timezone}")
-    result = []
-    for index, window in enumerate(raw):
-        key = "windows[%d]" % index
-        _known(_mapping(window, key), ("days", "start", "end", "timezone"), key)
+        raise PolicyError(name, "must be a list of {%s}" % ", ".join(keys))
+    for index, entry in enumerate(raw):
+        key = "%s[%d]" % (name, index)
+        _known(_mapping(entry, key), keys, key)
         for needed in ("start", "end"):
-            if needed not in window:
-                raise PolicyError("%s.%s" % (key, needed), "missing; give HH:MM, for example \"22:00\"")
+            if needed not in entry:
+                raise PolicyError("%s.%s" % (key, needed), "missing; give %s" % how)
+        yield key, entry
+
+
+def _windows(raw, tz):
+    result = []
+    for key, window in _periods(raw, "windows", ("days", "start", "end", "timezone"),
+                                'HH:MM, for example "22:00"'):
         days = window.get("days") or list(windows_mod.DAYS)
         if isinstance(days, str):
             days = [days]
@@ -106,15 +113,9 @@ def _windows(raw, tz):
 
 
 def _freezes(raw, tz):
-    if not isinstance(raw, list):
-        raise PolicyError("freezes", "must be a list of {start, end, reason, timezone}")
     result = []
-    for index, freeze in enumerate(raw):
-        key = "freezes[%d]" % index
-        _known(_mapping(freeze, key), ("start", "end", "reason", "timezone"), key)
-        for needed in ("start", "end"):
-            if needed not in freeze:
-                raise PolicyError("%s.%s" % (key, needed), "missing; give an ISO 8601 date or date-time")
+    for key, freeze in _periods(raw, "freezes", ("start", "end", "reason", "timezone"),
+                                "an ISO 8601 date or date-time"):
         try:
             zone = windows_mod.timezone(freeze.get("timezone") or tz, "%s.timezone" % key)
             start = windows_mod.parse_moment(freeze["start"], zone, "%s.start" % key)

@@ -102,6 +102,10 @@ def decide(policy, item, now, changes_this_run=0):
 
     if item.get("interrupted"):
         result["runbook_run_id"] = item["interrupted"]
+        request = item.get("request") or {}
+        if request.get("status") == "approved" and str(request.get("candidate")) == str(candidate):
+            # the change a person approved, carried on: its request ends applied (or stays approved if it fails)
+            result["request_id"] = request.get("id")
         return done("resume", "the runbook run %s did not finish; it is carried on before anything new" % item["interrupted"])
     if not candidate:
         return done("up to date", "nothing newer is available to the %s" % component)

@@ -151,3 +151,36 @@ def test_answers_for_several_clusters_are_split_and_contradictions_refused(tmp_p
     assert "both approved and denied" in str(err.value)
     with pytest.raises(records.ApprovalError):
         run.run_decisions(POLICY, rec, "r4", "prod", observe(), later, approve=["ap-typo"])
+
+
+def test_an_approved_change_that_is_resumed_ends_applied(tmp_path):
+    """Approved, started, killed midway; the next run resumes it and its request ends applied, not approved."""
+    rec = records.Records(str(tmp_path / "autopilot"))
+    runbooks = tmp_path / "runs"
+    rid = "ap-lab-lke_kubernetes-1.34"
+    later = NOW + datetime.timedelta(days=3)
+    run.run_decisions(POLICY, rec, "r1", "lab", observe(), NOW, runbooks_dir=str(runbooks))
+    run.run_decisions(POLICY, rec, "r2", "lab", observe(), later, runbooks_dir=str(runbooks))
+    approved = run.run_decisions(POLICY, rec, "r3", "lab", observe(), later, approve=rid, runbooks_dir=str(runbooks))
+    acting = approved["decisions"][0]
+    assert (acting["decision"], acting["request_id"]) == ("apply", rid)
+    records.record_event(rec, "r3", "started", later, acting, runbook_run_id="upgrade-cluster-r3")
+    # killed: no applied line, the runbook's journal not done
+    resumed = run.run_decisions(POLICY, rec, "r4", "lab", observe(), later + datetime.timedelta(hours=1),
+                                runbooks_dir=str(runbooks))
+    acting = resumed["decisions"][0]
+    assert (acting["decision"], acting["runbook_run_id"], acting["request_id"]) == ("resume", "upgrade-cluster-r3", rid)
+    records.record_event(rec, "r4", "failed", later, acting, runbook_run_id="upgrade-cluster-r3", error="exit code 2")
+    assert rec.request(rid)["status"] == "approved"  # failed again: still approved, carried on next time
+    records.record_event(rec, "r4", "applied", later, acting, runbook_run_id="upgrade-cluster-r3")
+    assert rec.request(rid)["status"] == "applied"
+    assert [e["request_id"] for e in rec.events() if e["event"] in ("started", "failed", "applied")] == [rid] * 3
+
+
+def test_a_resumed_change_nobody_approved_names_no_request(tmp_path):
+    rec = records.Records(str(tmp_path / "autopilot"))
+    rec.append("a1", "started", NOW, cluster="lab", component="lke_node_patch", candidate="1.33.4",
+               runbook_run_id="upgrade-cluster-a1")
+    obs = [{"component": "lke_node_patch", "current": "1.33.2", "available": ["1.33.4"]}]
+    got = run.run_decisions(POLICY, rec, "a2", "lab", obs, NOW, runbooks_dir=str(tmp_path / "runs"))
+    assert (got["decisions"][0]["decision"], got["decisions"][0]["request_id"]) == ("resume", None)

@@ -11,6 +11,7 @@ __metaclass__ = type
 import datetime
 import json
 import os
+import re
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.autopilot import decide as decide_mod
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
@@ -18,6 +19,9 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal 
 
 UTC = datetime.timezone.utc
 REQUEST_STATUSES = ("pending", "approved", "denied", "expired", "applied")
+# Terminal control sequences (colour, cursor) a runbook's output may carry: CSI ... final byte, OSC ... BEL/ST, and
+# two-character escapes. The evidence a person reads is plain text.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
 
 class ApprovalError(RunbookError):
@@ -153,6 +157,17 @@ def check_approval(approve_id, requests, items, now):
     return request
 
 
+def plain(value):
+    """``value`` (evidence: strings, lists, dicts) without terminal escape sequences."""
+    if isinstance(value, str):
+        return _ESCAPES.sub("", value)
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if isinstance(value, dict):
+        return dict((key, plain(item)) for key, item in value.items())
+    return value
+
+
 def record_event(records, run_id, event, now, decision, runbook_run_id=None, error=None, evidence=None):
     """Ledger line for ``started`` / ``applied`` / ``failed`` of ``decision``'s change, or ``evidence``
     attached to its approval request. Returns the ledger record."""
@@ -162,9 +177,10 @@ def record_event(records, run_id, event, now, decision, runbook_run_id=None, err
     if runbook_run_id:
         fields["runbook_run_id"] = runbook_run_id
     if error:
-        fields["error"] = error
+        fields["error"] = plain(error)
     rid = decision.get("request_id")
     request = records.request(rid) if rid else None
+    evidence = plain(evidence or {})
     if event == "evidence":
         if request is None:
             raise ApprovalError("no approval request %s to attach evidence to" % rid, details={"request_id": rid})

@@ -69,3 +69,17 @@ def test_bad_approvals_are_refused(tmp_path, approve, status, now_h, offered, wo
 
 def test_request_id_matches_decide():
     assert _decision()["request_id"] == decide.request_id("lab", "lke_kubernetes", "1.34")
+
+
+def test_evidence_is_stored_without_terminal_escape_codes(tmp_path):
+    rec = records.Records(str(tmp_path))
+    decision = {"cluster": "lab", "component": "lke_kubernetes", "candidate": "1.35", "kind": "minor",
+                "request_id": "ap-lab-lke_kubernetes-1.35"}
+    rec.save_request(rec.new_request(dict(decision, current="1.34"), datetime.datetime(2026, 12, 4, tzinfo=records.UTC), 72))
+    tail = ["\x1b[0;32mok: [lab-lke]\x1b[0m", "\x1b[1;35m[WARNING]: x\x1b[0m", "\x1b]0;title\x07PLAY RECAP", "plain"]
+    line = records.record_event(rec, "r1", "evidence", datetime.datetime(2026, 12, 4, tzinfo=records.UTC), decision,
+                                evidence={"plan_rc": 0, "plan_output_tail": tail})
+    want = ["ok: [lab-lke]", "[WARNING]: x", "PLAY RECAP", "plain"]
+    assert rec.request("ap-lab-lke_kubernetes-1.35")["evidence"]["plan_output_tail"] == want
+    assert line["evidence"] == {"plan_rc": 0, "plan_output_tail": want}
+    assert "\x1b" not in open(rec.ledger).read()

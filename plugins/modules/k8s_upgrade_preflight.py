@@ -19,7 +19,8 @@ description:
     C(skew=fail) (kubelets outside the skew policy after the step), C(pdb=fail) (PodDisruptionBudgets that can
     never allow an eviction), C(single_replica=warn), C(bare_pods=fail), C(local_storage=warn) (emptyDir or
     hostPath, erased by a recycle), C(rwo_volumes=warn) (ReadWriteOnce claims: downtime while they re-attach),
-    C(capacity=fail) (a batch's pod requests must fit on the surge node and the other nodes),
+    C(capacity=fail) (a batch's pod requests must fit on the nodes the strategy adds and the other nodes, and the
+    cluster must stay within O(node_limit)),
     C(deprecated_apis=fail) (objects last applied with an API version the target removes),
     C(error_budget=fail) (predicted downtime against the budget from the downtime ledger),
     C(window=fail) (outside O(maintenance_window)), C(autoscaler=fail) (a pool whose autoscaler is on is not resized)."
@@ -30,7 +31,11 @@ description:
     disruption used). A plan that cannot finish is a finding of gate C(pdb) (C(capacity) when a replacement has
     nowhere to run) naming the budget, the batch and node where the rollout would stall and the variable that
     would relax it."
-  - Returns the plan (per pool the surge size and the batches of nodes to recycle) and the predicted downtime.
+  - "Returns the plan of O(strategy) and the predicted downtime. V(surge): per pool one extra node and the batches
+    of O(concurrency) nodes to recycle. V(blue_green): per pool a whole new pool of the same size (one pool at a
+    time), the old pool's drain batches of O(blue_green.batch_size), then the old pool deleted; each batch's pods,
+    with those of the batches before it, must fit on the new pool and the nodes outside the pool, and the estimate
+    says how long both pools exist and what that costs in node-hours."
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
   - fournines.runbooks.linode
@@ -72,7 +77,8 @@ options:
         type: str
         choices: [fail, warn, ignore]
       capacity:
-        description: Level of the gate for a node's pods do not fit on the remaining nodes plus the surge node. Default V(fail).
+        description: Level of the gate for a batch's pods that do not fit on the nodes that stay plus those the strategy
+          adds, or a plan past O(node_limit). Default V(fail).
         type: str
         choices: [fail, warn, ignore]
       deprecated_apis:
@@ -92,9 +98,45 @@ options:
         type: str
         choices: [fail, warn, ignore]
   concurrency:
-    description: Nodes per pool drained and recycled at the same time.
+    description: Nodes per pool drained and recycled at the same time (V(surge)).
     type: int
     default: 1
+  strategy:
+    description: The rollout strategy to plan and check (the runbook variable C(upgrade_cluster_strategy)).
+    type: str
+    choices: [surge, blue_green]
+    default: surge
+  blue_green:
+    description: The V(blue_green) plan's inputs; ignored for V(surge).
+    type: dict
+    default: {}
+    suboptions:
+      batch_size:
+        description: Old-pool nodes drained per batch, a number or a percentage of the pool (V(10%)).
+        type: str
+        default: 10%
+      batch_soak_seconds:
+        description: Soak after each batch, for the estimate.
+        type: float
+        default: 0
+      final_soak_seconds:
+        description: Soak before the old pool is deleted, for the estimate.
+        type: float
+        default: 0
+      drain_seconds:
+        description: Seconds one batch takes to drain, for the estimate (a measured figure is better).
+        type: float
+        default: 60
+      create_seconds:
+        description: Seconds a new pool takes to be Ready, for the estimate.
+        type: float
+        default: 180
+  node_limit:
+    description:
+      - Most nodes the cluster may have while the rollout runs (the account's or the team's limit). A plan that
+        needs more (V(surge) one extra node, V(blue_green) a second pool of the largest pool still to roll) is a
+        finding of gate C(capacity). Unset = not checked.
+    type: int
   downtime_model:
     description: Seconds of downtime to expect when a single-replica workload moves.
     type: dict
@@ -210,7 +252,10 @@ blocking:
   type: list
   elements: dict
 plan:
-  description: Per pool, C(pool_id), C(count), C(surge_to), C(nodes_to_recycle), C(batches), C(already_at_target).
+  description:
+    - Per pool, C(pool_id), C(count), C(strategy), C(surge_to), C(nodes_to_recycle) (the old nodes), C(batches),
+      C(already_at_target); V(blue_green) adds C(new_pool) (nodes to buy), C(green_pool_id) (an existing new pool)
+      and C(estimate) (C(batches), C(batch_size), C(double_pool_seconds), C(extra_node_hours), C(assumed)).
   returned: always
   type: list
   elements: dict
@@ -239,6 +284,10 @@ dry_run:
   description: With O(dry_run_evictions), C(evicted) (pods that would be evicted) and C(blocked) (why some would not).
   returned: when O(dry_run_evictions)
   type: dict
+strategy:
+  description: The strategy the plan is for.
+  returned: always
+  type: str
 gates:
   description: The level every gate ran at.
   returned: always
@@ -256,7 +305,7 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors i
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import HAS_K8S, k8s_argument_spec, K8S_IMPORT_ERROR, kube_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import HAS_LINODE, LINODE_IMPORT_ERROR, LKE_ARG_SPEC, lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import check_same_cluster, cluster_view
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.upgrade_preflight import GATE_DEFAULTS, LEVELS, evaluate, resolve_gates
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.upgrade_preflight import GATE_DEFAULTS, LEVELS, STRATEGIES, evaluate, resolve_gates
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -307,6 +356,12 @@ def main():
         gates=dict(type="dict", default={},
                    options=dict((gate, dict(type="str", choices=list(LEVELS))) for gate in GATE_DEFAULTS)),
         concurrency=dict(type="int", default=1),
+        strategy=dict(type="str", choices=list(STRATEGIES), default="surge"),
+        blue_green=dict(type="dict", default={}, options=dict(
+            batch_size=dict(type="str", default="10%"), batch_soak_seconds=dict(type="float", default=0.0),
+            final_soak_seconds=dict(type="float", default=0.0), drain_seconds=dict(type="float", default=60.0),
+            create_seconds=dict(type="float", default=180.0))),
+        node_limit=dict(type="int"),
         downtime_model=dict(type="dict", default={}, options=dict(
             pod_restart_seconds=dict(type="float", default=15.0), rwo_reattach_seconds=dict(type="float", default=30.0))),
         slo=dict(type="dict", default={}, options=dict(
@@ -335,7 +390,8 @@ def main():
             budget = slo.ledger_budget(**p["slo"])
         snap = snapshot(kube, view)
         settings = dict(concurrency=p["concurrency"], downtime_model=p["downtime_model"], budget=budget,
-                        window=_given(p["maintenance_window"]), relaxed_pdbs=p["relaxed_pdbs"])
+                        window=_given(p["maintenance_window"]), relaxed_pdbs=p["relaxed_pdbs"],
+                        strategy=p["strategy"], blue_green=p["blue_green"], node_limit=p["node_limit"])
         out = evaluate(snap, p["target_version"], gates, **settings)
         # the first batch of each pool drains against the budgets as they are now: ask the API server itself
         first = [n for pool in out["plan"] for n in (pool["batches"] or [[]])[0]]

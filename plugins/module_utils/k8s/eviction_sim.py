@@ -246,13 +246,19 @@ def stall_message(stall):
                                                  UNDRAINABLE_VARIABLE))
 
 
-def surge_new_nodes(plan, nodes):
-    """The surge node of each pool in a preflight plan, as a template: labels and taints of the pool's first node."""
+def new_nodes(plan, nodes):
+    """Templates (labels and taints of the pool's first node) of the nodes a preflight plan adds before it drains:
+    the surge node of each pool, or a blue-green pool's whole new pool (``new_pool`` nodes)."""
     by_name = dict((n["metadata"]["name"], n) for n in nodes)
     out = []
     for pool in plan:
         names = [n for n in pool.get("nodes_to_recycle") or [] if n in by_name]
-        if names and pool.get("surge_to", 0) > pool.get("count", 0):
+        if not names:
+            continue
+        if pool.get("strategy") == "blue_green":
+            out.extend(recycled(by_name[names[0]], "(new node %d of pool %s)" % (i + 1, pool["pool_id"]))
+                       for i in range(int(pool.get("new_pool") or 0)))
+        elif pool.get("surge_to", 0) > pool.get("count", 0):
             out.append(recycled(by_name[names[0]], "(surge node of pool %s)" % pool["pool_id"]))
     return out
 

@@ -18,6 +18,7 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import obje
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import versions
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.capacity import fits, node_free, pod_requests
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode import blue_green as bg
 
 LEVELS = ("fail", "warn", "ignore")
 
@@ -29,7 +30,7 @@ GATE_DEFAULTS = {
     "bare_pods": "fail",        # pods without a controller (lost on recycle)
     "local_storage": "warn",    # emptyDir/hostPath volumes (erased on recycle)
     "rwo_volumes": "warn",      # pods on ReadWriteOnce claims (downtime while the volume re-attaches)
-    "capacity": "fail",         # a node's pods do not fit on the remaining nodes plus the surge node
+    "capacity": "fail",         # a batch's pods do not fit on the nodes that stay plus the added ones; node limit
     "deprecated_apis": "fail",  # objects last applied with an API version the target removes
     "error_budget": "fail",     # the predicted downtime does not fit the error budget
     "window": "fail",           # now is outside the maintenance window
@@ -39,6 +40,14 @@ GATE_DEFAULTS = {
 
 #: The runbook's variable that lists the budgets a run may relax (roles/cluster_preflight; the module's relaxed_pdbs).
 RELAX_PDBS_VARIABLE = "cluster_preflight_relax_pdbs"
+#: The runbook's variable for the most nodes the cluster may have during the rollout (the module's node_limit).
+NODE_LIMIT_VARIABLE = "upgrade_cluster_node_limit"
+
+#: Rollout strategies (the runbook variable upgrade_cluster_strategy): one plan each.
+STRATEGIES = ("surge", "blue_green")
+#: blue_green plan inputs (the module's blue_green option): drain batch, soaks and the estimate's assumed times.
+BLUE_GREEN_DEFAULTS = {"batch_size": "10%", "batch_soak_seconds": 0.0, "final_soak_seconds": 0.0,
+                       "drain_seconds": bg.DEFAULT_DRAIN_SECONDS, "create_seconds": bg.DEFAULT_CREATE_SECONDS}
 
 
 class PreflightError(RunbookError):
@@ -93,12 +102,15 @@ def in_window(window, now):
 
 
 def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget=None, window=None, now=None,
-             relaxed_pdbs=None, refused_now=None):
+             relaxed_pdbs=None, refused_now=None, strategy="surge", blue_green=None, node_limit=None):
     """Run every gate. ``snapshot`` keys: view (lke_view.cluster_view), pods, pdbs, replicasets,
     deployments, statefulsets, pvcs, applied (list of (kind, ns/name, apiVersion) of last-applied objects).
 
     ``relaxed_pdbs`` ("namespace/name") are budgets the run relaxes for the rollout: reported as warnings.
     ``refused_now`` (pod keys) are pods a server-side dry-run eviction refused just now (eviction_sim.simulate).
+    ``strategy`` (surge | blue_green) chooses the plan, the capacity checks and the nodes the simulation lands
+    pods on; ``blue_green`` holds that plan's inputs (BLUE_GREEN_DEFAULTS); ``node_limit`` is the most nodes
+    the cluster may have while the rollout runs (None: not checked).
     Returns {"findings": [...], "blocking": [...], "plan": {...}, "predicted_downtime_seconds": n}.
     """
     model = dict({"pod_restart_seconds": 15.0, "rwo_reattach_seconds": 30.0}, **(downtime_model or {}))
@@ -180,13 +192,14 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
             per_workload["%s/%s" % workload] = seconds
             predicted += seconds
 
-    plan, capacity_problems = build_plan(view, by_node, concurrency)
-    for msg in capacity_problems:
+    plan, capacity_problems = build_plan(view, by_node, concurrency, strategy, blue_green)
+    for msg in node_limit_problems(view, plan, node_limit, strategy) + capacity_problems:
         add("capacity", msg)
-    # every batch of every pool, in the order the rollout drains them, against every budget
+    # every batch of every pool, in the order the rollout drains them, against every budget; blue_green
+    # deletes the drained nodes, surge gives them back recycled
     k8s_nodes = view.get("k8s_nodes") or []
     simulation = eviction_sim.simulate([b for p in plan for b in p["batches"]], pods, pdbs, k8s_nodes,
-                                       new_nodes=eviction_sim.surge_new_nodes(plan, k8s_nodes),
+                                       new_nodes=eviction_sim.new_nodes(plan, k8s_nodes), nodes_return=strategy == "surge",
                                        relaxed_pdbs=relaxed_pdbs, refused_now=refused_now)
     for stall in simulation["stalls"]:
         add("capacity" if stall["kind"] == "no_landing" else "pdb", stall["message"], stall["pdb"] or stall["pods"][0])
@@ -220,49 +233,117 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
     return {"step": step, "current_version": versions.minor(current), "target_version": versions.minor(target),
             "findings": findings, "blocking": [f for f in findings if f["level"] == "fail"],
             "plan": plan, "predicted_downtime_seconds": predicted, "predicted_downtime_by_workload": per_workload,
-            "eviction_simulation": simulation}
+            "eviction_simulation": simulation, "strategy": strategy}
 
 
-def build_plan(view, pods_by_node, concurrency=1):
-    """Per pool: surge, batches of nodes to recycle, and capacity problems.
+def _blue_green_settings(settings):
+    out = dict(BLUE_GREEN_DEFAULTS)
+    out.update(dict((k, v) for k, v in (settings or {}).items() if v is not None))
+    return out
 
-    Capacity is checked the way the rollout runs: the pool's old nodes are cordoned, so a
-    batch's pods must fit on the surge node (sized like the pool's nodes) plus the nodes
-    outside the pool and those already at the target version.
+
+def _free_of_others(k8s_by_name, pods_by_node, leaving):
+    """Free resources of the Ready, schedulable nodes that stay while ``leaving`` drain."""
+    free = {}
+    for name, node in k8s_by_name.items():
+        if name in leaving or objects.node_unschedulable(node) or not objects.node_ready(node):
+            continue
+        free[name] = node_free(node, pods_by_node.get(name, []))
+    return free
+
+
+def _moving_requests(names, pods_by_node):
+    moving = []
+    for name in names:
+        for pod in pods_by_node.get(name, []):
+            if objects.is_daemonset_pod(pod) or objects.is_mirror_pod(pod) or objects.is_finished(pod):
+                continue
+            moving.append(dict(pod_requests(pod), name=objects.pod_key(pod)))
+    return moving
+
+
+def build_plan(view, pods_by_node, concurrency=1, strategy="surge", blue_green=None):
+    """Per pool: the strategy's batches, the nodes it adds, and capacity problems.
+
+    ``surge``: one extra node per pool, ``concurrency`` old nodes recycled at a time. Capacity is checked the
+    way it runs: the pool's old nodes are cordoned, so a batch's pods must fit on the surge node (sized like
+    the pool's nodes) plus the nodes outside the pool and those already at the target version.
+
+    ``blue_green``: a whole new pool of the same size beside each pool (one pool at a time), the old pool
+    drained in batches of ``blue_green['batch_size']`` (a number or a percentage) and then deleted. Every
+    batch is checked: the pods of that batch and of the batches before it must fit on the new pool plus the
+    nodes outside the pool. A pool whose new pool already exists (an interrupted run) adds no node.
     """
+    if strategy not in STRATEGIES:
+        raise PreflightError("strategy %r is not valid; use one of %s" % (strategy, ", ".join(STRATEGIES)))
     if int(concurrency) < 1:
         raise PreflightError("concurrency %r is not valid; give 1 or more nodes per batch" % (concurrency,))
+    settings = _blue_green_settings(blue_green)
     k8s_by_name = dict((n["metadata"]["name"], n) for n in view.get("k8s_nodes") or [])
+    greens = dict((p["origin_pool_id"], p["id"]) for p in view["pools"]
+                  if p.get("origin_pool_id") is not None and p["origin_pool_id"] != p["id"])
     plan, problems = [], []
     for pool in view["pools"]:
         old = [n for n in pool["nodes"] if not n.get("at_target")]
         names = [n["node_name"] for n in old if n["node_name"]]
-        batches = [names[i:i + int(concurrency)] for i in range(0, len(names), int(concurrency))]
-        plan.append({"pool_id": pool["id"], "count": pool["count"], "surge_to": pool["count"] + 1 if names else pool["count"],
-                     "nodes_to_recycle": names, "batches": batches,
-                     "already_at_target": [n["node_name"] or n["id"] for n in pool["nodes"] if n.get("at_target")]})
+        entry = {"pool_id": pool["id"], "count": pool["count"], "strategy": strategy, "nodes_to_recycle": names,
+                 "already_at_target": [n["node_name"] or n["id"] for n in pool["nodes"] if n.get("at_target")]}
+        if strategy == "blue_green":
+            green_id = greens.get(pool["id"])
+            per_batch = bg.batch_count(settings["batch_size"], pool["count"] or 1)
+            entry.update(batches=bg.batches(names, per_batch), surge_to=pool["count"], green_pool_id=green_id,
+                         new_pool=int(pool["count"]) if names and green_id is None else 0,
+                         estimate=bg.estimate(pool["count"], settings["batch_size"], settings["batch_soak_seconds"],
+                                              settings["final_soak_seconds"], settings["drain_seconds"],
+                                              settings["create_seconds"]) if names else None)
+            added = entry["new_pool"]
+        else:
+            entry.update(batches=[names[i:i + int(concurrency)] for i in range(0, len(names), int(concurrency))],
+                         surge_to=pool["count"] + 1 if names else pool["count"])
+            added = 1 if names else 0
+        plan.append(entry)
         if not names or not k8s_by_name:
             continue
         sample = k8s_by_name.get(names[0])
         ds_pods = [p for p in pods_by_node.get(names[0], []) if objects.is_daemonset_pod(p)]
-        surge_free = node_free(sample, ds_pods) if sample else None
-        old_names = set(names)
-        for batch in batches[:1]:  # later batches land on nodes recycled before them: same shape
-            free = {}
-            for name, node in k8s_by_name.items():
-                if name in old_names or objects.node_unschedulable(node) or not objects.node_ready(node):
-                    continue
-                free[name] = node_free(node, pods_by_node.get(name, []))
-            if surge_free:
-                free["(surge node)"] = surge_free
-            moving = []
-            for name in batch:
-                for pod in pods_by_node.get(name, []):
-                    if objects.is_daemonset_pod(pod) or objects.is_mirror_pod(pod) or objects.is_finished(pod):
-                        continue
-                    moving.append(dict(pod_requests(pod), name=objects.pod_key(pod)))
-            ok, unplaced = fits(moving, free)
+        template_free = node_free(sample, ds_pods) if sample else None
+        free = _free_of_others(k8s_by_name, pods_by_node, set(names))
+        if template_free:
+            for i in range(added):
+                free["(new node %d)" % (i + 1) if strategy == "blue_green" else "(surge node)"] = dict(template_free)
+        where = "the new pool" if strategy == "blue_green" else "the surge node"
+        # surge: later batches land on nodes recycled before them (same shape), so the first batch decides;
+        # blue_green: the drained nodes never come back, so each batch adds its pods to those moved before it
+        checked = entry["batches"][:1] if strategy == "surge" else entry["batches"]
+        for index in range(len(checked)):
+            moved = [n for b in checked[:index + 1] for n in b] if strategy == "blue_green" else checked[index]
+            ok, unplaced = fits(_moving_requests(moved, pods_by_node), free)
             if not ok:
-                problems.append("pool %s: the pods of %s do not fit on the surge node and the other nodes: %s"
-                                % (pool["id"], ", ".join(batch), ", ".join(unplaced)))
+                problems.append("pool %s: the pods of %s do not fit on %s and the other nodes: %s"
+                                % (pool["id"], ", ".join(checked[index]) if strategy == "surge" else
+                                   "batch %d (%s) and the batches before it" % (index + 1, ", ".join(checked[index])),
+                                   where, ", ".join(unplaced)))
+                break
     return plan, problems
+
+
+def node_limit_problems(view, plan, node_limit, strategy="surge"):
+    """Messages when the most nodes the plan has at once (pools are rolled one after another) pass ``node_limit``."""
+    if node_limit is None:
+        return []
+    total = sum(int(p["count"] or 0) for p in view["pools"])
+    if strategy == "blue_green":
+        worst = max([p for p in plan if p.get("new_pool")], key=lambda p: p["new_pool"], default=None)
+        if worst is None or total + worst["new_pool"] <= int(node_limit):
+            return []
+        return ["a blue-green rollout of pool %s needs %d more node(s) for about %.1f node-hours, taking the cluster "
+                "to %d nodes, more than node_limit %d; nothing was changed. Raise the limit (variable %s, or the "
+                "account's), or use upgrade_cluster_strategy=surge (one extra node at a time)"
+                % (worst["pool_id"], worst["new_pool"], worst["estimate"]["extra_node_hours"],
+                   total + worst["new_pool"], int(node_limit), NODE_LIMIT_VARIABLE)]
+    if not any(p["nodes_to_recycle"] for p in plan) or total + 1 <= int(node_limit):
+        return []
+    return ["a surge rollout needs 1 more node at a time (the surge node), taking the cluster to %d nodes, more "
+            "than node_limit %d; nothing was changed. Raise the limit (variable %s, or the account's)"
+            % (total + 1, int(node_limit), NODE_LIMIT_VARIABLE)]
+

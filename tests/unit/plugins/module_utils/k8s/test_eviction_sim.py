@@ -132,7 +132,7 @@ def test_recycled_and_surge_templates_drop_state_taints_and_hostname():
     assert again["spec"]["taints"] == [{"key": "dedicated", "value": "web", "effect": "NoSchedule"}]
     plan = [{"pool_id": 7, "count": 1, "surge_to": 2, "nodes_to_recycle": ["a"]},
             {"pool_id": 8, "count": 1, "surge_to": 1, "nodes_to_recycle": []}]
-    [surge] = eviction_sim.surge_new_nodes(plan, [cordoned])
+    [surge] = eviction_sim.new_nodes(plan, [cordoned])
     assert surge["metadata"]["labels"]["pool"] == "p1" and "surge node of pool 7" in surge["metadata"]["name"]
 
 

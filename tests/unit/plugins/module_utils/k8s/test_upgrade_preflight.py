@@ -5,6 +5,7 @@ import re
 import pytest
 import yaml
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import eviction_sim
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import upgrade_preflight
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.versions import VersionError
 
@@ -226,3 +227,97 @@ def test_the_eviction_simulation_refuses_a_plan_whose_replacement_has_nowhere_to
     sim = out["eviction_simulation"]
     assert not sim["ok"] and [b["nodes"] for b in sim["batches"]] == [["a"], ["b"]]
     assert upgrade_preflight.evaluate(snapshot(view(["a", "b"]), [pinned]), "1.35", gates(capacity="warn"))["blocking"] == []
+
+
+def ds_pod(name, node_name, cpu):
+    p = pod(name, node_name, ns="kube-system", owner=("DaemonSet", "ds"), cpu=cpu)
+    return p
+
+
+def test_blue_green_plan_is_a_whole_new_pool_in_batches_of_its_batch_size():
+    out = upgrade_preflight.evaluate(snapshot(view(["a", "b", "c"]), []), "1.35", gates(), concurrency=1,
+                                     strategy="blue_green", blue_green={"batch_size": "50%", "batch_soak_seconds": 30})
+    [plan] = out["plan"]
+    assert out["strategy"] == "blue_green" and plan["strategy"] == "blue_green"
+    assert plan["new_pool"] == 3 and plan["surge_to"] == 3 and plan["green_pool_id"] is None
+    assert plan["batches"] == [["a", "b"], ["c"]]  # 50 % of 3 rounds up to 2; concurrency is surge's
+    assert plan["estimate"]["batches"] == 2 and plan["estimate"]["assumed"]["batch_soak_seconds"] == 30
+    assert out["blocking"] == []
+
+
+def test_bad_strategy_and_batch_size_are_refused_naming_what_is_valid():
+    with pytest.raises(upgrade_preflight.PreflightError, match="surge, blue_green"):
+        upgrade_preflight.evaluate(snapshot(view(["a"]), []), "1.35", gates(), strategy="canary")
+    with pytest.raises(upgrade_preflight.RunbookError, match="batch_size 'x%' is not valid"):
+        upgrade_preflight.evaluate(snapshot(view(["a"]), []), "1.35", gates(), strategy="blue_green",
+                                   blue_green={"batch_size": "x%"})
+
+
+@pytest.mark.parametrize("strategy,limit,blocked", [
+    ("surge", 4, False), ("surge", 3, True), ("blue_green", 6, False), ("blue_green", 5, True)])
+def test_node_limit_counts_what_each_strategy_adds(strategy, limit, blocked):
+    """surge adds one node at a time; blue_green a second pool of the pool's size while both exist."""
+    out = upgrade_preflight.evaluate(snapshot(view(["a", "b", "c"]), []), "1.35", gates(), strategy=strategy,
+                                     node_limit=limit)
+    messages = [f["message"] for f in out["blocking"] if f["gate"] == "capacity"]
+    assert bool(messages) == blocked, messages
+    if blocked and strategy == "blue_green":
+        assert "pool 7 needs 3 more node(s)" in messages[0] and "more than node_limit 5; nothing was changed" in messages[0]
+        assert "upgrade_cluster_node_limit" in messages[0] and "upgrade_cluster_strategy=surge" in messages[0]
+    if blocked and strategy == "surge":
+        assert "taking the cluster to 4 nodes, more than node_limit 3" in messages[0]
+    assert upgrade_preflight.evaluate(snapshot(view(["a", "b", "c"]), []), "1.35", gates(), strategy=strategy,
+                                      node_limit=None)["blocking"] == []
+
+
+def test_blue_green_resumed_with_its_new_pool_there_buys_nothing_more():
+    v = view(["a", "b", "c"])
+    green_nodes = [dict(n, id="g-%s" % n["node_name"], node_name="g" + n["node_name"], at_target=True)
+                   for n in v["pools"][0]["nodes"]]
+    v["pools"].append({"id": 8, "count": 3, "autoscaler": {}, "origin_pool_id": 7, "nodes": green_nodes})
+    v["pools"][0]["origin_pool_id"] = 7
+    v["k8s_nodes"] += [node("g" + n, "v1.35.1") for n in ("a", "b", "c")]
+    out = upgrade_preflight.evaluate(snapshot(v, []), "1.35", gates(), strategy="blue_green", node_limit=6)
+    blue, green = out["plan"]
+    assert blue["new_pool"] == 0 and blue["green_pool_id"] == 8 and blue["batches"] == [["a"], ["b"], ["c"]]
+    assert green["nodes_to_recycle"] == [] and green["batches"] == []
+    assert out["blocking"] == []  # 6 nodes now, none to add
+
+
+def test_blue_green_capacity_is_checked_batch_by_batch_on_the_new_pool():
+    """Drained nodes never come back: each batch's pods join those of the batches before it on the new pool,
+    whose nodes are sized like the old ones less their DaemonSet pods."""
+    v = view(["a", "b"], cpu="1")
+    pods = [ds_pod("ds-a", "a", "500m"), ds_pod("ds-b", "b", "500m"), pod("p1", "a", cpu="400m"),
+            pod("p2", "b", cpu="400m"), pod("p3", "b", cpu="300m")]
+    out = upgrade_preflight.evaluate(snapshot(v, pods), "1.35", gates(), strategy="blue_green",
+                                     blue_green={"batch_size": "1"})
+    [finding] = out["blocking"]
+    assert finding["gate"] == "capacity"
+    assert "batch 2 (b) and the batches before it do not fit on the new pool" in finding["message"]
+    assert "app/p" in finding["message"]
+    pods.pop()  # without p3 both batches fit
+    assert upgrade_preflight.evaluate(snapshot(v, pods), "1.35", gates(), strategy="blue_green",
+                                      blue_green={"batch_size": "1"})["blocking"] == []
+
+
+def test_a_node_too_full_for_one_surge_node_fits_on_a_whole_new_pool():
+    v = view(["a", "b"], cpu="1")
+    pods = [pod("p%d" % i, "a", cpu="300m") for i in range(3)] + [pod("big", "a", cpu="500m")]
+    assert [f["gate"] for f in upgrade_preflight.evaluate(snapshot(v, pods), "1.35", gates())["blocking"]] == ["capacity"]
+    assert upgrade_preflight.evaluate(snapshot(v, pods), "1.35", gates(), strategy="blue_green")["blocking"] == []
+
+
+def test_the_simulation_lands_blue_green_pods_on_the_whole_new_pool_and_never_on_drained_nodes():
+    """blue_green adds the pool's size in new nodes before it drains (surge one), and its drained nodes do not
+    come back: a pod pinned to its node's hostname has nowhere to go, whichever batch it is in."""
+    out = upgrade_preflight.evaluate(snapshot(view(["a", "b", "c"]), []), "1.35", gates(), strategy="blue_green")
+    added = eviction_sim.new_nodes(out["plan"], view(["a", "b", "c"])["k8s_nodes"])
+    assert len(added) == 3 and all("new node" in n["metadata"]["name"] for n in added)
+    surge = upgrade_preflight.evaluate(snapshot(view(["a", "b", "c"]), []), "1.35", gates())
+    assert len(eviction_sim.new_nodes(surge["plan"], view(["a", "b", "c"])["k8s_nodes"])) == 1
+    pinned = pod("w1", "a", labels={"app": "web"})
+    pinned["spec"]["nodeSelector"] = {"kubernetes.io/hostname": "a"}
+    out = upgrade_preflight.evaluate(snapshot(view(["a", "b", "c"]), [pinned]), "1.35", gates(), strategy="blue_green")
+    assert [s["kind"] for s in out["eviction_simulation"]["stalls"]] == ["no_landing"]
+    assert "batch 1 (a), node a" in out["blocking"][0]["message"]

@@ -5,6 +5,7 @@ landed yet is skipped with the file it waits for.
 """
 
 import os
+import re
 
 import pytest
 
@@ -204,3 +205,71 @@ def test_playbook_publishes_the_documented_artifacts(jt):
     assert key in published, "%s publishes no set_stats %r (AWX job artifacts)" % (jt["playbook"], key)
     missing = [field for field in jt["artifacts"] if field not in (published[key] or {})]
     assert not missing, "%s: set_stats %s lacks %s" % (jt["playbook"], key, missing)
+
+
+def _fed_options(graph, variable):
+    """Role options a survey variable reaches: the option itself, or an option whose role default is that
+    runbook variable (``"{{ upgrade_cluster_strategy | default('surge') }}"``). {option: (role, spec, default)}."""
+    defaults = graph.role_defaults()
+    fed = {}
+    for role, options in graph.argument_specs().items():
+        for option, spec in options.items():
+            value = defaults.get(option)
+            reads = m.identifiers(" ".join(m._jinja_blocks(value))) if isinstance(value, str) else []
+            if option == variable or list(reads) == [variable]:
+                literal = re.search(r"default\(\s*['\"]([^'\"]*)['\"]\s*\)", value or "") if isinstance(value, str) else None
+                fed[option] = (os.path.basename(role), spec, literal.group(1) if literal else spec.get("default"))
+    return fed
+
+
+def _choice_problems(jt, graph):
+    problems = []
+    for question in m.survey_questions(jt):
+        if question["type"] != "multiplechoice":
+            continue
+        for option, (role, spec, default) in sorted(_fed_options(graph, question["variable"]).items()):
+            if not spec.get("choices") or spec.get("type") == "bool":
+                continue
+            offered, valid = set(question["choices"]), {str(c) for c in spec["choices"]}
+            if offered - valid:
+                problems.append("%s offers %s that %s (%s) refuses" % (question["variable"], sorted(offered - valid),
+                                                                       option, role))
+            if valid - offered:
+                problems.append("%s does not offer %s that %s (%s) accepts" % (question["variable"],
+                                                                               sorted(valid - offered), option, role))
+            if default is not None and "default" in question and question["default"] != str(default):
+                problems.append("%s defaults to %r in the survey but %s (%s) to %r" % (
+                    question["variable"], question["default"], option, role, default))
+    return problems
+
+
+@pytest.mark.parametrize("jt", JOB_TEMPLATES, ids=JT_IDS)
+def test_multiple_choice_questions_offer_exactly_what_the_roles_accept(jt):
+    """A multiple-choice question offers every value the role options it feeds (directly, or through a role
+    default that is that runbook variable) accept, no other, and the same default."""
+    graph = _graph(jt)
+    problems = _choice_problems(jt, graph)
+    assert not problems, "%s: %s" % (jt["name"], "; ".join(problems))
+
+
+def test_the_upgrade_cluster_survey_offers_the_rollout_strategy():
+    [jt] = [j for j in JOB_TEMPLATES if m.resolve_playbook(j["playbook"]) == m.resolve_playbook("playbooks/upgrade-cluster.yml")]
+    [question] = [q for q in m.survey_questions(jt) if q["variable"] == "upgrade_cluster_strategy"] or [None]
+    assert question is not None, "the upgrade-cluster survey does not ask for upgrade_cluster_strategy"
+    assert question["type"] == "multiplechoice" and question["default"] == "surge", question
+    fed = _fed_options(_graph(jt), "upgrade_cluster_strategy")
+    assert {"cluster_preflight_strategy", "node_pool_rollout_strategy"} <= set(fed), fed
+
+
+def test_a_missing_or_wrong_choice_is_caught():
+    """The check above on a survey that lost blue_green, and one that offers a strategy no role knows."""
+    [jt] = [j for j in JOB_TEMPLATES if m.resolve_playbook(j["playbook"]) == m.resolve_playbook("playbooks/upgrade-cluster.yml")]
+    graph = _graph(jt)
+    for choices, default, expected in ((["surge"], "surge", "does not offer ['blue_green']"),
+                                       (["surge", "blue_green", "canary"], "surge", "offers ['canary']"),
+                                       (["surge", "blue_green"], "blue_green", "defaults to 'blue_green'")):
+        spec = [dict(q, choices=choices, default=default) if q["variable"] == "upgrade_cluster_strategy" else q
+                for q in m.survey_questions(jt)]
+        broken = dict(jt, survey=dict(jt["survey"], spec=spec))
+        problems = _choice_problems(broken, graph)
+        assert any(expected in p for p in problems), problems

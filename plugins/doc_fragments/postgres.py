@@ -94,6 +94,40 @@ requirements:
   - kubernetes
 """
 
+    #: The production Cluster a throw-away clone is made of, and the clone: postgres_cnpg_canary and
+    #: postgres_cnpg_rollback_clone (module_utils/postgres/cloudnative_pg/params.py CLONE_SPEC).
+    CNPG_CLONE = r"""
+options:
+  namespace:
+    description: Namespace of the production Cluster and of its clone.
+    type: str
+    required: true
+  source:
+    description:
+      - Name of the production Cluster to clone. It is only read; the clone is bootstrapped with
+        C(pg_basebackup) through its C(-rw) Service as C(streaming_replica), with its replication and CA Secrets.
+    type: str
+    required: true
+  name:
+    description: Name of the clone Cluster; it must differ from O(source).
+    type: str
+    required: true
+requirements:
+  - kubernetes
+"""
+
+    #: The replication lag a postgres_cnpg_* module tolerates
+    #: (module_utils/postgres/cloudnative_pg/params.py LAG_SPEC).
+    CNPG_LAG = r"""
+options:
+  max_lag_bytes:
+    description:
+      - A replica further behind its primary than this many bytes of WAL makes the Cluster unhealthy,
+        and a change to an unhealthy Cluster is refused. V(-1) does not judge lag.
+    type: int
+    default: 16777216
+"""
+
     #: The pg_upgrade options postgres_upgrade_check and postgres_upgrade share
     #: (module_utils/postgres/host/upgrade.py PG_UPGRADE_SPEC).
     PG_UPGRADE = r"""

@@ -20,6 +20,7 @@ description:
   - A canary that already exists on O(image) is only waited for (a re-run after a killed run).
 extends_documentation_fragment:
   - fournines.runbooks.attributes
+  - fournines.runbooks.postgres.cnpg_clone
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
@@ -28,18 +29,6 @@ attributes:
     support: none
     details: Creating or deleting a whole Cluster has no diff.
 options:
-  namespace:
-    description: Namespace of the source Cluster and its canary.
-    type: str
-    required: true
-  source:
-    description: Name of the production Cluster to clone.
-    type: str
-    required: true
-  name:
-    description: Name of the canary Cluster.
-    type: str
-    required: true
   image:
     description: The canary's image (O(state=present)); same major as the source (a base backup cannot change the major).
     type: str
@@ -56,8 +45,6 @@ options:
     description: Seconds to wait until the canary is healthy, or gone.
     type: int
     default: 600
-requirements:
-  - kubernetes
 """
 
 EXAMPLES = r"""
@@ -89,18 +76,13 @@ ready_seconds:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error, require_lib
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import cluster as cnpg_cluster
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import update
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import params, update
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=client.k8s_argument_spec(
-            namespace=dict(type="str", required=True),
-            source=dict(type="str", required=True),
-            name=dict(type="str", required=True),
+        argument_spec=params.clone_argument_spec(
             image=dict(type="str"),
             instances=dict(type="int", default=1),
             state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -109,12 +91,9 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
-    if p["name"] == p["source"]:
-        module.fail_json(msg="the canary's name %r is the source Cluster's; give another name such as %s-canary"
-                         % (p["name"], p["source"]))
+    params.refuse_clone_of_itself(module, "canary")
     try:
-        clusters = cnpg_cluster.CnpgClusters(client.kube_from_params(p), p["namespace"])
+        clusters = params.open_clusters(module)[1]
         if p["state"] == "present":
             result = update.ensure_canary(clusters, p["source"], p["name"], p["image"], p["timeout"],
                                           check_mode=module.check_mode, instances=p["instances"])

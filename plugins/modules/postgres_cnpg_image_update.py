@@ -25,6 +25,7 @@ description:
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.postgres.cnpg_cluster
+  - fournines.runbooks.postgres.cnpg_lag
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
@@ -42,10 +43,6 @@ options:
     type: str
     choices: [minor, major]
     default: minor
-  max_lag_bytes:
-    description: Refuse when a replica is further behind than this; V(-1) does not judge lag.
-    type: int
-    default: 16777216
   wait:
     description: Wait until every instance runs O(image) and the Cluster is healthy.
     type: bool
@@ -86,11 +83,9 @@ after:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error, require_lib
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import cluster as cnpg_cluster
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import replication
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import update
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import params, update
 
 
 def main():
@@ -98,22 +93,19 @@ def main():
         argument_spec=cnpg_cluster.cluster_argument_spec(
             image=dict(type="str", required=True),
             upgrade=dict(type="str", choices=list(update.UPGRADES), default="minor"),
-            max_lag_bytes=dict(type="int", default=16 * 1024 * 1024),
             wait=dict(type="bool", default=True),
-            timeout=dict(type="int", default=900)),
+            timeout=dict(type="int", default=900), **params.LAG_SPEC),
         supports_check_mode=True,
     )
     p = module.params
-    require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
     try:
-        kube = client.kube_from_params(p)
-        clusters = cnpg_cluster.CnpgClusters(kube, p["namespace"], lag_reader=replication.lag_reader(kube))
+        clusters = params.open_clusters(module, judge_lag=True)[1]
         result = update.update_image(clusters, p["name"], p["image"], p["upgrade"], p["timeout"],
                                      check_mode=module.check_mode, wait=p["wait"],
-                                     max_lag_bytes=None if p["max_lag_bytes"] < 0 else p["max_lag_bytes"])
+                                     max_lag_bytes=params.lag_limit(p))
     except RunbookError as err:
         fail_from_error(module, err)
-    result["diff"] = {"before": {"imageName": result["image_before"]}, "after": {"imageName": p["image"]}}
+    result["diff"] = params.image_diff(result["image_before"], p["image"])
     module.exit_json(**result)
 
 

@@ -25,6 +25,7 @@ description:
     (it carries the canary label of its source).
 extends_documentation_fragment:
   - fournines.runbooks.attributes
+  - fournines.runbooks.postgres.cnpg_clone
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
@@ -33,18 +34,6 @@ attributes:
     support: none
     details: Creating a whole Cluster, or promoting it, has no diff.
 options:
-  namespace:
-    description: Namespace of the source Cluster and its clone.
-    type: str
-    required: true
-  source:
-    description: Name of the production Cluster.
-    type: str
-    required: true
-  name:
-    description: Name of the clone.
-    type: str
-    required: true
   state:
     description: V(present) (a streaming replica clone) or V(promoted) (a standalone primary).
     type: str
@@ -54,8 +43,6 @@ options:
     description: Seconds to wait until the clone is healthy.
     type: int
     default: 900
-requirements:
-  - kubernetes
 """
 
 EXAMPLES = r"""
@@ -86,29 +73,21 @@ cluster:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error, require_lib
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import cluster as cnpg_cluster
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import major
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import major, params
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=client.k8s_argument_spec(
-            namespace=dict(type="str", required=True),
-            source=dict(type="str", required=True),
-            name=dict(type="str", required=True),
+        argument_spec=params.clone_argument_spec(
             state=dict(type="str", choices=["present", "promoted"], default="present"),
             timeout=dict(type="int", default=900)),
         supports_check_mode=True,
     )
     p = module.params
-    require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
-    if p["name"] == p["source"]:
-        module.fail_json(msg="name %r is the source's; give the clone another name, such as %s-preupgrade"
-                         % (p["name"], p["source"]))
+    params.refuse_clone_of_itself(module, "preupgrade")
     try:
-        clusters = cnpg_cluster.CnpgClusters(client.kube_from_params(p), p["namespace"])
+        clusters = params.open_clusters(module)[1]
         if p["state"] == "present":
             result = major.ensure_rollback_clone(clusters, p["source"], p["name"], p["timeout"], check_mode=module.check_mode)
         else:

@@ -19,7 +19,10 @@ description:
     charged under the O(run_id) that started it).
   - O(state=stopped) stops it, reads the run's rows back from the table and returns the write outages
     (from the last commit before a streak of failed writes to the first commit after it) and every
-    committed row that is missing (RV(prober.lost)).
+    committed row that is missing (RV(prober.lost)). With O(remove_rows) it then deletes the run's rows
+    from O(table) and drops the table when no other run's rows are left in it, so production keeps
+    nothing of the probe. The proof is saved in O(directory) first: a re-run after a kill between
+    the two returns the same proof.
   - With O(ledger) the closed outages are charged to the downtime ledger, once per O(run_id) whatever the
     re-runs; with O(chart) the run's timeline (O(steps), outages, failed writes) is drawn as a PNG.
   - The password never reaches the handle file or the result.
@@ -78,6 +81,10 @@ options:
   started:
     description: When the run started (ISO 8601), the chart's origin; the writer's start when empty.
     type: str
+  remove_rows:
+    description: With O(state=stopped), after the read-back, delete the run's rows and drop O(table) when it is then empty.
+    type: bool
+    default: true
 """
 
 EXAMPLES = r"""
@@ -132,6 +139,12 @@ prober:
     already_running:
       description: O(state=started) found the writer of an earlier attempt running and kept it.
       type: bool
+    rows_removed:
+      description: The run's rows deleted from the table after the read-back (O(remove_rows)).
+      type: int
+    table_dropped:
+      description: The table was dropped, no other run's rows being left in it (O(remove_rows)).
+      type: bool
 ledger_added:
   description: Outages charged to O(ledger) by this call (0 when a re-run had charged them).
   returned: when O(ledger) is given and not in check mode
@@ -168,7 +181,8 @@ def main():
             ledger_tags=dict(type="list", elements="str", default=["postgres", "upgrade"]),
             chart=dict(type="path"),
             steps=dict(type="list", elements="dict", default=[]),
-            started=dict(type="str"), **background.STATE_SPEC),
+            started=dict(type="str"),
+            remove_rows=dict(type="bool", default=True), **background.STATE_SPEC),
         supports_check_mode=True,
     )
     p = module.params
@@ -197,8 +211,9 @@ def main():
             result["prober"] = write_prober.summary(p["directory"])
             module.exit_json(**result)
         conn = access.connection(client.kube_from_params(p), p["namespace"], p["name"], dbname=p["database"])
-        summary = write_prober.stop(p["directory"], conn)
+        summary = write_prober.stop(p["directory"], conn, remove=p["remove_rows"])
         result["prober"] = summary
+        result["changed"] = result["changed"] or summary.get("rows_removed", 0) > 0 or bool(summary.get("table_dropped"))
         if p["ledger"]:
             closed = [o for o in summary["outages"] if not o.get("open")]
             # Keyed by the run that started the writer: a resumed run charges nothing twice.

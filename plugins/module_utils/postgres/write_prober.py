@@ -13,6 +13,8 @@ Files under its directory:
 - ``committed.jsonl``  one line per INSERT that returned (committed on the primary): id, ts
 - ``failures.jsonl``   one line per failed attempt: ts, error
 - ``stopped``          written when it stops
+- ``proof.json``       what the read-back proved (rows lost), written before the run's rows are removed,
+                       so a re-run after a kill still knows what it proved
 
 Downtime is the time between the last commit before a streak of failures and the first commit
 after it (what a client of the database saw). A row whose INSERT failed has an unknown outcome:
@@ -36,6 +38,7 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.errors
 HANDLE = "writer.json"
 COMMITTED = "committed.jsonl"
 FAILURES = "failures.jsonl"
+PROOF = "proof.json"
 #: A writer nobody stopped (its run was killed and never carried on) ends by itself after this.
 MAX_SECONDS = 6 * 3600
 _TABLE_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$")
@@ -137,7 +140,7 @@ def start(directory, conn, table, run_id, interval=0.1, max_seconds=MAX_SECONDS)
     if existing and background.is_running(existing):
         return dict(existing, already_running=True)
     background.prepare(directory)
-    for name in (COMMITTED, FAILURES):  # an earlier, finished writer's records are not this one's
+    for name in (COMMITTED, FAILURES, PROOF):  # an earlier, finished writer's records are not this one's
         if os.path.exists(os.path.join(directory, name)):
             os.unlink(os.path.join(directory, name))
     first_id = prepare_table(conn, table, run_id)
@@ -200,17 +203,84 @@ def summary(directory, present_ids=None):
     return result
 
 
-def stop(directory, conn, wait=5.0):
-    """Stop the writer of ``directory`` and check every committed row is in the table."""
+def _read_proof(directory):
+    path = os.path.join(directory, PROOF)
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def _write_proof(directory, result):
+    path = os.path.join(directory, PROOF)
+    with open(path + ".tmp", "w") as out:
+        json.dump({"run_id": result.get("run_id"), "table": result.get("table"), "committed": result["committed"],
+                   "lost": result["lost"], "lost_ids": result["lost_ids"], "proved": round(time.time(), 3)}, out)
+    os.rename(path + ".tmp", path)
+
+
+def remove_rows(db, table, run_id, lock_timeout_ms=5000):
+    """Delete the run's probe rows; drop the table when no other run's rows are left in it.
+
+    Returns ``{"rows_removed": n, "table_dropped": bool}``. The drop waits at most
+    ``lock_timeout_ms`` for its lock (a reader of the table keeps it, with the rows deleted).
+    """
+    check_table(table)
+    db.autocommit = True
+    with db.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
+        if not cur.fetchone()[0]:
+            return {"rows_removed": 0, "table_dropped": False}
+        cur.execute("DELETE FROM " + table + " WHERE run_id = %s", (run_id,))
+        removed = cur.rowcount
+    dropped = False
+    db.autocommit = False
+    try:
+        with db.cursor() as cur:
+            cur.execute("SET LOCAL lock_timeout = %s", (str(int(lock_timeout_ms)),))
+            cur.execute("LOCK TABLE " + table + " IN ACCESS EXCLUSIVE MODE")
+            cur.execute("SELECT EXISTS (SELECT 1 FROM " + table + ")")
+            if not cur.fetchone()[0]:
+                cur.execute("DROP TABLE " + table)
+                dropped = True
+        db.commit()
+    except Exception:  # pylint: disable=broad-except
+        db.rollback()  # the rows are gone; the empty table stays for the next run
+        dropped = False
+    finally:
+        db.autocommit = True
+    return {"rows_removed": removed, "table_dropped": dropped}
+
+
+def stop(directory, conn, wait=5.0, remove=True):
+    """Stop the writer of ``directory``, check every committed row is in the table, then (with
+    ``remove``) delete the run's rows and drop the table when nothing else is in it.
+
+    The proof is kept in ``proof.json`` before anything is removed: a re-run after a kill that
+    came between the two returns the same proof instead of counting the removed rows as lost.
+    """
     handle = read_handle(directory)
     if handle is None:
         raise PostgresError("no write prober in %s; start one first (state=started)" % directory)
     was_running = background.terminate(directory, handle, wait)
+    table = check_table(handle["table"])
+    proof = _read_proof(directory)
     db = sql.connect(conn, deadline=30.0)
     try:
-        with db.cursor() as cur:
-            cur.execute("SELECT id FROM " + check_table(handle["table"]) + " WHERE run_id = %s", (handle["run_id"],))
-            present = [row[0] for row in cur.fetchall()]
+        if proof is None or proof.get("run_id") != handle.get("run_id"):
+            with db.cursor() as cur:
+                cur.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
+                exists = cur.fetchone()[0]
+                present = []
+                if exists:
+                    cur.execute("SELECT id FROM " + table + " WHERE run_id = %s", (handle["run_id"],))
+                    present = [row[0] for row in cur.fetchall()]
+            result = summary(directory, present)
+            _write_proof(directory, result)
+        else:
+            result = dict(summary(directory), lost=proof["lost"], lost_ids=proof["lost_ids"])
+        if remove:
+            result.update(remove_rows(db, table, handle["run_id"]))
     finally:
         db.close()
-    return dict(summary(directory, present), was_running=was_running)
+    return dict(result, was_running=was_running)

@@ -90,6 +90,13 @@ cluster:
     replication_lag_bytes:
       description: Replay lag of each replica in bytes (null when it could not be read or is not streaming).
       type: dict
+    superuser_access:
+      description: spec.enableSuperuserAccess is true, so a runbook can connect as the superuser (the smoke queries, row
+        comparison and write prober of the upgrade runbook do).
+      type: bool
+    superuser_secret:
+      description: The Secret holding the superuser's credentials (spec.superuserSecret, else C(<name>-superuser)).
+      type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -17,10 +17,15 @@ __metaclass__ = type
 
 import base64
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import cluster as cnpg_cluster
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg.cluster import CnpgError
 
 SERVICES = ("rw", "ro", "r")
 SECRETS = ("superuser", "app")
+#: Said when a Cluster does not let the runbook in as its superuser.
+SUPERUSER_OFF = ("Cluster %(ns)s/%(name)s does not allow superuser access (spec.enableSuperuserAccess is not true), "
+                 "so the runbook cannot connect as its superuser; set it (kubectl patch clusters.postgresql.cnpg.io "
+                 "-n %(ns)s %(name)s --type merge -p '{\"spec\":{\"enableSuperuserAccess\":true}}'), or use the app Secret")
 
 
 def _decode(secret, key):
@@ -49,6 +54,12 @@ def connection(kube, namespace, cluster, service="rw", secret="superuser", dbnam
     if not ip or ip == "None":
         raise CnpgError("Service %s/%s has no cluster IP" % (namespace, svc_name))
     sec_name = "%s-%s" % (cluster, secret)
+    if secret == "superuser":
+        obj = kube.get(cnpg_cluster.cluster_path(namespace, cluster), ok_missing=True)
+        if obj is not None:
+            if not cnpg_cluster.superuser_access(obj):
+                raise CnpgError(SUPERUSER_OFF % {"ns": namespace, "name": cluster})
+            sec_name = cnpg_cluster.superuser_secret(obj)
     sec = kube.get("/api/v1/namespaces/%s/secrets/%s" % (namespace, sec_name), ok_missing=True)
     if sec is None:
         hint = " (set enableSuperuserAccess: true on the Cluster, or use the app Secret)" if secret == "superuser" else ""

@@ -61,6 +61,19 @@ def image_version(image):
     return int(match.group(1)), int(match.group(2)) if match.group(2) is not None else None
 
 
+def superuser_secret(obj):
+    """The Secret the operator keeps the superuser's credentials in: ``spec.superuserSecret.name``,
+    else ``<cluster>-superuser``. It is usable only while ``spec.enableSuperuserAccess`` is true
+    (off, the default, the operator deletes the Secret it made and blanks the password)."""
+    spec = obj.get("spec") or {}
+    return (spec.get("superuserSecret") or {}).get("name") or "%s-superuser" % (obj.get("metadata") or {}).get("name")
+
+
+def superuser_access(obj):
+    """Whether the Cluster lets the runbook connect as its superuser (``spec.enableSuperuserAccess``)."""
+    return (obj.get("spec") or {}).get("enableSuperuserAccess") is True
+
+
 def cluster_path(namespace, name=None):
     path = "/apis/%s/%s/namespaces/%s/clusters" % (GROUP, VERSION, namespace)
     return path + "/" + name if name else path
@@ -111,6 +124,7 @@ def summarize(obj, pods=None, max_lag_bytes=None, lags=None):
         "data_major": (st.get("pgDataImageInfo") or {}).get("majorVersion"),
         "pods": pods, "replication_lag_bytes": dict(lags or {}),
         "bootstrap": sorted((spec.get("bootstrap") or {}).keys()),
+        "superuser_access": superuser_access(obj), "superuser_secret": superuser_secret(obj),
     }
     try:
         major, minor = image_version(image)

@@ -94,6 +94,19 @@ def test_connection_refusals_name_what_is_missing():
         access.connection(kube_with(), "db", "pg", service="primary")
 
 
+def test_connection_refuses_a_cluster_without_superuser_access_and_follows_its_superuser_secret():
+    kube = kube_with()
+    cluster_path = "/apis/postgresql.cnpg.io/v1/namespaces/db/clusters/pg"
+    kube.objects[cluster_path] = {"metadata": {"name": "pg", "namespace": "db"}, "spec": {"instances": 2}}
+    with pytest.raises(CnpgError, match=r"Cluster db/pg does not allow superuser access \(spec.enableSuperuserAccess"):
+        access.connection(kube, "db", "pg")
+    kube.objects[cluster_path]["spec"].update(enableSuperuserAccess=True, superuserSecret={"name": "team-pg"})
+    with pytest.raises(CnpgError, match="Secret db/team-pg of Cluster pg does not exist"):
+        access.connection(kube, "db", "pg")
+    kube.objects["/api/v1/namespaces/db/secrets/team-pg"] = kube.objects.pop("/api/v1/namespaces/db/secrets/pg-superuser")
+    assert access.connection(kube, "db", "pg")["password"] == "s3cret"
+
+
 def test_outages_are_charged_once_per_run(tmp_path):
     ledger = str(tmp_path / "downtime.jsonl")
     outages = [{"start": 1700000000.4, "end": 1700000005.2, "seconds": 4.8}, {"start": 1700000100.0, "end": 1700000100.0, "seconds": 0.0}]

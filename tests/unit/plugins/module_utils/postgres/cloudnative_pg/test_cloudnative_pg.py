@@ -116,6 +116,15 @@ def test_summarize_healthy_and_problems():
     assert "not streaming" in "; ".join(cluster.summarize(cnpg(), [], max_lag_bytes=1, lags={"pg-2": None})["problems"])
 
 
+def test_summarize_says_whether_the_runbook_can_connect_as_superuser():
+    off = cluster.summarize(cnpg(), [pod("pg-1"), pod("pg-2", role="replica")])
+    assert off["healthy"] and off["superuser_access"] is False and off["superuser_secret"] == "pg-superuser"
+    obj = cnpg()
+    obj["spec"].update(enableSuperuserAccess=True, superuserSecret={"name": "team-postgres"})
+    on = cluster.summarize(obj, [pod("pg-1"), pod("pg-2", role="replica")])
+    assert on["superuser_access"] is True and on["superuser_secret"] == "team-postgres"
+
+
 def test_canary_body_clones_through_streaming_replica():
     body = cluster.canary_body(cnpg(), "pg-canary", NEW)
     spec = body["spec"]

@@ -1,0 +1,84 @@
+"""roles/autopilot_act run for real against a stand-in runbook (a playbook that writes down the variables it got):
+in a fleet each cluster's runbook charges that cluster's own downtime ledger, and a runbook lock still held by an
+earlier run's runbook starts nothing and records nothing."""
+
+import fcntl
+import json
+import os
+import subprocess
+
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+STUB = [{"name": "Stand-in upgrade_cluster.yml", "hosts": "all", "gather_facts": False, "tasks": [
+    {"name": "Write down what this run got", "ansible.builtin.copy": {
+        "dest": "{{ cluster_preflight_reports_dir }}/got-{{ inventory_hostname }}.json",
+        "content": "{{ {'slo': cluster_preflight_slo | default(None), 'run_id': cluster_preflight_run_id,"
+                   " 'target': cluster_preflight_target_version} | to_json }}", "mode": "0644"}}]}]
+
+DRIVER = [{"name": "Run autopilot_act", "hosts": "all", "gather_facts": False, "tasks": [
+    {"name": "Act", "ansible.builtin.include_role": {"name": "fournines.runbooks.autopilot_act"}, "vars": {
+        "autopilot_act_run_id": "autopilot-t1",
+        "autopilot_act_decision": {"cluster": "{{ inventory_hostname }}", "component": "lke_kubernetes", "current": "1.34",
+                                   "candidate": "1.35", "kind": "minor", "decision": "apply", "disruptive": True},
+        "autopilot_act_playbook_dir": "{{ stub_dir }}", "autopilot_act_reports_dir": "{{ reports }}"}},
+    {"name": "Keep the outcome", "ansible.builtin.copy": {
+        "dest": "{{ reports }}/result-{{ inventory_hostname }}.json", "content": "{{ autopilot_act_result | to_json }}",
+        "mode": "0644"}}]}]
+
+
+def _run(tmp_path, inventory):
+    stubs, reports = tmp_path / "playbooks", tmp_path / "reports"
+    stubs.mkdir()
+    (reports / "autopilot").mkdir(parents=True, exist_ok=True)
+    (stubs / "upgrade_cluster.yml").write_text(yaml.safe_dump(STUB, sort_keys=False))
+    (tmp_path / "driver.yml").write_text(yaml.safe_dump(DRIVER, sort_keys=False))
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", str(tmp_path / "hosts.yml"),
+                           "-e", json.dumps({"stub_dir": str(stubs), "reports": str(reports)}), str(tmp_path / "driver.yml")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return proc, reports
+
+
+def _host(**values):
+    return dict({"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}, **values)
+
+
+def _ledger(reports):
+    path = reports / "autopilot" / "ledger.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_each_cluster_of_a_fleet_charges_its_own_ledger(tmp_path):
+    inventory = {"all": {"children": {"lke_clusters": {"hosts": {
+        "staging": _host(lke_slo_ledger="/var/lib/fournines/downtime-staging.jsonl"),
+        # the inventory's error-budget setting is kept; only its ledger becomes the cluster's own
+        "production": _host(lke_slo_ledger="/var/lib/fournines/downtime.jsonl",
+                            cluster_preflight_slo={"ledger": "/shared.jsonl", "objective": 99.9, "window": "7d"}),
+        "bare": _host()}}}}}
+    proc, reports = _run(tmp_path, inventory)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    got = {host: json.loads((reports / ("got-%s.json" % host)).read_text()) for host in ("staging", "production", "bare")}
+    assert got["staging"]["slo"] == {"ledger": "/var/lib/fournines/downtime-staging.jsonl"}
+    assert got["production"]["slo"] == {"ledger": "/var/lib/fournines/downtime.jsonl", "objective": 99.9, "window": "7d"}
+    assert got["bare"]["slo"] is None  # no lke_slo_ledger: the runbook's own setting
+    assert {h: g["target"] for h, g in got.items()} == {"staging": "1.35", "production": "1.35", "bare": "1.35"}
+    assert sorted(e["cluster"] for e in _ledger(reports) if e["event"] == "applied") == ["bare", "production", "staging"]
+
+
+def test_a_held_runbook_lock_starts_nothing_and_records_nothing(tmp_path):
+    inventory = {"all": {"hosts": {"lab-lke": _host()}}}
+    lock_dir = tmp_path / "reports" / "autopilot"
+    lock_dir.mkdir(parents=True)
+    with open(str(lock_dir / "runbook-lab-lke.lock"), "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # an earlier autopilot's runbook, still running
+        proc, reports = _run(tmp_path, inventory)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    result = json.loads((reports / "result-lab-lke.json").read_text())
+    assert (result["status"], str(result["rc"])) == ("failed", "75")
+    assert result["error"].startswith("the runbook of an earlier autopilot run is still running on this cluster")
+    assert "upgrade_cluster.yml did not run. Nothing was changed" in result["error"]
+    assert not (reports / "got-lab-lke.json").exists()  # the runbook never ran
+    assert _ledger(reports) == []  # no started, no failed: nothing ran

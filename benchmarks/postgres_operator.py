@@ -161,11 +161,17 @@ def main():
     api = config.new_client_from_config(config_file=labenv.kubeconfig())
     node_env = labenv.component_env("node")
     results = []
-    with tempfile.TemporaryDirectory() as workdir:
-        suffix = "-major" if args.major else ""
-        for way in ("runbook" + suffix,) + (() if args.skip_baseline else ("baseline" + suffix,)):
-            results.append(one(api, node_env, way, args.size_mb, workdir))
-            print(json.dumps(results[-1]), flush=True)
+    # The real node's PostgreSQL is shared with the CloudNativePG tests: one session at a time, as
+    # the Postgres tests do (their lock file).
+    release = labenv.hold("postgres", "tests.lock")
+    try:
+        with tempfile.TemporaryDirectory() as workdir:
+            suffix = "-major" if args.major else ""
+            for way in ("runbook" + suffix,) + (() if args.skip_baseline else ("baseline" + suffix,)):
+                results.append(one(api, node_env, way, args.size_mb, workdir))
+                print(json.dumps(results[-1]), flush=True)
+    finally:
+        release()
     print("| way | DB size | longest write gap | failed writes | committed | lost | wall |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in results:

@@ -14,6 +14,7 @@ import os
 import re
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.autopilot import decide as decide_mod
+from ansible_collections.fournines.runbooks.plugins.module_utils.common import background
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import write_json_atomic
 
@@ -74,18 +75,8 @@ class Records(object):
         return record
 
     def events(self):
-        if not os.path.exists(self.ledger):
-            return []
-        out = []
-        with open(self.ledger) as handle:
-            for line in handle:
-                line = line.strip()
-                if line:
-                    try:
-                        out.append(json.loads(line))
-                    except ValueError:
-                        continue  # a line cut by a kill mid-write: the rest of the ledger still counts
-        return out
+        # a line cut by a kill mid-write is skipped: the rest of the ledger still counts
+        return background.read_jsonl(self.ledger)
 
     def last_change(self, cluster, events=None):
         """When the cluster's last disruptive change started (ISO), or None."""

@@ -28,9 +28,10 @@ description:
     PodDisruptionBudget (RV(eviction_simulation)): the budgets' current C(disruptionsAllowed), server-side dry-run
     evictions (C(dryRun=All)) of the first batch of each pool, and whether each evicted pod's replacement can run
     on a node that is up while its batch drains (a pod that can only come back after a move keeps its budget's
-    disruption used). A plan that cannot finish is a finding of gate C(pdb) (C(capacity) when a replacement has
-    nowhere to run) naming the budget, the batch and node where the rollout would stall and the variable that
-    would relax it."
+    disruption used), including where the node affinity of a bound PersistentVolume (a local volume) lets it
+    run, and whether the replacements' requests fit on the nodes up then, batch after batch. A plan that cannot
+    finish is a finding of gate C(pdb) (C(capacity) when a replacement has nowhere to run or no room) naming the
+    budget, the batch and node where the rollout would stall and the variable that would relax it."
   - "Returns the plan of O(strategy) and the predicted downtime. V(surge): per pool one extra node and the batches
     of O(concurrency) nodes to recycle. V(blue_green): per pool a whole new pool of the same size (one pool at a
     time), the old pool's drain batches of O(blue_green.batch_size), then the old pool deleted; each batch's pods,
@@ -274,7 +275,8 @@ budget:
 eviction_simulation:
   description:
     - The rollout's evictions simulated batch by batch. C(ok) (the plan can finish), C(stalls) (each with C(pdb),
-      C(kind) V(budget_at_zero), V(budget_used_up) or V(no_landing), C(batch), C(node), C(pods), C(message) and
+      C(kind) V(budget_at_zero), V(budget_used_up), V(no_landing), V(volume_pinned) or V(no_room), C(batch), C(node),
+      C(pods), C(message) and
       C(relax), the variables that would let it finish), C(batches) (per batch C(nodes), C(evictions) and per budget
       C(allowed) and C(pods)) and C(refused_now) (pods of the first batches whose server-side dry-run eviction was
       refused).
@@ -333,7 +335,8 @@ def snapshot(kube, view):
             "replicasets": kube.items("/apis/apps/v1/replicasets"),
             "deployments": kube.items("/apis/apps/v1/deployments"),
             "statefulsets": kube.items("/apis/apps/v1/statefulsets"),
-            "pvcs": kube.items("/api/v1/persistentvolumeclaims"), "applied": []}
+            "pvcs": kube.items("/api/v1/persistentvolumeclaims"), "pvs": kube.items("/api/v1/persistentvolumes"),
+            "applied": []}
     for path in _SCANNED:
         kind = {"deployments": "Deployment", "statefulsets": "StatefulSet", "daemonsets": "DaemonSet",
                 "cronjobs": "CronJob", "ingresses": "Ingress", "poddisruptionbudgets": "PodDisruptionBudget",

@@ -15,7 +15,13 @@ pods Ready again on other nodes. So a batch can finish when, for every budget co
   that can only come back after a move (on its own node once recycled, or pinned by hostname) keeps
   the budget's disruption used; when a batch holds more such pods of a budget than the budget
   allows, the evictions are refused for ever, and even within the budget the drain waits for a
-  replacement that cannot run.
+  replacement that cannot run;
+* a replacement whose claim is bound to a PersistentVolume with node affinity (a local volume) can run
+  only on the nodes that affinity names: a drained node never comes back under its old name, so such a
+  pod has nowhere to go (``volume_pinned``);
+* the replacements fit: where the nodes' allocatable resources are known, each batch's pods are placed
+  by their requests on the nodes that are up then, after the pods of the batches before them
+  (``no_room`` for those that find no room; the replacement would stay Pending).
 
 Pure functions over plain dicts as the API returns them. :func:`simulate` takes the plan's batches,
 so any strategy (surge, blue-green) can pass its own order; ``new_nodes`` are the nodes the strategy
@@ -30,6 +36,7 @@ __metaclass__ = type
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import objects
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.capacity import RESOURCES, node_free, pod_requests
 
 #: The runbook's variables a refusal points at (documented in roles/cluster_preflight and node_pool_rollout).
 RELAX_PDBS_VARIABLE = "cluster_preflight_relax_pdbs"
@@ -75,17 +82,42 @@ def _tolerates(pod, taint):
     return False
 
 
-def placement_problem(pod, node):
-    """Why ``pod`` cannot run on ``node`` (nodeSelector, required node affinity, taints), or None when it can."""
+def _terms_match(terms, labels):
+    terms = [t for t in terms or [] if t.get("matchExpressions")]
+    return not terms or any(all(_expression_matches(e, labels) for e in t["matchExpressions"]) for t in terms)
+
+
+def volume_pins(pods, pvcs, pvs):
+    """{pod key: [(PersistentVolume name, claim, nodeSelectorTerms)]} for pods whose claims are bound to a
+    volume with required node affinity (local volumes: a pod can only run where its data is)."""
+    claims = dict(((c["metadata"].get("namespace"), c["metadata"]["name"]), c) for c in pvcs or [])
+    volumes = dict((v["metadata"]["name"], v) for v in pvs or [])
+    out = {}
+    for pod in pods:
+        for claim in objects.pvc_claims(pod):
+            pvc = claims.get((pod["metadata"]["namespace"], claim)) or {}
+            pv = volumes.get((pvc.get("spec") or {}).get("volumeName") or "")
+            terms = ((((pv or {}).get("spec") or {}).get("nodeAffinity") or {}).get("required") or {}).get(
+                "nodeSelectorTerms")
+            if terms:
+                out.setdefault(objects.pod_key(pod), []).append((pv["metadata"]["name"], claim, terms))
+    return out
+
+
+def placement_problem(pod, node, pins=()):
+    """Why ``pod`` cannot run on ``node`` (nodeSelector, required node affinity, taints, the node affinity of
+    its bound volumes ``pins`` as volume_pins() gives them), or None when it can."""
     spec = pod.get("spec") or {}
     labels = _labels(node)
+    for volume, claim, terms in pins or ():
+        if not _terms_match(terms, labels):
+            return "PersistentVolume %s (claim %s) node affinity" % (volume, claim)
     for key, value in (spec.get("nodeSelector") or {}).items():
         if labels.get(key) != value:
             return "nodeSelector %s=%s" % (key, value)
     required = ((((spec.get("affinity") or {}).get("nodeAffinity") or {})
                  .get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or [])
-    terms = [t for t in required if t.get("matchExpressions")]
-    if terms and not any(all(_expression_matches(e, labels) for e in t["matchExpressions"]) for t in terms):
+    if not _terms_match(required, labels):
         return "required node affinity"
     for taint in (node.get("spec") or {}).get("taints") or []:
         if taint.get("effect") in ("NoSchedule", "NoExecute") and not _tolerates(pod, taint):
@@ -101,7 +133,10 @@ def recycled(node, suffix="(recycled)"):
     meta["labels"] = dict(_labels(node), **{HOSTNAME_LABEL: name})
     taints = [t for t in (node.get("spec") or {}).get("taints") or []
               if not str(t.get("key", "")).startswith(_TRANSIENT_TAINTS)]
-    return {"metadata": meta, "spec": {"taints": taints}}
+    # allocatable as the source node's; "source" names it, for the room its DaemonSet pods take on any such node
+    status = {"allocatable": dict(((node.get("status") or {}).get("allocatable")) or {})}
+    return {"metadata": meta, "spec": {"taints": taints}, "status": status,
+            "source": node.get("source") or (node.get("metadata") or {}).get("name")}
 
 
 def _moves(pod):
@@ -130,23 +165,76 @@ def _where(index, names):
     return "batch %d (%s)" % (index + 1, ", ".join(names))
 
 
-def simulate(batches, pods, pdbs, nodes, new_nodes=(), relaxed_pdbs=(), refused_now=(), nodes_return=True):
+def _room(node, pods_on):
+    """Free requests of ``node`` (allocatable less ``pods_on``), or None when its allocatable is not known."""
+    alloc = (node.get("status") or {}).get("allocatable") or {}
+    if not alloc.get("cpu") and not alloc.get("memory"):
+        return None
+    free = node_free(node, pods_on)
+    for res in RESOURCES:
+        if res not in alloc:
+            free[res] = float("inf")
+    return free
+
+
+def _place(pods, landing, room, pins, skip):
+    """Place ``pods`` (largest requests first) on the first ``landing`` node that accepts each and has room;
+    ``room`` is updated. Returns {pod key: why} for the pods that find no room."""
+    no_room = {}
+    sized = [(pod_requests(p), p) for p in pods if objects.controller_of(p) is not None and objects.pod_key(p) not in skip]
+    for req, pod in sorted(sized, key=lambda rp: (rp[0]["cpu"], rp[0]["memory"]), reverse=True):
+        key = objects.pod_key(pod)
+        accepting = [n for n in landing if placement_problem(pod, n, pins.get(key)) is None]
+        for node in accepting:
+            free = room.get(node["metadata"]["name"])
+            if free is None:
+                break
+            if all(free[res] >= req[res] for res in RESOURCES):
+                for res in RESOURCES:
+                    free[res] -= req[res]
+                break
+        else:
+            no_room[key] = ("it requests %g CPU and %d MiB, more than any node that accepts it has left (%d such "
+                            "node(s) up then)" % (req["cpu"], int(req["memory"] / 1048576), len(accepting)))
+    return no_room
+
+
+def simulate(batches, pods, pdbs, nodes, new_nodes=(), relaxed_pdbs=(), refused_now=(), nodes_return=True,
+             pvcs=(), pvs=()):
     """Walk ``batches`` (lists of node names, in the order the rollout drains them) and find where it would stall.
 
     ``nodes`` are the cluster's Nodes now; every node named in a batch is taken as cordoned from the start
     (the rollout cordons the old nodes first so pods land on new ones) until its batch is done, when it
     comes back as a recycled node (``nodes_return``; False for a strategy that deletes drained nodes).
-    Budgets that can never allow an eviction (objects.pdb_never_allows) are left to the pdb gate unless
-    relaxed. Returns ``{"ok": bool, "stalls": [...], "batches": [...]}``; each stall names the budget (or
-    None), the batch and node, the pods, why, and ``relax``: what would let the plan finish.
+    ``pvcs`` and ``pvs`` (the claims and volumes as the API returns them) pin pods to where their local
+    volumes are. Budgets that can never allow an eviction (objects.pdb_never_allows) are left to the pdb
+    gate unless relaxed. Returns ``{"ok": bool, "stalls": [...], "batches": [...]}``; each stall names the
+    budget (or None), the batch and node, the pods, why, and ``relax``: what would let the plan finish.
     """
     relaxed = set(relaxed_pdbs or [])
     refused = set(refused_now or [])
+    pins = volume_pins(pods, pvcs, pvs)
     by_name = dict((n["metadata"]["name"], n) for n in nodes)
     in_rollout = set(name for batch in batches for name in batch)
-    landing = [n for n in nodes if n["metadata"]["name"] not in in_rollout
-               and not objects.node_unschedulable(n) and objects.node_ready(n)]
-    landing.extend(new_nodes or [])
+    running = {}  # node name -> pods that take room there (DaemonSet pods too)
+    for pod in pods:
+        if not objects.is_finished(pod):
+            running.setdefault((pod.get("spec") or {}).get("nodeName"), []).append(pod)
+    room = {}
+
+    def land(node, pods_on):
+        landing.append(node)
+        room[node["metadata"]["name"]] = _room(node, pods_on)
+
+    def daemons_of(node):
+        return [p for p in running.get(node.get("source") or node["metadata"]["name"], []) if objects.is_daemonset_pod(p)]
+
+    landing = []
+    for node in nodes:
+        if node["metadata"]["name"] not in in_rollout and not objects.node_unschedulable(node) and objects.node_ready(node):
+            land(node, running.get(node["metadata"]["name"], []))
+    for node in new_nodes or []:
+        land(node, daemons_of(node))
     budget = _budget_state(pdbs, refused, pods)
     by_node = {}
     for pod in pods:
@@ -159,9 +247,11 @@ def simulate(batches, pods, pdbs, nodes, new_nodes=(), relaxed_pdbs=(), refused_
         for pod in moving:
             if objects.controller_of(pod) is None:
                 continue  # a bare pod is the bare_pods gate's; nothing recreates it anyway
-            if not any(placement_problem(pod, n) is None for n in landing):
-                why = sorted(set(placement_problem(pod, n) for n in landing)) or ["no node is up"]
-                homeless[objects.pod_key(pod)] = ", ".join(why)
+            key = objects.pod_key(pod)
+            if not any(placement_problem(pod, n, pins.get(key)) is None for n in landing):
+                why = sorted(set(placement_problem(pod, n, pins.get(key)) for n in landing)) or ["no node is up"]
+                homeless[key] = ", ".join(why)
+        no_room = _place(moving, landing, room, pins, homeless)
         per_pdb = {}
         for pod in moving:
             for pdb in objects.pdbs_for_pod(pod, pdbs):
@@ -194,22 +284,33 @@ def simulate(batches, pods, pdbs, nodes, new_nodes=(), relaxed_pdbs=(), refused_
                               "node": node_of[keys[0]], "pods": keys, "reason": reason,
                               "relax": [RELAX_PDBS_VARIABLE, UNDRAINABLE_VARIABLE]})
                 continue
-            stuck = [k for k in keys if k in homeless]
+            stuck = [k for k in keys if k in homeless or k in no_room]
             if len(stuck) > allowed:
                 spread = len(set(node_of[k] for k in stuck)) > 1
                 _add(stalls, {"pdb": name, "kind": "budget_used_up", "batch": index + 1, "nodes": list(batch),
                               "node": node_of[stuck[allowed]], "pods": stuck, "allowed": allowed,
-                              "reason": "; ".join(sorted(set(homeless[k] for k in stuck))),
+                              "reason": "; ".join(sorted(set(homeless.get(k) or no_room[k] for k in stuck))),
                               "relax": [RELAX_PDBS_VARIABLE] + ([CONCURRENCY_VARIABLE] if spread else [])})
                 for key in stuck:
                     homeless.pop(key, None)  # explained by the budget
+                    no_room.pop(key, None)
+        node_of_pod = dict((objects.pod_key(p), p["spec"]["nodeName"]) for p in moving)
         for key, why in sorted(homeless.items()):
-            node_name = next(p["spec"]["nodeName"] for p in moving if objects.pod_key(p) == key)
-            _add(stalls, {"pdb": None, "kind": "no_landing", "batch": index + 1, "nodes": list(batch),
-                          "node": node_name, "pods": [key], "reason": why, "relax": [UNDRAINABLE_VARIABLE]})
+            pinned = all(w.startswith("PersistentVolume ") for w in why.split(", "))
+            _add(stalls, {"pdb": None, "kind": "volume_pinned" if pinned else "no_landing", "batch": index + 1,
+                          "nodes": list(batch), "node": node_of_pod[key], "pods": [key], "reason": why,
+                          "relax": [UNDRAINABLE_VARIABLE]})
+        if no_room:
+            keys = sorted(no_room)
+            _add(stalls, {"pdb": None, "kind": "no_room", "batch": index + 1, "nodes": list(batch),
+                          "node": node_of_pod[keys[0]], "pods": keys, "reason": no_room[keys[0]],
+                          "relax": [CONCURRENCY_VARIABLE] if nodes_return else [UNDRAINABLE_VARIABLE]})
         report.append(row)
         if nodes_return:
-            landing.extend(recycled(by_name[name]) for name in batch if name in by_name)
+            for name in batch:
+                if name in by_name:
+                    node = recycled(by_name[name])
+                    land(node, daemons_of(node))
     for stall in stalls:
         stall["message"] = stall_message(stall)
     return {"ok": not stalls, "stalls": stalls, "batches": report}
@@ -240,6 +341,19 @@ def stall_message(stall):
                    stall["reason"], RELAX_PDBS_VARIABLE,
                    (" or drain fewer nodes at a time (variable %s)" % CONCURRENCY_VARIABLE)
                    if CONCURRENCY_VARIABLE in stall["relax"] else ""))
+    if stall["kind"] == "volume_pinned":
+        return ("pod %s cannot be replaced while %s drains: its %s pins it to a node the rollout replaces, so the "
+                "replacement would stay Pending until the drain's deadline. Move its data to storage the new nodes "
+                "can reach (a replica there, or a backup restored onto a new claim), or leave that node to a person "
+                "(variable %s=quarantine)" % (", ".join(stall["pods"]), where, stall["reason"], UNDRAINABLE_VARIABLE))
+    if stall["kind"] == "no_room":
+        advice = ("drain fewer nodes at a time (variable %s)" % CONCURRENCY_VARIABLE
+                  if CONCURRENCY_VARIABLE in stall["relax"] else
+                  "make room on the nodes outside the pool, or leave that node to a person (variable %s=quarantine)"
+                  % UNDRAINABLE_VARIABLE)
+        return ("pods %s would not fit anywhere while %s drains: %s, so their replacements would stay Pending "
+                "until the drain's deadline. Free room on the other nodes, lower the pods' requests, or %s"
+                % (", ".join(stall["pods"]), where, stall["reason"], advice))
     return ("pod %s cannot be replaced while %s drains: no node that is up then accepts it (%s), and the drain "
             "would wait for its replacement until its deadline. Let it run on the new nodes, or leave that node to a "
             "person (variable %s=quarantine)" % (", ".join(stall["pods"]), where, stall["reason"],

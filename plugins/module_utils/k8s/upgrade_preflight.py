@@ -200,9 +200,12 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
     k8s_nodes = view.get("k8s_nodes") or []
     simulation = eviction_sim.simulate([b for p in plan for b in p["batches"]], pods, pdbs, k8s_nodes,
                                        new_nodes=eviction_sim.new_nodes(plan, k8s_nodes), nodes_return=strategy == "surge",
-                                       relaxed_pdbs=relaxed_pdbs, refused_now=refused_now)
+                                       relaxed_pdbs=relaxed_pdbs, refused_now=refused_now,
+                                       pvcs=snapshot.get("pvcs"), pvs=snapshot.get("pvs"))
     for stall in simulation["stalls"]:
-        add("capacity" if stall["kind"] == "no_landing" else "pdb", stall["message"], stall["pdb"] or stall["pods"][0])
+        if stall["kind"] == "no_room" and capacity_problems:
+            continue  # the plan's capacity check above already says the batch does not fit
+        add("pdb" if stall["pdb"] else "capacity", stall["message"], stall["pdb"] or stall["pods"][0])
     for pool in view["pools"]:
         if (pool.get("autoscaler") or {}).get("enabled"):
             add("autoscaler", "pool %s has the autoscaler on; the rollout does not resize such a pool (the autoscaler "

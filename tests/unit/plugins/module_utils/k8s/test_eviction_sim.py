@@ -179,3 +179,86 @@ def test_budget_verdicts(budget, kwargs, stalled):
     assert out["ok"] is not stalled
     assert out["batches"][0]["budgets"]["app/web"].get("waits", False) is (budget["status"]["currentHealthy"] == 2
                                                                           and not kwargs)
+
+
+# --- PersistentVolume node affinity (local volumes) and room for the replacements -------------------------
+
+def claim_pod(name, node_name, claim, app="db"):
+    return pod(name, node_name, app=app, spec={"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]})
+
+
+def pvc(name, volume, ns="app"):
+    return {"metadata": {"name": name, "namespace": ns}, "spec": {"volumeName": volume, "accessModes": ["ReadWriteOnce"]}}
+
+
+def local_pv(name, key, values):
+    return {"metadata": {"name": name}, "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": key, "operator": "In", "values": values}]}]}}}}
+
+
+def test_a_pod_on_a_local_volume_of_its_node_has_nowhere_to_go_and_the_stall_says_what_relaxes_it():
+    pods = [claim_pod("db-0", "b", "data-db-0")]
+    out = eviction_sim.simulate([["a"], ["b"], ["c"]], pods, [], NODES, new_nodes=SURGE,
+                                pvcs=[pvc("data-db-0", "pv-b")], pvs=[local_pv("pv-b", "kubernetes.io/hostname", ["b"])])
+    [stall] = out["stalls"]
+    assert (stall["kind"], stall["batch"], stall["node"], stall["pdb"]) == ("volume_pinned", 2, "b", None)
+    assert "PersistentVolume pv-b (claim data-db-0) node affinity" in stall["message"]
+    assert "node_pool_rollout_undrainable=quarantine" in stall["message"] and stall["relax"] == ["node_pool_rollout_undrainable"]
+    # the same claim on a volume any node of the pool can reach (a zone, not a hostname) moves freely
+    zonal = eviction_sim.simulate([["a"], ["b"], ["c"]], pods, [], NODES, new_nodes=SURGE,
+                                  pvcs=[pvc("data-db-0", "pv-z")], pvs=[local_pv("pv-z", "pool", ["p1"])])
+    assert zonal["ok"], zonal["stalls"]
+
+
+def test_pinned_volumes_use_up_a_budget_and_the_message_names_the_volume():
+    pods = [claim_pod("db-0", "a", "d0"), claim_pod("db-1", "a", "d1")]
+    out = eviction_sim.simulate([["a"]], pods, [pdb("db", 1, 2, 1, 2)], NODES, new_nodes=SURGE,
+                                pvcs=[pvc("d0", "pv0"), pvc("d1", "pv1")],
+                                pvs=[local_pv("pv0", "kubernetes.io/hostname", ["a"]),
+                                     local_pv("pv1", "kubernetes.io/hostname", ["a"])])
+    [stall] = out["stalls"]
+    assert stall["kind"] == "budget_used_up" and stall["pdb"] == "app/db"
+    assert "PersistentVolume pv0 (claim d0) node affinity" in stall["message"]
+
+
+def sized(name, cpu="2", labels=None):
+    n = node(name, labels=labels)
+    n["status"]["allocatable"] = {"cpu": cpu, "memory": "8Gi", "pods": "110"}
+    return n
+
+
+def asking(name, node_name, cpu, app="web", daemon=False):
+    p = pod(name, node_name, app=app)
+    p["spec"]["containers"] = [{"resources": {"requests": {"cpu": cpu, "memory": "64Mi"}}}]
+    if daemon:
+        p["metadata"]["ownerReferences"] = [{"kind": "DaemonSet", "name": "ds", "controller": True, "uid": "ds"}]
+    return p
+
+
+def test_replacements_that_find_no_room_are_a_stall_batch_by_batch():
+    """Three 2-CPU nodes, 1.5 CPU of pods on each, one 2-CPU surge node: batch 1's pods fill the surge node,
+    batch 2's land on the recycled a, batch 3's on the recycled b. With two nodes per batch the second
+    batch's pods find no room: the stall names it and the variable that relaxes it."""
+    nodes = [sized("a"), sized("b"), sized("c")]
+    pods = [asking("w%s" % n, n, "1500m") for n in "abc"]
+    surge = [eviction_sim.recycled(nodes[0], "(surge)")]
+    assert eviction_sim.simulate([["a"], ["b"], ["c"]], pods, [], nodes, new_nodes=surge)["ok"]
+    out = eviction_sim.simulate([["a", "b"], ["c"]], pods, [], nodes, new_nodes=surge)
+    [stall] = out["stalls"]
+    assert (stall["kind"], stall["batch"], len(stall["pods"])) == ("no_room", 1, 1)
+    assert "cluster_preflight_concurrency" in stall["message"] and "1.5 CPU" in stall["message"]
+
+
+def test_room_on_new_nodes_is_their_allocatable_less_the_daemonsets_and_drained_nodes_never_return():
+    """blue_green: a new pool of two nodes, each with a 1-CPU DaemonSet pod, takes 1 CPU of pods per node; the
+    old nodes are deleted, so the third batch's pod has no room (advice: not the concurrency)."""
+    nodes = [sized("a"), sized("b"), sized("c")]
+    pods = [asking("ds-%s" % n, n, "1", daemon=True) for n in "abc"] + [asking("w%s" % n, n, "800m") for n in "abc"]
+    green = [eviction_sim.recycled(nodes[0], "(new %d)" % i) for i in (1, 2)]
+    assert green[0]["source"] == "a" and green[0]["status"]["allocatable"]["cpu"] == "2"
+    out = eviction_sim.simulate([["a"], ["b"], ["c"]], pods, [], nodes, new_nodes=green, nodes_return=False)
+    [stall] = out["stalls"]
+    assert (stall["kind"], stall["batch"], stall["pods"]) == ("no_room", 3, ["app/wc"])
+    assert stall["relax"] == ["node_pool_rollout_undrainable"] and "cluster_preflight_concurrency" not in stall["message"]
+    three = green + [eviction_sim.recycled(nodes[0], "(new 3)")]
+    assert eviction_sim.simulate([["a"], ["b"], ["c"]], pods, [], nodes, new_nodes=three, nodes_return=False)["ok"]

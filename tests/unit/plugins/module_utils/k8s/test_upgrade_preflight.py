@@ -321,3 +321,18 @@ def test_the_simulation_lands_blue_green_pods_on_the_whole_new_pool_and_never_on
     out = upgrade_preflight.evaluate(snapshot(view(["a", "b", "c"]), [pinned]), "1.35", gates(), strategy="blue_green")
     assert [s["kind"] for s in out["eviction_simulation"]["stalls"]] == ["no_landing"]
     assert "batch 1 (a), node a" in out["blocking"][0]["message"]
+
+
+def test_a_local_volume_pinned_to_its_node_is_refused_before_any_node_is_bought():
+    db = pod("db-0", "b", owner=("StatefulSet", "db"),
+             volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "data-db-0"}}])
+    pvcs = [{"metadata": {"name": "data-db-0", "namespace": "app"}, "spec": {"volumeName": "local-b",
+                                                                           "accessModes": ["ReadWriteOnce"]}}]
+    pvs = [{"metadata": {"name": "local-b"}, "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["b"]}]}]}}}}]
+    for strategy in ("surge", "blue_green"):
+        out = upgrade_preflight.evaluate(snapshot(view(["a", "b"]), [db], pvcs=pvcs, pvs=pvs), "1.35", gates(),
+                                         strategy=strategy)
+        [finding] = [f for f in out["blocking"] if f["gate"] == "capacity"]
+        assert "PersistentVolume local-b (claim data-db-0)" in finding["message"], finding
+        assert out["eviction_simulation"]["stalls"][0]["kind"] == "volume_pinned"

@@ -21,11 +21,19 @@ description:
     operator deletes the pods, runs its C(pg_upgrade --link) Job and re-clones the replicas. A
     failing Job stops the wait with the error from the Job's log (the operator would retry for ever).
     It returns how long the primary was unavailable, from which a canary predicts production's downtime.
+  - With O(smart_shutdown_timeout), O(step=upgrade) first lowers the Cluster's C(spec.smartShutdownTimeout)
+    for the upgrade: the operator deletes every pod, and with CloudNativePG's default (180 s) PostgreSQL's
+    smart shutdown waits that long for open client sessions while it refuses new ones. The Cluster's own
+    value is kept in an annotation and put back when the wait ends, whether the upgrade succeeded or
+    failed; a re-run after a killed run puts it back once the Cluster is done. The field is not part of
+    the pod spec: changing it restarts nothing.
   - O(step=post), once the Cluster is healthy on the new major, runs in every database
     C(ALTER EXTENSION ... UPDATE) for each extension older than the new default version (what
     pg_upgrade's C(update_extensions.sql) does; that file stays in the operator's Job pod) and C(ANALYZE).
   - A Cluster already set to O(image) (a re-run after a killed run) is not patched again; the module
-    waits for the operator. A Cluster already upgraded and healthy is left alone.
+    waits for the operator. A Cluster already upgraded and healthy is left alone, but for the
+    C(smartShutdownTimeout) a killed run left lowered. The run that raised the image is kept in the
+    Cluster's annotation C(fournines.io/major-upgrade-run) until then (RV(resumed_run)).
   - After the Job has run, putting the old image back does not recover a Cluster; the way back is a
     pre-upgrade replica clone promoted (see the role C(postgres_cnpg_upgrade)).
 extends_documentation_fragment:
@@ -65,6 +73,16 @@ options:
     description: Seconds to wait for the preflight pod, or for the upgrade.
     type: int
     default: 1200
+  smart_shutdown_timeout:
+    description:
+      - O(step=upgrade) sets the Cluster's C(spec.smartShutdownTimeout) to this many seconds while the
+        operator stops the pods for the upgrade, and then restores the Cluster's own value. V(0) stops
+        PostgreSQL with a fast shutdown at once (open sessions are ended, their committed work kept).
+      - Unset, the Cluster's setting is not touched.
+    type: int
+  run_id:
+    description: The run raising the image, kept in an annotation on the Cluster until the upgrade is over.
+    type: str
 requirements:
   - kubernetes
   - psycopg2 (O(step=preflight), O(step=post))
@@ -123,6 +141,18 @@ after:
   description: The Cluster's health after (see M(fournines.runbooks.postgres_cnpg_cluster_info)).
   returned: step=upgrade
   type: dict
+smart_shutdown_before:
+  description: The Cluster's own C(smartShutdownTimeout), saved before this run lowered it.
+  returned: step=upgrade, when this run lowered it
+  type: int
+smart_shutdown_restored:
+  description: The C(smartShutdownTimeout) put back after the upgrade (null when nothing was lowered).
+  returned: step=upgrade, when the upgrade ended in this run
+  type: int
+resumed_run:
+  description: The run whose image change this run found and carried on (null for a fresh upgrade).
+  returned: step=upgrade
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -159,10 +189,15 @@ def main():
             step=dict(type="str", choices=["preflight", "upgrade", "post"], default="preflight"),
             secret=dict(type="str", choices=list(access.SECRETS), default="superuser"),
             max_lag_bytes=dict(type="int", default=16 * 1024 * 1024),
-            timeout=dict(type="int", default=1200)),
+            timeout=dict(type="int", default=1200),
+            smart_shutdown_timeout=dict(type="int"),
+            run_id=dict(type="str")),
         supports_check_mode=True,
     )
     p = module.params
+    if p["smart_shutdown_timeout"] is not None and p["smart_shutdown_timeout"] < 0:
+        module.fail_json(msg="smart_shutdown_timeout %d is not valid; give 0 or more seconds (0 = a fast shutdown at "
+                             "once), or leave it unset to keep the Cluster's own" % p["smart_shutdown_timeout"])
     require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
     try:
         kube = client.kube_from_params(p)
@@ -177,7 +212,8 @@ def main():
             done = major.post_upgrade(conn, check_mode=module.check_mode)
             module.exit_json(changed=bool(done["extensions_updated"] or done["analyzed"]), **done)
         result = major.upgrade_in_place(clusters, p["name"], p["image"], p["timeout"], check_mode=module.check_mode,
-                                        max_lag_bytes=None if p["max_lag_bytes"] < 0 else p["max_lag_bytes"])
+                                        max_lag_bytes=None if p["max_lag_bytes"] < 0 else p["max_lag_bytes"],
+                                        smart_shutdown_timeout=p["smart_shutdown_timeout"], run_id=p["run_id"])
     except RunbookError as err:
         fail_from_error(module, err)
     result["diff"] = {"before": {"imageName": result["image_before"]}, "after": {"imageName": p["image"]}}

@@ -35,6 +35,16 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudn
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import update
 
 JOB_ROLE = "major-upgrade"
+#: What a real upgrade leaves on the Cluster until it is over: the run that raised the image, and the
+#: Cluster's own ``spec.smartShutdownTimeout``, put back when the upgrade ends (also by a re-run that
+#: carries on a killed run: the annotation, not the run's memory, says what to restore).
+RUN_ANNOTATION = "fournines.io/major-upgrade-run"
+SMART_SHUTDOWN_ANNOTATION = "fournines.io/smart-shutdown-timeout-before"
+#: CloudNativePG's default ``smartShutdownTimeout`` (seconds), when the Cluster sets none.
+DEFAULT_SMART_SHUTDOWN = 180
+#: Seconds the instance managers get to apply a lowered ``smartShutdownTimeout`` (they read it from
+#: their watch of the Cluster at the start of each reconcile) before the image change deletes their pods.
+SMART_SHUTDOWN_SETTLE = 3.0
 UPGRADING_PHASE = "Upgrading Postgres major version"
 #: Physical slots CloudNativePG keeps for its own replicas; the upgrade re-clones them anyway.
 OPERATOR_SLOT_PREFIX = "_cnpg_"
@@ -211,11 +221,73 @@ def _primary_ready(obj, pods, major):
     return False
 
 
-def upgrade_in_place(clusters, name, image, timeout, check_mode=False, max_lag_bytes=None, interval=1.0, clock=time.time):
+def _annotations(obj):
+    return ((obj or {}).get("metadata") or {}).get("annotations") or {}
+
+
+def upgrade_run(obj):
+    """The run id a real upgrade left on the Cluster (None when no upgrade of ours is under way)."""
+    return _annotations(obj).get(RUN_ANNOTATION)
+
+
+def lower_smart_shutdown(clusters, obj, seconds, run_id=None, settle=SMART_SHUTDOWN_SETTLE, sleep=time.sleep):
+    """Set the Cluster's ``spec.smartShutdownTimeout`` to ``seconds`` for the upgrade and keep its own
+    value (and ``run_id``) in annotations. The operator deletes every pod for an in-place major
+    upgrade; with the default, PostgreSQL's smart shutdown waits up to 180 s for client sessions
+    while refusing new ones. The field is read by the instance managers, not part of the pod spec:
+    changing it restarts nothing. An annotation left by an earlier attempt is kept (it holds the
+    Cluster's own value, not ours). Returns that original value."""
+    spec = obj.get("spec") or {}
+    current = spec.get("smartShutdownTimeout", DEFAULT_SMART_SHUTDOWN)
+    original = _annotations(obj).get(SMART_SHUTDOWN_ANNOTATION)
+    if original is None:
+        original = str(current)
+    notes = {SMART_SHUTDOWN_ANNOTATION: original}
+    if run_id:
+        notes[RUN_ANNOTATION] = run_id
+    clusters.kube.request("PATCH", cnpg_cluster.cluster_path(clusters.namespace, obj["metadata"]["name"]),
+                          body={"metadata": {"annotations": notes}, "spec": {"smartShutdownTimeout": int(seconds)}},
+                          content_type="application/merge-patch+json", retry_status=True)
+    if int(current) != int(seconds) and settle:
+        sleep(settle)
+    return int(original)
+
+
+def restore_smart_shutdown(clusters, name):
+    """Put back the ``smartShutdownTimeout`` :func:`lower_smart_shutdown` saved and remove the run's
+    annotations. Returns the restored value, or None when nothing was saved (nothing to do)."""
+    obj = clusters.get(name)
+    notes = _annotations(obj)
+    if obj is None or (SMART_SHUTDOWN_ANNOTATION not in notes and RUN_ANNOTATION not in notes):
+        return None
+    body = {"metadata": {"annotations": {SMART_SHUTDOWN_ANNOTATION: None, RUN_ANNOTATION: None}}}
+    value = None
+    if SMART_SHUTDOWN_ANNOTATION in notes:
+        value = int(notes[SMART_SHUTDOWN_ANNOTATION])
+        body["spec"] = {"smartShutdownTimeout": value}
+    clusters.kube.request("PATCH", cnpg_cluster.cluster_path(clusters.namespace, name), body=body,
+                          content_type="application/merge-patch+json", retry_status=True)
+    return value
+
+
+def _restore_after_failure(clusters, name):
+    """Restore what the run lowered while an error is on its way out; a second error must not hide it."""
+    try:
+        restore_smart_shutdown(clusters, name)
+    except (K8sApiError, cnpg_cluster.CnpgError):
+        pass
+
+
+def upgrade_in_place(clusters, name, image, timeout, check_mode=False, max_lag_bytes=None, interval=1.0, clock=time.time,
+                     smart_shutdown_timeout=None, run_id=None, settle=SMART_SHUTDOWN_SETTLE, sleep=time.sleep):
     """Raise the Cluster's major with the operator's in-place upgrade and wait until it is
     healthy on it. Returns a result dict with the timings the downtime is predicted from.
 
-    A re-run after a killed run finds the image already set and only waits (``patched`` False).
+    With ``smart_shutdown_timeout`` the Cluster's ``smartShutdownTimeout`` is lowered to it before the
+    image changes (:func:`lower_smart_shutdown`) and put back when the wait ends, whether it succeeded
+    or failed; ``smart_shutdown_restored`` says to what.
+    A re-run after a killed run finds the image already set and only waits (``patched`` False), then
+    restores what the killed run lowered (the Cluster's annotations say what; ``resumed_run`` names it).
     A failing upgrade Job stops the wait with the Job's error (the operator would retry for ever).
     """
     kube, ns = clusters.kube, clusters.namespace
@@ -224,9 +296,13 @@ def upgrade_in_place(clusters, name, image, timeout, check_mode=False, max_lag_b
     target_major = cnpg_cluster.image_version(image)[0]
     result = {"namespace": ns, "name": name, "image_before": before["image"], "image": image,
               "data_major_before": data_major(obj), "target_major": target_major, "before": before,
-              "changed": False, "patched": False}
+              "changed": False, "patched": False, "resumed_run": upgrade_run(obj) if before["image"] == image else None}
     if before["image"] == image and data_major(obj) == target_major and before["healthy"]:
         result["after"] = before
+        # Done already; what a killed run lowered is still to be put back.
+        result["changed"] = bool(set(_annotations(obj)) & set([SMART_SHUTDOWN_ANNOTATION, RUN_ANNOTATION]))
+        if result["changed"] and not check_mode:
+            result["smart_shutdown_restored"] = restore_smart_shutdown(clusters, name)
         return result
     if before["image"] != image:
         update.check_target(before["image"], image, "major")
@@ -238,11 +314,19 @@ def upgrade_in_place(clusters, name, image, timeout, check_mode=False, max_lag_b
     if check_mode:
         result["after"] = before
         return result
+    if before["image"] != image:
+        if smart_shutdown_timeout is not None:
+            result["smart_shutdown_before"] = lower_smart_shutdown(clusters, obj, smart_shutdown_timeout, run_id=run_id,
+                                                                   settle=settle, sleep=sleep)
+        elif run_id:
+            kube.request("PATCH", cnpg_cluster.cluster_path(ns, name), body={"metadata": {"annotations": {RUN_ANNOTATION: run_id}}},
+                         content_type="application/merge-patch+json", retry_status=True)
     started = clock()
     if before["image"] != image:
         try:
             clusters.patch_image(name, image, switchover=False)
         except K8sApiError as err:
+            _restore_after_failure(clusters, name)
             raise update._refused(err, "the image change to %s" % image, ns, name)  # pylint: disable=protected-access
         result["patched"] = True
     result["patched_at"] = started
@@ -270,11 +354,16 @@ def upgrade_in_place(clusters, name, image, timeout, check_mode=False, max_lag_b
         result["after"] = wait_until(done, Deadline(timeout), interval=interval,
                                      what="major upgrade of Cluster %s/%s" % (ns, name))
     except DeadlineExceeded:
+        _restore_after_failure(clusters, name)
         info = last.get("info") or {}
         raise cnpg_cluster.CnpgError("Cluster %s/%s was not healthy on PostgreSQL %d within %d s: %s"
                                      % (ns, name, target_major, timeout, "; ".join(info.get("problems") or []) or "?"),
                                      details={"cluster": info})
+    except cnpg_cluster.CnpgError:
+        _restore_after_failure(clusters, name)
+        raise
     end = clock()
+    result["smart_shutdown_restored"] = restore_smart_shutdown(clusters, name)
     result["primary_ready_seconds"] = round(marks.get("primary_ready", end) - started, 1)
     result["healthy_seconds"] = round(end - started, 1)
     return result

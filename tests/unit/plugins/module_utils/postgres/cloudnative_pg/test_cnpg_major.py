@@ -74,7 +74,13 @@ class FakeKube(object):
     def request(self, method, path, body=None, content_type=None, retry_status=True, ok_missing=False, query=None):
         assert method == "PATCH"
         self.patches.append(body)
-        self.obj["spec"].update(body["spec"])
+        self.obj["spec"].update(body.get("spec") or {})
+        notes = self.obj["metadata"].setdefault("annotations", {})
+        for key, value in ((body.get("metadata") or {}).get("annotations") or {}).items():  # a merge patch
+            if value is None:
+                notes.pop(key, None)
+            else:
+                notes[key] = value
         return {}
 
     def call_api(self, path, method, **kw):
@@ -167,6 +173,58 @@ def test_a_failing_job_stops_the_wait_with_its_error():
     assert "container major-upgrade of pg-1-major-upgrade-x exited 1" in msg
     assert 'could not load library "$libdir/vector"' in msg
     assert "promote the pre-upgrade clone" in msg
+
+
+def test_smart_shutdown_is_lowered_before_the_image_and_put_back_after():
+    kube, slept = FakeKube(cnpg(), steps=3), []
+    res = major.upgrade_in_place(clusters_of(kube), "pg", NEW, timeout=60, interval=0, clock=Clock(),
+                                 smart_shutdown_timeout=0, run_id="run-1", sleep=slept.append)
+    lowered, image, restored = kube.patches
+    assert lowered == {"metadata": {"annotations": {major.SMART_SHUTDOWN_ANNOTATION: "180", major.RUN_ANNOTATION: "run-1"}},
+                       "spec": {"smartShutdownTimeout": 0}}
+    assert image == {"spec": {"imageName": NEW}}
+    assert restored["spec"] == {"smartShutdownTimeout": 180}
+    assert slept == [major.SMART_SHUTDOWN_SETTLE]  # the instance managers read it before their pods go
+    assert res["smart_shutdown_before"] == 180 and res["smart_shutdown_restored"] == 180
+    assert kube.obj["spec"]["smartShutdownTimeout"] == 180 and kube.obj["metadata"]["annotations"] == {}
+
+
+def test_a_rerun_after_a_killed_upgrade_restores_what_the_killed_run_lowered():
+    obj = cnpg(image=NEW)
+    obj["spec"]["smartShutdownTimeout"] = 0
+    obj["metadata"]["annotations"] = {major.SMART_SHUTDOWN_ANNOTATION: "45", major.RUN_ANNOTATION: "killed"}
+    kube = FakeKube(obj, steps=2)
+    kube.patches.append("earlier run")
+    res = major.upgrade_in_place(clusters_of(kube), "pg", NEW, timeout=60, interval=0, clock=Clock(),
+                                 smart_shutdown_timeout=0, run_id="rerun", sleep=lambda s: None)
+    assert not res["patched"] and res["resumed_run"] == "killed"
+    assert kube.patches[1:] == [{"metadata": {"annotations": {major.SMART_SHUTDOWN_ANNOTATION: None,
+                                                              major.RUN_ANNOTATION: None}},
+                                 "spec": {"smartShutdownTimeout": 45}}]
+    assert res["smart_shutdown_restored"] == 45
+
+
+def test_a_done_cluster_still_gets_back_what_a_killed_run_lowered():
+    obj = cnpg(image=NEW, data_major=18)
+    obj["spec"]["smartShutdownTimeout"] = 0
+    obj["metadata"]["annotations"] = {major.SMART_SHUTDOWN_ANNOTATION: "180", major.RUN_ANNOTATION: "killed"}
+    planned = major.upgrade_in_place(clusters_of(FakeKube(copy.deepcopy(obj))), "pg", NEW, timeout=60, interval=0,
+                                     clock=Clock(), check_mode=True)
+    assert planned["changed"] and "smart_shutdown_restored" not in planned
+    kube = FakeKube(obj)
+    res = major.upgrade_in_place(clusters_of(kube), "pg", NEW, timeout=60, interval=0, clock=Clock())
+    assert res["changed"] and res["smart_shutdown_restored"] == 180 and res["resumed_run"] == "killed"
+    assert kube.obj["spec"]["smartShutdownTimeout"] == 180 and kube.obj["metadata"]["annotations"] == {}
+    again = major.upgrade_in_place(clusters_of(kube), "pg", NEW, timeout=60, interval=0, clock=Clock())
+    assert not again["changed"] and len(kube.patches) == 1
+
+
+def test_a_failing_job_still_puts_the_smart_shutdown_back():
+    kube = FakeKube(cnpg(), steps=99, fail=True)
+    with pytest.raises(cluster.CnpgError, match="promote the pre-upgrade clone"):
+        major.upgrade_in_place(clusters_of(kube), "pg", NEW, timeout=60, interval=0, clock=Clock(),
+                               smart_shutdown_timeout=0, sleep=lambda s: None)
+    assert kube.obj["spec"]["smartShutdownTimeout"] == 180 and kube.obj["metadata"]["annotations"] == {}
 
 
 def test_prediction_band():

@@ -82,3 +82,43 @@ def test_a_held_runbook_lock_starts_nothing_and_records_nothing(tmp_path):
     assert "upgrade_cluster.yml did not run. Nothing was changed" in result["error"]
     assert not (reports / "got-lab-lke.json").exists()  # the runbook never ran
     assert _ledger(reports) == []  # no started, no failed: nothing ran
+
+
+PG_STUB = [{"name": "Stand-in upgrade_postgres.yml (exit 0, its journal says where it got)", "hosts": "localhost",
+            "gather_facts": False, "tasks": [
+                {"name": "Journal folder", "ansible.builtin.file": {
+                    "path": "{{ postgres_reports_dir }}/{{ postgres_run_id }}", "state": "directory", "mode": "0755"}},
+                {"name": "Journal", "ansible.builtin.copy": {
+                    "dest": "{{ postgres_reports_dir }}/{{ postgres_run_id }}/state.json", "mode": "0644",
+                    "content": "{{ {'status': 'done', 'facts': {'flow': postgres_upgrade, 'version_after': stub_after}}"
+                               " | to_json }}"}}]}]
+
+
+def test_a_postgres_runbook_that_exits_0_below_the_patch_release_is_not_applied(tmp_path):
+    """upgrade_postgres.yml can end 0 without moving (nothing to do, a target it was not given): the autopilot reads
+    the version its journal ended on before it records applied."""
+    driver = json.loads(json.dumps(DRIVER))
+    driver[0]["tasks"][0]["vars"]["autopilot_act_decision"].update(component="postgres", current="15.17",
+                                                                    candidate="15.18", kind="patch")
+    outcomes = {}
+    for after in ("15.17", "15.18"):
+        case = tmp_path / after
+        (case / "playbooks").mkdir(parents=True)
+        (case / "playbooks" / "upgrade_postgres.yml").write_text(yaml.safe_dump(PG_STUB, sort_keys=False))
+        (case / "driver.yml").write_text(yaml.safe_dump(driver, sort_keys=False))
+        (case / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"lab-lke": _host()}}}))
+        (case / "reports" / "autopilot").mkdir(parents=True)
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+        proc = subprocess.run([os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", str(case / "hosts.yml"),
+                               "-e", json.dumps({"stub_dir": str(case / "playbooks"), "reports": str(case / "reports"),
+                                                 "autopilot_act_runbook_vars": {"stub_after": after}}),
+                               str(case / "driver.yml")],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        outcomes[after] = (json.loads((case / "reports" / "result-lab-lke.json").read_text()),
+                           [e["event"] for e in _ledger(case / "reports") if e["event"] != "decision"])
+    result, events = outcomes["15.17"]
+    assert result["status"] == "failed" and "still run 15.17, below 15.18" in result["error"], result
+    assert events == ["started", "failed"]
+    result, events = outcomes["15.18"]
+    assert result["status"] == "applied" and events == ["started", "applied"], result

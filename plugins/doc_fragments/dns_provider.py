@@ -8,10 +8,9 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """DNS provider options (module_utils/dns/providers/registry.py DNS_PROVIDER_ARG_SPEC).
+    """DNS provider options (module_utils/dns/providers/registry.py dns_provider_argument_spec).
 
-    Modules using it also extend fournines.runbooks.linode (provider linode) and
-    kubernetes.core.k8s_auth_options (provider external_dns).
+    Modules using it also extend kubernetes.core.k8s_auth_options (provider external_dns).
     """
 
     DOCUMENTATION = r"""
@@ -32,6 +31,20 @@ options:
     description: The DNS zone (domain) the records belong to, for example V(example.com).
     type: str
     required: true
+  api_token:
+    description: Linode API personal access token with read/write access to Domains, for the V(linode) provider;
+      if not set, the value of the E(LINODE_TOKEN) environment variable is used.
+    type: str
+    aliases: [token]
+  api_url:
+    description: Base URL of the Linode API v4 for the V(linode) provider; if not set, E(LINODE_API_URL), else the real API.
+    type: str
+    default: https://api.linode.com/v4
+  api_timeout:
+    description: Overall deadline in seconds for retrying one Linode API request that fails with HTTP 429, 408, 5xx
+      or a dropped connection (V(linode) provider).
+    type: float
+    default: 300
   rfc2136:
     description: Options of the V(rfc2136) provider.
     type: dict
@@ -96,4 +109,6 @@ options:
         type: list
         elements: str
         default: []
+requirements:
+  - linode_api4 >= 5.0 (the V(linode) provider)
 """

@@ -8,7 +8,8 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """The Linode connection options of every lke_* module (module_utils/linode/api.py LINODE_ARG_SPEC)."""
+    """The Linode connection and the cluster: the options every lke_* module takes
+    (module_utils/linode/api.py LKE_ARG_SPEC; module_utils/linode/lke_module.py lke_argument_spec)."""
 
     DOCUMENTATION = r"""
 options:
@@ -30,6 +31,12 @@ options:
         5xx or a dropped connection. Retries back off exponentially and honour C(Retry-After).
     type: float
     default: 300
+  cluster_id:
+    description:
+      - The LKE cluster id (C(GET /lke/clusters) lists them). The module acts on this cluster only and
+        refuses a node or instance that belongs to another one.
+    type: int
+    required: true
 requirements:
   - linode_api4 >= 5.0
 notes:
@@ -37,13 +44,8 @@ notes:
     C(group/fournines.runbooks.linode).
 """
 
-    # The cluster every lke_* module acts on (module_utils/linode/api.py LKE_ARG_SPEC), beside DOCUMENTATION.
+    # Empty: DOCUMENTATION documents cluster_id now. Kept only until the last modules that still list
+    # fournines.runbooks.linode.lke (lke_pool_green, lke_pool_delete, k8s_upgrade_preflight) drop it.
     LKE = r"""
-options:
-  cluster_id:
-    description:
-      - The LKE cluster id (C(GET /lke/clusters) lists them). The module acts on this cluster only and
-        refuses a node or instance that belongs to another one.
-    type: int
-    required: true
+options: {}
 """

@@ -30,7 +30,6 @@ description:
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.dns_provider
-  - fournines.runbooks.linode
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:

@@ -20,7 +20,6 @@ description:
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
   - fournines.runbooks.linode
-  - fournines.runbooks.linode.lke
   - kubernetes.core.k8s_auth_options
 options:
   target_version:
@@ -79,23 +78,17 @@ nodes_not_in_pools:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import HAS_K8S, k8s_argument_spec, K8S_IMPORT_ERROR, kube_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import HAS_LINODE, LINODE_IMPORT_ERROR, LKE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import kube_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_module import lke_argument_spec, lke_module
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import ClusterMismatch, check_same_cluster, cluster_view
 
 
 def main():
-    spec = k8s_argument_spec(target_version=dict(type="str"),
-                             join_kubernetes=dict(type="bool", default=True))
-    spec.update(LKE_ARG_SPEC)
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    module = lke_module(lke_argument_spec(target_version=dict(type="str"), join_kubernetes=dict(type="bool", default=True)),
+                        kubernetes=lambda p: p["join_kubernetes"])
     params = module.params
-    require_lib(module, "linode_api4", HAS_LINODE, LINODE_IMPORT_ERROR)
-    if params["join_kubernetes"]:
-        require_lib(module, "kubernetes", HAS_K8S, K8S_IMPORT_ERROR)
     try:
         lke = lke_from_params(params)
         kube = kube_from_params(params) if params["join_kubernetes"] else None

@@ -20,7 +20,6 @@ extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.journal
   - fournines.runbooks.linode
-  - fournines.runbooks.linode.lke
 attributes:
   check_mode:
     details: Validates the step and reports it without changing the cluster.
@@ -58,22 +57,19 @@ after:
   sample: "1.35"
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import HAS_LINODE, LINODE_IMPORT_ERROR, LKE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_module import lke_argument_spec, lke_module
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_operations import upgrade_control_plane
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
 
 def main():
-    spec = dict(k8s_version=dict(type="str", required=True),
-                wait_timeout=dict(type="int", default=900))
-    spec.update(LKE_ARG_SPEC, journal_dir=dict(type="path"))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    # the control plane only: no Kubernetes connection
+    module = lke_module(lke_argument_spec(journal=True, kube=False, k8s_version=dict(type="str", required=True),
+                                          wait_timeout=dict(type="int", default=900)), kubernetes=False)
     p = module.params
-    require_lib(module, "linode_api4", HAS_LINODE, LINODE_IMPORT_ERROR)
     rec = StepRecorder(p["journal_dir"], "control plane %s" % p["k8s_version"], module.check_mode)
     try:
         lke = lke_from_params(p)

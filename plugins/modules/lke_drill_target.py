@@ -24,7 +24,6 @@ description:
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
   - fournines.runbooks.linode
-  - fournines.runbooks.linode.lke
   - kubernetes.core.k8s_auth_options
 options:
   mode:
@@ -111,28 +110,23 @@ nodes:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import scenario
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import HAS_LINODE, LINODE_IMPORT_ERROR, LKE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_module import lke_argument_spec, lke_module
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import cluster_view
 
 
 def main():
-    spec = client.k8s_argument_spec(
+    module = lke_module(lke_argument_spec(
         mode=dict(type="str", default="delete"),
         target=dict(type="str", default="workload"),
         node=dict(type="str"),
         workload=dict(type="str", default="app/web"),
         seed=dict(type="int"),
-        require_healthy=dict(type="bool", default=True))
-    spec.update(LKE_ARG_SPEC)
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+        require_healthy=dict(type="bool", default=True)))
     p = module.params
-    require_lib(module, "linode_api4", HAS_LINODE, LINODE_IMPORT_ERROR)
-    require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
     problems = []
     try:
         scenario.validate_mode(p["mode"])

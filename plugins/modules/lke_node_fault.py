@@ -25,7 +25,6 @@ description:
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.linode
-  - fournines.runbooks.linode.lke
   - fournines.runbooks.journal
   - kubernetes.core.k8s_auth_options
 attributes:
@@ -96,32 +95,27 @@ ts:
   type: float
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import fault
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import HAS_LINODE, LINODE_IMPORT_ERROR, LKE_ARG_SPEC
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_module import lke_argument_spec, lke_module
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
 AFTER = {"delete": "deleted", "shutdown": "offline", "boot": "running"}
 
 
 def main():
-    spec = client.k8s_argument_spec(
+    spec = lke_argument_spec(
+        journal=True,
         node=dict(type="str"),
         instance_id=dict(type="int"),
         action=dict(type="str", required=True),
         wait=dict(type="bool", default=False),
-        wait_timeout=dict(type="int", default=600),
-        journal_dir=dict(type="path"))
-    spec.update(LKE_ARG_SPEC)
-    module = AnsibleModule(argument_spec=spec, required_one_of=[("node", "instance_id")], supports_check_mode=True)
+        wait_timeout=dict(type="int", default=600))
+    # the Kubernetes connection only finds the instance of O(node) and waits for it
+    module = lke_module(spec, kubernetes=lambda p: p["node"] or p["wait"], required_one_of=[("node", "instance_id")])
     p = module.params
-    require_lib(module, "linode_api4", HAS_LINODE, LINODE_IMPORT_ERROR)
-    if p["node"] or p["wait"]:
-        require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
     if p["action"] not in fault.ACTIONS:
         module.fail_json(msg="action %r is not known; valid actions: %s" % (p["action"], ", ".join(fault.ACTIONS)))
     rec = StepRecorder(p["journal_dir"], "fault %s %s" % (p["action"], p["node"] or p["instance_id"]),

@@ -24,16 +24,9 @@ description:
     within O(once_within) seconds.
   - Only reads; changes nothing, so it runs the same in check mode.
 extends_documentation_fragment:
-  - fournines.runbooks.attributes
+  - fournines.runbooks.attributes.info_module
   - fournines.runbooks.linode
-  - fournines.runbooks.linode.lke
   - kubernetes.core.k8s_auth_options
-attributes:
-  check_mode:
-    details: Reads only, in both modes.
-  diff_mode:
-    support: none
-    details: Nothing changes.
 options:
   nodes:
     description: Only consider these Nodes (the event's node); empty considers every lost node.
@@ -129,13 +122,13 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import fault
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE_ARG_SPEC
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_module import lke_argument_spec
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import new_run_id
 from ansible_collections.fournines.runbooks.plugins.module_utils.responder import fencing, incident
 
 
 def main():
-    spec = client.k8s_argument_spec(
+    spec = lke_argument_spec(
         nodes=dict(type="list", elements="str", default=[]),
         limit=dict(type="int", default=1),
         reports_dir=dict(type="path", required=True),
@@ -144,7 +137,6 @@ def main():
         hold_max_age=dict(type="int", default=21600),
         ignore_holds=dict(type="bool", default=False),
         once_within=dict(type="int", default=1800))
-    spec.update(LKE_ARG_SPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     if p["limit"] < 0:

@@ -27,7 +27,6 @@ description:
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.linode
-  - fournines.runbooks.linode.lke
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
@@ -125,12 +124,12 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill import fault
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE_ARG_SPEC
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_module import lke_argument_spec
 from ansible_collections.fournines.runbooks.plugins.module_utils.responder import fencing, orchestrate
 
 
 def main():
-    spec = client.k8s_argument_spec(
+    spec = lke_argument_spec(
         state=dict(type="str", default="responded", choices=["responded", "released"]),
         act=dict(type="list", elements="dict", default=[]),
         resume=dict(type="list", elements="str", default=[]),
@@ -142,7 +141,6 @@ def main():
         wait_timeout=dict(type="int", default=600),
         settle_timeout=dict(type="int", default=1800),
         poll=dict(type="float", default=1.0))
-    spec.update(LKE_ARG_SPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_if=[("state", "responded", ("journal_dir",))])
     p = module.params

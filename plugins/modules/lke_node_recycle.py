@@ -21,7 +21,6 @@ extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.journal
   - fournines.runbooks.linode
-  - fournines.runbooks.linode.lke
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
@@ -70,26 +69,22 @@ nodes:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import HAS_K8S, k8s_argument_spec, K8S_IMPORT_ERROR, kube_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import HAS_LINODE, LINODE_IMPORT_ERROR, LKE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import kube_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_module import lke_argument_spec, lke_module
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_operations import recycle_batch
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
 
 def main():
-    spec = k8s_argument_spec(
+    module = lke_module(lke_argument_spec(
+        journal=True,
         nodes=dict(type="list", elements="dict", required=True),
         target_version=dict(type="str", required=True),
-        wait_timeout=dict(type="int", default=1200))
-    spec.update(LKE_ARG_SPEC, journal_dir=dict(type="path"))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+        wait_timeout=dict(type="int", default=1200)))
     p = module.params
-    require_lib(module, "linode_api4", HAS_LINODE, LINODE_IMPORT_ERROR)
-    require_lib(module, "kubernetes", HAS_K8S, K8S_IMPORT_ERROR)
     try:
         p["nodes"] = [{"id": str(n["id"]), "instance_id": int(n["instance_id"]) if n.get("instance_id") is not None else None}
                       for n in p["nodes"]]

@@ -23,7 +23,6 @@ description:
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.linode
-  - fournines.runbooks.linode.lke
   - fournines.runbooks.journal
   - kubernetes.core.k8s_auth_options
 attributes:
@@ -78,25 +77,18 @@ reason:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode import api as linode_api
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client as k8s_client
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import open_journal
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import k8s_argument_spec, kube_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LKE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import kube_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_module import lke_argument_spec, lke_module
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.pool_exit import choose_leaving_node
 
 
 def main():
-    spec = k8s_argument_spec(pool_id=dict(type="int", required=True), original_count=dict(type="int", required=True),
-                             surge_node_id=dict(type="str"), journal_dir=dict(type="path"))
-    spec.update(LKE_ARG_SPEC)
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    module = lke_module(lke_argument_spec(journal=True, pool_id=dict(type="int", required=True),
+                                          original_count=dict(type="int", required=True), surge_node_id=dict(type="str")))
     p = module.params
-    require_lib(module, "linode_api4", linode_api.HAS_LINODE, linode_api.LINODE_IMPORT_ERROR)
-    require_lib(module, "kubernetes", k8s_client.HAS_K8S, k8s_client.K8S_IMPORT_ERROR)
     if p["original_count"] < 1:
         module.fail_json(msg="original_count must be 1 or more (the pool's size before the surge), got %d"
                          % p["original_count"])

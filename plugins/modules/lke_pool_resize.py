@@ -20,7 +20,6 @@ extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.journal
   - fournines.runbooks.linode
-  - fournines.runbooks.linode.lke
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
@@ -77,25 +76,20 @@ pool:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import HAS_K8S, k8s_argument_spec, K8S_IMPORT_ERROR, kube_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import HAS_LINODE, LINODE_IMPORT_ERROR, LKE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import kube_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_module import lke_argument_spec, lke_module
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_operations import resize_pool
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
 
 def main():
-    spec = k8s_argument_spec(pool_id=dict(type="int", required=True),
-                             count=dict(type="int", required=True), wait=dict(type="bool", default=True),
-                             wait_timeout=dict(type="int", default=900))
-    spec.update(LKE_ARG_SPEC, journal_dir=dict(type="path"))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    module = lke_module(lke_argument_spec(journal=True, pool_id=dict(type="int", required=True),
+                                          count=dict(type="int", required=True), wait=dict(type="bool", default=True),
+                                          wait_timeout=dict(type="int", default=900)))
     p = module.params
-    require_lib(module, "linode_api4", HAS_LINODE, LINODE_IMPORT_ERROR)
-    require_lib(module, "kubernetes", HAS_K8S, K8S_IMPORT_ERROR)
     if not 1 <= p["count"] <= 100:
         module.fail_json(msg="count %d is not valid; an LKE pool has 1 to 100 nodes" % p["count"])
     rec = StepRecorder(p["journal_dir"], "resize pool %s to %s" % (p["pool_id"], p["count"]), module.check_mode)

@@ -41,7 +41,8 @@ except ImportError as _err:  # pragma: no cover - reported by the module
 
 DEFAULT_API_URL = "https://api.linode.com/v4"
 
-#: The Linode connection options, shared by every lke_* module (doc fragment fournines.runbooks.linode).
+#: The Linode connection options: part of every lke_* module's (LKE_ARG_SPEC) and of the DNS provider's
+#: (module_utils/dns/providers/registry.py; doc fragment fournines.runbooks.dns_provider).
 LINODE_ARG_SPEC = dict(
     api_token=dict(type="str", no_log=True, aliases=["token"], fallback=(env_fallback, ["LINODE_TOKEN"])),
     api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["LINODE_API_URL"])),
@@ -49,7 +50,7 @@ LINODE_ARG_SPEC = dict(
 )
 
 #: The options of every lke_* module: the connection and the cluster it acts on
-#: (doc fragments fournines.runbooks.linode and fournines.runbooks.linode.lke).
+#: (doc fragment fournines.runbooks.linode; module_utils/linode/lke_module.py lke_argument_spec).
 LKE_ARG_SPEC = dict(LINODE_ARG_SPEC, cluster_id=dict(type="int", required=True))
 
 

@@ -95,7 +95,9 @@ def test_playbook_refuses_before_any_change_and_check_mode_only_plans(op_lab):
 
 def test_playbook_gates_and_an_unhealthy_cluster_refuse_before_any_change(op_lab):
     """Cheap refusals (no canary is ever made): outside the maintenance window, an error budget
-    already spent, a Cluster the operator cannot heal. Each names the Cluster and what to do."""
+    already spent, a Cluster the operator cannot heal, a Cluster without superuser access (the
+    smoke queries, row comparison and write prober connect as its superuser). Each names the
+    Cluster and what to do."""
     image = op_lab.node["NODE_IMAGE_PG_OLD"]
     tomorrow = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).strftime("%a").lower()
     seen = op_lab.reports()
@@ -116,9 +118,11 @@ def test_playbook_gates_and_an_unhealthy_cluster_refuse_before_any_change(op_lab
     assert spent.returncode != 0 and "error budget does not allow" in spent.stdout, spent.stdout[-3000:]
     assert "error budget does not allow" in _last_report(op_lab, seen)["error"]
 
-    # A Cluster whose pod can never be scheduled: the operator reports it unhealthy.
+    # A Cluster whose pod can never be scheduled: the operator reports it unhealthy. It also keeps
+    # CloudNativePG's default, no superuser access.
     sick = op_lab.cluster_body("sick", image, instances=1)
     sick["spec"]["resources"] = {"requests": {"cpu": "64", "memory": "128Mi"}}
+    sick["spec"]["enableSuperuserAccess"] = False
     op_lab.custom.create_namespaced_custom_object(oplab.GROUP, oplab.VERSION, op_lab.ns, oplab.PLURAL, sick)
     try:
         seen = op_lab.reports()
@@ -127,6 +131,18 @@ def test_playbook_gates_and_an_unhealthy_cluster_refuse_before_any_change(op_lab
         error = _last_report(op_lab, seen)["error"]
         assert "Cluster %s/sick cannot be upgraded now" % op_lab.ns in error and "instances ready" in error, error
         assert op_lab.get("sick")["spec"]["imageName"] == image
+        # Already set to the target image, the health check lets it on (a resumed run only waits), and
+        # the superuser check refuses it before anything is made, naming the setting and the variables.
+        seen = op_lab.reports()
+        nosu = op_lab.playbook("-e", "postgres_upgrade=minor", "-e", "postgres_cnpg_upgrade_cluster=sick",
+                               "-e", "postgres_cnpg_upgrade_image=" + image)
+        assert nosu.returncode != 0, nosu.stdout[-3000:]
+        report = _last_report(op_lab, seen)
+        assert report["status"] == "failed" and [s["status"] for s in report["steps"]] == ["failed"], report
+        for part in ("Cluster %s/sick does not allow superuser access" % op_lab.ns, "spec.enableSuperuserAccess",
+                     "postgres_cnpg_upgrade_smoke_queries", "postgres_cnpg_upgrade_write_probe", "Nothing was changed"):
+            assert part in report["error"], report["error"]
+        assert op_lab.get("sick-canary") is None and op_lab.get("sick")["spec"]["imageName"] == image
     finally:
         op_lab.custom.delete_namespaced_custom_object(oplab.GROUP, oplab.VERSION, op_lab.ns, oplab.PLURAL, "sick")
     assert op_lab.get("pg")["spec"]["imageName"] == image and op_lab.get("pg-canary") is None
@@ -221,6 +237,13 @@ def test_playbook_minor_flow_with_a_writer_loses_no_committed_row(op_lab):
           % (len(writer.committed), writer.errors, writer.longest_gap))
     with op_lab.connect("pg") as conn:
         assert conn.execute("show server_version").fetchone()[0].startswith("15.20")
+        # The prober's rows were proved, then removed with its table: production keeps nothing of it.
+        assert conn.execute("select to_regclass('public.fournines_write_probe')").fetchone()[0] is None
+    assert writes["rows_removed"] >= writes["committed"] and writes["table_dropped"], writes
+    # Stopped again (a re-run after a kill that came after the removal): the kept proof, not a loss.
+    again = op_lab.module("postgres_cnpg_write_prober", namespace=op_lab.ns, name="pg", run_id="again", state="stopped",
+                          directory=os.path.join(op_lab.workdir, "writer-%s-pg" % op_lab.ns))
+    assert again["prober"]["lost"] == 0 and again["prober"]["rows_removed"] == 0 and not again["changed"], again
     # A re-run (as after a run killed once the image was set): nothing to do, nothing changed.
     again = op_lab.module("postgres_cnpg_image_update", namespace=op_lab.ns, name="pg",
                           image=op_lab.node["NODE_IMAGE_PG_MINOR"], upgrade="minor")

@@ -147,6 +147,19 @@ def terminate(directory, handle, wait=5.0):
     return True
 
 
+def stop(directory, handle_name, summary, not_started, wait=5.0):
+    """Stop the helper of ``directory`` if it runs; return ``summary(directory)`` with ``was_running``.
+
+    ``not_started`` is the caller's RunbookError, raised when ``directory`` has no handle (nothing
+    was ever started there).
+    """
+    handle = read_handle(directory, handle_name)
+    if handle is None:
+        raise not_started
+    was_running = terminate(directory, handle, wait)
+    return dict(summary(directory), was_running=was_running)
+
+
 def sleep_until(deadline, should_stop, step=0.05):
     """Sleep until ``deadline`` (epoch seconds) in short steps, returning early on a stop."""
     while time.time() < deadline and not should_stop():

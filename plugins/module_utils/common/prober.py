@@ -160,11 +160,8 @@ is_running = background.is_running
 
 def stop(directory, wait=5.0):
     """Stop the prober of ``directory`` (if running) and return its summary."""
-    handle = read_handle(directory)
-    if handle is None:
-        raise ProberError("no prober handle in %s; start one first (state=started)" % directory)
-    was_running = background.terminate(directory, handle, wait)
-    return dict(summary(directory), was_running=was_running)
+    return background.stop(directory, HANDLE, summary, wait=wait, not_started=ProberError(
+        "no prober handle in %s; start one first (state=started)" % directory))
 
 
 read_jsonl = background.read_jsonl

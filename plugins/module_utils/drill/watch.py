@@ -298,11 +298,8 @@ def read_observations(directory):
 
 def stop(directory, wait=5.0):
     """Stop the watcher of ``directory`` if it runs; return its summary."""
-    handle = read_handle(directory)
-    if handle is None:
-        raise WatchError("no watcher handle in %s; start one first (state=started)" % directory)
-    was_running = background.terminate(directory, handle, wait)
-    return dict(summary(directory), was_running=was_running)
+    return background.stop(directory, HANDLE, summary, wait=wait, not_started=WatchError(
+        "no watcher handle in %s; start one first (state=started)" % directory))
 
 
 def summary(directory):

@@ -73,6 +73,30 @@ def test_spawned_helper_runs_detached_and_stops_on_terminate(tmp_path):
             pass
 
 
+class NotStarted(Exception):
+    pass
+
+
+def test_stop_ends_a_running_helper_once_and_refuses_a_directory_where_none_was_started(tmp_path):
+    directory = str(tmp_path)
+    with pytest.raises(NotStarted):
+        background.stop(directory, "h.json", lambda d: {}, NotStarted("none in %s" % directory))
+    background.prepare(directory)
+    pid = background.spawn(helper_main(directory))
+    background.write_handle(directory, "h.json", {"pid": pid, "dir": directory})
+    summary = lambda d: {"dir": d, "stopped": os.path.exists(os.path.join(d, background.STOPPED))}  # noqa: E731
+    try:
+        assert wait_for(lambda: os.path.exists(os.path.join(directory, "started")))
+        assert background.stop(directory, "h.json", summary, NotStarted()) == {
+            "dir": directory, "stopped": True, "was_running": True}
+        assert background.stop(directory, "h.json", summary, NotStarted())["was_running"] is False
+    finally:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+
+
 def test_is_running_is_false_for_a_dead_or_recycled_pid(tmp_path):
     assert not background.is_running({"pid": 0, "dir": str(tmp_path)})
     other = subprocess.Popen(["sleep", "30"])  # alive, but not a python helper

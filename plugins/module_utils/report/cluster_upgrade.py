@@ -21,6 +21,15 @@ STEP_KINDS = ("control plane", "resize pool", "drain", "recycle", "delete node",
               "soak", "preflight", "postflight")
 
 
+def _plan_adds(pool):
+    """What a pool's plan adds before it drains: the surge node, or a blue-green rollout's new pool."""
+    if pool.get("strategy") == "blue_green":
+        if pool.get("new_pool"):
+            return "new pool of %d" % pool["new_pool"]
+        return "new pool %s (there)" % pool["green_pool_id"] if pool.get("green_pool_id") else "-"
+    return "surge to %d" % pool["surge_to"] if pool.get("surge_to", 0) > pool.get("count", 0) else "-"
+
+
 def _ts(text):
     return slo.parse_time(text).timestamp() if text else None
 
@@ -161,8 +170,8 @@ def build(journal, title, probe_summary=None, preflight=None, budget=None, extra
         findings = preflight.get("findings") or []
         sections.append(("Preflight findings", markdown_table(["gate", "level", "finding"], [
             (f["gate"], f["level"], f["message"]) for f in findings]) if findings else "None."))
-        sections.append(("Plan", markdown_table(["pool", "count", "surge to", "batches", "already at target"], [
-            (p["pool_id"], p["count"], p["surge_to"], " / ".join(", ".join(b) for b in p["batches"]) or "-",
+        sections.append(("Plan", markdown_table(["pool", "count", "adds", "batches", "already at target"], [
+            (p["pool_id"], p["count"], _plan_adds(p), " / ".join(", ".join(b) for b in p["batches"]) or "-",
              ", ".join(str(x) for x in p["already_at_target"]) or "-") for p in preflight.get("plan") or []])))
     sections.append(("Per-node durations", markdown_table(["step", "status", "seconds"], [
         (r["name"], r["status"], r["seconds"]) for r in per_node]) if per_node else "No node was changed."))

@@ -148,3 +148,14 @@ def test_per_pod_moves_and_single_replica_downtime_are_in_markdown_and_json(tmp_
     with open(paths["markdown"]) as handle:
         text = handle.read()
     assert "| app/web | 1 | 1 | 6.5 |" in text and "| app/web-7fcfb8468d-jszrv | 1 | n1 | 12:00:05 | 12:00:11 | 6.5 | 6.5 |" in text
+
+
+@pytest.mark.parametrize("pool, adds", [
+    ({"count": 3, "surge_to": 4}, "surge to 4"),
+    ({"count": 3, "surge_to": 3}, "-"),
+    ({"strategy": "blue_green", "count": 3, "surge_to": 3, "new_pool": 3, "green_pool_id": None}, "new pool of 3"),
+    ({"strategy": "blue_green", "count": 3, "surge_to": 3, "new_pool": 0, "green_pool_id": 9}, "new pool 9 (there)"),
+    ({"strategy": "blue_green", "count": 3, "surge_to": 3, "new_pool": 0, "green_pool_id": None}, "-"),
+])
+def test_the_plan_table_says_what_each_strategy_adds(pool, adds):
+    assert cluster_upgrade._plan_adds(pool) == adds  # pylint: disable=protected-access

@@ -1,0 +1,85 @@
+# -*- coding: utf-8 -*-
+# Copyright: fournines.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the autopilot sees of PostgreSQL under CloudNativePG: the Cluster runs the version its image tag names
+(``spec.imageName``, CloudNativePG's own rule: the tag starts with the PostgreSQL version), and the releases it
+could move to are the images the operator of the platform lists (``autopilot_postgres_images``): the APIs offer no
+catalogue of PostgreSQL images, and an image is only a candidate once someone has built or vetted it.
+
+An offered image counts when it is of the Cluster's image repository and of its tag's flavour (the part after the
+version, for example ``-bookworm``); others are listed as ignored, with the reason. The observation has the
+same form as the host backend's (``current``, ``available``) plus ``images`` (version -> image) so the runbook is
+given the very image the version came from.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg.cluster import CnpgError, image_version
+
+_TAG = re.compile(r"^\d+(?:\.\d+)?(.*)$")
+
+
+class CnpgOfferError(RunbookError):
+    """The Cluster's image or an offered image cannot be read as a PostgreSQL release; nothing was decided."""
+
+
+def _parts(image):
+    """(repository, flavour) of an image reference: 'ghcr.io/x/postgresql:15.18-bookworm@sha256:..' ->
+    ('ghcr.io/x/postgresql', '-bookworm')."""
+    ref = str(image).split("@", 1)[0]
+    repository, _sep, tag = ref.rpartition(":")
+    match = _TAG.match(tag)
+    return repository, match.group(1) if match else ""
+
+
+def observation(cluster_image, offered_images):
+    """``{"component": "postgres", "current", "available", "images", "ignored"}`` for a Cluster running
+    ``cluster_image`` with ``offered_images`` (a list of image references) to move to.
+
+    Raises :class:`CnpgOfferError` naming the input (``cluster_image`` / ``offered_images[i]``) for an image
+    whose tag names no PostgreSQL ``MAJOR.MINOR``, and for two offered images of the same version.
+    """
+    try:
+        major, minor = image_version(cluster_image)
+    except CnpgError as err:
+        raise CnpgOfferError("the Cluster's image (spec.imageName): %s" % err, details={"image": cluster_image})
+    if minor is None:
+        raise CnpgOfferError("the Cluster's image %s names only the major version %d; the autopilot compares patch "
+                             "releases: pin a tag with MAJOR.MINOR, such as %d.5" % (cluster_image, major, major),
+                             details={"image": cluster_image})
+    if not isinstance(offered_images, (list, tuple)):
+        raise CnpgOfferError("offered_images must be a list of image references, not %s"
+                             % type(offered_images).__name__, details={"offered_images": offered_images})
+    repository, flavour = _parts(cluster_image)
+    images, ignored = {}, []
+    for index, image in enumerate(offered_images):
+        name = "offered_images[%d]" % index
+        try:
+            o_major, o_minor = image_version(image)
+        except CnpgError as err:
+            raise CnpgOfferError("%s: %s" % (name, err), details={"input": name, "image": image})
+        if o_minor is None:
+            raise CnpgOfferError("%s: %s names only the major version %d; list images with MAJOR.MINOR tags, such as "
+                                 "%s:%d.5%s" % (name, image, o_major, repository, o_major, flavour),
+                                 details={"input": name, "image": image})
+        o_repository, o_flavour = _parts(image)
+        if o_repository != repository:
+            ignored.append({"image": image, "reason": "another repository than the Cluster's (%s)" % repository})
+            continue
+        if o_flavour != flavour:
+            ignored.append({"image": image, "reason": "another tag flavour (%r) than the Cluster's (%r)"
+                            % (o_flavour, flavour)})
+            continue
+        version = "%d.%d" % (o_major, o_minor)
+        if version in images and images[version] != image:
+            raise CnpgOfferError("%s: %s and %s both offer PostgreSQL %s; list one image per version"
+                                 % (name, images[version], image, version), details={"input": name, "version": version})
+        images[version] = image
+    available = sorted(images, key=lambda v: tuple(int(p) for p in v.split(".")))
+    return {"component": "postgres", "current": "%d.%d" % (major, minor), "available": available, "images": images,
+            "ignored": ignored}

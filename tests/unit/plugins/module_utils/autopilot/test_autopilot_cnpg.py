@@ -1,0 +1,40 @@
+"""PostgreSQL under CloudNativePG as the autopilot sees it: the Cluster's image tag is its version, the offered
+images of the same repository and flavour are what it could move to."""
+
+import pytest
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.autopilot import cnpg, run
+
+REPO = "ghcr.io/cloudnative-pg/postgresql"
+
+
+def test_the_clusters_tag_is_its_version_and_the_listed_images_are_offered():
+    got = cnpg.observation(REPO + ":15.17-bookworm", [REPO + ":15.18-bookworm", REPO + ":15.20-bookworm@sha256:ab",
+                                                      REPO + ":17.6-bookworm", REPO + ":15.19-bullseye",
+                                                      "docker.io/library/postgres:15.21"])
+    assert got["current"] == "15.17"
+    assert got["available"] == ["15.18", "15.20", "17.6"]
+    assert got["images"]["15.20"] == REPO + ":15.20-bookworm@sha256:ab"
+    assert [i["image"] for i in got["ignored"]] == [REPO + ":15.19-bullseye", "docker.io/library/postgres:15.21"]
+    # the same rules as the host backend decide from it: the newest patch of the major first
+    assert run.candidate("postgres", got["current"], got["available"]) == "15.20"
+
+
+def test_nothing_offered_is_up_to_date():
+    got = cnpg.observation(REPO + ":16.4", [])
+    assert (got["current"], got["available"], got["images"]) == ("16.4", [], {})
+    assert run.candidate("postgres", got["current"], got["available"]) is None
+
+
+@pytest.mark.parametrize("cluster, offered, named", [
+    (REPO + "@sha256:ab", [], "the Cluster's image (spec.imageName)"),
+    (REPO + ":17", [], "names only the major version 17"),
+    (REPO + ":17.5", [REPO + ":latest"], "offered_images[0]"),
+    (REPO + ":17.5", [REPO + ":17.6", REPO + ":18"], "offered_images[1]"),
+    (REPO + ":17.5", [REPO + ":17.6", REPO + ":17.6@sha256:cd"], "both offer PostgreSQL 17.6"),
+    (REPO + ":17.5", REPO + ":17.6", "must be a list"),
+])
+def test_an_unreadable_image_is_refused_naming_it(cluster, offered, named):
+    with pytest.raises(cnpg.CnpgOfferError) as err:
+        cnpg.observation(cluster, offered)
+    assert named in str(err.value)

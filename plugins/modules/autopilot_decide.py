@@ -22,10 +22,12 @@ description:
   - Writes every decision to C(<state_dir>/ledger.jsonl), remembers when each version was first seen
     (C(seen.json)) and writes a request file C(requests/<id>.json) for each change that needs approval;
     a request is asked once per version.
+  - O(policy) is validated again, as M(fournines.runbooks.autopilot_policy) does, before anything is decided.
   - O(approve) or O(deny) naming no pending request, an expired one, or a version no longer offered fails
     with a message saying so, and nothing is written.
 extends_documentation_fragment:
   - fournines.runbooks.attributes
+  - fournines.runbooks.autopilot
 attributes:
   check_mode:
     details: Decides and returns the decisions; writes no ledger line, first-seen record or request.
@@ -33,14 +35,6 @@ attributes:
     support: none
     details: The decisions and the requests created are returned instead.
 options:
-  policy:
-    description: The policy (validate it with M(fournines.runbooks.autopilot_policy) first; it is checked again).
-    type: dict
-    required: true
-  state_dir:
-    description: The autopilot's records folder, normally C(<reports_dir>/autopilot).
-    type: path
-    required: true
   run_id:
     description: This autopilot run's id, written on every ledger line.
     type: str
@@ -99,9 +93,6 @@ options:
       - A string holds every component; a mapping of component to reason (or null) holds each on its own, as
         M(fournines.runbooks.autopilot_wave_holds) returns them for a cluster in RV(fournines.runbooks.autopilot_wave_holds#module:holds).
     type: raw
-  now:
-    description: Decide as at this time (ISO 8601) instead of the current time; for tests and replays.
-    type: str
 """
 
 EXAMPLES = r"""
@@ -158,25 +149,18 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors i
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            # free-form here: autopilot_policy documents and checks its keys, and it is validated again below
-            policy=dict(type="dict", required=True),
-            state_dir=dict(type="path", required=True),
+        argument_spec=policy_mod.decision_argument_spec(
+            # the policy is validated again below
             run_id=dict(type="str", required=True),
             cluster=dict(type="str", required=True),
-            observations=dict(type="list", elements="dict", required=True, options=dict(
-                component=dict(type="str", required=True, choices=["lke_kubernetes", "lke_node_patch", "postgres"]),
-                current=dict(type="str"),
-                available=dict(type="list", elements="str", default=[]),
-                interrupted=dict(type="str"),
-            )),
+            observations=dict(type="list", elements="dict", required=True,
+                              options=policy_mod.observation_spec(interrupted=dict(type="str"))),
             runbooks_dir=dict(type="path"),
             budget_remaining_percent=dict(type="float"),
             approve=dict(type="list", elements="str", default=[]),
             deny=dict(type="list", elements="str", default=[]),
             # a reason, or {component: reason}: checked below
             wave_hold=dict(type="raw"),
-            now=dict(type="str"),
         ),
         supports_check_mode=True,
     )

@@ -22,15 +22,8 @@ description:
   - Reads the ledger, the prober samples and the downtime ledgers; changes nothing.
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
+  - fournines.runbooks.autopilot
 options:
-  policy:
-    description: The validated policy (M(fournines.runbooks.autopilot_policy)).
-    type: dict
-    required: true
-  state_dir:
-    description: The autopilot's records folder (its C(ledger.jsonl)), normally C(<reports_dir>/autopilot).
-    type: path
-    required: true
   clusters:
     description: Every cluster of this run.
     type: list
@@ -67,9 +60,6 @@ options:
       slo_ledger:
         description: This cluster's downtime ledger (JSON lines), for the error-budget drop since a change.
         type: path
-  now:
-    description: Decide as at this time (ISO 8601) instead of the current time; for tests and replays.
-    type: str
 """
 
 EXAMPLES = r"""
@@ -121,7 +111,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.autopilot import records, waves
+from ansible_collections.fournines.runbooks.plugins.module_utils.autopilot import policy, records, waves
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import background, prober, slo
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error
 
@@ -132,21 +122,14 @@ def _samples(directory):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            # free-form: checked by module_utils/autopilot/policy.py (autopilot_policy) before it comes here
-            policy=dict(type="dict", required=True),
-            state_dir=dict(type="path", required=True),
+        argument_spec=policy.decision_argument_spec(
+            # the policy was checked by autopilot_policy before it comes here
             clusters=dict(type="list", elements="dict", required=True, options=dict(
                 name=dict(type="str", required=True),
-                observations=dict(type="list", elements="dict", default=[], options=dict(
-                    component=dict(type="str", required=True, choices=["lke_kubernetes", "lke_node_patch", "postgres"]),
-                    current=dict(type="str"),
-                    available=dict(type="list", elements="str", default=[]),
-                )),
+                observations=dict(type="list", elements="dict", default=[], options=policy.observation_spec()),
                 probe_dir=dict(type="path"),
                 slo_ledger=dict(type="path"),
             )),
-            now=dict(type="str"),
         ),
         supports_check_mode=True,
     )

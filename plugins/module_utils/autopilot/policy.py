@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
 import datetime
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.autopilot import windows as windows_mod
@@ -28,6 +29,29 @@ COMPONENTS = {
     "postgres": {"kinds": ("patch", "major"), "extra": {"backend": ("host", "cloudnative_pg")}},
 }
 _COMPONENT_KEYS = ("min_release_age_days", "disruptive")
+#: What autopilot_decide and autopilot_wave_holds decide from (doc fragment fournines.runbooks.autopilot):
+#: the policy (free-form here: autopilot_policy documents and checks its keys), the records folder, the time.
+DECISION_SPEC = dict(
+    policy=dict(type="dict", required=True),
+    state_dir=dict(type="path", required=True),
+    now=dict(type="str"),
+)
+#: One component as discovery saw it: autopilot_decide's observations, autopilot_wave_holds' clusters[].observations.
+OBSERVATION_SPEC = dict(
+    component=dict(type="str", required=True, choices=list(COMPONENTS)),
+    current=dict(type="str"),
+    available=dict(type="list", elements="str", default=[]),
+)
+
+
+def decision_argument_spec(**options):
+    """A fresh copy of :data:`DECISION_SPEC` plus a module's own ``options``."""
+    return copy.deepcopy(dict(DECISION_SPEC, **options))
+
+
+def observation_spec(**extra):
+    """A fresh copy of :data:`OBSERVATION_SPEC` (its default list is the module run's own) plus ``extra``."""
+    return copy.deepcopy(dict(OBSERVATION_SPEC, **extra))
 TOP_KEYS = ("timezone", "min_release_age_days", "min_error_budget_percent", "slo", "min_hours_between_changes",
             "approval_expiry_hours", "windows", "freezes", "components", "waves", "regression")
 DEFAULTS = {

@@ -21,12 +21,8 @@ description:
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
   - fournines.runbooks.postgres.cnpg_cluster
+  - fournines.runbooks.postgres.cnpg_lag
   - kubernetes.core.k8s_auth_options
-options:
-  max_lag_bytes:
-    description: A replica further behind the primary than this makes the Cluster unhealthy; V(-1) does not judge lag.
-    type: int
-    default: 16777216
 """
 
 EXAMPLES = r"""
@@ -101,24 +97,20 @@ cluster:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error, require_lib
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import cluster as cnpg_cluster
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import replication
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import params
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=cnpg_cluster.cluster_argument_spec(
-            max_lag_bytes=dict(type="int", default=16 * 1024 * 1024)),
+        argument_spec=cnpg_cluster.cluster_argument_spec(**params.LAG_SPEC),
         supports_check_mode=True,
     )
     p = module.params
-    require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
     try:
-        kube = client.kube_from_params(p)
-        clusters = cnpg_cluster.CnpgClusters(kube, p["namespace"], lag_reader=replication.lag_reader(kube))
-        info = clusters.info(p["name"], max_lag_bytes=None if p["max_lag_bytes"] < 0 else p["max_lag_bytes"])
+        clusters = params.open_clusters(module, judge_lag=True)[1]
+        info = clusters.info(p["name"], max_lag_bytes=params.lag_limit(p))
     except RunbookError as err:
         fail_from_error(module, err)
     module.exit_json(changed=False, cluster=info)

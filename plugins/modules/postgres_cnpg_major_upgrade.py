@@ -21,12 +21,12 @@ description:
     operator deletes the pods, runs its C(pg_upgrade --link) Job and re-clones the replicas. A
     failing Job stops the wait with the error from the Job's log (the operator would retry for ever).
     It returns how long the primary was unavailable, from which a canary predicts production's downtime.
-  - With O(smart_shutdown_timeout), O(step=upgrade) first lowers the Cluster's C(spec.smartShutdownTimeout)
+  - "With O(smart_shutdown_timeout), O(step=upgrade) first lowers the Cluster's C(spec.smartShutdownTimeout)
     for the upgrade: the operator deletes every pod, and with CloudNativePG's default (180 s) PostgreSQL's
     smart shutdown waits that long for open client sessions while it refuses new ones. The Cluster's own
     value is kept in an annotation and put back when the wait ends, whether the upgrade succeeded or
     failed; a re-run after a killed run puts it back once the Cluster is done. The field is not part of
-    the pod spec: changing it restarts nothing.
+    the pod spec: changing it restarts nothing."
   - O(step=post), once the Cluster is healthy on the new major, runs in every database
     C(ALTER EXTENSION ... UPDATE) for each extension older than the new default version (what
     pg_upgrade's C(update_extensions.sql) does; that file stays in the operator's Job pod) and C(ANALYZE).
@@ -39,6 +39,7 @@ description:
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.postgres.cnpg_cluster
+  - fournines.runbooks.postgres.cnpg_lag
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
@@ -65,10 +66,6 @@ options:
     type: str
     choices: [superuser, app]
     default: superuser
-  max_lag_bytes:
-    description: Refuse when a replica is further behind than this; V(-1) does not judge lag.
-    type: int
-    default: 16777216
   timeout:
     description: Seconds to wait for the preflight pod, or for the upgrade.
     type: int
@@ -158,13 +155,10 @@ resumed_run:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error, require_lib
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import sql
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import access
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import cluster as cnpg_cluster
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import major
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import replication
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import update
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import major, params, update
 
 
 def _preflight(kube, clusters, p):
@@ -188,20 +182,17 @@ def main():
             image=dict(type="str", required=True),
             step=dict(type="str", choices=["preflight", "upgrade", "post"], default="preflight"),
             secret=dict(type="str", choices=list(access.SECRETS), default="superuser"),
-            max_lag_bytes=dict(type="int", default=16 * 1024 * 1024),
             timeout=dict(type="int", default=1200),
             smart_shutdown_timeout=dict(type="int"),
-            run_id=dict(type="str")),
+            run_id=dict(type="str"), **params.LAG_SPEC),
         supports_check_mode=True,
     )
     p = module.params
     if p["smart_shutdown_timeout"] is not None and p["smart_shutdown_timeout"] < 0:
         module.fail_json(msg="smart_shutdown_timeout %d is not valid; give 0 or more seconds (0 = a fast shutdown at "
                              "once), or leave it unset to keep the Cluster's own" % p["smart_shutdown_timeout"])
-    require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
     try:
-        kube = client.kube_from_params(p)
-        clusters = cnpg_cluster.CnpgClusters(kube, p["namespace"], lag_reader=replication.lag_reader(kube))
+        kube, clusters = params.open_clusters(module, judge_lag=True)
         if p["step"] == "preflight":
             require_lib(module, "psycopg2", sql.HAS_PSYCOPG2)
             module.exit_json(**_preflight(kube, clusters, p))
@@ -212,11 +203,11 @@ def main():
             done = major.post_upgrade(conn, check_mode=module.check_mode)
             module.exit_json(changed=bool(done["extensions_updated"] or done["analyzed"]), **done)
         result = major.upgrade_in_place(clusters, p["name"], p["image"], p["timeout"], check_mode=module.check_mode,
-                                        max_lag_bytes=None if p["max_lag_bytes"] < 0 else p["max_lag_bytes"],
+                                        max_lag_bytes=params.lag_limit(p),
                                         smart_shutdown_timeout=p["smart_shutdown_timeout"], run_id=p["run_id"])
     except RunbookError as err:
         fail_from_error(module, err)
-    result["diff"] = {"before": {"imageName": result["image_before"]}, "after": {"imageName": p["image"]}}
+    result["diff"] = params.image_diff(result["image_before"], p["image"])
     module.exit_json(**result)
 
 

@@ -40,7 +40,6 @@ description:
 extends_documentation_fragment:
   - fournines.runbooks.attributes.info_module
   - fournines.runbooks.linode
-  - fournines.runbooks.linode.lke
   - kubernetes.core.k8s_auth_options
 options:
   target_version:
@@ -298,14 +297,13 @@ gates:
 
 import json
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import slo
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import eviction_sim
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.drain import Drainer
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import HAS_K8S, k8s_argument_spec, K8S_IMPORT_ERROR, kube_from_params
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import HAS_LINODE, LINODE_IMPORT_ERROR, LKE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import kube_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_module import lke_argument_spec, lke_module
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import check_same_cluster, cluster_view
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.upgrade_preflight import GATE_DEFAULTS, LEVELS, STRATEGIES, evaluate, resolve_gates
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
@@ -354,7 +352,7 @@ def _given(options):
 
 
 def main():
-    spec = k8s_argument_spec(
+    spec = lke_argument_spec(
         target_version=dict(type="str", required=True),
         gates=dict(type="dict", default={},
                    options=dict((gate, dict(type="str", choices=list(LEVELS))) for gate in GATE_DEFAULTS)),
@@ -377,11 +375,8 @@ def main():
         dry_run_evictions=dict(type="bool", default=False),
         fail_on_findings=dict(type="bool", default=True),
     )
-    spec.update(LKE_ARG_SPEC)
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    module = lke_module(spec)
     p = module.params
-    require_lib(module, "linode_api4", HAS_LINODE, LINODE_IMPORT_ERROR)
-    require_lib(module, "kubernetes", HAS_K8S, K8S_IMPORT_ERROR)
     try:
         gates = resolve_gates(_given(p["gates"]))
         lke = lke_from_params(p)

@@ -80,9 +80,8 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error, require_lib
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import client
-from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import basebackup
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import basebackup, params
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import cluster as cnpg_cluster
 
 
@@ -95,13 +94,12 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    require_lib(module, "kubernetes", client.HAS_K8S, client.K8S_IMPORT_ERROR)
     if not re.match(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", p["run_id"]):
         module.fail_json(msg="run_id %r is not valid; give lower case letters, digits and '-' (a Kubernetes name), "
                              "such as cnpg-20261205t0300z" % p["run_id"])
     try:
-        kube = client.kube_from_params(p)
-        obj = cnpg_cluster.CnpgClusters(kube, p["namespace"]).require(p["name"])
+        kube, clusters = params.open_clusters(module)
+        obj = clusters.require(p["name"])
         result = basebackup.take(kube, obj, p["run_id"], p["size"], p["timeout"], check_mode=module.check_mode)
     except RunbookError as err:
         fail_from_error(module, err)

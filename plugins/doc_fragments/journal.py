@@ -43,4 +43,27 @@ options:
     description: Facts merged into the run.
     type: dict
     default: {}
+  outcome:
+    description:
+      - How the run ended, kept in the journal (so in C(report.json)) and shown first in C(report.md),
+        whichever task writes the report later. An empty O(outcome.summary) removes an earlier one.
+    type: dict
+    suboptions:
+      summary:
+        description: What happened, in one or two sentences.
+        type: str
+        required: true
+      error:
+        description: The error that stopped the run, as the failing tool said it.
+        type: str
+      changed:
+        description: What the run changed (each item one thing, on which host).
+        type: list
+        elements: str
+        default: []
+      unchanged:
+        description: What the run left as it was.
+        type: list
+        elements: str
+        default: []
 """

@@ -69,29 +69,6 @@ options:
     type: list
     elements: dict
     default: []
-  outcome:
-    description:
-      - How the run ended, kept in the journal (so in C(report.json)) and shown first in C(report.md),
-        whichever task writes the report later. An empty O(outcome.summary) removes an earlier one.
-    type: dict
-    suboptions:
-      summary:
-        description: What happened, in one or two sentences.
-        type: str
-        required: true
-      error:
-        description: The error that stopped the run, as the failing tool said it.
-        type: str
-      changed:
-        description: What the run changed (each item one thing, on which host).
-        type: list
-        elements: str
-        default: []
-      unchanged:
-        description: What the run left as it was.
-        type: list
-        elements: str
-        default: []
   find_interrupted:
     description:
       - Step names that take the database down. Other runs of O(runbook) under O(reports_dir) that never
@@ -155,10 +132,6 @@ def main():
             seconds=dict(type="float", required=True), step=dict(type="str"),
             tags=dict(type="list", elements="str", default=["postgres-upgrade"]))),
         find_interrupted=dict(type="list", elements="str", default=[]),
-        outcome=dict(type="dict", options=dict(
-            summary=dict(type="str", required=True), error=dict(type="str"),
-            changed=dict(type="list", elements="str", default=[]),
-            unchanged=dict(type="list", elements="str", default=[]))),
     ), supports_check_mode=True)
     p = module.params
     result = dict(changed=False, ledger_recorded=False, interrupted=[])
@@ -166,9 +139,6 @@ def main():
         journal = RunJournal(p["reports_dir"], p["run_id"], p["runbook"])
         if not module.check_mode:
             record(journal, p)
-            if p["outcome"] is not None:
-                outcome = p["outcome"]
-                journal.set_outcome(outcome["summary"] or None, outcome["error"], outcome["changed"], outcome["unchanged"])
             if p["finish"]:
                 journal.finish(p["finish"])
                 result["report"] = journal.write_report(p["title"], p["sections"], data=journal.state["facts"])

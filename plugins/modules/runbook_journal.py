@@ -15,8 +15,10 @@ description:
   - "Chooses the run: O(run_id) when given; otherwise, with O(resume), the newest unfinished run (status
     C(running) or C(failed)) of O(runbook) under O(reports_dir) whose C(facts.key) equals O(key); otherwise a
     new run id C(<runbook>-<UTC time>-<4 chars>)."
-  - Then records O(step) with O(status) and O(details), merges O(facts), and with O(finish) sets the run's final
-    status. The journal is the file a re-run reads to carry on where an interrupted run stopped.
+  - Then records O(step) with O(status) and O(details), merges O(facts), sets O(outcome), and with O(finish) sets
+    the run's final status. The journal is the file a re-run reads to carry on where an interrupted run stopped.
+  - Carrying on a run that failed removes the failed attempt's outcome (its report then says how the new attempt
+    ended), unless O(outcome) sets a new one.
 attributes:
   check_mode:
     details: Chooses the run and reads its journal; writes nothing.
@@ -121,6 +123,8 @@ def main():
                 changed = True
             elif journal.state.get("status") != "running" and not p["finish"]:
                 journal.finish("running")  # carrying on an interrupted or failed run
+                if "outcome" in journal.state:
+                    journal.set_outcome(None)  # how the failed attempt ended is not how this one will
                 changed = True
             changed = record(journal, p) or changed
             if p["finish"]:

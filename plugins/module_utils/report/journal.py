@@ -40,6 +40,10 @@ RECORD_ARG_SPEC = dict(
     status=dict(type="str", default="done", choices=list(STEP_STATUSES)),
     details=dict(type="dict", default={}),  # free-form: whatever the step records
     facts=dict(type="dict", default={}),  # free-form: the run's own facts
+    outcome=dict(type="dict", options=dict(
+        summary=dict(type="str", required=True), error=dict(type="str"),
+        changed=dict(type="list", elements="str", default=[]),
+        unchanged=dict(type="list", elements="str", default=[]))),
 )
 
 
@@ -284,7 +288,8 @@ class StepRecorder(object):
 
 
 def record(journal, params):
-    """Merge ``params["facts"]`` into the run and record ``params["step"]`` (RECORD_ARG_SPEC).
+    """Merge ``params["facts"]`` into the run, record ``params["step"]`` and set ``params["outcome"]``
+    (RECORD_ARG_SPEC; an empty summary removes the outcome).
 
     Returns whether anything was written.
     """
@@ -294,4 +299,8 @@ def record(journal, params):
         journal.step(params["step"], params["status"], **params["details"])
     elif params["facts"]:
         journal.save()
-    return bool(params["step"] or params["facts"])
+    outcome = params.get("outcome")
+    if outcome is not None:
+        journal.set_outcome(outcome["summary"] or None, outcome.get("error"), outcome.get("changed"),
+                            outcome.get("unchanged"))
+    return bool(params["step"] or params["facts"] or outcome is not None)

@@ -79,3 +79,17 @@ def test_record_merges_facts_and_records_the_step(tmp_path):
     assert saved["steps"][0]["details"] == {"error": "boom"}
     params.update(step=None, facts={"more": 1})
     assert journal.record(run, params) is True and journal.RunJournal(str(tmp_path), "r1", "test").state["facts"]["more"] == 1
+
+
+def test_record_sets_and_an_empty_summary_removes_the_outcome(tmp_path):
+    run = journal.RunJournal(str(tmp_path), "r1", "test")
+    params = dict((k, v.get("default")) for k, v in journal.RECORD_ARG_SPEC.items())
+    params["outcome"] = {"summary": "Rolled back.", "error": "boom", "changed": ["new pool 9 created, then deleted"],
+                         "unchanged": ["pool 1"]}
+    assert journal.record(run, params) is True
+    saved = journal.RunJournal(str(tmp_path), "r1", "test").state
+    assert saved["outcome"] == {"summary": "Rolled back.", "error": "boom",
+                                "changed": ["new pool 9 created, then deleted"], "unchanged": ["pool 1"]}
+    params["outcome"] = {"summary": "", "error": None, "changed": [], "unchanged": []}
+    assert journal.record(run, params) is True
+    assert "outcome" not in journal.RunJournal(str(tmp_path), "r1", "test").state

@@ -42,16 +42,6 @@ OBSERVATION_SPEC = dict(
     current=dict(type="str"),
     available=dict(type="list", elements="str", default=[]),
 )
-
-
-def decision_argument_spec(**options):
-    """A fresh copy of :data:`DECISION_SPEC` plus a module's own ``options``."""
-    return copy.deepcopy(dict(DECISION_SPEC, **options))
-
-
-def observation_spec(**extra):
-    """A fresh copy of :data:`OBSERVATION_SPEC` (its default list is the module run's own) plus ``extra``."""
-    return copy.deepcopy(dict(OBSERVATION_SPEC, **extra))
 TOP_KEYS = ("timezone", "min_release_age_days", "min_error_budget_percent", "slo", "min_hours_between_changes",
             "approval_expiry_hours", "windows", "freezes", "components", "waves", "regression")
 DEFAULTS = {
@@ -72,6 +62,16 @@ class PolicyError(RunbookError):
 
     def __init__(self, key, msg):
         super(PolicyError, self).__init__("autopilot policy: %s: %s" % (key, msg), details={"key": key})
+
+
+def decision_argument_spec(**options):
+    """A fresh copy of :data:`DECISION_SPEC` plus a module's own ``options``."""
+    return copy.deepcopy(dict(DECISION_SPEC, **options))
+
+
+def observation_spec(**extra):
+    """A fresh copy of :data:`OBSERVATION_SPEC` (its default list is the module run's own) plus ``extra``."""
+    return copy.deepcopy(dict(OBSERVATION_SPEC, **extra))
 
 
 def _mapping(value, key):

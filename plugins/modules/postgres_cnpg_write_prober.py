@@ -17,12 +17,12 @@ description:
     Secret), reconnecting after every error. It outlives the task; a writer already running for
     O(directory) is left alone (a re-run after a killed run carries on with it, and the outages are
     charged under the O(run_id) that started it).
-  - O(state=stopped) stops it, reads the run's rows back from the table and returns the write outages
+  - "O(state=stopped) stops it, reads the run's rows back from the table and returns the write outages
     (from the last commit before a streak of failed writes to the first commit after it) and every
     committed row that is missing (RV(prober.lost)). With O(remove_rows) it then deletes the run's rows
     from O(table) and drops the table when no other run's rows are left in it, so production keeps
     nothing of the probe. The proof is saved in O(directory) first: a re-run after a kill between
-    the two returns the same proof.
+    the two returns the same proof."
   - With O(ledger) the closed outages are charged to the downtime ledger, once per O(run_id) whatever the
     re-runs; with O(chart) the run's timeline (O(steps), outages, failed writes) is drawn as a PNG.
   - The password never reaches the handle file or the result.

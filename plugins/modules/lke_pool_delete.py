@@ -14,6 +14,8 @@ version_added: 0.1.0
 description:
   - Deletes the pool and waits until no Kubernetes Node of its instances is left. A pool that does not exist is
     left alone (unchanged), so a re-run after an interruption does nothing twice.
+  - With O(journal_dir), the step C(delete pool <pool_id>) is C(running) from the DELETE until the Nodes are gone;
+    a re-run after an interruption deletes the pool if it is still there, or finds it gone, and marks the step done.
   - Drain the pool's nodes first (P(fournines.runbooks.k8s_node_drain#module)); deleting a pool removes its pods
     with its nodes. The blue-green rollout deletes the old pool at the end, or the new one to roll back.
 extends_documentation_fragment:
@@ -80,11 +82,13 @@ def main():
     rec = StepRecorder(p["journal_dir"], "delete pool %s" % p["pool_id"], module.check_mode)
     try:
         out = blue_green.delete_pool(lke_from_params(p), kube_from_params(p), p["pool_id"],
-                                     Deadline(p["wait_timeout"]), check_mode=module.check_mode)
+                                     Deadline(p["wait_timeout"]), check_mode=module.check_mode,
+                                     on_change=rec.start)
     except RunbookError as err:
         rec.failed(str(err))
         fail_from_error(module, err)
-    if out["changed"]:
+    step = rec.journal.find_step(rec.name) if rec.journal is not None else None
+    if out["changed"] or (step is not None and step["status"] != "done"):
         rec.done(**out)
     module.exit_json(**out)
 

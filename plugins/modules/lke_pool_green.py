@@ -18,6 +18,10 @@ description:
   - Resumable. The tag (and the journal fact C(green_pools) when O(journal_dir) is given) lets a re-run after an
     interruption find the pool it created, even one cut between the API's answer and the journal write, so a
     second new pool is never bought. Nothing is created when every node of the blue pool already runs the target.
+  - With O(wait=false) it returns once the pool exists, and a later call with O(wait=true) (which finds it by its tag
+    and creates nothing) waits for it, so the wait can sit inside the rollout's rollback block. The journal step
+    C(create new pool for pool <pool_id> (blue-green)) is C(running) from the create until the pool is Ready, then
+    C(done), also when the Ready pool is found by a re-run that did not create it; C(failed) when it never got Ready.
   - Plans the drain of the blue pool in batches of O(batch_size) and estimates what the temporary double pool costs
     in node-hours (RV(plan)). With O(node_limit), refuses before any change a rollout that would take the
     cluster past that many nodes.
@@ -68,6 +72,21 @@ options:
     description: Seconds a new pool takes to be Ready, for the estimate in RV(plan).
     type: float
     default: 180.0
+  wait:
+    description:
+      - Wait until every node of the new pool is a Ready Node on O(target_version). V(false) returns once the pool
+        exists. When O(wait_timeout) passes first, the failure's RV(green_pool_id) and RV(green) (the nodes as last
+        seen) tell what to roll back.
+    type: bool
+    default: true
+  undrainable:
+    description:
+      - What the rollout will do with an old-pool node that does not drain in time. Only V(fail) (the rollout stops
+        and rolls back) goes with a blue-green rollout, which deletes the whole old pool at the end; V(quarantine)
+        (a node left cordoned with its pods) is refused here, before any change.
+    type: str
+    choices: [fail, quarantine]
+    default: fail
   node_limit:
     description:
       - Most nodes the account (or the team's budget) allows in the cluster. The rollout needs the cluster's nodes
@@ -93,7 +112,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 green_pool_id:
-  description: The new pool's id (null in check mode before it exists, or when nothing needs to roll).
+  description: The new pool's id (null in check mode before it exists, or when nothing needs to roll); also returned
+    when the new pool did not get Ready in time.
   returned: always
   type: int
 old:
@@ -102,7 +122,7 @@ old:
   type: list
   elements: dict
 green:
-  description: The new pool's nodes once Ready.
+  description: The new pool's nodes once Ready (as they are with O(wait=false), or when the wait timed out).
   returned: always
   type: list
   elements: dict
@@ -134,7 +154,9 @@ def main():
                              wait_timeout=dict(type="int", default=900), batch_size=dict(type="str", default="10%"),
                              batch_soak_seconds=dict(type="float", default=0.0), final_soak_seconds=dict(type="float", default=0.0),
                              drain_seconds=dict(type="float", default=60.0), create_seconds=dict(type="float", default=180.0),
-                             node_limit=dict(type="int"), journal_dir=dict(type="path"))
+                             node_limit=dict(type="int"), wait=dict(type="bool", default=True),
+                             undrainable=dict(type="str", default="fail", choices=list(blue_green.UNDRAINABLE_CHOICES)),
+                             journal_dir=dict(type="path"))
     spec.update(LKE_ARG_SPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
@@ -145,6 +167,9 @@ def main():
     try:
         journal = rec.journal if rec.journal is not None else (
             open_journal(p["journal_dir"]) if p["journal_dir"] else None)
+        problem = blue_green.undrainable_problem("blue_green", p["undrainable"], "node_pool_rollout_undrainable")
+        if problem:
+            raise blue_green.BlueGreenError("%s; no new pool was created" % problem)
         lke, kube = lke_from_params(p), kube_from_params(p)
         count = int(lke.pool(p["pool_id"])["count"])
         plan = blue_green.estimate(count, p["batch_size"], p["batch_soak_seconds"], p["final_soak_seconds"],
@@ -160,12 +185,16 @@ def main():
                     % (p["pool_id"], count, plan["extra_node_hours"], total + count, p["node_limit"]))
         out = blue_green.create_green(lke, kube, p["pool_id"], p["target_version"], Deadline(p["wait_timeout"]),
                                       journal=journal, check_mode=module.check_mode, progress=rec.progress,
-                                      on_change=rec.start)
+                                      on_change=rec.start, wait=p["wait"])
         names = [n["node_name"] for n in out["old"] if n.get("node_name")]
         out.update(plan=plan, batches=blue_green.batches(names, plan["batch_size"]))
-        if out["changed"] and not module.check_mode:
-            rec.done(green_pool_id=out["green_pool_id"], nodes=out["count"], extra_node_hours=plan["extra_node_hours"])
+        step = journal.find_step(rec.name) if journal is not None and not module.check_mode else None
+        # done once the pool is Ready: also when a re-run found the pool (by its tag) that a killed run created
+        if p["wait"] and out["green_pool_id"] is not None and (step is None or step["status"] != "done"):
+            rec.done(green_pool_id=out["green_pool_id"], nodes=out["count"], extra_node_hours=plan["extra_node_hours"],
+                     found=not out["changed"])
     except RunbookError as err:
+        out = dict(out, **dict((k, v) for k, v in (err.details or {}).items() if k in ("green_pool_id", "green")))
         rec.failed(str(err))
         fail_from_error(module, err, **out)
     module.exit_json(**out)

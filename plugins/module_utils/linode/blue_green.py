@@ -16,7 +16,7 @@ __metaclass__ = type
 import math
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import wait_until
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import DeadlineExceeded, wait_until
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s import versions
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import LinodeError, instance_id_of
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_view import GREEN_TAG_PREFIX, cluster_view, find_pool
@@ -77,21 +77,64 @@ def estimate(count, batch_size, batch_soak, final_soak, drain_seconds=DEFAULT_DR
                         "batch_soak_seconds": float(batch_soak), "final_soak_seconds": float(final_soak)}}
 
 
-def _green_ready(lke, kube, green_id, target):
+#: What a node that will not drain may do in each strategy (node_pool_rollout_undrainable). blue_green deletes
+#: the whole old pool at the end, so a node left cordoned in it (quarantine) would go with its pods.
+UNDRAINABLE_CHOICES = ("fail", "quarantine")
+UNDRAINABLE_BY_STRATEGY = {"surge": ("fail", "quarantine"), "blue_green": ("fail",)}
+
+
+def undrainable_problem(strategy, undrainable, variable="upgrade_cluster_undrainable"):
+    """Why ``undrainable`` cannot go with ``strategy`` (a message naming ``variable`` and what is valid), or None."""
+    valid = UNDRAINABLE_BY_STRATEGY.get(strategy, UNDRAINABLE_CHOICES)
+    if undrainable in valid:
+        return None
+    if undrainable not in UNDRAINABLE_CHOICES:
+        return "%s=%r is not valid; give one of: %s" % (variable, undrainable, ", ".join(UNDRAINABLE_CHOICES))
+    return ("%s=%s is not supported with upgrade_cluster_strategy=%s: a blue-green rollout deletes the whole old pool "
+            "at the end, so a node left cordoned in it would go with the pods it holds. Valid with %s: %s (a node "
+            "that will not drain stops the rollout and rolls it back, naming the node); or use "
+            "upgrade_cluster_strategy=surge, which quarantines (the node stays cordoned and labelled on its old "
+            "instance, the rest rolls)"
+            % (variable, undrainable, strategy, strategy, " | ".join(valid)))
+
+
+def _green_ready(lke, kube, green_id, target, seen=None):
     view = cluster_view(lke, kube, target)
     pool = find_pool(view, green_id)
     nodes = pool["nodes"]
+    if seen is not None:
+        seen[:] = nodes
     ok = len(nodes) == int(pool["count"]) and all(
         n["status"] == "ready" and n["ready"] and n.get("at_target") for n in nodes)
     return pool if ok else None
 
 
+def _not_ready(nodes, count, target):
+    """Why the new pool is not Ready yet, one phrase per node (and for nodes LKE has not listed)."""
+    out = []
+    for node in nodes:
+        name = node.get("node_name") or node.get("id")
+        if not node.get("node_name"):
+            out.append("%s not provisioned yet (LKE status %s)" % (name, node.get("status") or "unknown"))
+        elif node.get("status") != "ready":
+            out.append("%s LKE status %s" % (name, node.get("status")))
+        elif not node.get("ready"):
+            out.append("%s NotReady" % name)
+        elif not node.get("at_target"):
+            out.append("%s on %s, not %s" % (name, node.get("kubelet_version") or "?", target))
+    if len(nodes) < int(count):
+        out.append("%d of %d node(s) not listed yet" % (int(count) - len(nodes), int(count)))
+    return out
+
+
 def create_green(lke, kube, blue_pool_id, target, deadline, journal=None, check_mode=False, progress=None,
-                 on_change=None, poll=1.0):
+                 on_change=None, poll=1.0, wait=True):
     """Create (once) the green pool for ``blue_pool_id``, same type and size, and wait for it Ready at ``target``.
 
     Returns dict(changed, blue_pool_id, green_pool_id, type, count, old (blue nodes, as lke_view), green (nodes)).
-    Nothing is created when the blue pool already runs ``target`` on every node.
+    Nothing is created when the blue pool already runs ``target`` on every node. ``wait=False`` returns once the
+    pool exists (``green`` = its nodes as they are). When the deadline passes first, the BlueGreenError's details
+    carry ``green_pool_id`` and ``green`` (the nodes as last seen), so the caller can roll the new pool back.
     """
     view = cluster_view(lke, kube, target)
     blue = find_pool(view, blue_pool_id)
@@ -132,19 +175,30 @@ def create_green(lke, kube, blue_pool_id, target, deadline, journal=None, check_
                                              **{key: out["green_pool_id"]}))
     if check_mode:
         return out
+    seen = []
+    if not wait:
+        _green_ready(lke, kube, out["green_pool_id"], target, seen)
+        out["green"] = seen
+        return out
     what = "new pool %s to have %d Ready nodes on %s" % (out["green_pool_id"], out["count"], versions.minor(target))
 
     def on_wait(elapsed):
         if progress is not None:
             progress("waiting for %s (%.0f s so far)" % (what, elapsed))
-    green = wait_until(lambda: _green_ready(lke, kube, out["green_pool_id"], target), deadline, poll, what,
-                       on_wait=on_wait)
+    try:
+        green = wait_until(lambda: _green_ready(lke, kube, out["green_pool_id"], target, seen), deadline, poll,
+                           what, on_wait=on_wait)
+    except DeadlineExceeded as err:
+        raise BlueGreenError("%s: %s" % (err, "; ".join(_not_ready(seen, out["count"], target)) or "not Ready"),
+                             details={"green_pool_id": out["green_pool_id"], "green": list(seen)})
     out["green"] = green["nodes"]
     return out
 
 
-def delete_pool(lke, kube, pool_id, deadline, check_mode=False, poll=1.0):
-    """Delete a whole pool and wait until none of its Nodes is left in the cluster; absent = unchanged."""
+def delete_pool(lke, kube, pool_id, deadline, check_mode=False, poll=1.0, on_change=None):
+    """Delete a whole pool and wait until none of its Nodes is left in the cluster; absent = unchanged.
+
+    ``on_change()`` is called just before the DELETE (the journal step turns running)."""
     try:
         pool = lke.pool(pool_id)
     except LinodeError as err:
@@ -156,6 +210,8 @@ def delete_pool(lke, kube, pool_id, deadline, check_mode=False, poll=1.0):
     out = {"changed": True, "pool_id": int(pool_id), "nodes": names}
     if check_mode:
         return out
+    if on_change is not None:
+        on_change()
     lke.delete_pool(pool_id)
     wait_until(lambda: not any(instance_id_of(n) in instances for n in kube.nodes()), deadline, poll,
                "the Nodes of pool %s to leave the cluster" % pool_id)

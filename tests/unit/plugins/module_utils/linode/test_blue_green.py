@@ -158,3 +158,62 @@ def test_a_new_pool_keeps_the_run_key_of_the_pool_it_replaces():
     view = lke_view.cluster_view(world, world, "1.34")
     assert [(p["id"], p["origin_pool_id"]) for p in view["pools"]] == [(1, 1), (2, 1)]
     assert lke_view.origin_pool_id({"id": 9, "tags": ["fournines-green-of-x", "team"]}) == 9
+
+
+def test_without_wait_the_new_pool_is_created_and_a_later_wait_finds_it_by_its_tag():
+    world, journal = World(), Journal()
+    out = blue_green.create_green(world, world, 1, "1.34", Deadline(5), journal=journal, wait=False)
+    assert out["changed"] and out["green_pool_id"] == 2 and world.created == 1
+    assert journal.state["facts"]["green_pools"] == {"1": 2}
+    ready = blue_green.create_green(world, world, 1, "1.34", Deadline(5), journal=journal, wait=True)
+    assert not ready["changed"] and ready["green_pool_id"] == 2 and world.created == 1
+    assert len(ready["green"]) == 3 and all(n["ready"] and n["at_target"] for n in ready["green"])
+
+
+def test_a_wait_that_times_out_names_the_new_pool_and_why_its_nodes_are_not_ready():
+    world = World(version="v1.33.9")  # new nodes come up on the old minor
+    with pytest.raises(blue_green.BlueGreenError) as info:
+        blue_green.create_green(world, world, 1, "1.34", Deadline(0.2), poll=0.05)
+    err = info.value
+    assert "timed out after 0 s waiting for new pool 2 to have 3 Ready nodes on 1.34" in str(err)
+    assert "lke2-0 on v1.33.9, not 1.34" in str(err)
+    assert err.details["green_pool_id"] == 2 and [n["node_name"] for n in err.details["green"]] == \
+        ["lke2-0", "lke2-1", "lke2-2"]
+
+
+def test_a_wait_for_nodes_lke_has_not_provisioned_says_so():
+    world = World()
+    created = world.create_pool
+
+    def unprovisioned(body):
+        pool = created(body)
+        world.k8s = world.k8s[:-3]  # no Node registered yet
+        for node in pool["nodes"]:
+            node.update(instance_id=None, status="not_ready")
+        return pool
+    world.create_pool = unprovisioned
+    with pytest.raises(blue_green.BlueGreenError, match=r"2-0 not provisioned yet \(LKE status not_ready\)"):
+        blue_green.create_green(world, world, 1, "1.34", Deadline(0.1), poll=0.05)
+
+
+@pytest.mark.parametrize("strategy, undrainable", [("surge", "fail"), ("surge", "quarantine"), ("blue_green", "fail")])
+def test_undrainable_policies_each_strategy_supports(strategy, undrainable):
+    assert blue_green.undrainable_problem(strategy, undrainable) is None
+
+
+def test_quarantine_is_refused_for_blue_green_naming_the_variable_and_what_is_valid():
+    msg = blue_green.undrainable_problem("blue_green", "quarantine")
+    assert msg.startswith("upgrade_cluster_undrainable=quarantine is not supported with upgrade_cluster_strategy=blue_green")
+    assert "Valid with blue_green: fail" in msg and "upgrade_cluster_strategy=surge, which quarantines" in msg
+    msg = blue_green.undrainable_problem("blue_green", "quarantine", variable="node_pool_rollout_undrainable")
+    assert msg.startswith("node_pool_rollout_undrainable=quarantine")
+    assert blue_green.undrainable_problem("surge", "skip") == \
+        "upgrade_cluster_undrainable='skip' is not valid; give one of: fail, quarantine"
+
+
+def test_delete_pool_says_when_it_starts_the_delete_and_not_for_a_pool_already_gone():
+    world, calls = World(), []
+    blue_green.delete_pool(world, world, 1, Deadline(5), on_change=lambda: calls.append(sorted(world.pools_)))
+    assert calls == [[1]]  # called before the DELETE, once
+    blue_green.delete_pool(world, world, 1, Deadline(5), on_change=lambda: calls.append("again"))
+    assert calls == [[1]]

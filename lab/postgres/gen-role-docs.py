@@ -56,7 +56,7 @@ for role in sorted(glob.glob("postgres_*")):
             "Every option is also documented in defaults/main.yml, which this file is generated from."], "options": opts}}}
     with open(os.path.join(role, "meta", "argument_specs.yml"), "w") as fh:
         fh.write("---\n# Generated from defaults/main.yml (one source for each default).\n")
-        yaml.dump(spec, fh, Dumper=Dumper, sort_keys=False, width=160, default_flow_style=False)
+        yaml.dump(spec, fh, Dumper=Dumper, sort_keys=False, width=148, default_flow_style=False)
     with open(os.path.join(role, "meta", "main.yml"), "w") as fh:
         fh.write("---\n")
         yaml.dump({"galaxy_info": {"author": "fournines.runbooks engineers", "description": DESC[role],

@@ -6,12 +6,15 @@ POST   /reset             rebuild the lab cluster: {"pools": [{"type", "count"}]
                           "versions", "instant": true}  (instant = nodes join at once);
                           an empty body rebuilds what the first start built (the seed)
 GET    /faults            the fault rules, with hit counts
-POST   /faults            add a rule (see faults.Faults)
+POST   /faults            add a rule (see faults.Faults); latency_ms with a status holds the request, then
+                          refuses it (a DELETE in flight that a killed run never sees answered)
 POST   /faults/burst429   {"count": N, "retry_after": s, "path": regex}
 DELETE /faults            clear all rules
 GET    /requests          the request log (method, path, catalogue op, body, unknown_fields)
 DELETE /requests          clear it
-GET    /settings, PUT /settings   {"strict_fields": bool}
+GET    /settings, PUT /settings   {"strict_fields": bool, "profile": {"NODE_PROVISION_SECONDS": 8}}:
+                          a profile delay of the running simulator (new nodes join slower, or never
+                          within a test's wait); a restart reads the lab profile again
 POST   /reconcile         make the lab's Nodes match the state again (after a cluster restart)
 GET    /dead-nodes        Node names whose instance is gone or not running (the edge reads it)
 GET    /versions          what LKE offers: {"versions", "patches": {minor: patch}, "clusters":

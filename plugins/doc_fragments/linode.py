@@ -43,9 +43,3 @@ notes:
   - Set these once for all lke_* modules with C(module_defaults) and the action group
     C(group/fournines.runbooks.linode).
 """
-
-    # Empty: DOCUMENTATION documents cluster_id now. Kept only until the last modules that still list
-    # fournines.runbooks.linode.lke (lke_pool_green, lke_pool_delete, k8s_upgrade_preflight) drop it.
-    LKE = r"""
-options: {}
-"""

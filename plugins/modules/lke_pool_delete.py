@@ -21,7 +21,6 @@ description:
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.linode
-  - fournines.runbooks.linode.lke
   - fournines.runbooks.journal
   - kubernetes.core.k8s_auth_options
 attributes:
@@ -61,24 +60,19 @@ nodes:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import HAS_K8S, k8s_argument_spec, K8S_IMPORT_ERROR, kube_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import kube_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode import blue_green
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import HAS_LINODE, LINODE_IMPORT_ERROR, LKE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_module import lke_argument_spec, lke_module
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder
 
 
 def main():
-    spec = k8s_argument_spec(pool_id=dict(type="int", required=True), wait_timeout=dict(type="int", default=600),
-                             journal_dir=dict(type="path"))
-    spec.update(LKE_ARG_SPEC)
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    module = lke_module(lke_argument_spec(journal=True, pool_id=dict(type="int", required=True),
+                                          wait_timeout=dict(type="int", default=600)))
     p = module.params
-    require_lib(module, "linode_api4", HAS_LINODE, LINODE_IMPORT_ERROR)
-    require_lib(module, "kubernetes", HAS_K8S, K8S_IMPORT_ERROR)
     rec = StepRecorder(p["journal_dir"], "delete pool %s" % p["pool_id"], module.check_mode)
     try:
         out = blue_green.delete_pool(lke_from_params(p), kube_from_params(p), p["pool_id"],

@@ -30,7 +30,6 @@ description:
 extends_documentation_fragment:
   - fournines.runbooks.attributes
   - fournines.runbooks.linode
-  - fournines.runbooks.linode.lke
   - fournines.runbooks.journal
   - kubernetes.core.k8s_auth_options
 attributes:
@@ -139,29 +138,24 @@ plan:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, require_lib, RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
-from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import HAS_K8S, k8s_argument_spec, K8S_IMPORT_ERROR, kube_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import kube_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode import blue_green
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import HAS_LINODE, LINODE_IMPORT_ERROR, LKE_ARG_SPEC, lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import lke_from_params
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_module import lke_argument_spec, lke_module
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import StepRecorder, open_journal
 
 
 def main():
-    spec = k8s_argument_spec(pool_id=dict(type="int", required=True), target_version=dict(type="str", required=True),
+    spec = lke_argument_spec(journal=True, pool_id=dict(type="int", required=True), target_version=dict(type="str", required=True),
                              wait_timeout=dict(type="int", default=900), batch_size=dict(type="str", default="10%"),
                              batch_soak_seconds=dict(type="float", default=0.0), final_soak_seconds=dict(type="float", default=0.0),
                              drain_seconds=dict(type="float", default=60.0), create_seconds=dict(type="float", default=180.0),
                              node_limit=dict(type="int"), wait=dict(type="bool", default=True),
-                             undrainable=dict(type="str", default="fail", choices=list(blue_green.UNDRAINABLE_CHOICES)),
-                             journal_dir=dict(type="path"))
-    spec.update(LKE_ARG_SPEC)
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+                             undrainable=dict(type="str", default="fail", choices=list(blue_green.UNDRAINABLE_CHOICES)))
+    module = lke_module(spec)
     p = module.params
-    require_lib(module, "linode_api4", HAS_LINODE, LINODE_IMPORT_ERROR)
-    require_lib(module, "kubernetes", HAS_K8S, K8S_IMPORT_ERROR)
     rec = StepRecorder(p["journal_dir"], "create new pool for pool %s (blue-green)" % p["pool_id"], module.check_mode)
     out = {}
     try:

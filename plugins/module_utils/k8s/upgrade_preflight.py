@@ -349,4 +349,3 @@ def node_limit_problems(view, plan, node_limit, strategy="surge"):
     return ["a surge rollout needs 1 more node at a time (the surge node), taking the cluster to %d nodes, more "
             "than node_limit %d; nothing was changed. Raise the limit (variable %s, or the account's)"
             % (total + 1, int(node_limit), NODE_LIMIT_VARIABLE)]
-

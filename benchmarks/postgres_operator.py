@@ -18,7 +18,7 @@ release, with a writer committing one row at a time through the ``-rw`` Service:
 Prints the data size, the longest write gap, failed write attempts, committed rows lost and the
 wall time; for the runbook also what its own write prober measured (longest outage, total write
 downtime, rows lost), beside this script's writer (whose reconnects wait up to libpq's 3 s connect
-timeout where the prober first tries the TCP handshake for 0.5 s). Needs the lab: lab/up k8s node. Each Cluster is deleted afterwards.
+timeout where the prober first tries the TCP handshake for 4 times the one it timed at start, 0.2 to 2 s). Needs the lab: lab/up k8s node. Each Cluster is deleted afterwards.
 """
 
 import argparse
@@ -137,7 +137,7 @@ def one(api, node_env, way, size_mb, workdir):
                     result["canary_predicted_s"] = _seconds_after(step["detail"], "primary back after")
                 if step["step"] == "upgrade":
                     result["primary_unavailable_s"] = _seconds_after(step["detail"], "primary back after")
-        if way.startswith("runbook"):  # the runbook's own write prober (reconnects after a 0.5 s TCP handshake timeout)
+        if way.startswith("runbook"):  # the runbook's own write prober (its reconnects wait at most 0.2-2 s for the TCP handshake)
             writes = [r.get("writes") for r in lab.reports().values() if r.get("writes")][-1]
             result.update(prober_longest_outage_s=writes["longest_outage_seconds"],
                           prober_downtime_s=writes["downtime_seconds"], prober_lost=writes["lost"],

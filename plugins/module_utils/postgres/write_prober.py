@@ -63,14 +63,26 @@ def _quiet_close(db):
         pass
 
 
-#: Seconds a new connection's TCP handshake may take. libpq waits at least 2 s (connect_timeout),
-#: which a Service endpoint left on a deleted pod's address would add to every measured outage.
-TCP_CONNECT_TIMEOUT = 0.5
+#: Bounds of the seconds a new connection's TCP handshake may take. libpq waits at least 2 s
+#: (connect_timeout), which a Service whose SYNs are dropped while its endpoints move would add to
+#: every measured outage; each attempt that times out adds its timeout (plus the 0.1 s pause) to
+#: the outage as measured. The writer uses 4 times the handshake it timed at start, within these.
+TCP_CONNECT_TIMEOUT = (0.2, 2.0)
 
 
-def _connect_once(conn):
+def tcp_timeout(handshake_seconds):
+    """The handshake timeout for a writer whose first handshake took ``handshake_seconds``."""
+    low, high = TCP_CONNECT_TIMEOUT
+    return round(min(high, max(low, 4.0 * float(handshake_seconds))), 3)
+
+
+def _handshake(conn, timeout):
+    socket.create_connection((conn["host"], int(conn.get("port") or 5432)), timeout=timeout).close()
+
+
+def _connect_once(conn, timeout=TCP_CONNECT_TIMEOUT[1]):
     import psycopg2  # pylint: disable=import-outside-toplevel
-    socket.create_connection((conn["host"], int(conn.get("port") or 5432)), timeout=TCP_CONNECT_TIMEOUT).close()
+    _handshake(conn, timeout)
     params = dict((k, v) for k, v in conn.items() if v is not None)
     # A primary that vanishes without closing its sockets must not hang a write for minutes.
     params.setdefault("keepalives", 1)
@@ -83,7 +95,8 @@ def _connect_once(conn):
     return db
 
 
-def run_loop(directory, conn, table, run_id, first_id, interval, should_stop, max_seconds=MAX_SECONDS):
+def run_loop(directory, conn, table, run_id, first_id, interval, should_stop, max_seconds=MAX_SECONDS,
+             handshake_timeout=TCP_CONNECT_TIMEOUT[1]):
     """Insert rows ``first_id``, ``first_id + 1`` ... until ``should_stop()`` or ``max_seconds``."""
     committed, failures = os.path.join(directory, COMMITTED), os.path.join(directory, FAILURES)
     give_up = time.time() + float(max_seconds)
@@ -91,7 +104,7 @@ def run_loop(directory, conn, table, run_id, first_id, interval, should_stop, ma
     while not should_stop() and time.time() < give_up:
         try:
             if db is None:
-                db = _connect_once(conn)
+                db = _connect_once(conn, handshake_timeout)
             with db.cursor() as cur:
                 cur.execute("INSERT INTO " + table + " (id, run_id) VALUES (%s, %s)", (next_id, run_id))
             _append(committed, {"id": next_id, "ts": round(time.time(), 3)})
@@ -144,18 +157,26 @@ def start(directory, conn, table, run_id, interval=0.1, max_seconds=MAX_SECONDS)
         if os.path.exists(os.path.join(directory, name)):
             os.unlink(os.path.join(directory, name))
     first_id = prepare_table(conn, table, run_id)
+    began = time.time()
+    try:
+        _handshake(conn, TCP_CONNECT_TIMEOUT[1])
+        handshake_timeout = tcp_timeout(time.time() - began)
+    except OSError:  # the table was just prepared through it: take the upper bound
+        handshake_timeout = TCP_CONNECT_TIMEOUT[1]
 
     def main():
         background.redirect_output()
         should_stop = background.stop_flag()
         try:
-            run_loop(directory, conn, table, run_id, first_id, float(interval), should_stop, max_seconds)
+            run_loop(directory, conn, table, run_id, first_id, float(interval), should_stop, max_seconds,
+                     handshake_timeout)
         finally:
             background.mark_stopped(directory)
 
     pid = background.spawn(main)
     handle = {"pid": pid, "dir": os.path.abspath(directory), "table": table, "run_id": run_id,
               "interval": float(interval), "started": time.time(), "first_id": first_id,
+              "handshake_timeout": handshake_timeout,
               "host": conn.get("host"), "dbname": conn.get("dbname")}
     background.write_handle(directory, HANDLE, handle)
     return dict(handle, already_running=False)

@@ -126,3 +126,8 @@ def test_timeline_png_is_drawn(tmp_path):
     postgres_operator.timeline(path, "t", steps, summary, "2026-01-01T00:00:00+00:00")
     with open(path, "rb") as png:
         assert png.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("handshake, expected", [(0.001, 0.2), (0.1, 0.4), (0.3, 1.2), (5.0, 2.0)])
+def test_handshake_timeout_follows_the_handshake_timed_at_start(handshake, expected):
+    assert write_prober.tcp_timeout(handshake) == expected

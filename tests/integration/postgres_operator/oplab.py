@@ -4,6 +4,7 @@ and a writer that commits rows one by one through the ``-rw`` Service while a ch
 import base64
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -108,6 +109,30 @@ class OpLab(object):
         return subprocess.Popen(cmd + list(extra), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
 
+    @staticmethod
+    def kill_tree(proc):
+        """SIGKILL a run started by :meth:`start_playbook` and every process under it. Killing its process
+        group is not enough: Ansible's workers call setsid, so the module a task is running (a wait on the
+        operator, say) would live on and finish the step the test means to interrupt."""
+        tree, todo = [], [proc.pid]
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        with open("/proc/%s/stat" % entry) as fh:
+                            if int(fh.read().rsplit(")", 1)[1].split()[1]) == pid:
+                                todo.append(int(entry))
+                    except (OSError, IndexError, ValueError):
+                        continue
+        for pid in tree:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.wait(timeout=30)
+
     def recycle_volumes(self):
         """Make the local volumes that deleted canaries left Released Available again (lab/node/seed.py)."""
         subprocess.run([os.path.join(REPO, ".venv", "bin", "python"), os.path.join(REPO, "lab", "node", "seed.py"),
@@ -174,6 +199,13 @@ class Writer(object):
                 # A failed INSERT whose outcome is unknown: use a new id, never claim it.
                 self._next += 1
                 time.sleep(0.2)
+        # Close the session: an idle one left open makes CloudNativePG's smart shutdown of the pod (the
+        # namespace's deletion, a restart) wait out smartShutdownTimeout (180 s by default).
+        if conn is not None:
+            try:
+                conn.close()
+            except psycopg.Error:
+                pass
 
     def stop(self):
         self._stop.set()

@@ -1,26 +1,29 @@
-"""The CloudNativePG major upgrade's building blocks against the real operator (issue 14):
-the modules postgres_cnpg_major_upgrade and postgres_cnpg_rollback_clone on Clusters of the
-major pair (pg-premajor 15 -> pg-major 18, one OS) in a namespace of this file.
+"""The CloudNativePG major upgrade against the real operator (issue 14), on Clusters of the major
+pair (pg-premajor 15 -> pg-major 18, one OS) in a namespace of this file.
 
 One production Cluster (2 instances) serves the file, in this order:
 - the preflight refuses an extension the new image lacks (adminpack, gone in PostgreSQL 17) and
   changes nothing; a canary clone upgraded anyway fails in the operator's Job, and the module stops
   with the Job's own error instead of waiting for ever; production is untouched;
-- with a writer committing rows: a pre-upgrade replica clone, then the in-place upgrade of
-  production: 0 committed rows lost, the write downtime and the primary's unavailable time are
-  printed; the clone, promoted, answers with every row committed before the upgrade.
-
-The full runbook flow (role postgres_cnpg_upgrade, postgres_upgrade=major) is not wired yet.
+- the runbook (playbooks/upgrade-postgres.yml, postgres_upgrade=major, rows of a table compared on
+  the canary) with a writer committing rows, killed while the operator upgrades production, then
+  run again: it carries on the same run (one canary, one pre-upgrade clone, each step once in the
+  report), production ends on 18 with 0 committed rows lost and its smartShutdownTimeout put back;
+  the pre-upgrade clone, promoted while production was down, holds every row committed before.
 """
 
 import base64
+import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 
+import labenv
 import psycopg
 import pytest
+from kubernetes import client
 
 import node_helpers  # loaded by conftest.py
 import oplab
@@ -53,8 +56,27 @@ def major_images(real_node):
     return refs["pg-premajor"], refs["pg-major"]
 
 
+def _teardown(lab, k8s_core, node_name):
+    """Delete the namespace without waiting out PostgreSQL's shutdowns: the Clusters first (so the
+    operator recreates nothing), then their pods at once (grace 0: nothing in them is kept), then the
+    namespace; its local volumes are made Available again."""
+    for obj in lab.custom.list_namespaced_custom_object(oplab.GROUP, oplab.VERSION, lab.ns, oplab.PLURAL)["items"]:
+        lab.custom.delete_namespaced_custom_object(oplab.GROUP, oplab.VERSION, lab.ns, oplab.PLURAL, obj["metadata"]["name"])
+    k8s_core.delete_collection_namespaced_pod(lab.ns, grace_period_seconds=0)
+    k8s_core.delete_namespace(lab.ns)
+    started = time.monotonic()
+    node_helpers.wait_for("namespace %s gone" % lab.ns, lambda: not [
+        n for n in k8s_core.list_namespace().items if n.metadata.name == lab.ns], timeout=600, every=1)
+    print("\nnamespace %s deleted in %.0f s" % (lab.ns, time.monotonic() - started))
+    subprocess.run([sys.executable, os.path.join(oplab.REPO, "lab", "node", "seed.py"), "volumes",
+                    os.path.join(oplab.REPO, ".lab", "kubeconfig"), node_name, "12",
+                    "/var/lib/fournines-node/volumes"], check=True, timeout=120)
+
+
 @pytest.fixture(scope="module")
 def maj_lab(real_node, major_images, k8s_client, k8s_core, tmp_path_factory):
+    # One CloudNativePG test module at a time on the real node's 12 local volumes.
+    release = labenv.hold("node", "cnpg-tests.lock")
     ns = "pgmaj-" + uuid.uuid4().hex[:6]
     lab = oplab.OpLab(k8s_client, real_node, ns, str(tmp_path_factory.mktemp("pgmaj")))
     lab.create_namespace()
@@ -66,12 +88,10 @@ def maj_lab(real_node, major_images, k8s_client, k8s_core, tmp_path_factory):
             conn.execute("alter table accounts add primary key (id)")
         yield lab
     finally:
-        k8s_core.delete_namespace(ns)
-        node_helpers.wait_for("namespace %s gone" % ns, lambda: not [
-            n for n in k8s_core.list_namespace().items if n.metadata.name == ns], timeout=900, every=2)
-        subprocess.run([sys.executable, os.path.join(oplab.REPO, "lab", "node", "seed.py"), "volumes",
-                        os.path.join(oplab.REPO, ".lab", "kubeconfig"), real_node["NODE_NAME"], "12",
-                        "/var/lib/fournines-node/volumes"], check=True, timeout=120)
+        try:
+            _teardown(lab, k8s_core, real_node["NODE_NAME"])
+        finally:
+            release()
 
 
 def _connect_any(lab, cluster, secrets_of):
@@ -127,40 +147,90 @@ def test_an_extension_the_new_image_lacks_is_refused_and_the_canary_trial_fails_
             conn.execute("drop extension if exists adminpack")
 
 
-def test_in_place_major_upgrade_with_a_writer_loses_nothing_and_the_clone_is_a_way_back(maj_lab, major_images):
+def _upgrading(lab, batch, proc, new):
+    """The operator is upgrading production: its image is the new major and the upgrade Job exists."""
+    if proc.poll() is not None:
+        return "the run ended (exit %s) before the operator's upgrade began" % proc.returncode
+    if lab.get("pg")["spec"]["imageName"] != new:
+        return None
+    return bool(batch.list_namespaced_job(lab.ns, label_selector="cnpg.io/cluster=pg,cnpg.io/jobRole=major-upgrade").items)
+
+
+def test_runbook_killed_during_the_real_upgrade_carries_on_and_loses_nothing(maj_lab, major_images, k8s_client):
     old, new = major_images
+    batch = client.BatchV1Api(k8s_client)
     before = _rows(maj_lab, "pg")
-    clone = maj_lab.module("postgres_cnpg_rollback_clone", namespace=maj_lab.ns, source="pg", name="pg-preupgrade",
-                           timeout=900)
-    assert not clone.get("failed") and clone["changed"] and clone["image"] == old, clone
-
-    ok = maj_lab.module("postgres_cnpg_major_upgrade", namespace=maj_lab.ns, name="pg", image=new, step="preflight")
-    assert not ok.get("failed") and not ok["changed"], ok
-    assert ok["inventory"]["version"].startswith("18"), ok["inventory"]
-
+    compare = "-e", '{"postgres_cnpg_upgrade_compare_tables": ["public.accounts"]}'
+    args = ("-e", "postgres_upgrade=major", "-e", "postgres_major_confirm=true", "-e", "postgres_cnpg_upgrade_image=" + new) + compare
     writer = oplab.Writer(maj_lab, "pg").start()
     try:
-        up = maj_lab.module("postgres_cnpg_major_upgrade", namespace=maj_lab.ns, name="pg", image=new, step="upgrade",
-                            timeout=1500)
+        killed = maj_lab.start_playbook(*args)
+        try:
+            state = node_helpers.wait_for("the operator's upgrade of production", lambda: _upgrading(maj_lab, batch, killed, new),
+                                          timeout=1500, every=0.2)
+        finally:
+            maj_lab.kill_tree(killed)  # the module waiting on the operator dies too
+        assert state is True, state
+        committed_before_stop = list(writer.committed)  # production's pods are gone: all of these were committed
+        prod = maj_lab.get("pg")
+        run_id = prod["metadata"]["annotations"]["fournines.io/major-upgrade-run"]
+        assert prod["spec"]["smartShutdownTimeout"] == 0
+        assert prod["metadata"]["annotations"]["fournines.io/smart-shutdown-timeout-before"] == "180"
+        assert maj_lab.get("pg-canary") is None
+        clone_uid = maj_lab.get("pg-preupgrade")["metadata"]["uid"]
+
+        # The way back while production is down: the clone, promoted, holds every committed row.
+        promoted = maj_lab.module("postgres_cnpg_rollback_clone", namespace=maj_lab.ns, source="pg", name="pg-preupgrade",
+                                  state="promoted", timeout=600)
+        assert not promoted.get("failed") and promoted["changed"], promoted
+        assert _rows(maj_lab, "pg-preupgrade") == before
+        with _connect_any(maj_lab, "pg-preupgrade", ["pg-preupgrade", "pg"]) as conn:
+            assert conn.execute("select current_setting('server_version_num')::int / 10000").fetchone()[0] == 15
+            assert conn.execute("select not pg_is_in_recovery()").fetchone()[0]
+            on_clone = set(r[0] for r in conn.execute("select id from ledger").fetchall())
+        assert committed_before_stop and set(committed_before_stop) <= on_clone
+
+        # Nothing of the killed run lives on to put the setting back: the re-run must.
+        assert maj_lab.get("pg")["spec"]["smartShutdownTimeout"] == 0
+        # Run again (no run id given): it carries on the killed run; no second canary or clone is made.
+        rerun = maj_lab.start_playbook(*args)
+        seen = {"pg-canary": set(), "pg-preupgrade": set()}
+        while rerun.poll() is None:
+            for name in seen:
+                obj = maj_lab.get(name)
+                if obj is not None:
+                    seen[name].add(obj["metadata"]["uid"])
+            time.sleep(1)
     finally:
         writer.stop()
-    assert not up.get("failed"), up
-    assert up["patched"] and up["after"]["healthy"] and up["after"]["major"] == 18, up
-    assert maj_lab.get("pg")["status"]["pgDataImageInfo"]["majorVersion"] == 18
+    assert rerun.returncode == 0, "re-run failed: see %s" % maj_lab.workdir
+    assert not seen["pg-canary"] and seen["pg-preupgrade"] <= {clone_uid}, seen
+
+    reports = maj_lab.reports()
+    assert list(reports) == [run_id], reports
+    report = reports[run_id]
+    steps = [s["step"] for s in report["steps"]]
+    assert report["status"] == "done" and len(steps) == len(set(steps)), steps
+    assert {"preflight", "canary", "gate", "clone", "resumed", "upgrade", "post", "writes"} <= set(steps), steps
+    canary = report["steps"][steps.index("canary")]["detail"]
+    assert "rows equal in public.accounts" in canary, canary
+    upgrade = report["steps"][steps.index("upgrade")]["detail"]
+    assert "carried on after an interruption" in upgrade and "put back to 180 s" in upgrade, upgrade
+    writes = report["writes"]
+    assert writes["lost"] == 0 and writes["committed"] > 20, writes
+
+    prod = maj_lab.get("pg")
+    assert prod["spec"]["imageName"] == new and prod["status"]["pgDataImageInfo"]["majorVersion"] == 18
+    assert prod["spec"]["smartShutdownTimeout"] == 180
+    assert not [k for k in (prod["metadata"].get("annotations") or {}) if k.startswith("fournines.io/")]
+    assert maj_lab.get("pg-canary") is None and maj_lab.get("pg-preupgrade") is None
     assert writer.committed and writer.missing() == []
     assert _rows(maj_lab, "pg") == before
-    print("\nmajor 15 -> 18 in place: primary unavailable %.1f s, healthy after %.1f s, longest write gap %.1f s, "
-          "%d rows committed, 0 lost" % (up["primary_ready_seconds"], up["healthy_seconds"], writer.longest_gap,
-                                         len(writer.committed)))
-
-    again = maj_lab.module("postgres_cnpg_major_upgrade", namespace=maj_lab.ns, name="pg", image=new, step="upgrade")
-    assert not again.get("failed") and not again["changed"], again
-
-    # The way back: the clone, promoted, holds every row committed before production stopped.
-    promoted = maj_lab.module("postgres_cnpg_rollback_clone", namespace=maj_lab.ns, source="pg", name="pg-preupgrade",
-                              state="promoted", timeout=900)
-    assert not promoted.get("failed") and promoted["changed"], promoted
-    assert _rows(maj_lab, "pg-preupgrade") == before
-    with _connect_any(maj_lab, "pg-preupgrade", ["pg-preupgrade", "pg"]) as conn:
-        assert conn.execute("select current_setting('server_version_num')::int / 10000").fetchone()[0] == 15
-        assert conn.execute("select not pg_is_in_recovery()").fetchone()[0]
+    with open(os.path.join(maj_lab.workdir, run_id, "state.json")) as fh:
+        journal = json.load(fh)
+    assert journal["status"] == "done"
+    predicted = journal["facts"]["predicted"]
+    print("\nmajor 15 -> 18 by the runbook, killed and carried on: write downtime %.1f s (longest outage %.1f s), "
+          "canary predicted %s s; %d probe rows, 0 lost; test writer %d rows, %d failed attempts, longest gap %.1f s"
+          % (writes["downtime_seconds"], writes["longest_outage_seconds"], predicted, writes["committed"],
+             len(writer.committed), writer.errors, writer.longest_gap))

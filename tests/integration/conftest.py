@@ -101,7 +101,11 @@ _DIR_GROUP = {d: g for g, dirs in XDIST_GROUPS.items() for d in dirs}
 
 
 def xdist_group_of(item):
-    """The group (above) of a collected integration test."""
+    """The group (above) of a collected integration test. A test module that changes another lab part than
+    its directory's names that group itself (pytestmark = pytest.mark.xdist_group("postgres"))."""
+    explicit = item.get_closest_marker("xdist_group")
+    if explicit is not None and explicit.args:
+        return explicit.args[0]
     rel = os.path.relpath(str(item.fspath), os.path.dirname(os.path.abspath(__file__)))
     area = rel.split(os.sep, 1)[0]
     if area == "awx_runner":

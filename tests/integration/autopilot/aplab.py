@@ -105,3 +105,15 @@ def kill_tree(proc):
         except ProcessLookupError:
             pass
     proc.wait(timeout=30)
+
+
+def running_probers(folder):
+    """Directories under ``folder`` whose background prober (module_utils/common/prober.py) still runs."""
+    import glob  # pylint: disable=import-outside-toplevel
+    from ansible_collections.fournines.runbooks.plugins.module_utils.common import prober  # pylint: disable=import-outside-toplevel
+    found = []
+    for handle in glob.glob(os.path.join(str(folder), "**", prober.HANDLE), recursive=True):
+        directory = os.path.dirname(handle)
+        if prober.is_running(prober.read_handle(directory)):
+            found.append(directory)
+    return found

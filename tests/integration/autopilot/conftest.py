@@ -5,6 +5,7 @@ import os
 import sys
 
 import pytest
+from ansible_collections.fournines.runbooks.plugins.module_utils.common import prober
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import aplab  # noqa: E402
@@ -25,3 +26,13 @@ def ap_lab(lab_up, k8s_client):
         uclab.seeded(*lab)
     finally:
         release()
+
+
+@pytest.fixture(autouse=True)
+def no_prober_left(tmp_path):
+    """No background prober of a test's runs outlives the test: a run the test killed and never resumed (a test
+    that failed midway), or a canary's soak prober whose later wave never came, would otherwise probe on until its
+    max_seconds (24 h for a runbook's). Stopped here, whatever the test's outcome."""
+    yield
+    for directory in aplab.running_probers(tmp_path):
+        prober.stop(directory)

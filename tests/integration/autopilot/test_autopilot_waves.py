@@ -24,7 +24,6 @@ import urllib.request
 import pytest
 
 import aplab
-from ansible_collections.fournines.runbooks.plugins.module_utils.common import prober
 
 uclab = aplab.uclab
 REPO = aplab.REPO
@@ -165,13 +164,3 @@ def test_staging_goes_first_and_a_regression_there_stops_production(fleet, tmp_p
     assert _decision(out, "production", "lke_kubernetes").startswith("apply"), out[-3000:]
     assert uclab.mutations(admin) == [], "the --check runs changed something"
     assert _kubelets(core, lab_id) == production_before
-
-
-@pytest.fixture(autouse=True)
-def _no_soak_prober_left(tmp_path):
-    """Staging's soak prober runs until production takes the version (which this test never lets happen) or its
-    max_seconds: stop it when the test ends, so no prober of the test outlives it."""
-    yield
-    soak = os.path.join(str(tmp_path), "autopilot", "soak", "staging")
-    if prober.read_handle(soak) is not None:
-        prober.stop(soak)

@@ -1,0 +1,122 @@
+"""The autopilot and the lab's host-backend PostgreSQL (lab/postgres: the pair starts on the old minor, and the
+minor target's binaries offer a newer patch release): with `postgres: {patch: auto}` the autopilot discovers the
+patch release and runs upgrade_postgres.yml -e postgres_upgrade=minor as its own child (canary replica first, then
+the switchover), records `applied`, and changes nothing else. And while an earlier run's runbook still holds the
+cluster's runbook lock, a run starts nothing, records nothing and ends with one message.
+
+Runs in the `postgres` xdist group (it changes the Postgres pair). It holds both the upgrade-cluster tests' lock
+(the autopilot reads the simulator, and the test asserts nothing was changed there) and the Postgres tests' lock,
+always in that order: linode_sim first, then postgres. Nobody else holds both: the cluster group never takes the
+Postgres lock (awx_runner's upgrade-postgres job runs in the postgres group), so no two holders wait on each other.
+"""
+
+import fcntl
+import json
+import os
+import sys
+
+import aplab
+import pytest
+
+uclab = aplab.uclab
+sys.path.insert(0, os.path.join(os.path.dirname(aplab.HERE), "postgres"))
+import pglab  # noqa: E402  pylint: disable=wrong-import-position
+
+pytestmark = pytest.mark.xdist_group("postgres")
+
+
+@pytest.fixture(scope="module")
+def pg_pilot(lab_up):
+    """(PgLab, simulator admin) in the Postgres pair's starting state, both locks held (linode_sim, then postgres);
+    the pair put back into its starting state afterwards."""
+    lab_up("postgres", "k8s", "linode_sim", "edge")
+    release_sim = uclab.labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
+    try:
+        release_pg = uclab.labenv.hold("postgres", "tests.lock")
+        try:
+            lab = pglab.PgLab(uclab.labenv.component_env("postgres"), "")
+            if not lab.is_start_state():
+                lab.reset()
+            admin = uclab.simlab.SimAdmin(uclab.labenv.component_env("linode_sim")["LINODE_SIM_ADMIN_URL"])
+            yield lab, admin
+            if not lab.is_start_state():
+                lab.reset()
+        finally:
+            release_pg()
+    finally:
+        release_sim()
+
+
+def _policy():
+    # PostgreSQL only: the cluster's own components are not in the policy, so nothing is decided for them
+    return aplab.policy(components={"postgres": {"patch": "auto", "major": "never", "backend": "host"}})
+
+
+def _variables(reports):
+    # the runbook charges the test's own downtime ledger, not the checkout's reports/downtime.jsonl
+    return aplab.variables(reports, _policy(), autopilot_runbook_vars={
+        "postgres_slo_ledger": os.path.join(str(reports), "downtime-postgres.jsonl")})
+
+
+def _runbook_reports(reports):
+    return sorted(d for d in os.listdir(str(reports)) if d.startswith("upgrade-postgres"))
+
+
+def test_a_held_runbook_lock_starts_nothing_and_says_so_once(pg_pilot, tmp_path):
+    lab, admin = pg_pilot
+    old = lab.env["PG_OLD_MINOR"]
+    (tmp_path / "autopilot").mkdir()
+    admin.call("DELETE", "/requests")
+    with open(str(tmp_path / "autopilot" / "runbook-lab-lke.lock"), "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # the runbook of an earlier, killed autopilot run, still running
+        proc = aplab.run(_variables(tmp_path), timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    decision = aplab.decisions(tmp_path)["postgres"]
+    assert (decision["decision"], decision["current"]) == ("apply", old), decision
+    message = ("postgres -> %s was not started: the runbook of an earlier autopilot run is still running on this cluster "
+               "(it holds the lock %s; flock exit 75), so upgrade_postgres.yml did not run. Nothing was changed; the next "
+               "run tries again once it has ended" % (decision["candidate"], tmp_path / "autopilot" / "runbook-lab-lke.lock"))
+    report = aplab.report(tmp_path)
+    assert report["report"]["status"] == "failed", report
+    assert report["outcome"]["summary"].strip() == message + ".", report["outcome"]  # the report says the same
+    assert " ".join(message.split()) in " ".join(out.split()), out[-3000:]  # the run's last word (YAML output wraps lines)
+    assert [e["event"] for e in aplab.ledger(tmp_path) if e["event"] in ("started", "applied", "failed")] == []
+    assert _runbook_reports(tmp_path) == []  # the runbook never ran
+    assert lab.is_start_state() and uclab.mutations(admin) == []
+
+
+def test_a_postgres_patch_release_goes_through_the_canary_automatically(pg_pilot, tmp_path):
+    lab, admin = pg_pilot
+    old, target = lab.env["PG_OLD_MINOR"], lab.minor_target()
+    admin.call("DELETE", "/requests")
+    proc = aplab.run(_variables(tmp_path), timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    decisions = aplab.decisions(tmp_path)
+    assert list(decisions) == ["postgres"], decisions  # nothing decided for what the policy does not name
+    decision = decisions["postgres"]
+    assert (decision["decision"], decision["kind"], decision["current"], decision["candidate"]) == (
+        "apply", "patch", old, target), decision
+    changes = [e for e in aplab.ledger(tmp_path) if e["event"] in ("started", "applied", "failed")]
+    assert [e["event"] for e in changes] == ["started", "applied"], changes
+    run_id = changes[0]["runbook_run_id"]
+    assert changes[1]["runbook_run_id"] == run_id and changes[1]["candidate"] == target
+    # the child runbook: the minor flow, canary replica first, then the switchover, on the new patch release
+    assert _runbook_reports(tmp_path) == [run_id]
+    with open(os.path.join(str(tmp_path), run_id, "report.json")) as handle:
+        child = json.load(handle)
+    assert child["status"] == "done" and child["facts"]["flow"] == "minor", child
+    steps = [s["name"] for s in child["steps"]]
+    assert steps.index("minor-canary") < steps.index("switchover"), steps
+    assert pglab.step(child, "minor-canary")["status"] == pglab.step(child, "switchover")["status"] == "done"
+    assert child["facts"]["version_after"] == target
+    assert lab.describe(lab.replica_port) == ("primary", target)
+    assert lab.describe(lab.primary_port) == ("replica", target)
+    # its downtime went to the ledger it was given, once
+    with open(os.path.join(str(tmp_path), "downtime-postgres.jsonl")) as handle:
+        assert [json.loads(line)["run_id"] for line in handle if line.strip()] == [run_id]
+    report = aplab.report(tmp_path)
+    assert report["report"]["status"] == "done", report
+    assert report["outcome"]["summary"].startswith("Applied postgres -> %s by upgrade_postgres.yml (run %s)" % (target, run_id))
+    # nothing else changed: no request to the cloud but reads
+    assert uclab.mutations(admin) == []

@@ -137,6 +137,39 @@ def wait_step(reports_dir, prefix, status="running", timeout=300):
     return wait_for("journal step %s %s" % (prefix, status), found, timeout, 0.2)
 
 
+def kill_tree(proc):
+    """SIGKILL the playbook and every process under it, also the module processes Ansible's workers run in a
+    session of their own (which kill_group misses: a killed run's drain or DELETE would go on): a power cut."""
+    import signal  # pylint: disable=import-outside-toplevel
+
+    def children(pid):
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open("/proc/%s/stat" % entry) as handle:
+                        fields = handle.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == pid:
+                    found.append(int(entry))
+        return found
+
+    for _round in range(3):  # a worker forking meanwhile is caught by the next round
+        tree, todo = [], [proc.pid]
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            todo.extend(children(pid))
+        for pid in tree:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    proc.wait(timeout=30)
+    time.sleep(0.5)
+
+
 def kill_group(proc):
     """SIGKILL the playbook and everything it started (a power cut, not a polite stop)."""
     import signal  # pylint: disable=import-outside-toplevel

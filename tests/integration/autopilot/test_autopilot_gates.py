@@ -89,3 +89,6 @@ def test_minor_stops_at_approval_then_an_approved_run_killed_midway_is_resumed(a
     assert _cluster(admin)[2]["k8s_version"] == target
     kubelets = {n.status.node_info.kubelet_version for n in uclab.simlab.lke_nodes(core).values()}
     assert all(k.lstrip("v").startswith(target + ".") for k in kubelets), kubelets
+    # the killed run's prober was adopted by the resumed run and stopped with it: none of this test's runs probes on
+    assert aplab.running_probers(tmp_path) == []
+    assert aplab.request(tmp_path, rid)["status"] == "applied"  # the approved request, carried on, ends applied

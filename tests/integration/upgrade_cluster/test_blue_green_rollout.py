@@ -1,6 +1,8 @@
 """The blue_green strategy on the seeded 3-node pool: a new pool at the target version, the old pool
 cordoned, drained batch by batch with a soak after each, then deleted. Soaks are a few seconds here.
 
+- upgrade_cluster_undrainable=quarantine is refused before any change (the old pool is deleted at the end, so a
+  quarantined node would go with its pods);
 - uninterrupted: one new pool on the target, the old one gone, every pod moved once, 0 failed requests
   for the 3-replica app/api;
 - a regression during a soak (app/api scaled to 0, so the edge answers 503) stops and rolls back: the old
@@ -75,6 +77,18 @@ def test_check_shows_the_blue_green_plan_and_a_node_limit_refuses_it_before_any_
     assert uclab.mutations(admin) == [] and _pools(admin) == before  # first in the file: the lab is the seed
 
 
+def test_quarantine_with_blue_green_is_refused_before_any_change(lab_as_is, tmp_path):
+    admin, _, _ = lab_as_is
+    before = _pools(admin)
+    refused = uclab.run_playbook(uclab.extra_vars(tmp_path, upgrade_cluster_undrainable="quarantine", **SOAK))
+    assert refused.returncode != 0
+    text = " ".join(refused.stdout.split())
+    assert ("upgrade_cluster_undrainable=quarantine is not supported with upgrade_cluster_strategy=blue_green" in text
+            and "Valid with blue_green: fail" in text and "; nothing was changed" in text), refused.stdout[-4000:]
+    assert uclab.mutations(admin) == [] and _pools(admin) == before
+    assert not os.listdir(tmp_path), "a run was opened: %s" % os.listdir(tmp_path)  # no journal, no ledger line
+
+
 def test_blue_green_moves_every_pod_once_onto_a_new_pool(seeded_lab, tmp_path):
     admin, core, _ = seeded_lab
     before = _pools(admin)
@@ -109,7 +123,7 @@ def test_a_regression_during_a_soak_rolls_back(seeded_lab, tmp_path):
         out, _ = proc.communicate(timeout=600)
     finally:
         if proc.poll() is None:
-            uclab.kill_group(proc)
+            uclab.kill_tree(proc)
         apps.patch_namespaced_deployment_scale("api", "app", {"spec": {"replicas": 3}})
     assert proc.returncode != 0, out[-4000:]
     text = " ".join(out.split())
@@ -135,7 +149,7 @@ def test_killed_while_draining_a_rerun_carries_on_with_the_same_new_pool(seeded_
     try:
         uclab.wait_step(tmp_path, "drain ", "running", timeout=600)
     finally:
-        uclab.kill_group(proc)
+        uclab.kill_tree(proc)
     assert len(_pools(admin)) == 2, "killed before or after the drain phase: %s" % _pools(admin)
 
     again = uclab.run_playbook(variables)
@@ -147,4 +161,3 @@ def test_killed_while_draining_a_rerun_carries_on_with_the_same_new_pool(seeded_
     assert journal["status"] == "done"
     drains = [s["name"] for s in journal["steps"] if s["name"].startswith("drain ") and s["status"] == "done"]
     assert len(drains) == len(set(drains)) == 3, drains
-

@@ -93,6 +93,24 @@ def deployments_available(apps):
     return True
 
 
+def seeded_budgets():
+    """The seed's PodDisruptionBudgets: {(namespace, name): spec} from lab/k8s/seed/20-workloads.yaml."""
+    import yaml
+    with open(os.path.join(LAB_DIR, "k8s", "seed", "20-workloads.yaml")) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d and d.get("kind") == "PodDisruptionBudget"]
+    return {(d["metadata"]["namespace"], d["metadata"]["name"]): d["spec"] for d in docs}
+
+
+def restore_seeded_budgets(core):
+    """Put the seed's budgets back as seeded. A run killed and never resumed leaves the budgets it relaxed
+    (blocked/legacy) relaxed, and a later test that expects the seed's zero-disruption budget would fail."""
+    from kubernetes import client
+    policy = client.PolicyV1Api(core.api_client)
+    for (namespace, name), spec in seeded_budgets().items():
+        body = {"spec": {"maxUnavailable": spec.get("maxUnavailable"), "minAvailable": spec.get("minAvailable")}}
+        policy.patch_namespaced_pod_disruption_budget(name, namespace, body)
+
+
 def restore_seed(admin, core, apps, timeout=180):
     """Put the simulated cloud and the lab cluster back to the seeded state."""
     admin.call("DELETE", "/faults")
@@ -101,4 +119,5 @@ def restore_seed(admin, core, apps, timeout=180):
     wait_for("seeded LKE Nodes Ready", lambda: lke_nodes(core) and all(
         node_ready(n) == "True" for n in lke_nodes(core).values()), timeout)
     force_delete_orphans(core)
+    restore_seeded_budgets(core)
     wait_for("seeded deployments available", lambda: deployments_available(apps), timeout)

@@ -147,6 +147,18 @@ def test_an_extension_the_new_image_lacks_is_refused_and_the_canary_trial_fails_
             conn.execute("drop extension if exists adminpack")
 
 
+def _clone_state(lab):
+    """What the promoted pre-upgrade clone holds, or None while it does not answer yet."""
+    try:
+        with _connect_any(lab, "pg-preupgrade", ["pg-preupgrade", "pg"]) as conn:
+            return {"rows": conn.execute("select count(*), md5(string_agg(id::text || note, ',' order by id)) from accounts").fetchone(),
+                    "major": conn.execute("select current_setting('server_version_num')::int / 10000").fetchone()[0],
+                    "primary": conn.execute("select not pg_is_in_recovery()").fetchone()[0],
+                    "ledger": set(r[0] for r in conn.execute("select id from ledger").fetchall())}
+    except psycopg.OperationalError:
+        return None
+
+
 def _upgrading(lab, batch, proc, new):
     """The operator is upgrading production: its image is the new major and the upgrade Job exists."""
     if proc.poll() is not None:
@@ -183,12 +195,10 @@ def test_runbook_killed_during_the_real_upgrade_carries_on_and_loses_nothing(maj
         promoted = maj_lab.module("postgres_cnpg_rollback_clone", namespace=maj_lab.ns, source="pg", name="pg-preupgrade",
                                   state="promoted", timeout=600)
         assert not promoted.get("failed") and promoted["changed"], promoted
-        assert _rows(maj_lab, "pg-preupgrade") == before
-        with _connect_any(maj_lab, "pg-preupgrade", ["pg-preupgrade", "pg"]) as conn:
-            assert conn.execute("select current_setting('server_version_num')::int / 10000").fetchone()[0] == 15
-            assert conn.execute("select not pg_is_in_recovery()").fetchone()[0]
-            on_clone = set(r[0] for r in conn.execute("select id from ledger").fetchall())
-        assert committed_before_stop and set(committed_before_stop) <= on_clone
+        # The operator restarts the promoted primary once more in place (its parameters changed): wait for it.
+        clone = node_helpers.wait_for("the promoted clone answering", lambda: _clone_state(maj_lab), timeout=180, every=1)
+        assert clone["rows"] == before and clone["major"] == 15 and clone["primary"], clone
+        assert committed_before_stop and set(committed_before_stop) <= clone["ledger"]
 
         # Nothing of the killed run lives on to put the setting back: the re-run must.
         assert maj_lab.get("pg")["spec"]["smartShutdownTimeout"] == 0
@@ -211,6 +221,7 @@ def test_runbook_killed_during_the_real_upgrade_carries_on_and_loses_nothing(maj
     report = reports[run_id]
     steps = [s["step"] for s in report["steps"]]
     assert report["status"] == "done" and len(steps) == len(set(steps)), steps
+    assert (report["image_before"], report["image_target"]) == (old, new)
     assert {"preflight", "canary", "gate", "clone", "resumed", "upgrade", "post", "writes"} <= set(steps), steps
     canary = report["steps"][steps.index("canary")]["detail"]
     assert "rows equal in public.accounts" in canary, canary

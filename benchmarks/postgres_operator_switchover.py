@@ -28,6 +28,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -198,9 +199,8 @@ def main():
     release = labenv.hold("postgres", "tests.lock")
     try:
         for run in range(args.runs):
-            workdir = os.path.join(labenv.state_dir(), "postgres", "switchover-bench")
-            os.makedirs(workdir, exist_ok=True)
-            result = one(api, node_env, workdir)
+            with tempfile.TemporaryDirectory() as workdir:
+                result = one(api, node_env, workdir)
             print(json.dumps(result), flush=True)
             print("run %d: longest write outage %.2f s (%d committed, %d failed writes, %d lost)"
                   % (run + 1, result["outage_s"], result["committed"], result["failed_writes"], result["lost"]))

@@ -7,7 +7,6 @@ row lost, the write downtime printed. One production Cluster for the whole modul
 import datetime
 import json
 import os
-import signal
 
 import node_helpers
 import oplab
@@ -206,8 +205,7 @@ def test_playbook_minor_flow_with_a_writer_loses_no_committed_row(op_lab):
             node_helpers.wait_for("the runbook to change production's image", lambda: op_lab.get("pg")["spec"][
                 "imageName"] == op_lab.node["NODE_IMAGE_PG_MINOR"] or killed.poll() is not None, timeout=1200, every=0.5)
         finally:
-            os.killpg(killed.pid, signal.SIGKILL)
-            killed.wait()
+            op_lab.kill_tree(killed)  # a power cut: the module waiting on the operator dies with the run
         assert op_lab.get("pg")["spec"]["imageName"] == op_lab.node["NODE_IMAGE_PG_MINOR"]
         seen = op_lab.reports()
         run = op_lab.playbook("-e", "postgres_upgrade=minor", "-e", "postgres_slo_ledger=" + ledger)

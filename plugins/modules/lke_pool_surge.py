@@ -74,6 +74,15 @@ surge_node_name:
   description: Kubernetes Node name of the surge node.
   returned: always
   type: str
+unfinished_recycles:
+  description:
+    - The recycles a killed run requested and left running in the journal whose nodes are no longer in RV(old)
+      (each a list of C({id, instance_id}), as given to P(fournines.runbooks.lke_node_recycle#module)). Their
+      recycle went through, so the batches will not visit them again; the role gives each to
+      P(fournines.runbooks.lke_node_recycle#module), which only waits for the Node and ends the step.
+  returned: always
+  type: list
+  elements: list
 """
 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import fail_from_error, RunbookError
@@ -81,7 +90,7 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal 
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import kube_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.api import lke_from_params
 from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_module import lke_argument_spec, lke_module
-from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_operations import pool_surge
+from ansible_collections.fournines.runbooks.plugins.module_utils.linode.lke_operations import pool_surge, unfinished_recycles
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
 
@@ -100,6 +109,8 @@ def main():
                          journal=journal, check_mode=module.check_mode, progress=rec.progress, on_change=rec.start)
         if out["changed"]:
             rec.done(original_count=out["original_count"], surge_node_id=out["surge_node_id"])
+        out["unfinished_recycles"] = unfinished_recycles(
+            journal.state.get("steps") if journal is not None else [], [n["id"] for n in out["old"]])
     except RunbookError as err:
         rec.failed(str(err))
         fail_from_error(module, err)

@@ -179,6 +179,20 @@ def delete_node(lke, kube, node_id, deadline, check_mode=False, poll=1.0):
     return result
 
 
+def unfinished_recycles(steps, still_old):
+    """The node lists of ``recycle ...`` journal steps a killed run left running whose nodes are no longer among
+    ``still_old`` (node ids the batches will still roll): their recycle went through before the kill, so the
+    batches will not visit them again and only the wait for their Node and the step's end remain."""
+    still_old = {str(i) for i in still_old}
+    found = []
+    for step in steps or []:
+        nodes = (step.get("details") or {}).get("nodes") or []
+        if (step.get("status") == "running" and str(step.get("name", "")).startswith("recycle ") and nodes
+                and not any(str(n.get("id")) in still_old for n in nodes)):
+            found.append([{"id": str(n["id"]), "instance_id": n.get("instance_id")} for n in nodes])
+    return found
+
+
 def pool_surge(lke, kube, pool_id, target, deadline, journal=None, check_mode=False, progress=None, on_change=None):
     """Surge a pool by one node for its rollout, once, resumably.
 

@@ -38,7 +38,7 @@ def test_killed_run_resumes_and_never_recycles_twice(seeded_lab, tmp_path):
         # kill while the first recycle is under way (requested, new instance not yet Ready)
         uclab.wait_step(tmp_path, "recycle", "running", timeout=400)
     finally:
-        uclab.kill_group(proc)
+        uclab.kill_tree(proc)
     _, journal = uclab.latest_run(tmp_path)
     assert journal["status"] == "running"
     cordoned = [n for n, v in uclab.lke_state(core).items() if v["unschedulable"]]

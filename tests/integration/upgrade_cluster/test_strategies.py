@@ -72,7 +72,7 @@ def test_a_regression_during_a_surge_soak_stops_cleanly(seeded_lab, tmp_path):
         out, _ = proc.communicate(timeout=600)
     finally:
         if proc.poll() is None:
-            uclab.kill_group(proc)
+            uclab.kill_tree(proc)
         apps.patch_namespaced_deployment_scale("api", "app", {"spec": {"replicas": 3}})
     assert proc.returncode != 0, out[-4000:]
     text = " ".join(out.split())

@@ -440,3 +440,18 @@ def test_pool_surge_of_an_unknown_pool_lists_the_pools():
     world = World(pools={101: 1, 102: 1})
     with pytest.raises(RunbookError, match="pool 999 is not in cluster 7; pools: 101, 102"):
         ops.pool_surge(world, world, 999, "1.34", world.deadline())
+
+
+def test_unfinished_recycles_are_the_running_ones_whose_nodes_the_batches_will_not_visit_again():
+    unfinished_recycles = ops.unfinished_recycles
+    steps = [
+        {"name": "recycle 1-a", "status": "done", "details": {"nodes": [{"id": "1-a", "instance_id": 10}]}},
+        {"name": "recycle 1-b", "status": "running", "details": {"nodes": [{"id": "1-b", "instance_id": 11}]}},
+        {"name": "recycle 1-c", "status": "running", "details": {"nodes": [{"id": "1-c", "instance_id": 12}]}},
+        {"name": "drain n-d", "status": "running", "details": {"nodes": [{"id": "1-d"}]}},
+        {"name": "recycle 1-e", "status": "running", "details": {}},
+    ]
+    # 1-c is still old (its recycle was never requested, or it provisions): the batches roll it, not this.
+    assert unfinished_recycles(steps, ["1-c", "1-d"]) == [[{"id": "1-b", "instance_id": 11}]]
+    assert unfinished_recycles(steps, ["1-b", "1-c"]) == []
+    assert unfinished_recycles([], []) == [] and unfinished_recycles(None, ["1-b"]) == []

@@ -206,6 +206,15 @@ options:
     description: Fail the task when a gate at level V(fail) has findings. When false, only report them.
     type: bool
     default: true
+  resumed:
+    description:
+      - The run carries on a rollout already under way (its journal's run was resumed after its node steps had
+        begun; not a run that was refused and is tried again). The eviction simulation's
+        stalls only warn then, and no server-side dry-run eviction is asked, because both would judge the moment
+        the interrupted run left behind (a budget at 0 while an evicted pod's replacement starts, a new pool's
+        nodes still joining). The rollout passed them when it started, and its drain waits on the budgets.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -374,6 +383,7 @@ def main():
         relaxed_pdbs=dict(type="list", elements="str", default=[]),
         dry_run_evictions=dict(type="bool", default=False),
         fail_on_findings=dict(type="bool", default=True),
+        resumed=dict(type="bool", default=False),
     )
     module = lke_module(spec)
     p = module.params
@@ -389,11 +399,13 @@ def main():
         snap = snapshot(kube, view)
         settings = dict(concurrency=p["concurrency"], downtime_model=p["downtime_model"], budget=budget,
                         window=_given(p["maintenance_window"]), relaxed_pdbs=p["relaxed_pdbs"],
-                        strategy=p["strategy"], blue_green=p["blue_green"], node_limit=p["node_limit"])
+                        strategy=p["strategy"], blue_green=p["blue_green"], node_limit=p["node_limit"],
+                        resumed=p["resumed"])
         out = evaluate(snap, p["target_version"], gates, **settings)
         # the first batch of each pool drains against the budgets as they are now: ask the API server itself
+        # (not for a resumed run: its own interrupted drain may hold a budget at 0 for a moment)
         first = [n for pool in out["plan"] for n in (pool["batches"] or [[]])[0]]
-        refused = eviction_sim.refused_by_server(kube, snap["pods"], first) if first else []
+        refused = eviction_sim.refused_by_server(kube, snap["pods"], first) if first and not p["resumed"] else []
         if refused:
             out = evaluate(snap, p["target_version"], gates, refused_now=refused, **settings)
         out["eviction_simulation"]["refused_now"] = refused

@@ -102,12 +102,16 @@ def in_window(window, now):
 
 
 def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget=None, window=None, now=None,
-             relaxed_pdbs=None, refused_now=None, strategy="surge", blue_green=None, node_limit=None):
+             relaxed_pdbs=None, refused_now=None, strategy="surge", blue_green=None, node_limit=None, resumed=False):
     """Run every gate. ``snapshot`` keys: view (lke_view.cluster_view), pods, pdbs, replicasets,
     deployments, statefulsets, pvcs, applied (list of (kind, ns/name, apiVersion) of last-applied objects).
 
     ``relaxed_pdbs`` ("namespace/name") are budgets the run relaxes for the rollout: reported as warnings.
     ``refused_now`` (pod keys) are pods a server-side dry-run eviction refused just now (eviction_sim.simulate).
+    ``resumed``: the run carries on a rollout already under way, which passed these gates when it started; the
+    simulation's stalls then only warn, because they judge the moment its interrupted drain or a new pool still
+    joining left behind (a budget at 0 while an evicted pod's replacement starts), and the drain itself waits
+    on the budgets.
     ``strategy`` (surge | blue_green) chooses the plan, the capacity checks and the nodes the simulation lands
     pods on; ``blue_green`` holds that plan's inputs (BLUE_GREEN_DEFAULTS); ``node_limit`` is the most nodes
     the cluster may have while the rollout runs (None: not checked).
@@ -205,7 +209,8 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
     for stall in simulation["stalls"]:
         if stall["kind"] == "no_room" and capacity_problems:
             continue  # the plan's capacity check above already says the batch does not fit
-        add("pdb" if stall["pdb"] else "capacity", stall["message"], stall["pdb"] or stall["pods"][0])
+        add("pdb" if stall["pdb"] else "capacity", stall["message"], stall["pdb"] or stall["pods"][0],
+            level="warn" if resumed else None)
     for pool in view["pools"]:
         if (pool.get("autoscaler") or {}).get("enabled"):
             add("autoscaler", "pool %s has the autoscaler on; the rollout does not resize such a pool (the autoscaler "

@@ -215,6 +215,18 @@ def test_a_budget_at_zero_because_pods_are_unhealthy_is_refused_before_any_node_
     assert upgrade_preflight.evaluate(snapshot(view(["a", "b"]), pods, pdbs=[healthy]), "1.35", gates())["blocking"] == []
 
 
+def test_a_resumed_rollout_is_warned_not_refused_for_the_moment_its_interrupted_drain_left():
+    """A run killed mid-drain leaves a budget at 0 while the evicted pod's replacement starts; the run that carries
+    it on passed the gate when it started, and its drain waits on the budget: warn, do not refuse the resume."""
+    pods = [pod("w1", "a", labels={"app": "web"}), pod("w2", "b", labels={"app": "web"})]
+    pdb = {"metadata": {"name": "web", "namespace": "app"}, "spec": {"selector": {"matchLabels": {"app": "web"}}},
+           "status": {"disruptionsAllowed": 0, "expectedPods": 3, "desiredHealthy": 2, "currentHealthy": 1}}
+    out = upgrade_preflight.evaluate(snapshot(view(["a", "b"]), pods, pdbs=[pdb]), "1.35", gates(), resumed=True)
+    assert out["blocking"] == []
+    assert any(f["gate"] == "pdb" and f["level"] == "warn" and "app/web allows 0 disruptions now" in f["message"]
+               for f in out["findings"]), out["findings"]
+
+
 def test_the_eviction_simulation_refuses_a_plan_whose_replacement_has_nowhere_to_run():
     """A replica pinned to its node's hostname comes back only after a move: the drain of its node would wait out
     its deadline. The plan is refused before any node is bought, naming the batch and the node."""

@@ -76,35 +76,9 @@ def request(reports_dir, rid):
         return json.load(handle)
 
 
-def kill_tree(proc):
-    """SIGKILL the autopilot and every process it started, also those Ansible moved to their own session (the
-    runbook it runs is one): a power cut of the whole controller job."""
-    import signal  # pylint: disable=import-outside-toplevel
-
-    def children(pid):
-        found = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open("/proc/%s/stat" % entry) as handle:
-                        fields = handle.read().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if int(fields[1]) == pid:
-                    found.append(int(entry))
-        return found
-
-    tree, todo = [], [proc.pid]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children(pid))
-    for pid in tree:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    proc.wait(timeout=30)
+# SIGKILL the autopilot and every process it started, also those Ansible moved to their own session (the
+# runbook it runs is one): a power cut of the whole controller job. One implementation, the upgrade tests'.
+kill_tree = uclab.kill_tree
 
 
 def running_probers(folder):

@@ -4,8 +4,8 @@ and a writer that commits rows one by one through the ``-rw`` Service while a ch
 import base64
 import json
 import os
-import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -13,6 +13,9 @@ import psycopg
 from kubernetes import client
 
 import node_helpers  # loaded by conftest.py from tests/integration/node/conftest.py
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "upgrade_cluster"))
+import uclab  # noqa: E402  the one kill_tree of the integration tests
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 GROUP, VERSION, PLURAL = "postgresql.cnpg.io", "v1", "clusters"
@@ -114,24 +117,7 @@ class OpLab(object):
         """SIGKILL a run started by :meth:`start_playbook` and every process under it. Killing its process
         group is not enough: Ansible's workers call setsid, so the module a task is running (a wait on the
         operator, say) would live on and finish the step the test means to interrupt."""
-        tree, todo = [], [proc.pid]
-        while todo:
-            pid = todo.pop()
-            tree.append(pid)
-            for entry in os.listdir("/proc"):
-                if entry.isdigit():
-                    try:
-                        with open("/proc/%s/stat" % entry) as fh:
-                            if int(fh.read().rsplit(")", 1)[1].split()[1]) == pid:
-                                todo.append(int(entry))
-                    except (OSError, IndexError, ValueError):
-                        continue
-        for pid in tree:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        proc.wait(timeout=30)
+        uclab.kill_tree(proc)
 
     def recycle_volumes(self):
         """Make the local volumes that deleted canaries left Released Available again (lab/node/seed.py)."""

@@ -280,10 +280,14 @@ def stop(directory, conn, wait=5.0, remove=True):
     The proof is kept in ``proof.json`` before anything is removed: a re-run after a kill that
     came between the two returns the same proof instead of counting the removed rows as lost.
     """
+    return background.stop(directory, HANDLE, lambda folder: _prove(folder, conn, remove), wait=wait,
+                           not_started=PostgresError("no write prober in %s; start one first (state=started)"
+                                                     % directory))
+
+
+def _prove(directory, conn, remove):
+    """The stopped writer's summary with what the read-back proved; the run's rows removed with ``remove``."""
     handle = read_handle(directory)
-    if handle is None:
-        raise PostgresError("no write prober in %s; start one first (state=started)" % directory)
-    was_running = background.terminate(directory, handle, wait)
     table = check_table(handle["table"])
     proof = _read_proof(directory)
     db = sql.connect(conn, deadline=30.0)
@@ -304,4 +308,4 @@ def stop(directory, conn, wait=5.0, remove=True):
             result.update(remove_rows(db, table, handle["run_id"]))
     finally:
         db.close()
-    return dict(result, was_running=was_running)
+    return result

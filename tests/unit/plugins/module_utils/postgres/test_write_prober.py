@@ -58,6 +58,13 @@ def test_bad_probe_table_is_refused(table):
     with pytest.raises(PostgresError, match="probe table"):
         write_prober.check_table(table)
 
+def test_stop_without_a_started_writer_names_the_folder_and_connects_to_nothing(tmp_path):
+    conn = {"host": "127.0.0.1", "port": 1, "user": "postgres", "dbname": "postgres"}  # nothing listens on port 1
+    with pytest.raises(PostgresError, match="no write prober in %s; start one first" % tmp_path):
+        write_prober.stop(str(tmp_path), conn)
+    assert os.listdir(str(tmp_path)) == []
+
+
 
 class FakeKube(object):
     def __init__(self, objects):

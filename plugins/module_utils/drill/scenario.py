@@ -27,6 +27,7 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.common import p
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import slo
 from ansible_collections.fournines.runbooks.plugins.module_utils.drill.timeline import MODES
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.report import journal
 
 RUNBOOK = "node-failure-drill"
 TARGETS = ("workload", "node", "random")
@@ -348,18 +349,8 @@ def advise(timeline, workload=None, options=None):
 def previous_reports(reports_dir, mode, exclude_run=None, environment=None):
     """Summaries of earlier finished drills in ``mode`` under ``reports_dir``, oldest first."""
     out = []
-    if not reports_dir or not os.path.isdir(reports_dir):
-        return out
-    for name in sorted(os.listdir(reports_dir)):
+    for name, data in journal.run_documents(reports_dir, "report.json"):
         if name == exclude_run:
-            continue
-        path = os.path.join(reports_dir, name, "report.json")
-        if not os.path.isfile(path):
-            continue
-        try:
-            with open(path) as handle:
-                data = json.load(handle)
-        except (IOError, OSError, ValueError):
             continue
         drill = (data.get("report") or {}).get("drill")
         if data.get("runbook") != RUNBOOK or not drill or drill.get("mode") != mode:

@@ -183,23 +183,33 @@ def render_section(section):
     return section.get("heading", ""), markdown.render("section", section=section) or "none"
 
 
+def run_documents(reports_dir, filename="state.json"):
+    """[(run id, document)] of the run folders under ``reports_dir`` holding the JSON file ``filename``
+    (``state.json``, ``report.json``), by run id. A folder without it, or with one that cannot be read
+    or parsed, is passed over; a missing ``reports_dir`` has no runs."""
+    found = []
+    if not reports_dir or not os.path.isdir(reports_dir):
+        return found
+    for run_id in sorted(os.listdir(reports_dir)):
+        path = os.path.join(reports_dir, run_id, filename)
+        if not os.path.isfile(path):
+            continue
+        try:
+            with open(path) as handle:
+                document = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        found.append((run_id, document))
+    return found
+
+
 def interrupted_runs(reports_dir, runbook, step_names, exclude=None):
     """Runs of ``runbook`` that never finished (status still running) with one of ``step_names``
     still running: killed in the middle of a step that must be carried on, not started over.
     Newest first, as dicts of run_id, step and started."""
     found = []
-    if not os.path.isdir(reports_dir):
-        return found
-    for run_id in os.listdir(reports_dir):
-        path = os.path.join(reports_dir, run_id, "state.json")
-        if run_id == exclude or not os.path.isfile(path):
-            continue
-        try:
-            with open(path) as handle:
-                state = json.load(handle)
-        except (OSError, ValueError):
-            continue
-        if state.get("runbook") != runbook or state.get("status") != "running":
+    for run_id, state in run_documents(reports_dir):
+        if run_id == exclude or state.get("runbook") != runbook or state.get("status") != "running":
             continue
         for step in state.get("steps") or []:
             if step.get("name") in step_names and step.get("status") == "running":
@@ -225,18 +235,8 @@ def unfinished_run(reports_dir, runbook, key=None):
     ``key`` (for example the cluster id) must match the run's ``facts.key`` when given, so a
     run for one cluster is never resumed against another.
     """
-    if not os.path.isdir(reports_dir):
-        return None
     best = None
-    for name in sorted(os.listdir(reports_dir)):
-        path = os.path.join(reports_dir, name, "state.json")
-        if not os.path.isfile(path):
-            continue
-        try:
-            with open(path) as handle:
-                state = json.load(handle)
-        except ValueError:
-            continue
+    for name, state in run_documents(reports_dir):
         if state.get("runbook") != runbook or state.get("status") not in ("running", "failed"):
             continue
         if key is not None and str((state.get("facts") or {}).get("key")) != str(key):

@@ -67,6 +67,22 @@ def test_interrupted_runs_are_the_unfinished_ones_stuck_in_a_downtime_step(tmp_p
     assert journal.interrupted_runs(str(tmp_path / "missing"), "upgrade-postgres", ["switchover"]) == []
 
 
+def test_run_documents_pass_over_folders_without_a_readable_file(tmp_path):
+    journal.RunJournal(str(tmp_path), "b-run", "upgrade-cluster").save()
+    journal.RunJournal(str(tmp_path), "a-run", "upgrade-cluster").save()
+    (tmp_path / "cut-short").mkdir()
+    (tmp_path / "cut-short" / "state.json").write_text('{"runbook": "upgrade-cluster", "sta')
+    (tmp_path / "no-state").mkdir()
+    (tmp_path / "stray-file").write_text("{}")
+    found = journal.run_documents(str(tmp_path))
+    assert [run_id for run_id, dummy in found] == ["a-run", "b-run"]
+    assert found[0][1]["runbook"] == "upgrade-cluster" and found[0][1]["run_id"] == "a-run"
+    assert journal.run_documents(str(tmp_path), "report.json") == []
+    assert journal.run_documents(str(tmp_path / "missing")) == [] and journal.run_documents(None) == []
+    # the unfinished run to carry on is the newest readable one; the cut-short journal is not taken
+    assert journal.unfinished_run(str(tmp_path), "upgrade-cluster") in ("a-run", "b-run")
+
+
 def test_record_merges_facts_and_records_the_step(tmp_path):
     run = journal.RunJournal(str(tmp_path), "r1", "test")
     params = dict((k, v.get("default")) for k, v in journal.RECORD_ARG_SPEC.items())

@@ -23,6 +23,8 @@ import psycopg2
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 sys.path.insert(0, os.path.join(REPO, ".collections"))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration", "upgrade_cluster"))
+import uclab  # noqa: E402  the one kill_tree of the integration tests
 
 PLAYBOOK = os.path.join(REPO, "playbooks", "upgrade-postgres.yml")
 
@@ -118,29 +120,10 @@ def step(report, name):
     return None
 
 
-def kill_tree(pid):
-    """SIGKILL a process and every descendant, the way a controller that dies takes its modules
-    with it. Ansible's workers call setsid(), so killing the process group is not enough."""
-    import signal
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry) as handle:
-                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    todo, tree = [pid], []
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        todo.extend(children.get(current, []))
-    for member in tree:
-        try:
-            os.kill(member, signal.SIGKILL)
-        except OSError:
-            pass
+# SIGKILL a run started by start_playbook and every process under it, the way a controller that dies takes its
+# modules with it (Ansible's workers call setsid(), so killing the process group is not enough), and reap it.
+# One implementation for the integration tests: the upgrade tests' (tests/integration/upgrade_cluster/uclab.py).
+kill_tree = uclab.kill_tree
 
 
 def start_playbook(lab, *extra):

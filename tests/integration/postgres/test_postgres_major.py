@@ -289,7 +289,7 @@ def test_major_run_interrupted_in_its_downtime_carries_on(start_state):
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline and proc.poll() is None:
             if journal_steps(lab, run_id).get("major-upgrade") == "running":
-                kill_tree(proc.pid)  # the modules too: a dead controller takes them with it
+                kill_tree(proc)  # the modules too: a dead controller takes them with it
                 break
             time.sleep(0.05)
         proc.wait(30)
@@ -311,4 +311,4 @@ def test_major_run_interrupted_in_its_downtime_carries_on(start_state):
         assert [c["run_id"] for c in charged] == [run_id] and "major" in charged[0]["tags"], charged
     finally:
         if proc.poll() is None:
-            kill_tree(proc.pid)
+            kill_tree(proc)

@@ -244,9 +244,9 @@ def _kill_when(proc, condition, what, timeout=600):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         if condition():
-            kill_tree(proc.pid)
-            proc.wait(30)
-            return time.time()
+            seen = time.time()
+            kill_tree(proc)  # reaps it too
+            return seen
         time.sleep(0.05)
     raise AssertionError("the run ended (rc %s) before %s" % (proc.poll(), what))
 
@@ -311,7 +311,7 @@ def test_switchover_interrupted_after_the_primary_stopped_carries_on(start_state
                          dbname="appdb")[0][0] == 1
     finally:
         if proc.poll() is None:
-            kill_tree(proc.pid)
+            kill_tree(proc)
 
 
 def test_switchover_interrupted_after_the_promotion_carries_on(start_state):
@@ -337,5 +337,5 @@ def test_switchover_interrupted_after_the_promotion_carries_on(start_state):
         _assert_switched_once(lab, report, run_id)
     finally:
         if proc.poll() is None:
-            kill_tree(proc.pid)
+            kill_tree(proc)
         shutil.rmtree(fake, ignore_errors=True)

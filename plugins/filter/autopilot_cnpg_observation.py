@@ -24,7 +24,7 @@ options:
     type: str
     required: true
   offered_images:
-    description: Image references the Cluster may move to (for example the policy's C(autopilot_postgres_images)).
+    description: Image references the Cluster may move to (the policy's C(components.postgres.images)).
     type: list
     elements: str
     required: true

@@ -65,6 +65,13 @@ options:
       interrupted:
         description: Run id of this component's runbook run that did not finish; it is resumed first.
         type: str
+      images:
+        description:
+          - PostgreSQL under CloudNativePG, C({version: image}) of the offered images (the filter
+            fournines.runbooks.autopilot_cnpg_observation makes it). The candidate's image is written into its
+            decision, the ledger's C(started) line and the approval request, and is what the runbook is given.
+        type: dict
+        default: {}
   runbooks_dir:
     description:
       - Where the runbooks keep their run journals (C(<run id>/state.json)). A change the ledger says started and

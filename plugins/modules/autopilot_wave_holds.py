@@ -54,6 +54,10 @@ options:
             type: list
             elements: str
             default: []
+          images:
+            description: PostgreSQL under CloudNativePG, C({version: image}) of the offered images (not used for the waves).
+            type: dict
+            default: {}
       probe_dir:
         description: Directory of the prober that watches this cluster's app after a change (its C(samples.jsonl)).
         type: path

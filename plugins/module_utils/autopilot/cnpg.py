@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the autopilot sees of PostgreSQL under CloudNativePG: the Cluster runs the version its image tag names
 (``spec.imageName``, CloudNativePG's own rule: the tag starts with the PostgreSQL version), and the releases it
-could move to are the images the operator of the platform lists (``autopilot_postgres_images``): the APIs offer no
+could move to are the images the operator of the platform lists (the policy's ``components.postgres.images``): the APIs offer no
 catalogue of PostgreSQL images, and an image is only a candidate once someone has built or vetted it.
 
 An offered image counts when it is of the Cluster's image repository and of its tag's flavour (the part after the

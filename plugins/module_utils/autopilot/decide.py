@@ -86,7 +86,8 @@ def decide(policy, item, now, changes_this_run=0):
     ``first_seen`` (when the candidate was first seen), ``budget_remaining_percent`` (None: no ledger,
     a full budget), ``last_change`` (the cluster's last disruptive change started), ``request`` (the
     stored request for this version or None), ``approve_id`` (``-e autopilot_approve``), ``interrupted``
-    (run id of this component's unfinished runbook), ``wave_hold`` (a reason the fleet wave is not due).
+    (run id of this component's unfinished runbook), ``wave_hold`` (a reason the fleet wave is not due),
+    ``image`` (the candidate's image under CloudNativePG; copied into the decision).
     """
     now = now.astimezone(UTC)
     component = item["component"]
@@ -95,6 +96,9 @@ def decide(policy, item, now, changes_this_run=0):
     result = {"cluster": item["cluster"], "component": component, "current": current, "candidate": candidate,
               "kind": None, "mode": None, "first_seen": None, "age_days": None, "request_id": None,
               "disruptive": spec["disruptive"], "backend": spec.get("backend")}
+    if item.get("image"):
+        # what the runbook is given for the candidate when that is not the version itself (CloudNativePG: the image)
+        result["image"] = item["image"]
 
     def done(decision, detail):
         result["decision"], result["detail"] = decision, detail
@@ -102,6 +106,8 @@ def decide(policy, item, now, changes_this_run=0):
 
     if item.get("interrupted"):
         result["runbook_run_id"] = item["interrupted"]
+        # the kind the interrupted change started as (its runbook is run the same way: a PostgreSQL major stays major)
+        result["kind"] = item.get("kind")
         request = item.get("request") or {}
         if request.get("status") == "approved" and str(request.get("candidate")) == str(candidate):
             # the change a person approved, carried on: its request ends applied (or stays approved if it fails)

@@ -18,6 +18,7 @@ import datetime
 from ansible_collections.fournines.runbooks.plugins.module_utils.autopilot import windows as windows_mod
 from ansible_collections.fournines.runbooks.plugins.module_utils.common import slo
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import cluster
 
 MODES = ("auto", "approve", "never")
 #: How automatic a mode is: a bigger change kind may not be more automatic than a smaller one.
@@ -29,6 +30,8 @@ COMPONENTS = {
     "postgres": {"kinds": ("patch", "major"), "extra": {"backend": ("host", "cloudnative_pg")}},
 }
 _COMPONENT_KEYS = ("min_release_age_days", "disruptive")
+#: Keys of one component that list what its backend is offered (postgres under cloudnative_pg: the images).
+_OFFER_KEYS = {"postgres": ("images",)}
 #: What autopilot_decide and autopilot_wave_holds decide from (doc fragment fournines.runbooks.autopilot):
 #: the policy (free-form here: autopilot_policy documents and checks its keys), the records folder, the time.
 DECISION_SPEC = dict(
@@ -41,6 +44,8 @@ OBSERVATION_SPEC = dict(
     component=dict(type="str", required=True, choices=list(COMPONENTS)),
     current=dict(type="str"),
     available=dict(type="list", elements="str", default=[]),
+    # free-form: {version: image} (PostgreSQL under CloudNativePG); its keys are the versions offered
+    images=dict(type="dict", default={}),
 )
 TOP_KEYS = ("timezone", "min_release_age_days", "min_error_budget_percent", "slo", "min_hours_between_changes",
             "approval_expiry_hours", "windows", "freezes", "components", "waves", "regression")
@@ -167,7 +172,7 @@ def _components(raw, defaults):
         spec = _mapping(spec if spec is not None else {}, key)
         kinds = COMPONENTS[name]["kinds"]
         extra = COMPONENTS[name]["extra"]
-        _known(spec, kinds + _COMPONENT_KEYS + tuple(extra), key)
+        _known(spec, kinds + _COMPONENT_KEYS + tuple(extra) + _OFFER_KEYS.get(name, ()), key)
         out = {}
         for kind in kinds:
             mode = spec.get(kind, "never")
@@ -184,6 +189,8 @@ def _components(raw, defaults):
             if value not in valid:
                 raise PolicyError("%s.%s" % (key, extra_key), "%r is not valid; valid: %s" % (value, ", ".join(valid)))
             out[extra_key] = value
+        if name == "postgres":
+            out["images"] = _images(spec, out["backend"], key)
         out["min_release_age_days"] = _number(spec.get("min_release_age_days", defaults["min_release_age_days"]),
                                               "%s.min_release_age_days" % key)
         disruptive = spec.get("disruptive", True)
@@ -192,6 +199,33 @@ def _components(raw, defaults):
         out["disruptive"] = disruptive
         result[name] = out
     return result
+
+
+def _images(spec, backend, key):
+    """components.postgres.images: the PostgreSQL images the CloudNativePG backend may move its Cluster to (the
+    APIs list no image catalogue). Each tag must start with MAJOR.MINOR; only the cloudnative_pg backend takes them."""
+    images = spec.get("images")
+    if images is None:
+        return []
+    if backend != "cloudnative_pg":
+        raise PolicyError("%s.images" % key, "lists images, but backend is %s: images are the CloudNativePG backend's "
+                          "releases; set backend: cloudnative_pg or leave images out (the host backend's release is "
+                          "the inventory's postgres_minor_target_version)" % backend)
+    if not isinstance(images, list):
+        raise PolicyError("%s.images" % key, "must be a list of image references, such as "
+                          "[ghcr.io/cloudnative-pg/postgresql:17.6-bookworm]")
+    for index, image in enumerate(images):
+        name = "%s.images[%d]" % (key, index)
+        if not isinstance(image, str):
+            raise PolicyError(name, "%r is not an image reference (text)" % (image,))
+        try:
+            major, minor = cluster.image_version(image)
+        except cluster.CnpgError as err:
+            raise PolicyError(name, str(err))
+        if minor is None:
+            raise PolicyError(name, "%s names only the major version %d; list images whose tag starts with "
+                              "MAJOR.MINOR, such as %d.5" % (image, major, major))
+    return list(images)
 
 
 def _waves(raw):

@@ -112,10 +112,13 @@ class Records(object):
         write_json_atomic(self._request_path(request["id"]), request)
 
     def new_request(self, decision, now, expiry_hours, evidence=None):
-        return {"id": decision["request_id"], "cluster": decision["cluster"], "component": decision["component"],
-                "current": decision["current"], "candidate": decision["candidate"], "kind": decision["kind"],
-                "created": zulu(now), "expires": zulu(now + datetime.timedelta(hours=expiry_hours)), "status": "pending",
-                "evidence": evidence or {}}
+        request = {"id": decision["request_id"], "cluster": decision["cluster"], "component": decision["component"],
+                   "current": decision["current"], "candidate": decision["candidate"], "kind": decision["kind"],
+                   "created": zulu(now), "expires": zulu(now + datetime.timedelta(hours=expiry_hours)),
+                   "status": "pending", "evidence": evidence or {}}
+        if decision.get("image"):
+            request["image"] = decision["image"]  # what a person approves under CloudNativePG: this very image
+        return request
 
 
 def check_approval(approve_id, requests, items, now):
@@ -165,6 +168,8 @@ def record_event(records, run_id, event, now, decision, runbook_run_id=None, err
     fields = {"cluster": decision.get("cluster"), "component": decision.get("component"),
               "candidate": decision.get("candidate"), "kind": decision.get("kind"),
               "request_id": decision.get("request_id"), "disruptive": decision.get("disruptive", True)}
+    if decision.get("image"):
+        fields["image"] = decision["image"]  # a resumed run is given the same image (run.run_decisions)
     if runbook_run_id:
         fields["runbook_run_id"] = runbook_run_id
     if error:

@@ -5,7 +5,10 @@
 decisions made, and (unless ``check``) the ledger, first-seen record and approval requests written.
 
 An observation is ``{"component", "current", "available": [versions], "interrupted": run id or None}``:
-``available`` is everything the API / backend offers, the current version included or not.
+``available`` is everything the API / backend offers, the current version included or not. PostgreSQL
+under CloudNativePG adds ``images`` ({version: image}, from :func:`cnpg.observation`): the candidate's image
+goes into its decision (and so into the ledger's ``started`` line and the approval request), so the runbook,
+a resumed run included, is given the very image the version came from.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -46,8 +49,9 @@ def candidate(component, current, available):
 
 def interrupted(records, cluster, runbooks_dir, events=None):
     """{component: its ``started`` ledger event} for this cluster's changes whose runbook run
-    (``<runbooks_dir>/<runbook_run_id>/state.json``) is not ``done``: killed or failed midway, or killed
-    before its journal existed. The next autopilot run carries that run on (same run id) first.
+    (``<runbooks_dir>/<runbook_run_id>/state.json``, or its ``report.json`` for a runbook without a journal:
+    the CloudNativePG minor flow) is not ``done``: killed or failed midway, or killed before its journal
+    existed. The next autopilot run carries that run on (same run id) first.
     Without ``runbooks_dir`` nothing can be told: {}."""
     if not runbooks_dir:
         return {}
@@ -63,14 +67,16 @@ def interrupted(records, cluster, runbooks_dir, events=None):
                 del started[event.get("component")]
     found = {}
     for component, event in started.items():
-        path = os.path.join(runbooks_dir or "", event.get("runbook_run_id") or "", "state.json")
         status = None
-        if runbooks_dir and event.get("runbook_run_id") and os.path.isfile(path):
-            try:
-                with open(path) as handle:
-                    status = json.load(handle).get("status")
-            except ValueError:
-                status = None
+        for name in ("state.json", "report.json"):
+            path = os.path.join(runbooks_dir or "", event.get("runbook_run_id") or "", name)
+            if event.get("runbook_run_id") and os.path.isfile(path):
+                try:
+                    with open(path) as handle:
+                        status = json.load(handle).get("status")
+                except ValueError:
+                    status = None
+                break
         if status != "done":
             found[component] = event
     return found
@@ -106,17 +112,21 @@ def run_decisions(policy, records, run_id, cluster, observations, now, budget_re
     items = []
     for obs in observations:
         cand = candidate(obs["component"], obs.get("current"), obs.get("available")) if obs.get("current") else None
+        image = (obs.get("images") or {}).get(str(cand)) if cand else None
+        kind = None
         left = unfinished.get(obs["component"])
         if left and not obs.get("interrupted"):
             obs = dict(obs, interrupted=left.get("runbook_run_id") or "unknown")
             cand = left.get("candidate") or cand
+            image = left.get("image") or image
+            kind = left.get("kind")
         seen, first = records.first_seen(seen, cluster, obs["component"], obs.get("available") or [], now)
         rid = decide_mod.request_id(cluster, obs["component"], cand) if cand else None
         items.append({"cluster": cluster, "component": obs["component"], "current": obs.get("current"),
                       "candidate": cand, "first_seen": first.get(str(cand)) if cand else None,
                       "budget_remaining_percent": budget_remaining_percent, "last_change": last_change,
                       "request": requests.get(rid) if rid else None, "approve_id": rid if rid in approve else None,
-                      "interrupted": obs.get("interrupted"),
+                      "interrupted": obs.get("interrupted"), "image": image, "kind": kind,
                       # one reason for every component, or {component: reason} (autopilot_wave_holds)
                       "wave_hold": wave_hold.get(obs["component"]) if isinstance(wave_hold, dict) else wave_hold})
     for answer in approve + deny:

@@ -47,6 +47,9 @@ def _with(path, value):
     (("components", "postgres", "minor"), "auto", "components.postgres.minor", "patch, major"),
     (("components", "lke_node_patch", "patch"), "yes", "components.lke_node_patch.patch", "auto, approve, never"),
     (("components", "postgres", "backend"), "crunchy", "components.postgres.backend", "cloudnative_pg"),
+    # images are the CloudNativePG backend's releases: refused with the host backend, each tag MAJOR.MINOR
+    (("components", "postgres", "images"), ["ghcr.io/x/postgresql:15.20"], "components.postgres.images",
+     "backend is host"),
     (("components", "postgres"), {"patch": "approve", "major": "auto"}, "components.postgres.major", "more automatically"),
     (("components",), {}, "components", "at least one"),
     (("components",), KeyError, "components", "missing"),
@@ -81,3 +84,28 @@ def test_empty_windows_refused_when_anything_may_run():
     assert err.value.details["key"] == "components.lke_kubernetes.minor"
     doc["components"] = {"lke_node_patch": {"patch": "never"}}
     assert policy.validate(doc)["windows"] == []
+
+
+@pytest.mark.parametrize("images, key, words", [
+    ("ghcr.io/x/postgresql:15.20", "components.postgres.images", "must be a list"),
+    (["ghcr.io/x/postgresql:15.20", 15.2], "components.postgres.images[1]", "not an image reference"),
+    (["ghcr.io/x/postgresql"], "components.postgres.images[0]", "has no tag"),
+    (["ghcr.io/x/postgresql:latest"], "components.postgres.images[0]", "major version"),
+    (["ghcr.io/x/postgresql:17-bookworm"], "components.postgres.images[0]", "MAJOR.MINOR"),
+])
+def test_cloudnative_pg_images_are_checked_by_key(images, key, words):
+    doc = {"windows": [{"start": "22:00", "end": "04:00"}],
+           "components": {"postgres": {"backend": "cloudnative_pg", "patch": "auto", "images": images}}}
+    with pytest.raises(policy.PolicyError) as err:
+        policy.validate(doc)
+    assert err.value.details["key"] == key and words in str(err.value), str(err.value)
+
+
+def test_cloudnative_pg_images_are_kept_and_default_to_none():
+    doc = {"windows": [{"start": "22:00", "end": "04:00"}],
+           "components": {"postgres": {"backend": "cloudnative_pg", "patch": "auto",
+                                       "images": ["ghcr.io/x/postgresql:15.20-bookworm"]}}}
+    assert policy.validate(doc)["components"]["postgres"]["images"] == ["ghcr.io/x/postgresql:15.20-bookworm"]
+    doc["components"]["postgres"] = {"patch": "auto"}
+    assert policy.validate(doc)["components"]["postgres"] == dict(policy.validate(doc)["components"]["postgres"],
+                                                                  backend="host", images=[])

@@ -184,3 +184,51 @@ def test_a_resumed_change_nobody_approved_names_no_request(tmp_path):
     obs = [{"component": "lke_node_patch", "current": "1.33.2", "available": ["1.33.4"]}]
     got = run.run_decisions(POLICY, rec, "a2", "lab", obs, NOW, runbooks_dir=str(tmp_path / "runs"))
     assert (got["decisions"][0]["decision"], got["decisions"][0]["request_id"]) == ("resume", None)
+
+
+CNPG_POLICY = policy.validate({
+    "windows": [{"start": "20:00", "end": "02:00"}], "min_release_age_days": 0,
+    "components": {"postgres": {"backend": "cloudnative_pg", "patch": "auto", "major": "approve",
+                                "images": ["lab/pg:15.20", "lab/pg:17.6"]}},
+})
+CNPG_OBS = [{"component": "postgres", "current": "15.18", "available": ["15.20", "17.6"],
+             "images": {"15.20": "lab/pg:15.20", "17.6": "lab/pg:17.6"}}]
+
+
+def test_a_cloudnative_pg_change_carries_its_image_into_the_decision_ledger_and_a_resumed_run(tmp_path):
+    rec = records.Records(str(tmp_path / "autopilot"))
+    runbooks = tmp_path / "runs"
+    got = run.run_decisions(CNPG_POLICY, rec, "c1", "lab", CNPG_OBS, NOW, runbooks_dir=str(runbooks))
+    acting = got["decisions"][0]
+    assert (acting["decision"], acting["candidate"], acting["image"], acting["backend"]) == (
+        "apply", "15.20", "lab/pg:15.20", "cloudnative_pg")
+    started = records.record_event(rec, "c1", "started", NOW, acting, runbook_run_id="upgrade-postgres-c1")
+    assert started["image"] == "lab/pg:15.20"
+    # killed; the policy has since dropped that image: the resumed run is still given the one it started with
+    later = [dict(CNPG_OBS[0], available=["17.6"], images={"17.6": "lab/pg:17.6"})]
+    got = run.run_decisions(CNPG_POLICY, rec, "c2", "lab", later, NOW, runbooks_dir=str(runbooks))
+    acting = got["decisions"][0]
+    assert (acting["decision"], acting["candidate"], acting["image"], acting["runbook_run_id"], acting["kind"]) == (
+        "resume", "15.20", "lab/pg:15.20", "upgrade-postgres-c1", "patch")
+
+
+def test_a_runbook_without_a_journal_is_judged_by_its_report(tmp_path):
+    """The CloudNativePG minor flow writes report.json, no state.json: done there is done."""
+    rec = records.Records(str(tmp_path / "autopilot"))
+    runbooks = tmp_path / "runs"
+    rec.append("c1", "started", NOW, cluster="lab", component="postgres", candidate="15.20",
+               runbook_run_id="upgrade-postgres-c1", image="lab/pg:15.20")
+    (runbooks / "upgrade-postgres-c1").mkdir(parents=True)
+    (runbooks / "upgrade-postgres-c1" / "report.json").write_text('{"status": "failed"}')
+    assert list(run.interrupted(rec, "lab", str(runbooks))) == ["postgres"]
+    (runbooks / "upgrade-postgres-c1" / "report.json").write_text('{"status": "done"}')
+    assert run.interrupted(rec, "lab", str(runbooks)) == {}
+
+
+def test_a_cloudnative_pg_major_request_names_the_image_to_approve(tmp_path):
+    rec = records.Records(str(tmp_path / "autopilot"))
+    obs = [dict(CNPG_OBS[0], current="15.20")]
+    got = run.run_decisions(CNPG_POLICY, rec, "c1", "lab", obs, NOW)
+    assert got["decisions"][0]["decision"] == "needs approval"
+    assert [(r["candidate"], r["image"]) for r in got["requests_new"]] == [("17.6", "lab/pg:17.6")]
+    assert rec.request("ap-lab-postgres-17.6")["image"] == "lab/pg:17.6"

@@ -152,7 +152,11 @@ moves:
     - One entry per evicted pod, C(pod), C(node), C(owner), C(evicted_at) (epoch seconds), C(replicas) (its owner's
       desired count), C(ready_at) (when the owner had every desired pod Ready again on other nodes, from the pods'
       Ready condition, to the second) and C(seconds) between the two; for a single-replica workload that is its
-      downtime. C(ready_at) is null when the replacements never became Ready. Also written to the journal step.
+      downtime. C(ready_at) is null when the replacements never became Ready.
+    - With O(journal_dir), the journal step C(drain <nodes>) keeps every move of this drain in the run, written as
+      each eviction happens, so a run killed mid-drain and carried on counts the killed attempt's moves too (this
+      call waits for their replacements and stamps their C(ready_at)); a drain found done that evicts nothing
+      more is left as recorded.
   returned: always
   type: list
   elements: dict
@@ -178,6 +182,11 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal 
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline
 
 
+def earlier_moves(drainer):
+    """The moves a killed attempt at this drain made (stamped with their Ready time by this one, when it waited)."""
+    return list(drainer.earlier_moves) if drainer is not None else []
+
+
 def main():
     spec = client.k8s_argument_spec(
         nodes=dict(type="list", elements="str", required=True, aliases=["node", "name"]),
@@ -199,8 +208,20 @@ def main():
                   replacements={}, quarantined=[], moves=[])
     rec = StepRecorder(p["journal_dir"] if p["state"] == "drained" else None, "drain %s" % ",".join(p["nodes"]),
                        module.check_mode)
+    # the same drain in this run's journal: a killed attempt's moves are carried on (the report counts them once),
+    # and a drain found done that evicts nothing more is left as it was recorded
+    step = rec.journal.find_step(rec.name) if rec.journal is not None else None
+    earlier = list(((step or {}).get("details") or {}).get("moves") or [])
+    was_done = bool(step and step["status"] == "done")
+
+    def record_moves(moves):
+        rec.done("running", moves=earlier_moves(drainer) + list(moves),
+                 evicted_pods=[m["pod"] for m in earlier_moves(drainer) + list(moves)])
+
+    drainer = None
     try:
-        rec.start()
+        if not was_done:
+            rec.start()
         kube = client.kube_from_params(p)
         if p["state"] == "uncordoned":
             for name in p["nodes"]:
@@ -221,7 +242,8 @@ def main():
         else:
             drainer = Drainer(kube, Deadline(p["timeout"]), p["owner"], allow_bare=p["allow_bare_pods"],
                               grace_period=p["grace_period"], restore_on_failure=p["restore_on_failure"],
-                              progress=rec.progress, steer_to_version=p["steer_to_version"])
+                              progress=rec.progress, steer_to_version=p["steer_to_version"], earlier_moves=earlier,
+                              on_move=record_moves)
             if module.check_mode:
                 result.update(drainer.dry_run(p["nodes"]))
             elif p["undrainable"] == "quarantine":
@@ -244,9 +266,10 @@ def main():
         fail_from_error(module, err, **result)
     if p["state"] != "drained":
         result["changed"] = bool(result["cordoned"] or result["uncordoned"])
-    rec.done(evicted=len(result["evicted"]), evicted_pods=list(result["evicted"]), moves=result["moves"],
-             refusals=result["refusals"],
-             quarantined=[q["node_name"] for q in result["quarantined"]], seconds=round(time.time() - started, 1))
+    if not (was_done and not result["changed"]):
+        moves = earlier_moves(drainer) + result["moves"]
+        rec.done(evicted=len(moves), evicted_pods=[m["pod"] for m in moves], moves=moves, refusals=result["refusals"],
+                 quarantined=[q["node_name"] for q in result["quarantined"]], seconds=round(time.time() - started, 1))
     module.exit_json(seconds=round(time.time() - started, 1), **result)
 
 

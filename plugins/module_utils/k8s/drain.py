@@ -17,6 +17,9 @@ the pods are evicted (when the nodes at the version accept and fit them all), so
 onto a node already at the target version, and are uncordoned when the drain ends either way.
 
 On failure the nodes this call cordoned are uncordoned (unless asked not to).
+
+A drain that carries on one a killed run began is given that attempt's moves (``earlier_moves``): their pods are
+not evicted again, but their owners' replacements are waited for, so those moves get their Ready time too.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -93,7 +96,7 @@ class Drainer(object):
     """Drain a set of nodes under one deadline; ``progress(msg)`` receives status lines."""
 
     def __init__(self, kube, deadline, owner, allow_bare=False, grace_period=None, restore_on_failure=True,
-                 poll=1.0, progress=None, wall_clock=None, steer_to_version=None):
+                 poll=1.0, progress=None, wall_clock=None, steer_to_version=None, earlier_moves=None, on_move=None):
         self.kube = kube
         self.deadline = deadline
         self.owner = owner
@@ -110,6 +113,11 @@ class Drainer(object):
         # single-replica workload, its downtime)
         self.result = {"cordoned": [], "evicted": [], "left_alone": [], "refusals": 0, "blocked": [],
                        "uncordoned": [], "replacements": {}, "moves": []}
+        # moves an earlier, killed attempt at the same drain made (from the run's journal): their pods are gone or
+        # terminating, so this drain does not evict them again, but it waits for their owners' replacements and
+        # stamps when they were Ready; on_move(moves) hears of each new eviction (the module journals it at once)
+        self.earlier_moves = [dict(m) for m in earlier_moves or []]
+        self.on_move = on_move
 
     # -- planning (also the check mode) --
     def plan(self, names):
@@ -161,6 +169,9 @@ class Drainer(object):
             steered = self._steer(names, evict)
             try:
                 owners = self._evict_all(evict)
+                for move in self.earlier_moves:
+                    if move.get("ready_at") is None and move.get("owner") and move["owner"].count("/") == 2:
+                        owners.setdefault(tuple(move["owner"].split("/")), None)
                 self._wait_gone(evict, names)
                 self._wait_replacements(owners, names)
             finally:
@@ -299,6 +310,8 @@ class Drainer(object):
                     "evicted_at": round(self.wall_clock(), 3), "replicas": None, "ready_at": None, "seconds": None})
                 if ref:
                     owners[(meta["namespace"], ref["kind"], ref["name"])] = ref
+                if self.on_move is not None:
+                    self.on_move(self.result["moves"])
             pending = refused
             if pending:
                 delay = min(next(delays), self.deadline.remaining())
@@ -338,7 +351,7 @@ class Drainer(object):
 
     def _note_ready(self, owner, desired, ready_pods):
         """Stamp the owner's moves with when its replacements were Ready (their Ready condition's time, else now)."""
-        moves = [m for m in self.result["moves"] if m["owner"] == owner and m["ready_at"] is None]
+        moves = [m for m in self.earlier_moves + self.result["moves"] if m.get("owner") == owner and m.get("ready_at") is None]
         if not moves:
             return
         first = min(m["evicted_at"] for m in moves)

@@ -530,6 +530,34 @@ def test_a_move_whose_replacement_never_comes_keeps_no_ready_time(clock):
     assert move["pod"] == "app/web-1" and move["ready_at"] is None and move["seconds"] is None
 
 
+def test_a_drain_carrying_on_a_killed_one_waits_for_its_moves_and_stamps_them_without_evicting_again(clock):
+    """A run killed mid-drain evicted web-1 (journalled) before its replacement was Ready; the re-run's drain finds
+    web-1 terminating, evicts only api-1, waits for web's replacement too and stamps the killed attempt's move."""
+    terminating = pod("web-1", "n1", "web-rs", meta={"deletionTimestamp": "2026-01-01T00:00:00Z"})
+    kube = cluster(clock, [terminating, pod("api-1", "n1", "api-rs", labels={"app": "api"})],
+                   owners={**replicaset("web-rs", 1), **replicaset("api-rs", 1)})
+    add_replacement_later(clock, kube, 1001.0, "api-2", owner="api-rs")
+    add_replacement_later(clock, kube, 1003.0, "web-2")
+
+    def gone(now):  # the killed attempt's evicted pod finishes terminating
+        if now >= 1002.0 and terminating in kube.pods_:
+            kube.pods_.remove(terminating)
+    clock.on_tick.append(gone)
+    earlier = [{"pod": "app/web-1", "node": "n1", "owner": "app/ReplicaSet/web-rs", "evicted_at": 990.0,
+                "replicas": None, "ready_at": None, "seconds": None}]
+    heard = []
+    drainer, dummy = make(clock, kube, wall_clock=clock, earlier_moves=earlier,
+                          on_move=lambda moves: heard.append([m["pod"] for m in moves]))
+
+    result = drainer.drain(["n1"])
+
+    assert kube.evictions() == ["app/api-1"] and heard == [["app/api-1"]]
+    assert [m["pod"] for m in result["moves"]] == ["app/api-1"]
+    [web] = drainer.earlier_moves
+    assert web["replicas"] == 1 and web["ready_at"] >= 1003.0 and web["seconds"] == web["ready_at"] - 990.0, web
+    assert earlier[0]["ready_at"] is None  # the caller's list is not changed behind its back
+
+
 # ---- placement: steer evicted pods onto nodes already at the target version ----------------------
 
 def versioned(name, kubelet, cpu="4", pool="1"):

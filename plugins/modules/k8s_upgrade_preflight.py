@@ -206,6 +206,14 @@ options:
     description: Fail the task when a gate at level V(fail) has findings. When false, only report them.
     type: bool
     default: true
+  pool_counts:
+    description:
+      - Pool id to the pool's size before the run changed it (the run's journal fact C(pool_counts)). A V(surge)
+        pool one node above it carries the run's surge node already (a run carried on after an interruption), so the
+        plan counts that node once, as C(surged), and neither buys another nor counts it against O(node_limit)
+        twice. Empty = every pool is at its own size.
+    type: dict
+    default: {}
   resumed:
     description:
       - The run carries on a rollout already under way (its journal's run was resumed after its node steps had
@@ -263,7 +271,8 @@ blocking:
 plan:
   description:
     - Per pool, C(pool_id), C(count), C(strategy), C(surge_to), C(nodes_to_recycle) (the old nodes), C(batches),
-      C(already_at_target); V(blue_green) adds C(new_pool) (nodes to buy), C(green_pool_id) (an existing new pool)
+      C(already_at_target); V(surge) adds C(surged) (the surge node is there already, see O(pool_counts); C(count)
+      is then the size without it); V(blue_green) adds C(new_pool) (nodes to buy), C(green_pool_id) (an existing new pool)
       and C(estimate) (C(batches), C(batch_size), C(double_pool_seconds), C(extra_node_hours), C(assumed)).
   returned: always
   type: list
@@ -384,6 +393,7 @@ def main():
         dry_run_evictions=dict(type="bool", default=False),
         fail_on_findings=dict(type="bool", default=True),
         resumed=dict(type="bool", default=False),
+        pool_counts=dict(type="dict", default={}),  # free-form: its keys are the cluster's pool ids
     )
     module = lke_module(spec)
     p = module.params
@@ -400,7 +410,7 @@ def main():
         settings = dict(concurrency=p["concurrency"], downtime_model=p["downtime_model"], budget=budget,
                         window=_given(p["maintenance_window"]), relaxed_pdbs=p["relaxed_pdbs"],
                         strategy=p["strategy"], blue_green=p["blue_green"], node_limit=p["node_limit"],
-                        resumed=p["resumed"])
+                        resumed=p["resumed"], pool_counts=p["pool_counts"])
         out = evaluate(snap, p["target_version"], gates, **settings)
         # the first batch of each pool drains against the budgets as they are now: ask the API server itself
         # (not for a resumed run: its own interrupted drain may hold a budget at 0 for a moment)

@@ -16,7 +16,9 @@ description:
     size plus one and waits until every node is a Ready Node (see P(fournines.runbooks.lke_pool_resize#module)).
   - Resumable through the run's journal (O(journal_dir)). The original size and node ids are recorded before the
     resize and the surge node id after it, so a re-run after an interruption finds the same surge node and never
-    adds a second one. Without O(journal_dir) the pool's current size counts as the original.
+    adds a second one. Without O(journal_dir) the pool's current size counts as the original. The journal step
+    C(resize pool <pool_id> (surge)) is C(running) from the resize until the surge node is Ready, then C(done), also
+    when the Ready surge node is found by a re-run that did not ask for it (a run killed while the node joined).
   - Remove the surge node at the end with P(fournines.runbooks.k8s_node_drain#module) and
     P(fournines.runbooks.lke_node_delete#module).
 extends_documentation_fragment:
@@ -107,8 +109,10 @@ def main():
         lke, kube = lke_from_params(p), kube_from_params(p)
         out = pool_surge(lke, kube, p["pool_id"], p["target_version"], Deadline(p["wait_timeout"]),
                          journal=journal, check_mode=module.check_mode, progress=rec.progress, on_change=rec.start)
-        if out["changed"]:
-            rec.done(original_count=out["original_count"], surge_node_id=out["surge_node_id"])
+        step = journal.find_step(rec.name) if journal is not None and not module.check_mode else None
+        # done once the surge node is Ready: also when a re-run found the surge node a killed run asked for
+        if out["changed"] or (step is not None and step["status"] != "done" and out["surge_node_id"] is not None):
+            rec.done(original_count=out["original_count"], surge_node_id=out["surge_node_id"], found=not out["changed"])
         out["unfinished_recycles"] = unfinished_recycles(
             journal.state.get("steps") if journal is not None else [], [n["id"] for n in out["old"]])
     except RunbookError as err:

@@ -41,7 +41,7 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.capacity im
 #: The runbook's variables a refusal points at (documented in roles/cluster_preflight and node_pool_rollout).
 RELAX_PDBS_VARIABLE = "cluster_preflight_relax_pdbs"
 CONCURRENCY_VARIABLE = "cluster_preflight_concurrency"
-UNDRAINABLE_VARIABLE = "node_pool_rollout_undrainable"
+UNDRAINABLE_VARIABLE = "upgrade_cluster_undrainable"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 #: taints a node carries for its state (cordoned, not ready, quarantined), not for what it is: a new node has none
 _TRANSIENT_TAINTS = ("node.kubernetes.io/", "node.cloudprovider.kubernetes.io/", "runbooks.fournines.io/")
@@ -372,7 +372,7 @@ def new_nodes(plan, nodes):
         if pool.get("strategy") == "blue_green":
             out.extend(recycled(by_name[names[0]], "(new node %d of pool %s)" % (i + 1, pool["pool_id"]))
                        for i in range(int(pool.get("new_pool") or 0)))
-        elif pool.get("surge_to", 0) > pool.get("count", 0):
+        elif pool.get("surge_to", 0) > pool.get("count", 0) and not pool.get("surged"):  # else it is a node already
             out.append(recycled(by_name[names[0]], "(surge node of pool %s)" % pool["pool_id"]))
     return out
 

@@ -102,7 +102,8 @@ def in_window(window, now):
 
 
 def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget=None, window=None, now=None,
-             relaxed_pdbs=None, refused_now=None, strategy="surge", blue_green=None, node_limit=None, resumed=False):
+             relaxed_pdbs=None, refused_now=None, strategy="surge", blue_green=None, node_limit=None, resumed=False,
+             pool_counts=None):
     """Run every gate. ``snapshot`` keys: view (lke_view.cluster_view), pods, pdbs, replicasets,
     deployments, statefulsets, pvcs, applied (list of (kind, ns/name, apiVersion) of last-applied objects).
 
@@ -114,7 +115,9 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
     on the budgets.
     ``strategy`` (surge | blue_green) chooses the plan, the capacity checks and the nodes the simulation lands
     pods on; ``blue_green`` holds that plan's inputs (BLUE_GREEN_DEFAULTS); ``node_limit`` is the most nodes
-    the cluster may have while the rollout runs (None: not checked).
+    the cluster may have while the rollout runs (None: not checked). ``pool_counts`` ({pool id: size}) are the
+    pools' sizes before the run changed them (its journal's): a surge pool one node above it carries its surge node
+    already (a resumed run), which is counted once, not bought again.
     Returns {"findings": [...], "blocking": [...], "plan": {...}, "predicted_downtime_seconds": n}.
     """
     model = dict({"pod_restart_seconds": 15.0, "rwo_reattach_seconds": 30.0}, **(downtime_model or {}))
@@ -196,7 +199,7 @@ def evaluate(snapshot, target, gates, concurrency=1, downtime_model=None, budget
             per_workload["%s/%s" % workload] = seconds
             predicted += seconds
 
-    plan, capacity_problems = build_plan(view, by_node, concurrency, strategy, blue_green)
+    plan, capacity_problems = build_plan(view, by_node, concurrency, strategy, blue_green, pool_counts)
     for msg in node_limit_problems(view, plan, node_limit, strategy) + capacity_problems:
         add("capacity", msg)
     # every batch of every pool, in the order the rollout drains them, against every budget; blue_green
@@ -270,7 +273,7 @@ def _moving_requests(names, pods_by_node):
     return moving
 
 
-def build_plan(view, pods_by_node, concurrency=1, strategy="surge", blue_green=None):
+def build_plan(view, pods_by_node, concurrency=1, strategy="surge", blue_green=None, pool_counts=None):
     """Per pool: the strategy's batches, the nodes it adds, and capacity problems.
 
     ``surge``: one extra node per pool, ``concurrency`` old nodes recycled at a time. Capacity is checked the
@@ -280,7 +283,9 @@ def build_plan(view, pods_by_node, concurrency=1, strategy="surge", blue_green=N
     ``blue_green``: a whole new pool of the same size beside each pool (one pool at a time), the old pool
     drained in batches of ``blue_green['batch_size']`` (a number or a percentage) and then deleted. Every
     batch is checked: the pods of that batch and of the batches before it must fit on the new pool plus the
-    nodes outside the pool. A pool whose new pool already exists (an interrupted run) adds no node.
+    nodes outside the pool. A pool whose new pool already exists (an interrupted run) adds no node, and neither does
+    a surge pool one node above its size in ``pool_counts`` (the run's surge node is there: ``surged``; its count is
+    the size before the surge).
     """
     if strategy not in STRATEGIES:
         raise PreflightError("strategy %r is not valid; use one of %s" % (strategy, ", ".join(STRATEGIES)))
@@ -306,9 +311,12 @@ def build_plan(view, pods_by_node, concurrency=1, strategy="surge", blue_green=N
                                               settings["create_seconds"]) if names else None)
             added = entry["new_pool"]
         else:
+            before = (pool_counts or {}).get(str(pool["id"]))
+            surged = before is not None and int(pool["count"]) == int(before) + 1
+            count = int(before) if surged else pool["count"]
             entry.update(batches=[names[i:i + int(concurrency)] for i in range(0, len(names), int(concurrency))],
-                         surge_to=pool["count"] + 1 if names else pool["count"])
-            added = 1 if names else 0
+                         count=count, surge_to=count + 1 if names or surged else count, surged=surged)
+            added = 1 if names and not surged else 0
         plan.append(entry)
         if not names or not k8s_by_name:
             continue
@@ -316,6 +324,8 @@ def build_plan(view, pods_by_node, concurrency=1, strategy="surge", blue_green=N
         ds_pods = [p for p in pods_by_node.get(names[0], []) if objects.is_daemonset_pod(p)]
         template_free = node_free(sample, ds_pods) if sample else None
         free = _free_of_others(k8s_by_name, pods_by_node, set(names))
+        if entry.get("surged") and not any(n.get("at_target") and n["node_name"] in free for n in pool["nodes"]):
+            added = 1  # the surge node is there but not a Ready Node yet: count the room it will have, once
         if template_free:
             for i in range(added):
                 free["(new node %d)" % (i + 1) if strategy == "blue_green" else "(surge node)"] = dict(template_free)
@@ -349,8 +359,8 @@ def node_limit_problems(view, plan, node_limit, strategy="surge"):
                 "account's), or use upgrade_cluster_strategy=surge (one extra node at a time)"
                 % (worst["pool_id"], worst["new_pool"], worst["estimate"]["extra_node_hours"],
                    total + worst["new_pool"], int(node_limit), NODE_LIMIT_VARIABLE)]
-    if not any(p["nodes_to_recycle"] for p in plan) or total + 1 <= int(node_limit):
-        return []
+    if not any(p["nodes_to_recycle"] for p in plan) or any(p.get("surged") for p in plan) or total + 1 <= int(node_limit):
+        return []  # a surge node already there is in the total: pools roll one after another
     return ["a surge rollout needs 1 more node at a time (the surge node), taking the cluster to %d nodes, more "
             "than node_limit %d; nothing was changed. Raise the limit (variable %s, or the account's)"
             % (total + 1, int(node_limit), NODE_LIMIT_VARIABLE)]

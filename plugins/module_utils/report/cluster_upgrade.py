@@ -27,6 +27,8 @@ def _plan_adds(pool):
         if pool.get("new_pool"):
             return "new pool of %d" % pool["new_pool"]
         return "new pool %s (there)" % pool["green_pool_id"] if pool.get("green_pool_id") else "-"
+    if pool.get("surged"):
+        return "surge node already there"
     return "surge to %d" % pool["surge_to"] if pool.get("surge_to", 0) > pool.get("count", 0) else "-"
 
 
@@ -150,6 +152,8 @@ def build(journal, title, probe_summary=None, preflight=None, budget=None, extra
         "probe_requests": (probe_summary or {}).get("requests", 0),
         "downtime_seconds": downtime,
         "predicted_downtime_seconds": (preflight or {}).get("predicted_downtime_seconds"),
+        # how many times a re-run carried this run on after an interruption (cluster_preflight's fact resumed_at)
+        "resumed": len((state.get("facts") or {}).get("resumed_at") or []),
     }
     quarantined = (state.get("facts") or {}).get("quarantined") or []
     move_list = move_rows(state)

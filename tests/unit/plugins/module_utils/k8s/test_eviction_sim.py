@@ -48,7 +48,7 @@ def test_unhealthy_budget_names_the_first_batch_and_node_and_the_variables():
     assert (stall["pdb"], stall["kind"], stall["batch"], stall["node"]) == ("app/web", "budget_at_zero", 2, "b")
     assert stall["pods"] == ["app/w1", "app/w2"]  # later batches add their pods; the pending one evicts freely
     assert "batch 2 (b), node b" in stall["message"] and "2 of its 4 pods are healthy and it needs 3" in stall["message"]
-    assert "cluster_preflight_relax_pdbs" in stall["message"] and "node_pool_rollout_undrainable" in stall["message"]
+    assert "cluster_preflight_relax_pdbs" in stall["message"] and "upgrade_cluster_undrainable" in stall["message"]
 
 
 def test_relaxed_budget_and_always_allow_policy_let_the_plan_finish():
@@ -89,7 +89,7 @@ def test_pods_that_come_back_only_after_a_move_use_up_the_budget():
     # one node at a time: within the budget, but the replacement still has nowhere to run until the recycle
     out = eviction_sim.simulate([["a"], ["b"]], pods, [pdb("web", 1, 3, 2, 3)], nodes, new_nodes=surge)
     assert [s["kind"] for s in out["stalls"]] == ["no_landing"]
-    assert out["stalls"][0]["node"] == "a" and "node_pool_rollout_undrainable" in out["stalls"][0]["message"]
+    assert out["stalls"][0]["node"] == "a" and "upgrade_cluster_undrainable" in out["stalls"][0]["message"]
 
 
 def test_recycled_nodes_take_back_pods_of_later_batches_but_not_hostname_pins():
@@ -203,7 +203,7 @@ def test_a_pod_on_a_local_volume_of_its_node_has_nowhere_to_go_and_the_stall_say
     [stall] = out["stalls"]
     assert (stall["kind"], stall["batch"], stall["node"], stall["pdb"]) == ("volume_pinned", 2, "b", None)
     assert "PersistentVolume pv-b (claim data-db-0) node affinity" in stall["message"]
-    assert "node_pool_rollout_undrainable=quarantine" in stall["message"] and stall["relax"] == ["node_pool_rollout_undrainable"]
+    assert "upgrade_cluster_undrainable=quarantine" in stall["message"] and stall["relax"] == ["upgrade_cluster_undrainable"]
     # the same claim on a volume any node of the pool can reach (a zone, not a hostname) moves freely
     zonal = eviction_sim.simulate([["a"], ["b"], ["c"]], pods, [], NODES, new_nodes=SURGE,
                                   pvcs=[pvc("data-db-0", "pv-z")], pvs=[local_pv("pv-z", "pool", ["p1"])])
@@ -259,6 +259,6 @@ def test_room_on_new_nodes_is_their_allocatable_less_the_daemonsets_and_drained_
     out = eviction_sim.simulate([["a"], ["b"], ["c"]], pods, [], nodes, new_nodes=green, nodes_return=False)
     [stall] = out["stalls"]
     assert (stall["kind"], stall["batch"], stall["pods"]) == ("no_room", 3, ["app/wc"])
-    assert stall["relax"] == ["node_pool_rollout_undrainable"] and "cluster_preflight_concurrency" not in stall["message"]
+    assert stall["relax"] == ["upgrade_cluster_undrainable"] and "cluster_preflight_concurrency" not in stall["message"]
     three = green + [eviction_sim.recycled(nodes[0], "(new 3)")]
     assert eviction_sim.simulate([["a"], ["b"], ["c"]], pods, [], nodes, new_nodes=three, nodes_return=False)["ok"]

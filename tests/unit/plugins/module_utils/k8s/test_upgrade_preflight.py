@@ -296,6 +296,33 @@ def test_blue_green_resumed_with_its_new_pool_there_buys_nothing_more():
     assert out["blocking"] == []  # 6 nodes now, none to add
 
 
+def test_surge_resumed_with_its_surge_node_there_counts_it_once():
+    """A run killed after the surge: the pool has 4 nodes, one of them the surge node at the target. The plan says
+    the pool's own size, buys nothing more (no template node in the simulation, none against node_limit)."""
+    v = view(["a", "b", "c"])
+    v["pools"][0]["nodes"].append({"id": "p-s", "instance_id": 9, "status": "ready", "node_name": "s",
+                                   "kubelet_version": "v1.35.1", "ready": True, "unschedulable": False,
+                                   "at_target": True})
+    v["pools"][0]["count"] = 4
+    v["k8s_nodes"].append(node("s", "v1.35.1"))
+    out = upgrade_preflight.evaluate(snapshot(v, []), "1.35", gates(), node_limit=4, pool_counts={"7": 3})
+    [plan] = out["plan"]
+    assert (plan["count"], plan["surge_to"], plan["surged"]) == (3, 4, True) and plan["nodes_to_recycle"] == ["a", "b", "c"]
+    assert out["blocking"] == []  # 4 nodes now, the surge node among them: nothing to add
+    assert eviction_sim.new_nodes(out["plan"], v["k8s_nodes"]) == []
+    fresh = upgrade_preflight.evaluate(snapshot(view(["a", "b", "c"]), []), "1.35", gates(), pool_counts={"7": 3})
+    assert (fresh["plan"][0]["count"], fresh["plan"][0]["surge_to"], fresh["plan"][0]["surged"]) == (3, 4, False)
+    # a surge node still joining (not a Ready Node yet) is counted as the room it will have: the capacity gate
+    # passes (the simulation's stall, with no node up to land on yet, only warns for the resumed run)
+    joining = dict(v, k8s_nodes=[n for n in v["k8s_nodes"] if n["metadata"]["name"] != "s"])
+    pods = [pod("p%d" % i, "a", cpu="1500m") for i in range(2)]
+    out = upgrade_preflight.evaluate(snapshot(joining, pods), "1.35", gates(), pool_counts={"7": 3}, resumed=True)
+    assert out["blocking"] == [] and out["findings"], out["findings"]
+    # without the journal's sizes (or at any other size) the pool's count is its size, as before
+    other = upgrade_preflight.evaluate(snapshot(v, []), "1.35", gates(), node_limit=4)
+    assert other["plan"][0]["surge_to"] == 5 and [f["gate"] for f in other["blocking"]] == ["capacity"]
+
+
 def test_blue_green_capacity_is_checked_batch_by_batch_on_the_new_pool():
     """Drained nodes never come back: each batch's pods join those of the batches before it on the new pool,
     whose nodes are sized like the old ones less their DaemonSet pods."""

@@ -159,3 +159,16 @@ def test_per_pod_moves_and_single_replica_downtime_are_in_markdown_and_json(tmp_
 ])
 def test_the_plan_table_says_what_each_strategy_adds(pool, adds):
     assert cluster_upgrade._plan_adds(pool) == adds  # pylint: disable=protected-access
+
+
+def test_a_resumed_run_says_how_often_it_was_carried_on_and_counts_its_surge_node_once(tmp_path):
+    journal = RunJournal(str(tmp_path), "upgrade-cluster-z", "upgrade-cluster")
+    journal.set_fact("resumed_at", ["2026-12-05T10:00:00Z", "2026-12-05T10:03:00Z"])
+    preflight = {"plan": [{"pool_id": 101, "count": 3, "surge_to": 4, "surged": True, "batches": [["n1"]],
+                           "already_at_target": ["n9"]}]}
+    paths, summary = cluster_upgrade.build(journal, "Cluster upgrade", preflight=preflight)
+    assert summary["resumed"] == 2
+    with open(paths["markdown"]) as handle:
+        text = handle.read()
+    assert "| resumed | 2 |" in text and "| 101 | 3 | surge node already there | n1 | n9 |" in text
+    assert cluster_upgrade.build(RunJournal(str(tmp_path), "new", "upgrade-cluster"), "x")[1]["resumed"] == 0

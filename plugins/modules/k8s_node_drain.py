@@ -258,7 +258,8 @@ def main():
     except DrainError as err:
         details = dict((k, v) for k, v in err.details.items() if k in result)
         result.update(details)
-        rec.failed(str(err))
+        moves = earlier_moves(drainer) + list(result["moves"])  # the evictions that happened, not those refused
+        rec.done("failed", error=str(err), moves=moves, evicted_pods=[m["pod"] for m in moves])
         result.update(changed=True, seconds=round(time.time() - started, 1))
         fail_from_error(module, err, **result)
     except RunbookError as err:

@@ -115,7 +115,9 @@ class Drainer(object):
                        "uncordoned": [], "replacements": {}, "moves": []}
         # moves an earlier, killed attempt at the same drain made (from the run's journal): their pods are gone or
         # terminating, so this drain does not evict them again, but it waits for their owners' replacements and
-        # stamps when they were Ready; on_move(moves) hears of each new eviction (the module journals it at once)
+        # stamps when they were Ready (one whose pod is still there, its eviction cut off by the kill, is dropped when
+        # this drain evicts that pod); on_move(moves) hears of each eviction just before it is asked (the module
+        # journals it at once), with the moves so far and that one
         self.earlier_moves = [dict(m) for m in earlier_moves or []]
         self.on_move = on_move
 
@@ -292,6 +294,16 @@ class Drainer(object):
             refused = []
             for pod in pending:
                 meta = pod["metadata"]
+                key = objects.pod_key(pod)
+                ref = objects.controller_of(pod)
+                move = {"pod": key, "node": pod["spec"].get("nodeName"),
+                        "owner": "%s/%s/%s" % (meta["namespace"], ref["kind"], ref["name"]) if ref else None,
+                        "evicted_at": round(self.wall_clock(), 3), "replicas": None, "ready_at": None, "seconds": None}
+                # a killed attempt's record of this pod was written before its eviction, which did not happen then
+                self.earlier_moves = [m for m in self.earlier_moves if m.get("pod") != key]
+                if self.on_move is not None:
+                    # heard before the eviction, so a kill right after it cannot lose the move
+                    self.on_move(self.result["moves"] + [move])
                 try:
                     self.kube.evict(meta["namespace"], meta["name"], grace_period=self.grace_period)
                 except ApiError as err:
@@ -301,17 +313,11 @@ class Drainer(object):
                         self.result["refusals"] += 1
                         refused.append(pod)
                         continue
-                    raise DrainError("eviction of %s failed: %s" % (objects.pod_key(pod), err))
-                self.result["evicted"].append(objects.pod_key(pod))
-                ref = objects.controller_of(pod)
-                self.result["moves"].append({
-                    "pod": objects.pod_key(pod), "node": pod["spec"].get("nodeName"),
-                    "owner": "%s/%s/%s" % (meta["namespace"], ref["kind"], ref["name"]) if ref else None,
-                    "evicted_at": round(self.wall_clock(), 3), "replicas": None, "ready_at": None, "seconds": None})
+                    raise DrainError("eviction of %s failed: %s" % (key, err))
+                self.result["evicted"].append(key)
+                self.result["moves"].append(move)
                 if ref:
                     owners[(meta["namespace"], ref["kind"], ref["name"])] = ref
-                if self.on_move is not None:
-                    self.on_move(self.result["moves"])
             pending = refused
             if pending:
                 delay = min(next(delays), self.deadline.remaining())

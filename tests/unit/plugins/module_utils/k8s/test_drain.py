@@ -558,6 +558,26 @@ def test_a_drain_carrying_on_a_killed_one_waits_for_its_moves_and_stamps_them_wi
     assert earlier[0]["ready_at"] is None  # the caller's list is not changed behind its back
 
 
+def test_each_move_is_heard_before_its_eviction_and_a_cut_off_one_is_replaced_when_the_pod_is_evicted(clock):
+    """The journal hears of a move before the eviction is asked, so a kill right after it cannot lose it. A killed
+    attempt's move whose pod is still on the node (killed before the eviction was sent) did not happen: it is
+    dropped when this drain evicts that pod, so the pod counts one move, not two."""
+    kube = cluster(clock, [pod("web-1", "n1", "web-rs")], owners=replicaset("web-rs", 1))
+    kube.script["app/web-1"] = [429]  # the first attempt is refused: heard, then not recorded as a move
+    add_replacement_later(clock, kube, 1002.0, "web-2")
+    earlier = [{"pod": "app/web-1", "node": "n1", "owner": "app/ReplicaSet/web-rs", "evicted_at": 990.0,
+                "replicas": None, "ready_at": None, "seconds": None}]
+    heard = []
+    drainer, dummy = make(clock, kube, wall_clock=clock, earlier_moves=earlier,
+                          on_move=lambda moves: heard.append([(m["pod"], m["evicted_at"]) for m in moves]))
+
+    result = drainer.drain(["n1"])
+
+    assert drainer.earlier_moves == [] and [m["pod"] for m in result["moves"]] == ["app/web-1"]
+    assert len(heard) == 2 and heard[0] == [("app/web-1", 1000.0)] and heard[1][0][0] == "app/web-1"
+    assert result["refusals"] == 1 and result["moves"][0]["evicted_at"] == heard[1][0][1]
+
+
 # ---- placement: steer evicted pods onto nodes already at the target version ----------------------
 
 def versioned(name, kubelet, cpu="4", pool="1"):

@@ -13,8 +13,8 @@ short_description: Write continuously into a CloudNativePG Cluster while it chan
 version_added: 0.1.0
 description:
   - O(state=started) creates O(table) when missing and starts a detached writer that commits one row
-    every O(interval) seconds through the Cluster's C(-rw) Service (as the user of its C(-superuser)
-    Secret), reconnecting after every error. It outlives the task; a writer already running for
+    every O(interval) seconds through the Cluster's C(-rw) Service or O(service) (as the user of its C(-superuser)
+    or C(-app) Secret, O(secret)), reconnecting after every error. It outlives the task; a writer already running for
     O(directory) is left alone (a re-run after a killed run carries on with it, and the outages are
     charged under the O(run_id) that started it).
   - "O(state=stopped) stops it, reads the run's rows back from the table and returns the write outages
@@ -85,6 +85,18 @@ options:
     description: With O(state=stopped), after the read-back, delete the run's rows and drop O(table) when it is then empty.
     type: bool
     default: true
+  service:
+    description:
+      - Service of O(namespace) to write through instead of the Cluster's C(-rw), such as the one the application
+        uses (the logical major method moves it to the new Cluster: the writer follows, as the application does).
+    type: str
+  secret:
+    description: >-
+      Whose credentials the writer uses: the Cluster's C(-superuser) Secret, or its C(-app) Secret (the application's
+      user, whose password the logical major method carries over to the new Cluster).
+    type: str
+    choices: [superuser, app]
+    default: superuser
 """
 
 EXAMPLES = r"""
@@ -182,7 +194,9 @@ def main():
             chart=dict(type="path"),
             steps=dict(type="list", elements="dict", default=[]),
             started=dict(type="str"),
-            remove_rows=dict(type="bool", default=True), **background.STATE_SPEC),
+            remove_rows=dict(type="bool", default=True),
+            service=dict(type="str"),
+            secret=dict(type="str", choices=list(access.SECRETS), default="superuser"), **background.STATE_SPEC),
         supports_check_mode=True,
     )
     p = module.params
@@ -200,7 +214,8 @@ def main():
             if module.check_mode:
                 result["prober"] = dict(handle or {}, already_running=running)
                 module.exit_json(**result)
-            conn = access.connection(client.kube_from_params(p), p["namespace"], p["name"], dbname=p["database"])
+            conn = access.connection(client.kube_from_params(p), p["namespace"], p["name"], dbname=p["database"],
+                                     secret=p["secret"], service_name=p["service"])
             result["prober"] = write_prober.start(p["directory"], conn, p["table"], p["run_id"], interval=p["interval"],
                                                   max_seconds=p["max_seconds"])
             module.exit_json(**result)
@@ -210,7 +225,8 @@ def main():
         if module.check_mode:
             result["prober"] = write_prober.summary(p["directory"])
             module.exit_json(**result)
-        conn = access.connection(client.kube_from_params(p), p["namespace"], p["name"], dbname=p["database"])
+        conn = access.connection(client.kube_from_params(p), p["namespace"], p["name"], dbname=p["database"],
+                                     secret=p["secret"], service_name=p["service"])
         summary = write_prober.stop(p["directory"], conn, remove=p["remove_rows"])
         result["prober"] = summary
         result["changed"] = result["changed"] or summary.get("rows_removed", 0) > 0 or bool(summary.get("table_dropped"))

@@ -35,17 +35,19 @@ def _decode(secret, key):
     return base64.b64decode(raw).decode("utf-8")
 
 
-def connection(kube, namespace, cluster, service="rw", secret="superuser", dbname=None, connect_timeout=3):
+def connection(kube, namespace, cluster, service="rw", secret="superuser", dbname=None, connect_timeout=3,
+               service_name=None):
     """The :mod:`..sql` connection dict for ``cluster``'s ``-<service>`` Service as the ``-<secret>`` user.
 
     ``dbname`` defaults to the app Secret's database (CloudNativePG's ``app`` unless the Cluster's
     ``bootstrap.initdb.database`` says otherwise); the superuser Secret names none (``*``).
+    ``service_name`` names another Service of the namespace instead (the one the application uses).
     """
     if service not in SERVICES:
         raise CnpgError("service %r is not valid; give one of %s" % (service, ", ".join(SERVICES)))
     if secret not in SECRETS:
         raise CnpgError("secret %r is not valid; give one of %s" % (secret, ", ".join(SECRETS)))
-    svc_name = "%s-%s" % (cluster, service)
+    svc_name = service_name or "%s-%s" % (cluster, service)
     svc = kube.get("/api/v1/namespaces/%s/services/%s" % (namespace, svc_name), ok_missing=True)
     if svc is None:
         raise CnpgError("Service %s/%s of Cluster %s does not exist; is %s/%s a CloudNativePG Cluster?"

@@ -88,7 +88,7 @@ options:
   service:
     description:
       - Service of O(namespace) to write through instead of the Cluster's C(-rw), such as the one the application
-        uses (the logical major method moves it to the new Cluster: the writer follows, as the application does).
+        uses (the logical major method moves it to the new Cluster, and the writer follows, as the application does).
     type: str
   secret:
     description: >-

@@ -24,7 +24,8 @@ description:
     C(done), also when the Ready pool is found by a re-run that did not create it; C(failed) when it never got Ready.
   - Plans the drain of the blue pool in batches of O(batch_size) and estimates what the temporary double pool costs
     in node-hours (RV(plan)). With O(node_limit), refuses before any change a rollout that would take the
-    cluster past that many nodes.
+    cluster, as it is at that moment, past that many nodes (the runbook passes C(upgrade_cluster_node_limit), which
+    its preflight also checks against the plan when the run starts).
   - Delete the blue pool at the end (or the green one to roll back) with
     P(fournines.runbooks.lke_pool_delete#module).
 extends_documentation_fragment:
@@ -161,22 +162,16 @@ def main():
     try:
         journal = rec.journal if rec.journal is not None else (
             open_journal(p["journal_dir"]) if p["journal_dir"] else None)
-        problem = blue_green.undrainable_problem("blue_green", p["undrainable"], "node_pool_rollout_undrainable")
+        problem = blue_green.undrainable_problem("blue_green", p["undrainable"], "undrainable")
         if problem:
             raise blue_green.BlueGreenError("%s; no new pool was created" % problem)
         lke, kube = lke_from_params(p), kube_from_params(p)
         count = int(lke.pool(p["pool_id"])["count"])
         plan = blue_green.estimate(count, p["batch_size"], p["batch_soak_seconds"], p["final_soak_seconds"],
                                    p["drain_seconds"], p["create_seconds"])
-        if p["node_limit"] is not None:
-            total = sum(int(pool["count"]) for pool in lke.pools())
-            already = blue_green.find_green(lke.pools(), p["pool_id"]) is not None
-            if not already and total + count > p["node_limit"]:
-                raise blue_green.BlueGreenError(
-                    "a blue-green rollout of pool %s needs %d more node(s) for about %.1f node-hours, taking the "
-                    "cluster to %d nodes, more than node_limit %d; nothing was changed. Raise node_limit (or the "
-                    "account's limit), or use upgrade_cluster_strategy=surge (one extra node)"
-                    % (p["pool_id"], count, plan["extra_node_hours"], total + count, p["node_limit"]))
+        problem = blue_green.node_limit_problem(lke.pools(), p["pool_id"], p["node_limit"], plan)
+        if problem:
+            raise blue_green.BlueGreenError(problem)
         out = blue_green.create_green(lke, kube, p["pool_id"], p["target_version"], Deadline(p["wait_timeout"]),
                                       journal=journal, check_mode=module.check_mode, progress=rec.progress,
                                       on_change=rec.start, wait=p["wait"])

@@ -77,7 +77,7 @@ def estimate(count, batch_size, batch_soak, final_soak, drain_seconds=DEFAULT_DR
                         "batch_soak_seconds": float(batch_soak), "final_soak_seconds": float(final_soak)}}
 
 
-#: What a node that will not drain may do in each strategy (node_pool_rollout_undrainable). blue_green deletes
+#: What a node that will not drain may do in each strategy (upgrade_cluster_undrainable). blue_green deletes
 #: the whole old pool at the end, so a node left cordoned in it (quarantine) would go with its pods.
 UNDRAINABLE_CHOICES = ("fail", "quarantine")
 UNDRAINABLE_BY_STRATEGY = {"surge": ("fail", "quarantine"), "blue_green": ("fail",)}
@@ -96,6 +96,22 @@ def undrainable_problem(strategy, undrainable, variable="upgrade_cluster_undrain
             "upgrade_cluster_strategy=surge, which quarantines (the node stays cordoned and labelled on its old "
             "instance, the rest rolls)"
             % (variable, undrainable, strategy, strategy, " | ".join(valid)))
+
+
+def node_limit_problem(pools, blue_pool_id, node_limit, plan):
+    """Why buying the new pool of ``blue_pool_id`` now would take the cluster (``pools`` as the API lists them now)
+    past ``node_limit`` nodes, or None (also without a limit, or when the new pool exists already)."""
+    if node_limit is None or find_green(pools, blue_pool_id) is not None:
+        return None
+    count = [int(p["count"]) for p in pools if int(p["id"]) == int(blue_pool_id)]
+    count = count[0] if count else int(plan["nodes"])
+    total = sum(int(p["count"]) for p in pools)
+    if total + count <= int(node_limit):
+        return None
+    return ("a blue-green rollout of pool %s needs %d more node(s) for about %.1f node-hours, taking the cluster to %d "
+            "nodes, more than node_limit %d; nothing was changed. Raise node_limit (the runbook variable "
+            "upgrade_cluster_node_limit) or the account's limit, or use upgrade_cluster_strategy=surge (one extra node)"
+            % (blue_pool_id, count, plan["extra_node_hours"], total + count, int(node_limit)))
 
 
 def _green_ready(lke, kube, green_id, target, seen=None):

@@ -128,6 +128,9 @@ def _never_ready(admin, core, tmp_path, blue_id, blue, runs, drains):
     rolled = ("Rolled back: pool %d is uncordoned and keeps its nodes on the old version; the new pool %d was deleted. "
               "The control plane stays upgraded to 1.35" % (blue_id, lost))
     assert said in text and rolled in text and "not provisioned" in text, proc.stdout[-4000:]
+    # the runbook's last word says it once, not wrapped in a second "Upgrade stopped at 'Stop, saying ...'"
+    assert "Upgrade stopped at" not in text and (rolled + ". Fix the cause and run the playbook again") in text, \
+        proc.stdout[-4000:]
     assert _pools(admin) == {blue_id: blue}, "the new pool should be gone, the old one whole: %s" % _pools(admin)
     state = uclab.lke_state(core)
     assert sorted(state) == blue["nodes"], state

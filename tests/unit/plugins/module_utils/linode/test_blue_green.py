@@ -217,3 +217,19 @@ def test_delete_pool_says_when_it_starts_the_delete_and_not_for_a_pool_already_g
     assert calls == [[1]]  # called before the DELETE, once
     blue_green.delete_pool(world, world, 1, Deadline(5), on_change=lambda: calls.append("again"))
     assert calls == [[1]]
+
+
+def test_node_limit_is_checked_against_the_cluster_as_it_is_before_the_purchase():
+    """lke_pool_green's node_limit (the runbook's upgrade_cluster_node_limit): a second pool of the blue pool's size
+    must fit beside every pool there is now; a new pool already there (a re-run) buys nothing, so passes."""
+    world = World(count=3)
+    world._pool(2, "g6-standard-2", 2, [], "v1.33.4")  # another pool the preflight may have seen smaller
+    plan = blue_green.estimate(3, "1", 0, 0)
+    assert blue_green.node_limit_problem(world.pools(), 1, 8, plan) is None
+    assert blue_green.node_limit_problem(world.pools(), 1, None, plan) is None
+    msg = blue_green.node_limit_problem(world.pools(), 1, 7, plan)
+    assert msg.startswith("a blue-green rollout of pool 1 needs 3 more node(s) for about ")
+    assert "taking the cluster to 8 nodes, more than node_limit 7; nothing was changed" in msg
+    assert "upgrade_cluster_node_limit" in msg and "upgrade_cluster_strategy=surge" in msg
+    blue_green.create_green(world, world, 1, "1.34", Deadline(5), poll=0.01)
+    assert blue_green.node_limit_problem(world.pools(), 1, 7, plan) is None

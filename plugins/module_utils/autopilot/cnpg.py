@@ -7,7 +7,9 @@ could move to are the images the operator of the platform lists (the policy's ``
 catalogue of PostgreSQL images, and an image is only a candidate once someone has built or vetted it.
 
 An offered image counts when it is of the Cluster's image repository and of its tag's flavour (the part after the
-version, for example ``-bookworm``); others are listed as ignored, with the reason. The observation has the
+version without build stamps, for example ``-standard-bookworm`` of ``17.6-202509151215-standard-bookworm``: a stamp
+is a part of 7 or more hexadecimal digits, a date or a content hash, which differs from build to build); others are
+listed as ignored, with the reason. The observation has the
 same form as the host backend's (``current``, ``available``) plus ``images`` (version -> image) so the runbook is
 given the very image the version came from.
 """
@@ -22,6 +24,8 @@ from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors i
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg.cluster import CnpgError, image_version
 
 _TAG = re.compile(r"^\d+(?:\.\d+)?(.*)$")
+#: A build stamp in a tag (a date such as 202509151215, a content hash such as 97f57dcc5a17): not part of the flavour.
+_STAMP = re.compile(r"^[0-9a-f]{7,}$")
 
 
 class CnpgOfferError(RunbookError):
@@ -29,12 +33,13 @@ class CnpgOfferError(RunbookError):
 
 
 def _parts(image):
-    """(repository, flavour) of an image reference: 'ghcr.io/x/postgresql:15.18-bookworm@sha256:..' ->
+    """(repository, flavour) of an image reference: 'ghcr.io/x/postgresql:15.18-202509151215-bookworm@sha256:..' ->
     ('ghcr.io/x/postgresql', '-bookworm')."""
     ref = str(image).split("@", 1)[0]
     repository, _sep, tag = ref.rpartition(":")
     match = _TAG.match(tag)
-    return repository, match.group(1) if match else ""
+    suffix = match.group(1) if match else ""
+    return repository, "".join("-" + part for part in suffix.split("-") if part and not _STAMP.match(part))
 
 
 def observation(cluster_image, offered_images):

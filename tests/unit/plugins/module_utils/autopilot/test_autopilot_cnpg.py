@@ -38,3 +38,14 @@ def test_an_unreadable_image_is_refused_naming_it(cluster, offered, named):
     with pytest.raises(cnpg.CnpgOfferError) as err:
         cnpg.observation(cluster, offered)
     assert named in str(err.value)
+
+
+def test_build_stamps_are_not_a_flavour():
+    """CloudNativePG's own tags carry a build date (17.6-202509151215-standard-bookworm), the lab's a content hash
+    (15.20-97f57dcc5a17): a newer build of the same flavour counts, another flavour still does not."""
+    got = cnpg.observation(REPO + ":17.5-202505190812-standard-bookworm",
+                           [REPO + ":17.6-202509151215-standard-bookworm", REPO + ":17.6-202509151215-minimal-bookworm"])
+    assert got["images"] == {"17.6": REPO + ":17.6-202509151215-standard-bookworm"}
+    assert [i["image"] for i in got["ignored"]] == [REPO + ":17.6-202509151215-minimal-bookworm"]
+    lab = cnpg.observation("lab.local/postgresql:15.18-551743e68229", ["lab.local/postgresql:15.20-97f57dcc5a17"])
+    assert (lab["current"], lab["available"], lab["ignored"]) == ("15.18", ["15.20"], [])

@@ -31,16 +31,17 @@ def _iso(epoch):
 
 
 def charge(ledger, outages, run_id, tags, source="upgrade-postgres"):
-    """Append each closed write outage to the ledger; ids ``<run_id>/write-<n>`` make a re-run charge none twice.
+    """Append each closed write outage to the ledger; ids ``<run_id>/write-<start in ms>`` make a re-run charge
+    none twice, while a later attempt of the same run (a new writer after a failed one) charges its own.
 
     Returns the number of intervals added.
     """
     added = 0
-    for index, outage in enumerate(o for o in outages if o["seconds"] > 0):
+    for outage in (o for o in outages if o["seconds"] > 0):
         # The ledger counts whole seconds: round outwards, so a sub-second outage is charged.
         start, end = int(outage["start"]), int(outage["end"]) + (1 if outage["end"] % 1 else 0)
         if slo.append_downtime(ledger, _iso(start), _iso(max(end, start + 1)), tags=tags, source=source,
-                               run_id="%s/write-%d" % (run_id, index + 1),
+                               run_id="%s/write-%d" % (run_id, round(outage["start"] * 1000)),
                                note="write outage measured by the write prober (%.1f s)" % outage["seconds"]):
             added += 1
     return added

@@ -253,14 +253,16 @@ def lower_smart_shutdown(clusters, obj, seconds, run_id=None, settle=SMART_SHUTD
     return int(original)
 
 
-def restore_smart_shutdown(clusters, name):
+def restore_smart_shutdown(clusters, name, keep_run=False):
     """Put back the ``smartShutdownTimeout`` :func:`lower_smart_shutdown` saved and remove the run's
-    annotations. Returns the restored value, or None when nothing was saved (nothing to do)."""
+    annotations; with ``keep_run`` the run's own annotation stays (a failed upgrade: the re-run carries
+    that run on). Returns the restored value, or None when nothing was saved."""
     obj = clusters.get(name)
     notes = _annotations(obj)
-    if obj is None or (SMART_SHUTDOWN_ANNOTATION not in notes and RUN_ANNOTATION not in notes):
+    drop = [SMART_SHUTDOWN_ANNOTATION] + ([] if keep_run else [RUN_ANNOTATION])
+    if obj is None or not set(drop) & set(notes):
         return None
-    body = {"metadata": {"annotations": {SMART_SHUTDOWN_ANNOTATION: None, RUN_ANNOTATION: None}}}
+    body = {"metadata": {"annotations": dict((key, None) for key in drop)}}
     value = None
     if SMART_SHUTDOWN_ANNOTATION in notes:
         value = int(notes[SMART_SHUTDOWN_ANNOTATION])
@@ -270,12 +272,23 @@ def restore_smart_shutdown(clusters, name):
     return value
 
 
-def _restore_after_failure(clusters, name):
-    """Restore what the run lowered while an error is on its way out; a second error must not hide it."""
+def _restore_after_failure(clusters, name, keep_run=False):
+    """Restore what the run lowered while an error is on its way out; a second error must not hide it.
+    ``keep_run`` (production's image was changed): the run's annotation stays, so that a re-run finds
+    the run whose upgrade failed and carries it on (its journal and report) instead of starting anew."""
     try:
-        restore_smart_shutdown(clusters, name)
+        restore_smart_shutdown(clusters, name, keep_run=keep_run)
     except (K8sApiError, cnpg_cluster.CnpgError):
         pass
+
+
+def _carry_on_note(obj, run_id):
+    """What the failure message adds when the run's annotation stays on the Cluster."""
+    run = run_id or upgrade_run(obj)
+    if not run:
+        return ""
+    return (" The Cluster keeps the annotation %s=%s: running the runbook again carries this run on (same journal and "
+            "report) and waits for the operator again." % (RUN_ANNOTATION, run))
 
 
 def upgrade_in_place(clusters, name, image, timeout, check_mode=False, max_lag_bytes=None, interval=1.0, clock=time.time,
@@ -354,14 +367,16 @@ def upgrade_in_place(clusters, name, image, timeout, check_mode=False, max_lag_b
         result["after"] = wait_until(done, Deadline(timeout), interval=interval,
                                      what="major upgrade of Cluster %s/%s" % (ns, name))
     except DeadlineExceeded:
-        _restore_after_failure(clusters, name)
+        _restore_after_failure(clusters, name, keep_run=True)
         info = last.get("info") or {}
-        raise cnpg_cluster.CnpgError("Cluster %s/%s was not healthy on PostgreSQL %d within %d s: %s"
-                                     % (ns, name, target_major, timeout, "; ".join(info.get("problems") or []) or "?"),
-                                     details={"cluster": info})
-    except cnpg_cluster.CnpgError:
-        _restore_after_failure(clusters, name)
-        raise
+        raise cnpg_cluster.CnpgError("Cluster %s/%s was not healthy on PostgreSQL %d within %d s: %s.%s"
+                                     % (ns, name, target_major, timeout, "; ".join(info.get("problems") or []) or "?",
+                                        _carry_on_note(obj, run_id)),
+                                     details={"cluster": info, "run_kept": run_id or upgrade_run(obj)})
+    except cnpg_cluster.CnpgError as err:
+        _restore_after_failure(clusters, name, keep_run=True)
+        raise cnpg_cluster.CnpgError(str(err) + _carry_on_note(obj, run_id), status=err.status,
+                                     details=dict(err.details, run_kept=run_id or upgrade_run(obj)))
     end = clock()
     result["smart_shutdown_restored"] = restore_smart_shutdown(clusters, name)
     result["primary_ready_seconds"] = round(marks.get("primary_ready", end) - started, 1)

@@ -120,7 +120,11 @@ def test_outages_are_charged_once_per_run(tmp_path):
     assert postgres_operator.charge(ledger, outages, "run-1", ["postgres"]) == 1
     assert postgres_operator.charge(ledger, outages, "run-1", ["postgres"]) == 0
     records = slo.read_ledger(ledger)
-    assert len(records) == 1 and records[0]["run_id"] == "run-1/write-1"
+    assert len(records) == 1 and records[0]["run_id"] == "run-1/write-1700000000400"
+    # A later attempt of the same run (a new writer, after a failed upgrade) charges its own outages.
+    later = [{"start": 1700000900.0, "end": 1700000903.0, "seconds": 3.0}]
+    assert postgres_operator.charge(ledger, later + outages, "run-1", ["postgres"]) == 1
+    assert len(slo.read_ledger(ledger)) == 2
     assert records[0]["start"].startswith("2023-11-14T22:13:20") and records[0]["end"].startswith("2023-11-14T22:13:26")
 
 

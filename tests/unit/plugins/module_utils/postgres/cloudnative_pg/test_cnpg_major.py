@@ -227,6 +227,55 @@ def test_a_failing_job_still_puts_the_smart_shutdown_back():
     assert kube.obj["spec"]["smartShutdownTimeout"] == 180 and kube.obj["metadata"]["annotations"] == {}
 
 
+def test_a_failed_upgrade_keeps_its_run_on_the_cluster_and_a_rerun_carries_it_on():
+    kube = FakeKube(cnpg(), steps=99, fail=True)
+    with pytest.raises(cluster.CnpgError) as err:
+        major.upgrade_in_place(clusters_of(kube), "pg", NEW, timeout=60, interval=0, clock=Clock(),
+                               smart_shutdown_timeout=0, run_id="run-1", sleep=lambda s: None)
+    assert "promote the pre-upgrade clone" in str(err.value)
+    assert "keeps the annotation %s=run-1: running the runbook again carries this run on" % major.RUN_ANNOTATION in str(err.value)
+    assert err.value.details["run_kept"] == "run-1" and err.value.details["job"] == "pg-1-major-upgrade"
+    # smartShutdownTimeout is back, the run stays named on the Cluster
+    assert kube.obj["spec"]["smartShutdownTimeout"] == 180
+    assert kube.obj["metadata"]["annotations"] == {major.RUN_ANNOTATION: "run-1"}
+    # The operator gets past it (say the Job's cause was fixed); the re-run finds run-1, waits, then clears it.
+    kube.fail, kube.polls, kube.steps = False, 0, 2
+    res = major.upgrade_in_place(clusters_of(kube), "pg", NEW, timeout=60, interval=0, clock=Clock(),
+                                 smart_shutdown_timeout=0, run_id=None, sleep=lambda s: None)
+    assert res["resumed_run"] == "run-1" and not res["patched"] and res["after"]["healthy"]
+    assert res["smart_shutdown_restored"] is None  # put back by the failed attempt already
+    assert kube.obj["metadata"]["annotations"] == {} and kube.obj["spec"]["smartShutdownTimeout"] == 180
+
+
+def test_a_wait_that_runs_out_keeps_the_run_too():
+    kube = FakeKube(cnpg(), steps=10 ** 6)
+    with pytest.raises(cluster.CnpgError, match="was not healthy on PostgreSQL 18 within 0 s") as err:
+        major.upgrade_in_place(clusters_of(kube), "pg", NEW, timeout=0, interval=0, clock=Clock(), run_id="run-2")
+    assert err.value.details["run_kept"] == "run-2" and "carries this run on" in str(err.value)
+    assert kube.obj["metadata"]["annotations"] == {major.RUN_ANNOTATION: "run-2"}
+
+
+class Refusal(object):
+    status, reason, headers = 400, "Bad Request", None
+    body = json.dumps({"message": "admission webhook denied the request"})
+
+
+def test_a_refused_image_change_leaves_no_run_behind():
+    kube = FakeKube(cnpg())
+    real = kube.request
+
+    def refuse(method, path, body=None, **kw):
+        if (body.get("spec") or {}).get("imageName"):
+            raise major.K8sApiError("refused", Refusal())
+        return real(method, path, body=body, **kw)
+    kube.request = refuse
+    with pytest.raises(cluster.CnpgError) as err:
+        major.upgrade_in_place(clusters_of(kube), "pg", NEW, timeout=60, interval=0, clock=Clock(),
+                               smart_shutdown_timeout=0, run_id="run-3", sleep=lambda s: None)
+    assert "admission webhook denied the request" in str(err.value) and "carries this run on" not in str(err.value)
+    assert kube.obj["metadata"]["annotations"] == {} and kube.obj["spec"]["smartShutdownTimeout"] == 180
+
+
 def test_prediction_band():
     assert major.predict_downtime({"primary_ready_seconds": 20}) == {
         "predicted_seconds": 20.0, "low_seconds": 15.0, "high_seconds": 25.0, "margin": 0.25}

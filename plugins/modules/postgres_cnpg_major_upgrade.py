@@ -33,7 +33,9 @@ description:
   - A Cluster already set to O(image) (a re-run after a killed run) is not patched again; the module
     waits for the operator. A Cluster already upgraded and healthy is left alone, but for the
     C(smartShutdownTimeout) a killed run left lowered. The run that raised the image is kept in the
-    Cluster's annotation C(fournines.io/major-upgrade-run) until then (RV(resumed_run)).
+    Cluster's annotation C(fournines.io/major-upgrade-run) until then (RV(resumed_run)), also when the
+    upgrade failed (the Job's error, or O(timeout) ran out), so that a re-run carries that run on; only a
+    refused image change, which changed nothing, removes it.
   - After the Job has run, putting the old image back does not recover a Cluster; the way back is a
     pre-upgrade replica clone promoted (see the role C(postgres_cnpg_upgrade)).
 extends_documentation_fragment:

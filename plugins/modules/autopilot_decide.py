@@ -67,9 +67,9 @@ options:
         type: str
       images:
         description:
-          - PostgreSQL under CloudNativePG, C({version: image}) of the offered images (the filter
+          - "PostgreSQL under CloudNativePG, C({version: image}) of the offered images (the filter
             fournines.runbooks.autopilot_cnpg_observation makes it). The candidate's image is written into its
-            decision, the ledger's C(started) line and the approval request, and is what the runbook is given.
+            decision, the ledger's C(started) line and the approval request, and is what the runbook is given."
         type: dict
         default: {}
   runbooks_dir:

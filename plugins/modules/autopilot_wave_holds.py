@@ -55,7 +55,7 @@ options:
             elements: str
             default: []
           images:
-            description: PostgreSQL under CloudNativePG, C({version: image}) of the offered images (not used for the waves).
+            description: "PostgreSQL under CloudNativePG, C({version: image}) of the offered images (not used for the waves)."
             type: dict
             default: {}
       probe_dir:

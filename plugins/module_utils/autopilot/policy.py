@@ -205,7 +205,8 @@ def _images(spec, backend, key):
     """components.postgres.images: the PostgreSQL images the CloudNativePG backend may move its Cluster to (the
     APIs list no image catalogue). Each tag must start with MAJOR.MINOR; only the cloudnative_pg backend takes them."""
     images = spec.get("images")
-    if images is None:
+    if images is None or images == []:
+        # none listed (a validated policy, validated again, lists [] for the host backend)
         return []
     if backend != "cloudnative_pg":
         raise PolicyError("%s.images" % key, "lists images, but backend is %s: images are the CloudNativePG backend's "

@@ -109,3 +109,5 @@ def test_cloudnative_pg_images_are_kept_and_default_to_none():
     doc["components"]["postgres"] = {"patch": "auto"}
     assert policy.validate(doc)["components"]["postgres"] == dict(policy.validate(doc)["components"]["postgres"],
                                                                   backend="host", images=[])
+    # the modules validate the validated policy again: its defaults (images [] with backend host) pass
+    assert policy.validate(policy.validate(doc)) == policy.validate(doc)

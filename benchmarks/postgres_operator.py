@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
 """Write downtime of a CloudNativePG minor update or major upgrade, printed, not asserted.
 
-    .venv/bin/python benchmarks/postgres_operator.py [--size-mb 1024] [--skip-baseline] [--major]
+    .venv/bin/python benchmarks/postgres_operator.py [--size-mb 1024] [--skip-baseline] [--major [--method logical]]
 
 --major: the same for the major upgrade of a Cluster on the major pair (pg-premajor 15 ->
 pg-major 18, lab/node/images.env): the runbook (``-e postgres_upgrade=major -e
 postgres_major_confirm=true``: canary clone upgraded in place, gate, pre-upgrade clone, the
 operator's in-place pg_upgrade, post steps, base backup) beside the image raised by hand, and the
 canary's predicted downtime (its primary's unavailable time) against production's measured one.
+
+--major --method logical: the runbook's logical method instead (``-e postgres_cnpg_upgrade_major_method=logical``:
+a new Cluster on 18 fed by logical replication, then a cutover that re-selects the application's Service
+``pg-app``, created here with the selector of ``pg-rw``); the writer commits through ``pg-app`` as the
+application's user, the way an application would, and the table gets a primary key (logical replication
+needs one). Printed beside it: the cutover's own figure (production read-only until the Service moved).
 
 For each way of updating a 2-instance Cluster on the real node from the old to the new patch
 release, with a writer committing one row at a time through the ``-rw`` Service:
@@ -45,6 +51,7 @@ _SPEC.loader.exec_module(node_helpers)
 from kubernetes import client, config  # noqa: E402
 
 import oplab  # noqa: E402
+from test_cnpg_major_logical import AppLab  # noqa: E402  the application's view: Service pg-app, the app user
 
 
 def fill(lab, size_mb):
@@ -83,20 +90,32 @@ def _seconds_after(detail, words):
     return float(detail.split(words, 1)[1].split()[0])
 
 
+def _app_service(lab):
+    """The application's Service pg-app, selecting what pg-rw selects (production's primary)."""
+    selector = lab.core.read_namespaced_service("pg-rw", lab.ns).spec.selector
+    lab.core.create_namespaced_service(lab.ns, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "pg-app"},
+                                                "spec": {"selector": selector, "ports": [{"port": 5432, "targetPort": 5432}]}})
+
+
 def one(api, node_env, way, size_mb, workdir):
     ns = "pgbench-" + uuid.uuid4().hex[:6]
     lab = oplab.OpLab(api, node_env, ns, workdir)
     lab.create_namespace()
     try:
-        major = way.endswith("-major")
+        major = "-major" in way
         old, new = _major_images(node_env) if major else (node_env["NODE_IMAGE_PG_OLD"], node_env["NODE_IMAGE_PG_MINOR"])
         body = lab.cluster_body("pg", old)
         body["spec"]["storage"]["size"] = "2Gi"
         lab.custom.create_namespaced_custom_object(oplab.GROUP, oplab.VERSION, ns, oplab.PLURAL, body)
         lab.wait_healthy("pg", old, timeout=900)
         size = fill(lab, size_mb)
+        logical = way == "runbook-major-logical"
+        if logical:
+            with lab.connect("pg") as conn:
+                conn.execute("alter table bulk add primary key (id)")
+            _app_service(lab)
         lab.wait_healthy("pg", old, timeout=900)
-        writer = oplab.Writer(lab, "pg").start()
+        writer = oplab.Writer(AppLab(lab) if logical else lab, "pg").start()
         started = time.monotonic()
         try:
             if way == "runbook":
@@ -108,6 +127,13 @@ def one(api, node_env, way, size_mb, workdir):
                 # larger one never binds and the run waits for it (seen with 3Gi on a 1.15 GB database).
                 proc = lab.playbook("-e", "postgres_upgrade=major", "-e", "postgres_major_confirm=true",
                                     "-e", "postgres_cnpg_upgrade_image=" + new,
+                                    "-e", "postgres_cnpg_upgrade_base_backup_size=2Gi", timeout=5400)
+                if proc.returncode != 0:
+                    raise SystemExit("runbook failed:\n" + proc.stdout[-3000:])
+            elif way == "runbook-major-logical":
+                proc = lab.playbook("-e", "postgres_upgrade=major", "-e", "postgres_major_confirm=true",
+                                    "-e", "postgres_cnpg_upgrade_image=" + new, "-e", "postgres_cnpg_upgrade_major_method=logical",
+                                    "-e", "postgres_cnpg_upgrade_app_service=pg-app",
                                     "-e", "postgres_cnpg_upgrade_base_backup_size=2Gi", timeout=5400)
                 if proc.returncode != 0:
                     raise SystemExit("runbook failed:\n" + proc.stdout[-3000:])
@@ -139,6 +165,12 @@ def one(api, node_env, way, size_mb, workdir):
                     result["canary_predicted_s"] = _seconds_after(step["detail"], "primary back after")
                 if step["step"] == "upgrade":
                     result["primary_unavailable_s"] = _seconds_after(step["detail"], "primary back after")
+        if logical:
+            for step in [s for r in lab.reports().values() for s in r.get("steps") or []]:
+                if step["step"] == "cutover":
+                    result["cutover_write_stop_s"] = _seconds_after(step["detail"], "writes stopped on production for")
+                if step["step"] == "target":
+                    result["target_detail"] = step["detail"]
         if way.startswith("runbook"):  # the runbook's own write prober (its reconnects wait at most 0.2-2 s for the TCP handshake)
             writes = [r.get("writes") for r in lab.reports().values() if r.get("writes")][-1]
             result.update(prober_longest_outage_s=writes["longest_outage_seconds"],
@@ -159,6 +191,8 @@ def main():
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--major", action="store_true", help="the major upgrade (pg-premajor -> pg-major) instead")
+    parser.add_argument("--method", choices=["inplace", "logical"], default="inplace",
+                        help="the major method the runbook uses (with --major)")
     args = parser.parse_args()
     api = config.new_client_from_config(config_file=labenv.kubeconfig())
     node_env = labenv.component_env("node")
@@ -168,8 +202,8 @@ def main():
     release = labenv.hold("postgres", "tests.lock")
     try:
         with tempfile.TemporaryDirectory() as workdir:
-            suffix = "-major" if args.major else ""
-            for way in ("runbook" + suffix,) + (() if args.skip_baseline else ("baseline" + suffix,)):
+            suffix = ("-major" + ("-logical" if args.method == "logical" else "")) if args.major else ""
+            for way in ("runbook" + suffix,) + (() if args.skip_baseline else ("baseline" + suffix.replace("-logical", ""),)):
                 results.append(one(api, node_env, way, args.size_mb, workdir))
                 print(json.dumps(results[-1]), flush=True)
     finally:
@@ -184,6 +218,9 @@ def main():
             print("| %s: canary-predicted vs measured primary unavailability | | %.1f s vs %.1f s (%+.0f %%) | | | | |" % (
                 r["way"], r["canary_predicted_s"], r["primary_unavailable_s"],
                 100.0 * (r["primary_unavailable_s"] - r["canary_predicted_s"]) / max(r["canary_predicted_s"], 0.1)))
+        if r.get("cutover_write_stop_s") is not None:
+            print("| %s: the cutover (production read-only until the Service moved) | | %.2f s | | | | |" % (
+                r["way"], r["cutover_write_stop_s"]))
         if "prober_longest_outage_s" in r:
             print("| %s (its write prober) | | %.1f s (total %.1f s) | | %d | %d | |" % (
                 r["way"], r["prober_longest_outage_s"], r["prober_downtime_s"], r["prober_committed"], r["prober_lost"]))

@@ -18,7 +18,7 @@ DESC = {
  "postgres_major_upgrade": "Real major upgrade of the primary with pg_upgrade, verification and the rollback path.",
  "postgres_major_post": "After a major upgrade: rebuild the replica on the new major, update extensions, analyze.",
  "postgres_report": "Finish the run journal and write the Markdown/JSON report.",
- "postgres_cnpg_upgrade": "The CloudNativePG backend: canary clone, then the operator's rolling update (minor) or its in-place pg_upgrade (major), report.",
+ "postgres_cnpg_upgrade": "The CloudNativePG backend: canary clone, then the operator's rolling update (minor), in-place pg_upgrade or logical replication (major).",
 }
 def kind(v):
     if v is None: return "raw"

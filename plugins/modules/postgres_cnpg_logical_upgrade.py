@@ -209,7 +209,7 @@ def main():
             module.exit_json(**result)
         if step == "cutover":
             result = logical.cutover(kube, ns, p["source"], p["name"], p["app_service"], p["database"], p["run_id"],
-                                     timeout=min(p["timeout"], 300), check_mode=module.check_mode)
+                                     timeout=min(p["timeout"], 60), check_mode=module.check_mode)
         elif step == "switch_back":
             result = logical.switch_back(kube, ns, p["source"], p["app_service"], p["database"], check_mode=module.check_mode)
         elif step == "writable":

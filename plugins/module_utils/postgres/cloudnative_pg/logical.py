@@ -263,6 +263,35 @@ def _subscription_state(tgt_db, sub):
     return row[0] if row else None
 
 
+def apply_errors(tgt_db, sub):
+    """Errors the subscription's workers hit so far (applying a change or copying a table), from the target."""
+    return int(sql.scalar(tgt_db, "SELECT coalesce(sum(apply_error_count + sync_error_count), 0) FROM pg_stat_subscription_stats"
+                                  " WHERE subname = %s", (sub,)) or 0)
+
+
+#: Said when the subscription's workers fail: the likeliest cause, and where the error is.
+APPLY_FAILING = ("the subscription %s on the target %s/%s is failing (%d errors applying production's changes since this "
+                 "step began; the likeliest cause is DDL on production after the target was made, such as a new table or "
+                 "column, which logical replication does not carry; the error is in the target primary's log)")
+
+
+def _check_apply(tgt_db, sub, baseline, namespace, target):
+    errors = apply_errors(tgt_db, sub) - baseline
+    if errors > 0:
+        raise cnpg_cluster.CnpgError(APPLY_FAILING % (sub, namespace, target, errors))
+
+
+def uncovered_tables(prod_db, tgt_db, ident):
+    """Tables production publishes that the subscription does not carry (created on production after the
+    subscription was: their changes are skipped without an error, so the cutover must refuse)."""
+    published = set(r["name"] for r in sql.query(
+        prod_db, "SELECT schemaname || '.' || tablename AS name FROM pg_publication_tables WHERE pubname = %s", (ident,)))
+    carried = set(r["name"] for r in sql.query(
+        tgt_db, "SELECT n.nspname || '.' || c.relname AS name FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid"
+                " JOIN pg_class c ON c.oid = r.srrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE s.subname = %s", (ident,)))
+    return sorted(published - carried)
+
+
 def slot_lag(prod_db, slot):
     """Bytes of production's WAL the subscription has not confirmed (None: no such slot)."""
     return sql.scalar(prod_db, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint"
@@ -292,14 +321,18 @@ def ensure_replication(kube, namespace, source, target, database, timeout, max_l
         if check_mode:
             return result
         started = clock()
+        baseline = apply_errors(tgt, ident)
 
         def caught_up():
+            _check_apply(tgt, ident, baseline, namespace, target)
             state = _subscription_state(tgt, ident) or {}
             lag = slot_lag(prod, ident)
             result.update(tables=int(state.get("tables") or 0), syncing=int(state.get("syncing") or 0), lag_bytes=lag)
             return state and not state["syncing"] and lag is not None and lag <= max_lag_bytes
         try:
             wait_until(caught_up, Deadline(timeout), interval=interval, what="logical replication into %s" % target)
+        except cnpg_cluster.CnpgError as err:
+            raise cnpg_cluster.CnpgError("%s; production was not changed (delete the target to start again)" % err)
         except DeadlineExceeded:
             raise cnpg_cluster.CnpgError(
                 "the target %s did not catch up with production within %d s: %s of %s tables still in their initial copy, "
@@ -450,17 +483,26 @@ def cutover(kube, namespace, source, target, service, database, run_id, timeout=
     marks = {}
     moved = False
     try:
+        missing = uncovered_tables(prod, tgt, ident)
+        if missing:
+            raise cnpg_cluster.CnpgError(
+                "tables %s were created on production after the target %s/%s was made, so logical replication does not "
+                "carry them; production was not changed: remove the target (step=remove) and run again"
+                % (", ".join(missing[:20]), namespace, target))
+        baseline = apply_errors(tgt, ident)
         marks["read_only"] = clock()
         _set_read_only(prod, database, True)
         result["sessions_ended"] = _end_sessions(prod, database)
         lsn = sql.scalar(prod, "SELECT pg_current_wal_lsn()::text")
         result["final_lsn"] = lsn
         try:
-            wait_until(lambda: _flushed(prod, ident, lsn), Deadline(timeout), interval=interval,
-                       what="the target applying production's last LSN")
+            wait_until(lambda: _check_apply(tgt, ident, baseline, namespace, target) or _flushed(prod, ident, lsn),
+                       Deadline(timeout), interval=interval, what="the target applying production's last LSN")
         except DeadlineExceeded:
-            raise cnpg_cluster.CnpgError("the target %s/%s did not confirm production's last LSN %s within %d s"
-                                         % (namespace, target, lsn, timeout))
+            raise cnpg_cluster.CnpgError("the target %s/%s did not confirm production's last LSN %s within %d s; production "
+                                         "was made writable again, nothing of it changed" % (namespace, target, lsn, timeout))
+        except cnpg_cluster.CnpgError as err:
+            raise cnpg_cluster.CnpgError("%s; production was made writable again, nothing of it changed" % err)
         marks["applied"] = clock()
         result["sequences_copied"] = copy_sequences(prod, tgt)
         marks["sequences"] = clock()

@@ -1,0 +1,156 @@
+"""The CloudNativePG major upgrade by logical replication (issue 14,
+postgres_cnpg_upgrade_major_method=logical), against the real operator on the major pair
+(pg-premajor 15 -> pg-major 18), in a namespace of this file.
+
+Production ``pg`` (1 instance) holds a table compared on the target (``accounts``) and one whose ids
+come from a sequence (``orders``); the application's Service ``pg-app`` selects its primary, and a
+writer commits rows through that Service as the application's user throughout. One run of the
+runbook, then the way back:
+- the run ends done: the target ``pg-18`` on 18 took the schema, the rows and the application's
+  password; the Service selects it; 0 committed rows lost (runbook prober and test writer, both read
+  back through the Service, i.e. on the target); the sequence continues on the target; production is
+  left on 15, read-only, with every row committed before the cutover;
+- ``step=switch_back`` puts the Service back on production and makes it writable again.
+"""
+
+import base64
+import os
+import sys
+
+import labenv
+import psycopg
+import pytest
+
+import node_helpers  # loaded by conftest.py
+import oplab
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_cnpg_major_inplace as inplace  # noqa: E402  its major pair and its quick teardown
+
+pytestmark = pytest.mark.slow
+
+major_images = inplace.major_images
+
+
+class AppLab(object):
+    """What the application sees: the Service ``pg-app`` and the app user's password (production's app Secret)."""
+
+    def __init__(self, lab):
+        self.lab = lab
+
+    def connect(self, cluster=None, service=None, dbname="app"):
+        secret = self.lab.core.read_namespaced_secret("pg-app", self.lab.ns)
+        ip = self.lab.core.read_namespaced_service("pg-app", self.lab.ns).spec.cluster_ip
+        return psycopg.connect(host=ip, port=5432, user="app", password=base64.b64decode(secret.data["password"]).decode(),
+                               dbname=dbname, connect_timeout=3, autocommit=True)
+
+
+@pytest.fixture(scope="module")
+def logical_lab(real_node, major_images, k8s_client, k8s_core, tmp_path_factory):
+    release = labenv.hold("node", "cnpg-tests.lock")
+    ns = "pglog-" + os.urandom(3).hex()
+    lab = oplab.OpLab(k8s_client, real_node, ns, str(tmp_path_factory.mktemp("pglog")))
+    lab.create_namespace()
+    try:
+        lab.create_cluster("pg", major_images[0], instances=1)
+        lab.wait_healthy("pg", major_images[0])
+        selector = lab.core.read_namespaced_service("pg-rw", ns).spec.selector
+        lab.core.create_namespaced_service(ns, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "pg-app"},
+                                                "spec": {"selector": selector, "ports": [{"port": 5432, "targetPort": 5432}]}})
+        with node_helpers.wait_for("Service pg-app answering", lambda: _answer(AppLab(lab)), timeout=120, every=1) as conn:
+            conn.execute("create table accounts as select g as id, md5(g::text) as note from generate_series(1, 20000) g")
+            conn.execute("alter table accounts add primary key (id)")
+            conn.execute("create table orders (id bigserial primary key, note text)")
+            conn.execute("insert into orders (note) select 'o' || g from generate_series(1, 500) g")
+        yield lab
+    finally:
+        try:
+            inplace._teardown(lab, k8s_core, real_node["NODE_NAME"])  # pylint: disable=protected-access
+        finally:
+            release()
+
+
+def _answer(app):
+    """A connection through pg-app, or None while kube-proxy has not programmed the new Service yet."""
+    try:
+        return app.connect()
+    except psycopg.OperationalError:
+        return None
+
+
+def _major(conn):
+    return conn.execute("select current_setting('server_version_num')::int / 10000").fetchone()[0]
+
+
+def test_logical_method_cuts_over_with_nothing_lost_and_switches_back(logical_lab, major_images):
+    old, new = major_images
+    lab, app = logical_lab, AppLab(logical_lab)
+    with app.connect() as conn:
+        accounts = conn.execute("select count(*), md5(string_agg(id::text || note, ',' order by id)) from accounts").fetchone()
+        last_order = conn.execute("select max(id) from orders").fetchone()[0]
+    writer = oplab.Writer(app, "pg").start()
+    try:
+        proc = lab.playbook("-e", "postgres_upgrade=major", "-e", "postgres_major_confirm=true",
+                            "-e", "postgres_cnpg_upgrade_image=" + new,
+                            "-e", '{"postgres_cnpg_upgrade_major_method": "logical", "postgres_cnpg_upgrade_app_service": "pg-app",'
+                                  ' "postgres_cnpg_upgrade_compare_tables": ["public.accounts"],'
+                                  ' "postgres_cnpg_upgrade_base_backup": false}', timeout=2400)
+    finally:
+        writer.stop()
+    assert proc.returncode == 0, proc.stdout[-4000:]
+
+    (run_id, report), = lab.reports().items()
+    steps = [s["step"] for s in report["steps"]]
+    assert report["status"] == "done" and report["method"] == "logical", report
+    assert ["preflight", "target", "canary", "gate", "cutover", "post", "writes"] == steps, steps
+    canary = report["steps"][steps.index("canary")]["detail"]
+    assert "rows equal in public.accounts" in canary, canary
+    writes = report["writes"]
+    assert writes["lost"] == 0 and writes["committed"] > 20, writes
+
+    # The application's Service now selects the target's primary; the app's password works there, on 18.
+    target_rw = lab.core.read_namespaced_service("pg-18-rw", lab.ns).spec.selector
+    assert lab.core.read_namespaced_service("pg-app", lab.ns).spec.selector == target_rw
+    assert writer.committed and writer.missing() == [], "rows committed through pg-app missing on the target"
+    with app.connect() as conn:
+        assert _major(conn) == 18
+        assert conn.execute("select count(*), md5(string_agg(id::text || note, ',' order by id)) from accounts").fetchone() == accounts
+        new_id = conn.execute("insert into orders (note) values ('after') returning id").fetchone()[0]
+        assert new_id > last_order, "the sequence did not continue on the target"
+    # Production: untouched but read-only, on 15, with every row committed before the cutover.
+    assert lab.get("pg")["spec"]["imageName"] == old
+    with lab.connect("pg") as conn:
+        assert _major(conn) == 15
+        assert conn.execute("select count(*) from orders").fetchone()[0] == 500
+        assert conn.execute("show default_transaction_read_only").fetchone()[0] == "on"
+        on_prod = set(r[0] for r in conn.execute("select id from ledger").fetchall())
+    with app.connect() as conn:  # everything production committed before the cutover reached the target
+        on_target = set(r[0] for r in conn.execute("select id from ledger").fetchall())
+    assert on_prod and on_prod <= on_target, sorted(on_prod - on_target)[:20]
+
+    # The way back (until the run's owner deletes production): the Service on production, writable again.
+    back = lab.module("postgres_cnpg_logical_upgrade", namespace=lab.ns, source="pg", name="pg-18", app_service="pg-app",
+                      step="switch_back")
+    assert not back.get("failed") and back["changed"], back
+    assert lab.core.read_namespaced_service("pg-app", lab.ns).spec.selector == \
+        lab.core.read_namespaced_service("pg-rw", lab.ns).spec.selector
+    with node_helpers.wait_for("production answering through pg-app", lambda: _writable(app), timeout=60, every=0.5) as conn:
+        assert _major(conn) == 15
+    print("\nmajor 15 -> 18 by logical replication: write downtime %.2f s (longest outage %.2f s), %d probe rows, 0 lost;"
+          " test writer %d rows, %d failed attempts, longest gap %.2f s; %s"
+          % (writes["downtime_seconds"], writes["longest_outage_seconds"], writes["committed"], len(writer.committed),
+             writer.errors, writer.longest_gap, report["steps"][steps.index("cutover")]["detail"]))
+
+
+def _writable(app):
+    """A connection through pg-app that can write (production again), or None while it cannot."""
+    try:
+        conn = app.connect()
+    except psycopg.OperationalError:
+        return None
+    try:
+        conn.execute("insert into orders (note) values ('back')")
+        return conn
+    except psycopg.Error:
+        conn.close()
+        return None

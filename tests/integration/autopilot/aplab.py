@@ -34,8 +34,11 @@ def variables(reports_dir, pol, **more):
     return values
 
 
-def run(variables_, check=False, background=False, timeout=1800):
+def run(variables_, check=False, background=False, timeout=1800, inventories=()):
+    """ansible-playbook playbooks/autopilot.yml; ``inventories`` (names under inventories/) replace ansible.cfg's lab one."""
     argv = [ANSIBLE_PLAYBOOK, PLAYBOOK, "-e", json.dumps(variables_)]
+    for name in inventories:
+        argv += ["-i", os.path.join(REPO, "inventories", name)]
     if check:
         argv.append("--check")
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")

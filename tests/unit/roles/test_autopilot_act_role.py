@@ -84,7 +84,7 @@ def test_a_held_runbook_lock_starts_nothing_and_records_nothing(tmp_path):
     assert _ledger(reports) == []  # no started, no failed: nothing ran
 
 
-PG_STUB = [{"name": "Stand-in upgrade_postgres.yml (exit 0, its journal says where it got)", "hosts": "localhost",
+PG_STUB = [{"name": "Stand-in upgrade_postgres.yml (exit 0, its journal says where it got)", "hosts": "postgres",
             "gather_facts": False, "tasks": [
                 {"name": "Journal folder", "ansible.builtin.file": {
                     "path": "{{ postgres_reports_dir }}/{{ postgres_run_id }}", "state": "directory", "mode": "0755"}},
@@ -94,19 +94,26 @@ PG_STUB = [{"name": "Stand-in upgrade_postgres.yml (exit 0, its journal says whe
                                " | to_json }}"}}]}]
 
 
+_PG_INVENTORY = {"all": {"children": {"lke_clusters": {"hosts": {"lab-lke": _host()}},
+                                      "postgres": {"hosts": {"pg-primary": _host()}},
+                                      "postgres_operator": {"hosts": {"lab-cnpg": _host()}}}}}
+
+
 def test_a_postgres_runbook_that_exits_0_below_the_patch_release_is_not_applied(tmp_path):
     """upgrade_postgres.yml can end 0 without moving (nothing to do, a target it was not given): the autopilot reads
     the version its journal ended on before it records applied."""
     driver = json.loads(json.dumps(DRIVER))
+    driver[0]["hosts"] = "lke_clusters"
     driver[0]["tasks"][0]["vars"]["autopilot_act_decision"].update(component="postgres", current="15.17",
-                                                                    candidate="15.18", kind="patch")
+                                                                    candidate="15.18", kind="patch", backend="host")
     outcomes = {}
     for after in ("15.17", "15.18"):
         case = tmp_path / after
         (case / "playbooks").mkdir(parents=True)
         (case / "playbooks" / "upgrade_postgres.yml").write_text(yaml.safe_dump(PG_STUB, sort_keys=False))
         (case / "driver.yml").write_text(yaml.safe_dump(driver, sort_keys=False))
-        (case / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"lab-lke": _host()}}}))
+        # the runbook runs on the PostgreSQL hosts only (--limit postgres), never on another group's
+        (case / "hosts.yml").write_text(yaml.safe_dump(_PG_INVENTORY))
         (case / "reports" / "autopilot").mkdir(parents=True)
         env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
         proc = subprocess.run([os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", str(case / "hosts.yml"),
@@ -122,3 +129,59 @@ def test_a_postgres_runbook_that_exits_0_below_the_patch_release_is_not_applied(
     assert events == ["started", "failed"]
     result, events = outcomes["15.18"]
     assert result["status"] == "applied" and events == ["started", "applied"], result
+
+
+# A PostgreSQL major's safe part: the runbook without postgres_major_confirm (its canary trial, then it stops at the
+# gate). The stand-in writes down how it was run and a report like the host backend's, stopped at its gate.
+CANARY_STUB = [{"name": "Stand-in upgrade_postgres.yml (a major stopped at its gate)", "hosts": "postgres",
+                "gather_facts": False, "tasks": [
+                    {"name": "Run folder", "ansible.builtin.file": {
+                        "path": "{{ postgres_reports_dir }}/{{ postgres_run_id }}", "state": "directory", "mode": "0755"},
+                     "check_mode": False},
+                    {"name": "How it was run", "ansible.builtin.copy": {
+                        "dest": "{{ postgres_reports_dir }}/got-{{ inventory_hostname }}.json", "mode": "0644",
+                        "content": "{{ {'flow': postgres_upgrade, 'confirm': postgres_major_confirm | default(None),"
+                                   " 'check': ansible_check_mode, 'run_id': postgres_run_id} | to_json }}"},
+                     "check_mode": False},
+                    {"name": "Its report", "ansible.builtin.copy": {
+                        "dest": "{{ postgres_reports_dir }}/{{ postgres_run_id }}/report.json", "mode": "0644",
+                        "content": "{{ {'status': 'stopped-at-gate', 'facts': {'predicted_downtime_seconds': '41.25'},"
+                                   " 'steps': [{'name': 'major-canary', 'status': 'done', 'details': {'upgrade_seconds': 12.5}},"
+                                   " {'name': 'major-gate', 'status': 'skipped', 'details': {'reason': 'confirmation: missing'}}]}"
+                                   " | to_json }}"},
+                     "check_mode": False}]}]
+
+
+def test_a_postgres_major_needing_approval_runs_its_canary_and_the_request_shows_its_figures(tmp_path):
+    decision = {"cluster": "lab-lke", "component": "postgres", "current": "15.20", "candidate": "17.6", "kind": "major",
+                "decision": "needs approval", "disruptive": True, "backend": "host", "request_id": "ap-lab-lke-postgres-17.6"}
+    driver = json.loads(json.dumps(DRIVER))
+    driver[0]["hosts"] = "lke_clusters"
+    driver[0]["tasks"][0]["vars"].update(autopilot_act_decision={}, autopilot_act_approvals=[decision])
+    driver[0]["tasks"][1]["when"] = "autopilot_act_result is defined"
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "upgrade_postgres.yml").write_text(yaml.safe_dump(CANARY_STUB, sort_keys=False))
+    (tmp_path / "driver.yml").write_text(yaml.safe_dump(driver, sort_keys=False))
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(_PG_INVENTORY))
+    requests = tmp_path / "reports" / "autopilot" / "requests"
+    requests.mkdir(parents=True)
+    (requests / "ap-lab-lke-postgres-17.6.json").write_text(json.dumps(dict(
+        decision, id=decision["request_id"], status="pending", evidence={})))
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", str(tmp_path / "hosts.yml"),
+                           "-e", json.dumps({"stub_dir": str(tmp_path / "playbooks"), "reports": str(tmp_path / "reports")}),
+                           str(tmp_path / "driver.yml")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    got = json.loads((tmp_path / "reports" / "got-pg-primary.json").read_text())
+    # for real (no --check), the major flow, not confirmed: its canary trial runs and it stops at its gate
+    assert (got["flow"], got["confirm"], got["check"]) == ("major", False, False), got
+    assert got["run_id"].endswith("-canary")
+    assert not (tmp_path / "reports" / "got-lab-cnpg.json").exists()  # the host backend's runbook: group postgres only
+    evidence = json.loads((requests / "ap-lab-lke-postgres-17.6.json").read_text())["evidence"]
+    assert evidence["safe_part"] == "canary trial (stopped at the gate)" and evidence["plan_run_id"] == got["run_id"]
+    trial = evidence["canary_trial"]
+    assert (trial["canary"], trial["predicted_downtime_seconds"], trial["runbook_status"]) == ("passed", 41.25, "stopped-at-gate")
+    assert trial["gate"] == "confirmation: missing"
+    # nothing was carried out: no started, applied or failed line
+    assert [e["event"] for e in _ledger(tmp_path / "reports")] == ["evidence"]

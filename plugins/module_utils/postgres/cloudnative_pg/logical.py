@@ -421,9 +421,18 @@ def drop_subscription(tgt_db, prod_db, ident):
     return True
 
 
-def drop_slot(prod_db, ident):
-    sql.query(prod_db, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s"
-                       " AND NOT active", (ident,))
+def drop_slot(prod_db, ident, wait=10.0):
+    """Drop production's slot of the subscription (else it keeps WAL for ever). Its walsender outlives the
+    subscription's drop for a moment: wait for it to let go, then end it."""
+    def released():
+        return not sql.scalar(prod_db, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s AND active", (ident,))
+    try:
+        wait_until(released, Deadline(wait), interval=0.2, what="slot %s released" % ident)
+    except DeadlineExceeded:
+        sql.query(prod_db, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = %s AND active",
+                  (ident,))
+        wait_until(released, Deadline(wait), interval=0.2, what="slot %s released" % ident)
+    sql.query(prod_db, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s", (ident,))
 
 
 def patch_selector(kube, namespace, service, selector, annotations):

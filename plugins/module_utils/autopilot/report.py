@@ -7,6 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
+from ansible_collections.fournines.runbooks.plugins.module_utils.autopilot import records as records_mod
 from ansible_collections.fournines.runbooks.plugins.module_utils.report.journal import RunJournal
 
 RUNBOOK = "autopilot"
@@ -26,12 +29,23 @@ def write(reports_dir, run_id, status, summary, decisions, requests=None, error=
     sections = [{"heading": "Decisions", "table": {
         "headers": ["cluster", "component", "current", "candidate", "kind", "mode", "decision", "reason"],
         "rows": rows}, "body": "" if rows else "No decision was made."}]
-    requests = requests or []
+    # each request as stored now, with the evidence its safe part attached (<reports_dir>/autopilot/requests/)
+    stored = records_mod.Records(os.path.join(reports_dir, "autopilot"))
+    requests = [stored.request(r["id"]) or r for r in requests or []]
     sections.append({"heading": "Approval requests", "items": [
-        "`%s`: %s %s -> %s, expires %s; approve with `-e autopilot_approve=%s`" % (
-            r["id"], r["component"], r.get("current"), r["candidate"], r["expires"], r["id"]) for r in requests]})
+        "`%s`: %s %s -> %s, expires %s; approve with `-e autopilot_approve=%s`%s" % (
+            r["id"], r["component"], r.get("current"), r["candidate"], r["expires"], r["id"], _trial(r)) for r in requests]})
     paths = journal.write_report("Autopilot run", sections=sections,
                                  data={"status": status, "decisions": decisions, "requests": requests})
     return {"paths": paths, "summary": {"status": status, "decisions": len(decisions),
                                         "applied": [d["component"] for d in decisions if d.get("outcome") == "applied"],
                                         "requests": [r["id"] for r in requests]}}
+
+
+def _trial(request):
+    """'; canary trial: passed, predicted downtime 38.4 s' from a request's evidence, or ''."""
+    trial = (request.get("evidence") or {}).get("canary_trial")
+    if not trial:
+        return ""
+    predicted = trial.get("predicted_downtime_seconds")
+    return "; canary trial: %s%s" % (trial.get("canary"), ", predicted downtime %s s" % predicted if predicted is not None else "")

@@ -79,6 +79,16 @@ def test_decide_record_report(tmp_path, capsys):
     with open(rep["paths"]["markdown"]) as handle:
         text = handle.read()
     assert "wait" not in text.split("## Decisions")[0] and "-e autopilot_approve=ap-lab-lke_kubernetes-1.34" in text
+    # the request as stored, with the evidence its safe part attached (here a canary trial's figures)
+    run(autopilot_record, {"state_dir": state, "run_id": "autopilot-1", "event": "evidence", "decision": out["decisions"][1],
+                           "evidence": {"canary_trial": {"canary": "passed", "predicted_downtime_seconds": 38.4}}}, capsys)
+    rep = run(autopilot_report, {"reports_dir": str(tmp_path), "run_id": "autopilot-1", "status": "done",
+                                 "summary": "applied lke_node_patch 1.33.4", "decisions": out["decisions"],
+                                 "requests": out["requests_new"]}, capsys)
+    with open(rep["paths"]["markdown"]) as handle:
+        assert "canary trial: passed, predicted downtime 38.4 s" in handle.read()
+    with open(rep["paths"]["json"]) as handle:
+        assert json.load(handle)["report"]["requests"][0]["evidence"]["plan"] == "p/report.md"
 
 
 def test_record_evidence_without_request_fails(tmp_path, capsys):

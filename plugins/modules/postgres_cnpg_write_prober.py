@@ -226,7 +226,7 @@ def main():
             result["prober"] = write_prober.summary(p["directory"])
             module.exit_json(**result)
         conn = access.connection(client.kube_from_params(p), p["namespace"], p["name"], dbname=p["database"],
-                                     secret=p["secret"], service_name=p["service"])
+                                 secret=p["secret"], service_name=p["service"])
         summary = write_prober.stop(p["directory"], conn, remove=p["remove_rows"])
         result["prober"] = summary
         result["changed"] = result["changed"] or summary.get("rows_removed", 0) > 0 or bool(summary.get("table_dropped"))

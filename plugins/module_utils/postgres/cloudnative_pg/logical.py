@@ -114,10 +114,14 @@ def preflight_step(kube, clusters, source, target, image, database, app_service)
     prod = clusters.require(source)
     cnpg_cluster.image_version(image)
     existing = clusters.get(target)
-    findings = [finding("target", existing is None or _is_target_of(existing, source), "target Cluster %s/%s %s" % (
-        ns, target, "is free" if existing is None else ("is this run's (a re-run carries it on)" if _is_target_of(existing, source)
-                                                       else "exists and is not a logical-upgrade target of %s; give "
-                                                       "postgres_cnpg_upgrade_target_name another name" % source)))]
+    if existing is None:
+        state = "is free"
+    elif _is_target_of(existing, source):
+        state = "is this run's (a re-run carries it on)"
+    else:
+        state = "exists and is not a logical-upgrade target of %s; give postgres_cnpg_upgrade_target_name another name" % source
+    findings = [finding("target", existing is None or _is_target_of(existing, source),
+                        "target Cluster %s/%s %s" % (ns, target, state))]
     svc = kube.get(service_path(ns, app_service), ok_missing=True)
     rw = primary_selector(kube, ns, source)
     ok = svc is not None and ((svc.get("spec") or {}).get("selector") == rw or _is_target_of(existing, source))

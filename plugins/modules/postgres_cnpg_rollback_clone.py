@@ -20,7 +20,12 @@ description:
     healthy. It streams until the source stops for the upgrade, so it holds every write committed before.
     Take it before the upgrade; a source already being raised is refused.
   - O(state=promoted) turns the clone into a standalone primary (C(spec.replica.enabled=false),
-    irreversible) and waits until it is healthy; point the application at C(<name>-rw) afterwards.
+    irreversible) and returns only once it really serves writes and the operator is done with it. Right after
+    the promotion the operator restarts the new primary once more in place to apply a primary's configuration
+    (phases C(Applying configuration), then C(Primary instance is being restarted in-place)), and a client that
+    connects then is told "the database system is shutting down". So the module waits until the primary is out of
+    recovery with no restart pending, the Cluster is healthy, and a write transaction (C(txid_current()), no row)
+    through C(<name>-rw) succeeds at every poll for 5 s; point the application at C(<name>-rw) afterwards.
   - Delete it with M(fournines.runbooks.postgres_cnpg_canary) O(fournines.runbooks.postgres_cnpg_canary#module:state=absent)
     (it carries the canary label of its source).
 extends_documentation_fragment:
@@ -43,6 +48,9 @@ options:
     description: Seconds to wait until the clone is healthy.
     type: int
     default: 900
+requirements:
+  - kubernetes
+  - psycopg2 (O(state=promoted))
 """
 
 EXAMPLES = r"""
@@ -69,11 +77,16 @@ cluster:
   description: The clone's health (see M(fournines.runbooks.postgres_cnpg_cluster_info)).
   returned: not in check mode
   type: dict
+serving_after_seconds:
+  description: Seconds from the promotion until the clone began serving writes steadily (after the operator's restart).
+  returned: state=promoted, not in check mode
+  type: float
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError, fail_from_error, require_lib
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import sql
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import major, params
 
 
@@ -86,6 +99,8 @@ def main():
     )
     p = module.params
     params.refuse_clone_of_itself(module, "preupgrade")
+    if p["state"] == "promoted" and not module.check_mode:
+        require_lib(module, "psycopg2", sql.HAS_PSYCOPG2)  # the write that proves the promoted clone serves
     try:
         clusters = params.open_clusters(module)[1]
         if p["state"] == "present":

@@ -26,10 +26,12 @@ __metaclass__ = type
 import json
 import time
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.errors import RunbookError
 from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline, DeadlineExceeded, wait_until
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import K8sApiError
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import compat
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres import sql
+from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import access
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import cluster as cnpg_cluster
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import replication
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import update
@@ -447,9 +449,69 @@ def ensure_rollback_clone(clusters, source, name, timeout, check_mode=False):
     return result
 
 
-def promote_rollback_clone(clusters, source, name, timeout, check_mode=False, interval=1.0):
-    """Promote the pre-upgrade clone (it stops following ``source`` for good) and wait until it is a
-    healthy primary; the application is then pointed at ``<name>-rw``."""
+#: Seconds a promoted clone must keep serving writes before :func:`promote_rollback_clone` returns. Once the
+#: instance leaves recovery the operator restarts it once more in place to apply a primary's configuration
+#: (phases "Applying configuration", then "Primary instance is being restarted in-place", about 1 s after the
+#: promotion in the lab, and about 5 s long); a client connecting in between sees "the database system is
+#: shutting down".
+PROMOTION_SETTLE = 5.0
+
+
+def _write_check(kube, namespace, name, source):
+    """A function that tries one write transaction (``txid_current()``: an xid, no row) on ``name``'s ``-rw``
+    Service and returns None, or what stopped it. The clone is a physical copy of ``source``, so the source's
+    superuser password is its own until the operator sets the clone's: both Secrets are tried."""
+    def check():
+        error = "no credentials"
+        for owner in (name, source):
+            try:
+                conn = access.connection(kube, namespace, owner, dbname="postgres")
+                if owner != name:
+                    conn["host"] = access.connection(kube, namespace, name, dbname="postgres")["host"]
+                db = sql.connect(conn, deadline=1.0)
+            except RunbookError as err:
+                error = str(err)
+                continue
+            try:
+                sql.scalar(db, "SELECT txid_current()")
+                return None
+            except Exception as err:  # pylint: disable=broad-except  # psycopg2's errors: not serving writes yet
+                return str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
+            finally:
+                db.close()
+        return error
+    return check
+
+
+def _serving_view(clusters, name):
+    """(problem or None, view): is the Cluster's primary out of recovery, healthy, with no restart pending?"""
+    obj = clusters.get(name) or {}
+    st = obj.get("status") or {}
+    primary = st.get("currentPrimary")
+    view = {"phase": st.get("phase"), "primary": primary}
+    if not primary or primary != st.get("targetPrimary"):
+        return "no settled primary (current %s, target %s)" % (primary, st.get("targetPrimary")), view
+    if st.get("phase") != cnpg_cluster.HEALTHY_PHASE:
+        return "phase %r (%s)" % (st.get("phase"), st.get("phaseReason") or ""), view
+    if any(c.get("type") == "Ready" and c.get("status") != "True" for c in st.get("conditions") or []):
+        return "condition Ready is not True", view
+    inst = replication.read_status(clusters.kube, clusters.namespace, primary) or {}
+    view.update(dict((k, inst.get(k)) for k in ("isPrimary", "pendingRestart", "mightBeUnavailable")))
+    if not inst.get("isPrimary"):
+        return "instance %s is still in recovery" % primary, view
+    if inst.get("pendingRestart") or inst.get("mightBeUnavailable"):
+        return "instance %s is about to restart (pendingRestart %s, mightBeUnavailable %s)" % (
+            primary, inst.get("pendingRestart"), inst.get("mightBeUnavailable")), view
+    return None, view
+
+
+def promote_rollback_clone(clusters, source, name, timeout, check_mode=False, interval=1.0, settle=PROMOTION_SETTLE,
+                           write_check=None, clock=time.time):
+    """Promote the pre-upgrade clone (it stops following ``source`` for good) and return only once it
+    really serves writes and the operator is done with it: its primary out of recovery, no restart
+    pending, the Cluster healthy, and a write transaction through ``<name>-rw`` that succeeds at every
+    poll for ``settle`` seconds (at least two, ``settle`` apart). The application is then pointed at
+    ``<name>-rw``. ``write_check`` (tests) replaces the SQL check: a function returning None or a reason."""
     ns = clusters.namespace
     obj = clusters.get(name)
     if obj is None or not _is_clone_of(obj, source):
@@ -458,19 +520,36 @@ def promote_rollback_clone(clusters, source, name, timeout, check_mode=False, in
     result = {"namespace": ns, "name": name, "changed": bool(replica.get("enabled"))}
     if check_mode:
         return result
+    started = clock()
     if replica.get("enabled"):
         clusters.kube.request("PATCH", cnpg_cluster.cluster_path(ns, name), body=promote_patch(),
                               content_type="application/merge-patch+json", retry_status=True)
     deadline = Deadline(timeout)
+    check = write_check or _write_check(clusters.kube, ns, name, source)
+    state = {"since": None, "problem": None, "writes": 0}
 
-    def promoted():  # the instance manager's own view: out of recovery (the Cluster was healthy before, too)
-        primary = ((clusters.get(name) or {}).get("status") or {}).get("currentPrimary")
-        return primary and (replication.read_status(clusters.kube, ns, primary) or {}).get("isPrimary")
+    def settled():
+        problem, view = _serving_view(clusters, name)
+        if problem is None:
+            problem = check()
+            if problem:
+                problem = "a write through %s-rw failed: %s" % (name, problem)
+        state["problem"], state["view"] = problem, view
+        now = clock()
+        if problem:
+            state["since"], state["writes"] = None, 0
+            return None
+        state["writes"] += 1
+        if state["since"] is None:
+            state["since"] = now
+        return state["writes"] >= 2 and now - state["since"] >= settle
     try:
-        wait_until(promoted, deadline, interval=interval, what="promotion of %s/%s" % (ns, name))
+        wait_until(settled, deadline, interval=interval, what="promotion of %s/%s" % (ns, name))
     except DeadlineExceeded:
-        raise cnpg_cluster.CnpgError("the pre-upgrade clone %s/%s was not promoted within %d s (kubectl -n %s get cluster %s)"
-                                     % (ns, name, timeout, ns, name))
+        raise cnpg_cluster.CnpgError("the pre-upgrade clone %s/%s did not serve writes steadily within %d s after its promotion: "
+                                     "%s (kubectl -n %s get cluster %s)" % (ns, name, timeout, state["problem"] or "?", ns, name),
+                                     details={"last_seen": state.get("view")})
+    result["serving_after_seconds"] = round(state["since"] - started, 1)
     result["cluster"] = clusters.wait_healthy(name, obj["spec"]["imageName"], max(deadline.remaining(), 1))
     return result
 

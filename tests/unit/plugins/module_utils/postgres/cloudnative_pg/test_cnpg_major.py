@@ -332,9 +332,76 @@ def test_rollback_clone_is_created_once_then_promoted():
     assert res["changed"] and res["image"] == OLD and res["cluster"]["healthy"]
     again = major.ensure_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=5)
     assert not again["changed"] and [m for m, _ in kube.requests] == ["POST"]
-    promoted = major.promote_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=5, interval=0)
+    promoted = major.promote_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=5, interval=0, settle=0,
+                                            write_check=lambda: None)
     assert promoted["changed"] and kube.requests[-1] == ("PATCH", {"spec": {"replica": {"enabled": False}}})
-    assert not major.promote_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=5, interval=0)["changed"]
+    assert not major.promote_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=5, interval=0, settle=0,
+                                            write_check=lambda: None)["changed"]
+
+
+class PromotingKube(CloneKube):
+    """The promoted clone as the lab's operator showed it, one poll per entry: out of recovery while the
+    Cluster still says healthy, then a pending restart, the in-place restart, and healthy again."""
+
+    SCRIPT = [  # (phase, isPrimary, pendingRestart, mightBeUnavailable, write error)
+        (cluster.HEALTHY_PHASE, False, False, False, "cannot execute in a read-only transaction"),
+        (cluster.HEALTHY_PHASE, True, False, False, None),  # the race the old wait lost
+        ("Applying configuration", True, True, False, None),
+        ("Primary instance is being restarted in-place", True, False, True, "the database system is shutting down"),
+        (cluster.HEALTHY_PHASE, True, False, True, None),
+    ] + [(cluster.HEALTHY_PHASE, True, False, False, None)] * 20
+
+    def __init__(self, prod, clone):
+        CloneKube.__init__(self, prod, [clone])
+        self.poll = -1
+
+    def now(self):
+        return self.SCRIPT[min(max(self.poll, 0), len(self.SCRIPT) - 1)]
+
+    def get(self, path, query=None, ok_missing=False):
+        if path.endswith("/proxy/pg/status"):
+            phase, primary, pending, unavailable, dummy = self.now()
+            return {"isPrimary": primary, "pendingRestart": pending, "mightBeUnavailable": unavailable}
+        if path.endswith("/clusters/pg-preupgrade"):
+            self.poll += 1
+            obj = copy.deepcopy(self.objs["pg-preupgrade"])
+            obj["status"]["phase"] = self.now()[0]
+            return obj
+        return CloneKube.get(self, path, query, ok_missing)
+
+
+def test_promotion_returns_only_once_the_operator_has_restarted_the_new_primary_and_writes_keep_working():
+    clone = major.rollback_clone_body(cnpg(), "pg-preupgrade")
+    clone["metadata"]["namespace"] = "shop"
+    clone["status"] = {"phase": cluster.HEALTHY_PHASE, "readyInstances": 1, "currentPrimary": "pg-preupgrade-1",
+                       "targetPrimary": "pg-preupgrade-1"}
+    kube = PromotingKube(cnpg(), clone)
+    writes = []
+
+    def write_check():
+        writes.append(kube.poll)
+        return kube.now()[4]
+    res = major.promote_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=60, interval=0, settle=3,
+                                       write_check=write_check, clock=Clock())
+    assert res["changed"]
+    # Polls 1 and 4..: writes asked only when the operator's view allowed it; the early success of poll 1 did not count.
+    assert writes[0] == 1 and 2 not in writes and 3 not in writes and 4 not in writes
+    settled_from = 5
+    assert writes[-1] - settled_from >= 1  # at least two writes, settle seconds apart, after the restart
+    assert kube.poll >= settled_from + 1
+
+
+def test_promotion_that_never_settles_says_what_it_last_saw():
+    clone = major.rollback_clone_body(cnpg(), "pg-preupgrade")
+    clone["metadata"]["namespace"] = "shop"
+    clone["status"] = {"phase": cluster.HEALTHY_PHASE, "readyInstances": 1, "currentPrimary": "pg-preupgrade-1",
+                       "targetPrimary": "pg-preupgrade-1"}
+    kube = CloneKube(cnpg(), [clone])
+    kube.objs["pg-preupgrade"]["spec"]["replica"]["enabled"] = False
+    with pytest.raises(cluster.CnpgError, match="did not serve writes steadily within 0 s after its promotion: a write "
+                                                "through pg-preupgrade-rw failed: password authentication failed"):
+        major.promote_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=0, interval=0,
+                                     write_check=lambda: "password authentication failed")
 
 
 def test_rollback_clone_refuses_a_foreign_cluster_and_a_raised_production():

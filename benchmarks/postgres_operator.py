@@ -51,7 +51,7 @@ _SPEC.loader.exec_module(node_helpers)
 from kubernetes import client, config  # noqa: E402
 
 import oplab  # noqa: E402
-from test_cnpg_major_logical import AppLab  # noqa: E402  the application's view: Service pg-app, the app user
+from test_cnpg_major_logical import AppLab, _answer  # noqa: E402  the application's view: Service pg-app, the app user
 
 
 def fill(lab, size_mb):
@@ -114,6 +114,7 @@ def one(api, node_env, way, size_mb, workdir):
             with lab.connect("pg") as conn:
                 conn.execute("alter table bulk add primary key (id)")
             _app_service(lab)
+            node_helpers.wait_for("Service pg-app answering", lambda: _answer(AppLab(lab)), timeout=120, every=1).close()
         lab.wait_healthy("pg", old, timeout=900)
         writer = oplab.Writer(AppLab(lab) if logical else lab, "pg").start()
         started = time.monotonic()

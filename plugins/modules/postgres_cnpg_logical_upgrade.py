@@ -30,8 +30,9 @@ description:
     before is kept in the annotation C(fournines.io/selector-before-cutover)), ends production's sessions
     again once the Service's endpoints moved, and drops the subscription. A failure before the Service
     moved makes production writable again. Production is otherwise left as it was (read-only)."
-  - O(step=switch_back) is the way back after the cutover (O(app_service)'s selector from before, production
-    writable again). Writes made on the target since the cutover stay on the target only.
+  - O(step=switch_back) is the way back after the cutover (production writable again, the target's database made
+    read-only, O(app_service)'s selector from before, the target's sessions ended). Writes made on the target since
+    the cutover stay on the target only.
   - O(step=writable) makes production writable again (what a killed cutover may have left read-only).
   - O(step=remove) deletes the target before a cutover (its subscription, production's publication and slot,
     the Cluster and the Secret copy); production is not changed. It refuses once O(app_service) selects the target.
@@ -211,7 +212,8 @@ def main():
             result = logical.cutover(kube, ns, p["source"], p["name"], p["app_service"], p["database"], p["run_id"],
                                      timeout=min(p["timeout"], 60), check_mode=module.check_mode)
         elif step == "switch_back":
-            result = logical.switch_back(kube, ns, p["source"], p["app_service"], p["database"], check_mode=module.check_mode)
+            result = logical.switch_back(kube, ns, p["source"], p["name"], p["app_service"], p["database"],
+                                         check_mode=module.check_mode)
         elif step == "writable":
             result = {"changed": logical.make_writable(kube, ns, p["source"], p["database"], check_mode=module.check_mode)}
         else:

@@ -4,13 +4,15 @@ postgres_cnpg_upgrade_major_method=logical), against the real operator on the ma
 
 Production ``pg`` (1 instance) holds a table compared on the target (``accounts``) and one whose ids
 come from a sequence (``orders``); the application's Service ``pg-app`` selects its primary, and a
-writer commits rows through that Service as the application's user throughout. One run of the
-runbook, then the way back:
-- the run ends done: the target ``pg-18`` on 18 took the schema, the rows and the application's
+writer commits rows through that Service as the application's user throughout. The runbook is
+killed while it builds the target, run again, and then the way back is taken (after a first run
+refused at its gate, which removes the target and leaves production as it was):
+- the re-run carries on the killed run (its id, one target Cluster, each step once, ``resumed``);
+- it ends done: the target ``pg-18`` on 18 took the schema, the rows and the application's
   password; the Service selects it; 0 committed rows lost (runbook prober and test writer, both read
   back through the Service, i.e. on the target); the sequence continues on the target; production is
   left on 15, read-only, with every row committed before the cutover;
-- ``step=switch_back`` puts the Service back on production and makes it writable again.
+- ``step=switch_back`` puts the Service back on production, makes it writable again and the target read-only.
 """
 
 import base64
@@ -82,27 +84,70 @@ def _major(conn):
     return conn.execute("select current_setting('server_version_num')::int / 10000").fetchone()[0]
 
 
+def _prod_state(lab):
+    """What a run must leave of production when it stops before the cutover."""
+    with lab.connect("pg") as conn:
+        return {"read_only": conn.execute("show default_transaction_read_only").fetchone()[0],
+                "publications": conn.execute("select count(*) from pg_publication").fetchone()[0],
+                "slots": conn.execute("select count(*) from pg_replication_slots where slot_type = 'logical'").fetchone()[0],
+                "orders": conn.execute("select count(*) from orders").fetchone()[0],
+                "annotations": sorted(k for k in (lab.get("pg")["metadata"].get("annotations") or {}) if k.startswith("fournines.io/")),
+                "selector": lab.core.read_namespaced_service("pg-app", lab.ns).spec.selector}
+
+
+def test_without_confirmation_the_target_is_built_then_removed_and_production_is_as_before(logical_lab, major_images):
+    old, new = major_images
+    lab = logical_lab
+    before = _prod_state(lab)
+    proc = lab.playbook("-e", "postgres_upgrade=major", "-e", "postgres_cnpg_upgrade_image=" + new,
+                        "-e", '{"postgres_cnpg_upgrade_major_method": "logical", "postgres_cnpg_upgrade_app_service": "pg-app",'
+                              ' "postgres_cnpg_upgrade_base_backup": false}', timeout=1200)
+    assert proc.returncode != 0
+    assert "was not cut over" in proc.stdout and "postgres_major_confirm=true" in proc.stdout, proc.stdout[-3000:]
+    assert "the target pg-18 is removed" in proc.stdout, proc.stdout[-3000:]
+    (report,) = lab.reports().values()
+    steps = [s["step"] for s in report["steps"]]
+    assert report["status"] == "failed" and "was not cut over" in report["error"], report
+    assert steps[:3] == ["preflight", "target", "canary"] and "writes" in steps, steps
+    assert report["writes"]["lost"] == 0, report["writes"]
+    assert lab.get("pg-18") is None
+    assert lab.core.list_namespaced_secret(lab.ns, label_selector="fournines.io/app-credentials-of=pg").items == []
+    assert _prod_state(lab) == before and before["read_only"] == "off" and before["publications"] == 0
+    assert lab.get("pg")["spec"]["imageName"] == old
+
+
 def test_logical_method_cuts_over_with_nothing_lost_and_switches_back(logical_lab, major_images):
     old, new = major_images
     lab, app = logical_lab, AppLab(logical_lab)
     with app.connect() as conn:
         accounts = conn.execute("select count(*), md5(string_agg(id::text || note, ',' order by id)) from accounts").fetchone()
         last_order = conn.execute("select max(id) from orders").fetchone()[0]
+    args = ("-e", "postgres_upgrade=major", "-e", "postgres_major_confirm=true", "-e", "postgres_cnpg_upgrade_image=" + new,
+            "-e", '{"postgres_cnpg_upgrade_major_method": "logical", "postgres_cnpg_upgrade_app_service": "pg-app",'
+                  ' "postgres_cnpg_upgrade_compare_tables": ["public.accounts"], "postgres_cnpg_upgrade_base_backup": false}')
     writer = oplab.Writer(app, "pg").start()
     try:
-        proc = lab.playbook("-e", "postgres_upgrade=major", "-e", "postgres_major_confirm=true",
-                            "-e", "postgres_cnpg_upgrade_image=" + new,
-                            "-e", '{"postgres_cnpg_upgrade_major_method": "logical", "postgres_cnpg_upgrade_app_service": "pg-app",'
-                                  ' "postgres_cnpg_upgrade_compare_tables": ["public.accounts"],'
-                                  ' "postgres_cnpg_upgrade_base_backup": false}', timeout=2400)
+        killed = lab.start_playbook(*args)
+        try:  # killed while the module waits for the new Cluster (its pods exist, it is not healthy yet)
+            node_helpers.wait_for("the target's first pod", lambda: killed.poll() is not None or lab.core.list_namespaced_pod(
+                lab.ns, label_selector="cnpg.io/cluster=pg-18").items, timeout=600, every=0.2)
+        finally:
+            lab.kill_tree(killed)
+        target = lab.get("pg-18")
+        assert target is not None, "the run ended before it made the target"
+        run_id = lab.get("pg")["metadata"]["annotations"]["fournines.io/logical-upgrade-run"]
+        proc = lab.playbook(*args, timeout=2400)
     finally:
         writer.stop()
     assert proc.returncode == 0, proc.stdout[-4000:]
+    assert lab.get("pg-18")["metadata"]["uid"] == target["metadata"]["uid"], "the re-run made a second target"
 
-    (run_id, report), = lab.reports().items()
+    reports = lab.reports()
+    assert run_id in reports and [r for r in reports.values() if r["status"] == "done"] == [reports[run_id]], reports
+    report = reports[run_id]
     steps = [s["step"] for s in report["steps"]]
     assert report["status"] == "done" and report["method"] == "logical", report
-    assert ["preflight", "target", "canary", "gate", "cutover", "post", "writes"] == steps, steps
+    assert ["preflight", "resumed", "target", "canary", "gate", "cutover", "post", "writes"] == steps, steps
     canary = report["steps"][steps.index("canary")]["detail"]
     assert "rows equal in public.accounts" in canary, canary
     writes = report["writes"]
@@ -123,6 +168,8 @@ def test_logical_method_cuts_over_with_nothing_lost_and_switches_back(logical_la
         assert _major(conn) == 15
         assert conn.execute("select count(*) from orders").fetchone()[0] == 500
         assert conn.execute("show default_transaction_read_only").fetchone()[0] == "on"
+        # No slot left behind to keep production's WAL.
+        assert conn.execute("select count(*) from pg_replication_slots where slot_type = 'logical'").fetchone()[0] == 0
         on_prod = set(r[0] for r in conn.execute("select id from ledger").fetchall())
     with app.connect() as conn:  # everything production committed before the cutover reached the target
         on_target = set(r[0] for r in conn.execute("select id from ledger").fetchall())
@@ -136,6 +183,8 @@ def test_logical_method_cuts_over_with_nothing_lost_and_switches_back(logical_la
         lab.core.read_namespaced_service("pg-rw", lab.ns).spec.selector
     with node_helpers.wait_for("production answering through pg-app", lambda: _writable(app), timeout=60, every=0.5) as conn:
         assert _major(conn) == 15
+    with lab.connect("pg-18") as conn:  # no new write lands on the target any more
+        assert conn.execute("show default_transaction_read_only").fetchone()[0] == "on"
     print("\nmajor 15 -> 18 by logical replication: write downtime %.2f s (longest outage %.2f s), %d probe rows, 0 lost;"
           " test writer %d rows, %d failed attempts, longest gap %.2f s; %s"
           % (writes["downtime_seconds"], writes["longest_outage_seconds"], writes["committed"], len(writer.committed),

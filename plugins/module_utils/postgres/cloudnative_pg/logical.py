@@ -538,11 +538,13 @@ def cutover(kube, namespace, source, target, service, database, run_id, timeout=
         raise
     finally:
         try:
-            if moved:
+            if moved:  # production keeps nothing of the replication
                 drop_subscription(tgt, prod, ident)
+                sql.query(prod, "DROP PUBLICATION IF EXISTS %s" % _ident(ident))
         finally:
             prod.close()
             tgt.close()
+    result["diff"] = {"before": {"selector": svc["spec"].get("selector")}, "after": {"selector": tgt_selector}}
     start = marks["read_only"]
     result.update(write_stop_seconds=round(marks["switched"] - start, 3),
                   lsn_wait_seconds=round(marks["applied"] - start, 3),
@@ -551,9 +553,10 @@ def cutover(kube, namespace, source, target, service, database, run_id, timeout=
     return result
 
 
-def switch_back(kube, namespace, source, service, database, check_mode=False):
-    """The way back after the cutover: the Service's selector from before (its annotation), production
-    writable again. Writes made on the target since stay there only."""
+def switch_back(kube, namespace, source, target, service, database, check_mode=False, interval=0.05):
+    """The way back after the cutover: production writable again, the target's database read-only (no new
+    write lands there), the Service's selector from before (its annotation), the target's client sessions
+    ended once the endpoints moved. Writes made on the target since the cutover stay there only."""
     svc = read_service(kube, namespace, service)
     notes = dict((svc.get("metadata") or {}).get("annotations") or {})
     before = notes.get(SELECTOR_ANNOTATION)
@@ -561,6 +564,8 @@ def switch_back(kube, namespace, source, service, database, check_mode=False):
     try:
         read_only = is_read_only(db, database)
         result = {"changed": bool(before) or read_only, "service": service}
+        if before:
+            result["diff"] = {"before": {"selector": svc["spec"].get("selector")}, "after": {"selector": json.loads(before)}}
         if check_mode:
             return result
         if read_only:
@@ -568,9 +573,26 @@ def switch_back(kube, namespace, source, service, database, check_mode=False):
     finally:
         db.close()
     if before:
-        notes.pop(SELECTOR_ANNOTATION, None)
-        notes.pop(SERVICE_RUN_ANNOTATION, None)
-        patch_selector(kube, namespace, service, json.loads(before), notes)
+        try:
+            tgt = _prod_session(kube, namespace, target, database)
+        except RunbookError:  # the target is gone: nothing can write there
+            tgt = None
+        try:
+            if tgt is not None:
+                _set_read_only(tgt, database, True)
+            notes.pop(SELECTOR_ANNOTATION, None)
+            notes.pop(SERVICE_RUN_ANNOTATION, None)
+            patch_selector(kube, namespace, service, json.loads(before), notes)
+            try:
+                wait_until(lambda: _endpoints_on(kube, namespace, service, json.loads(before)), Deadline(30), interval=interval,
+                           what="Service %s/%s's endpoints on production" % (namespace, service))
+            except DeadlineExceeded:
+                result["endpoints_late"] = True
+            if tgt is not None:
+                result["target_sessions_ended"] = _end_sessions(tgt, database)
+        finally:
+            if tgt is not None:
+                tgt.close()
     return result
 
 

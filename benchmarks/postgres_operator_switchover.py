@@ -17,8 +17,12 @@ the last commit before the longest outage, when each step of the switchover happ
 - the operator relabelling the pods ("Setting primary label"; the ``-rw`` Service selects the label);
 - the ``-rw`` EndpointSlice on the new primary; the prober's first commit (kube-proxy, reconnect).
 
-Takes the Postgres tests' lock (.lab/postgres/tests.lock). Needs the lab: lab/up k8s node. Each
-Cluster is deleted afterwards.
+``--label-primary off|on|alternate``: whether the runbook's image change labels the new primary for
+the ``-rw`` Service itself as soon as the switchover is over (``label_primary``, on by default) or
+leaves it to the operator; ``alternate`` runs off, on, off, ... side by side.
+
+Takes the Postgres tests' lock (.lab/postgres/tests.lock) and the CloudNativePG tests' lock
+(.lab/node/cnpg-tests.lock). Needs the lab: lab/up k8s node. Each Cluster is deleted afterwards.
 """
 
 import argparse
@@ -148,7 +152,7 @@ class Recorder(object):
                 yield _ts(line)
 
 
-def one(api, node_env, workdir):
+def one(api, node_env, workdir, label_primary=True):
     ns = "pgswitch-" + uuid.uuid4().hex[:6]
     lab = oplab.OpLab(api, node_env, ns, workdir)
     lab.create_namespace()
@@ -162,7 +166,7 @@ def one(api, node_env, workdir):
         lab.module("postgres_cnpg_write_prober", namespace=ns, name="pg", directory=wdir, run_id=ns)
         time.sleep(2)
         update = lab.module("postgres_cnpg_image_update", namespace=ns, name="pg", image=node_env["NODE_IMAGE_PG_MINOR"],
-                            upgrade="minor", timeout=900)
+                            upgrade="minor", timeout=900, label_primary=label_primary)
         time.sleep(2)
         writes = lab.module("postgres_cnpg_write_prober", namespace=ns, name="pg", directory=wdir, run_id=ns,
                             state="stopped")["prober"]
@@ -176,10 +180,12 @@ def one(api, node_env, workdir):
         for label, who, text in MARKS:
             hits = [ts for ts, msg in rec.lines(who, old, new) if ts and ts >= origin - 1 and text in msg]
             rows.append((label, round(min(hits) - origin, 2) if hits else None))
+        mine = [c["at"] for c in update.get("labelled") or [] if c.get("role") == "primary"]
+        rows.append(("the runbook labels the new primary (label_primary)", round(mine[0] - origin, 2) if mine else None))
         rw = [t for t, kind, what in rec.events if kind == "rw" and what == (new,) and t >= origin]
         rows.append(("-rw EndpointSlice on the new primary (0.1 s poll)", round(rw[0] - origin, 2) if rw else None))
         rows.append(("first commit after the outage", round(outage["end"] - origin, 2)))
-        return {"namespace": ns, "old_primary": old, "new_primary": new, "outage_s": outage["seconds"],
+        return {"namespace": ns, "label_primary": label_primary, "old_primary": old, "new_primary": new, "outage_s": outage["seconds"],
                 "lost": writes["lost"], "committed": writes["committed"], "failed_writes": writes["failed_attempts"],
                 "steps": rows}
     finally:
@@ -193,23 +199,30 @@ def one(api, node_env, workdir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--label-primary", choices=["on", "off", "alternate"], default="on",
+                        help="postgres_cnpg_image_update's label_primary: on (the runbook's default), off (the operator "
+                             "labels the new primary), alternate (off, on, off, ... for a side-by-side)")
     args = parser.parse_args()
     api = config.new_client_from_config(config_file=labenv.kubeconfig())
     node_env = labenv.component_env("node")
+    release_node = labenv.hold("node", "cnpg-tests.lock")  # the real node's local volumes, as the CloudNativePG tests
     release = labenv.hold("postgres", "tests.lock")
     try:
         for run in range(args.runs):
+            labelling = args.label_primary == "on" or (args.label_primary == "alternate" and run % 2 == 1)
             with tempfile.TemporaryDirectory() as workdir:
-                result = one(api, node_env, workdir)
+                result = one(api, node_env, workdir, label_primary=labelling)
             print(json.dumps(result), flush=True)
-            print("run %d: longest write outage %.2f s (%d committed, %d failed writes, %d lost)"
-                  % (run + 1, result["outage_s"], result["committed"], result["failed_writes"], result["lost"]))
+            print("run %d (label_primary %s): longest write outage %.2f s (%d committed, %d failed writes, %d lost)"
+                  % (run + 1, "on" if labelling else "off", result["outage_s"], result["committed"], result["failed_writes"],
+                     result["lost"]))
             print("| step (%s -> %s) | seconds after the last commit |" % (result["old_primary"], result["new_primary"]))
             print("| --- | --- |")
             for label, secs in result["steps"]:
                 print("| %s | %s |" % (label, "?" if secs is None else "%+.2f" % secs))
     finally:
         release()
+        release_node()
 
 
 if __name__ == "__main__":

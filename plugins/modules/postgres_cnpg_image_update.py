@@ -51,6 +51,17 @@ options:
     description: Seconds to wait for the update.
     type: int
     default: 900
+  label_primary:
+    description:
+      - With O(upgrade=minor) and O(wait), label the new primary pod for the C(-rw) Service (C(cnpg.io/instanceRole=primary),
+        the old one C(replica)) as soon as the switchover is over, as the operator does a few seconds later. The new
+        primary records itself in C(status.currentPrimary) after its promotion, which follows the old primary's clean
+        shutdown, while the operator is still busy with the old primary's restart; until the labels change the C(-rw)
+        Service selects no pod and writes fail. The rule is the operator's own (the pod C(currentPrimary) names, once it
+        equals C(targetPrimary)), and the operator finds the labels right and leaves them.
+      - Needs C(patch) on pods in the namespace. V(false) leaves the labels to the operator.
+    type: bool
+    default: true
 """
 
 EXAMPLES = r"""
@@ -79,6 +90,11 @@ after:
   description: The Cluster's health after the update.
   returned: when waited or in check mode
   type: dict
+labelled:
+  description: Pods whose role label this run set ahead of the operator (C(pod), C(role), C(at) epoch seconds).
+  returned: when O(label_primary) applied
+  type: list
+  elements: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -94,7 +110,8 @@ def main():
             image=dict(type="str", required=True),
             upgrade=dict(type="str", choices=list(update.UPGRADES), default="minor"),
             wait=dict(type="bool", default=True),
-            timeout=dict(type="int", default=900), **params.LAG_SPEC),
+            timeout=dict(type="int", default=900),
+            label_primary=dict(type="bool", default=True), **params.LAG_SPEC),
         supports_check_mode=True,
     )
     p = module.params
@@ -102,7 +119,7 @@ def main():
         clusters = params.open_clusters(module, judge_lag=True)[1]
         result = update.update_image(clusters, p["name"], p["image"], p["upgrade"], p["timeout"],
                                      check_mode=module.check_mode, wait=p["wait"],
-                                     max_lag_bytes=params.lag_limit(p))
+                                     max_lag_bytes=params.lag_limit(p), label_primary=p["label_primary"])
     except RunbookError as err:
         fail_from_error(module, err)
     result["diff"] = params.image_diff(result["image_before"], p["image"])

@@ -14,11 +14,82 @@ __metaclass__ = type
 
 import time
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.common.retry import Deadline, DeadlineExceeded, wait_until
 from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import K8sApiError
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import cluster as cnpg_cluster
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.versions import format_version
 
 UPGRADES = ("minor", "major")
+#: The pod labels CloudNativePG's ``-rw`` Service selects on (``cnpg.io/instanceRole``) and its legacy twin.
+ROLE_LABELS = ("cnpg.io/instanceRole", "role")
+#: Seconds between two looks at the Cluster while a minor update waits and labels its new primary.
+LABEL_POLL = 0.25
+
+
+def label_current_primary(kube, obj, pods):
+    """Label the instance pods as the operator does from ``status.currentPrimary`` (the pod it names
+    ``primary``, every other active instance ``replica``), when the operator has not yet: after a
+    switchover the new primary records itself in ``currentPrimary`` seconds before the operator, busy
+    with the old primary's restart, relabels the pods, and until then the ``-rw`` Service selects nobody.
+
+    Only once the switchover is over from the instances' side (``currentPrimary == targetPrimary``, set
+    by the new primary's instance manager after its promotion, which follows the old primary's clean
+    shutdown), and only for a Running, not deleting, pod: the same rule the operator applies, a few
+    seconds earlier. Others are demoted before the new primary is labelled. Returns the pods changed."""
+    st = obj.get("status") or {}
+    primary = st.get("currentPrimary")
+    if not primary or primary != st.get("targetPrimary"):
+        return []
+    by_name = dict((p["metadata"]["name"], p) for p in cnpg_cluster.instance_pods(pods))
+    target = by_name.get(primary)
+    if target is None or target["metadata"].get("deletionTimestamp") or (target.get("status") or {}).get("phase") != "Running":
+        return []
+    if (target["metadata"].get("labels") or {}).get(ROLE_LABELS[0]) == "primary":
+        return []
+    changed = []
+    ns = obj["metadata"]["namespace"]
+    for pod_name, pod in sorted(by_name.items()):
+        if pod_name != primary and (pod["metadata"].get("labels") or {}).get(ROLE_LABELS[0]) == "primary":
+            _set_role(kube, ns, pod_name, "replica")
+            changed.append({"pod": pod_name, "role": "replica", "at": time.time()})
+    _set_role(kube, ns, primary, "primary")
+    changed.append({"pod": primary, "role": "primary", "at": time.time()})
+    return changed
+
+
+def _set_role(kube, namespace, pod, role):
+    kube.request("PATCH", "/api/v1/namespaces/%s/pods/%s" % (namespace, pod),
+                 body={"metadata": {"labels": dict((label, role) for label in ROLE_LABELS)}},
+                 content_type="application/merge-patch+json", retry_status=True)
+
+
+def wait_labelling(clusters, name, image, timeout, interval=LABEL_POLL, clock=time.time):
+    """:meth:`..cluster.CnpgClusters.wait_healthy` that also labels the new primary as soon as the
+    switchover is over (:func:`label_current_primary`). Returns (summary, labelled)."""
+    labelled = []
+    last = {}
+
+    def done():
+        obj = clusters.get(name)
+        if obj is None:
+            clusters.require(name)
+        pods = clusters.pods(name)
+        if not last.get("refused"):
+            try:
+                labelled.extend(label_current_primary(clusters.kube, obj, pods))
+            except K8sApiError as err:  # no right to patch pods (403), say: the operator labels them a little later
+                last["refused"] = True
+                labelled.append({"refused": "the pods' role labels were left to the operator: HTTP %s %s"
+                                            % (err.status, err.details.get("message") or err), "at": clock()})
+        last["info"] = cnpg_cluster.summarize(obj, pods)
+        return last["info"] if last["info"]["healthy"] and last["info"]["image"] == image else None
+    try:
+        return wait_until(done, Deadline(timeout), interval=interval, what="Cluster %s/%s" % (clusters.namespace, name)), labelled
+    except DeadlineExceeded as err:
+        info = last.get("info") or {}
+        raise cnpg_cluster.CnpgError("Cluster %s/%s did not become healthy on %s within %d s: %s (%s)"
+                                     % (clusters.namespace, name, image, timeout, "; ".join(info.get("problems") or []) or "?",
+                                        err), details={"cluster": info})
 
 
 def check_target(current_image, target_image, upgrade):
@@ -51,8 +122,12 @@ def _refused(err, what, namespace, name):
                                   % (what, namespace, name, err.status, msg or err), status=err.status)
 
 
-def update_image(clusters, name, image, upgrade, timeout, check_mode=False, max_lag_bytes=None, wait=True):
+def update_image(clusters, name, image, upgrade, timeout, check_mode=False, max_lag_bytes=None, wait=True,
+                 label_primary=False):
     """Set the Cluster's image and wait until it is healthy on it. Returns a result dict.
+
+    With ``label_primary`` (a minor update) the wait labels the new primary for the ``-rw`` Service as
+    soon as the switchover is over (:func:`label_current_primary`); ``labelled`` lists what it changed.
 
     A Cluster already set to ``image`` (a re-run after a killed one) is not patched again; it
     is waited for. Otherwise it must be healthy first (replicas streaming within
@@ -86,7 +161,9 @@ def update_image(clusters, name, image, upgrade, timeout, check_mode=False, max_
     elif check_mode:
         result["after"] = before
         return result
-    if wait:
+    if wait and label_primary and upgrade == "minor":
+        result["after"], result["labelled"] = wait_labelling(clusters, name, image, timeout)
+    elif wait:
         result["after"] = clusters.wait_healthy(name, image, timeout)
     return result
 

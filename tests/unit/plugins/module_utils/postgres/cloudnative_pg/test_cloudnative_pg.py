@@ -219,3 +219,65 @@ def test_canary_refuses_foreign_cluster_of_that_name():
     kube.clusters["other"] = cnpg(name="other")
     with pytest.raises(cluster.CnpgError, match="not a canary of pg"):
         update.ensure_canary(cluster.CnpgClusters(kube, "shop"), "pg", "other", NEW, 5)
+
+
+class LabelKube(object):
+    """Records pod label patches."""
+
+    def __init__(self):
+        self.patches = []
+
+    def request(self, method, path, body=None, content_type=None, retry_status=True, ok_missing=False):
+        assert method == "PATCH" and content_type == "application/merge-patch+json"
+        self.patches.append((path.rsplit("/", 1)[1], body["metadata"]["labels"]))
+        return {}
+
+
+def test_the_new_primary_is_labelled_once_the_switchover_is_over_and_not_before():
+    # Mid-switchover (target set, the new primary not promoted yet): nothing is touched.
+    kube = LabelKube()
+    pods = [pod("pg-1", role="primary"), pod("pg-2", role="replica")]
+    assert update.label_current_primary(kube, cnpg(primary="pg-1", target="pg-2"), pods) == []
+    # The new primary recorded itself: the old one is demoted first, then the new one labelled (both labels).
+    done = update.label_current_primary(kube, cnpg(primary="pg-2", target="pg-2"), pods)
+    assert [(c["pod"], c["role"]) for c in done] == [("pg-1", "replica"), ("pg-2", "primary")]
+    assert kube.patches == [("pg-1", {"cnpg.io/instanceRole": "replica", "role": "replica"}),
+                            ("pg-2", {"cnpg.io/instanceRole": "primary", "role": "primary"})]
+    # Labels already right (the operator was first, or a later poll): nothing more.
+    kube.patches = []
+    relabelled = [pod("pg-1", role="replica"), pod("pg-2", role="primary")]
+    assert update.label_current_primary(kube, cnpg(primary="pg-2", target="pg-2"), relabelled) == [] and not kube.patches
+
+
+def test_a_primary_pod_that_is_not_running_or_is_going_is_not_labelled():
+    kube = LabelKube()
+    going = pod("pg-2", role="replica")
+    going["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    assert update.label_current_primary(kube, cnpg(primary="pg-2", target="pg-2"), [pod("pg-1"), going]) == []
+    pending = pod("pg-2", role="replica")
+    pending["status"]["phase"] = "Pending"
+    assert update.label_current_primary(kube, cnpg(primary="pg-2", target="pg-2"), [pod("pg-1"), pending]) == []
+    assert update.label_current_primary(kube, cnpg(primary="pg-3", target="pg-3"), [pod("pg-1")]) == []
+    assert not kube.patches
+
+
+def test_a_minor_update_that_labels_waits_like_the_plain_one():
+    kube = healthy_kube()
+    result = update.update_image(cluster.CnpgClusters(kube, "shop"), "pg", NEW, "minor", 5, label_primary=True)
+    assert result["patched"] and result["after"]["healthy"] and result["labelled"] == []
+
+
+def test_no_right_to_label_pods_leaves_it_to_the_operator():
+    kube = healthy_kube()
+    kube.pods_by["pg"] = [pod("pg-1", role="primary"), pod("pg-2", role="replica")]
+    kube.clusters["pg"]["status"].update(currentPrimary="pg-2", targetPrimary="pg-2")
+    real = kube.request
+
+    def forbid(method, path, body=None, **kw):
+        if "/pods/" in path:
+            raise K8sApiError("forbidden", ApiErr(403, "pods is forbidden"))
+        return real(method, path, body=body, **kw)
+    kube.request = forbid
+    result = update.update_image(cluster.CnpgClusters(kube, "shop"), "pg", NEW, "minor", 5, label_primary=True)
+    assert result["after"]["healthy"] and len(result["labelled"]) == 1
+    assert "left to the operator: HTTP 403 pods is forbidden" in result["labelled"][0]["refused"]

@@ -99,13 +99,17 @@ def test_without_confirmation_the_target_is_built_then_removed_and_production_is
     old, new = major_images
     lab = logical_lab
     before = _prod_state(lab)
-    proc = lab.playbook("-e", "postgres_upgrade=major", "-e", "postgres_cnpg_upgrade_image=" + new,
-                        "-e", '{"postgres_cnpg_upgrade_major_method": "logical", "postgres_cnpg_upgrade_app_service": "pg-app",'
-                              ' "postgres_cnpg_upgrade_base_backup": false}', timeout=1200)
+    args = ("-e", "postgres_upgrade=major", "-e", "postgres_cnpg_upgrade_image=" + new,
+            "-e", '{"postgres_cnpg_upgrade_major_method": "logical", "postgres_cnpg_upgrade_app_service": "pg-app",'
+                  ' "postgres_cnpg_upgrade_base_backup": false}')
+    plan = lab.playbook(*args, check=True, timeout=600)  # --check: the plan, nothing made
+    assert plan.returncode == 0 and "new Cluster pg-18 on " + new in plan.stdout, plan.stdout[-3000:]
+    assert lab.get("pg-18") is None and _prod_state(lab) == before
+    proc = lab.playbook(*args, timeout=1200)
     assert proc.returncode != 0
     assert "was not cut over" in proc.stdout and "postgres_major_confirm=true" in proc.stdout, proc.stdout[-3000:]
     assert "the target pg-18 is removed" in proc.stdout, proc.stdout[-3000:]
-    (report,) = lab.reports().values()
+    (report,) = [r for r in lab.reports().values() if r["status"] != "check-mode-plan"]
     steps = [s["step"] for s in report["steps"]]
     assert report["status"] == "failed" and "was not cut over" in report["error"], report
     assert steps[:3] == ["preflight", "target", "canary"] and "writes" in steps, steps

@@ -179,6 +179,11 @@ def test_logical_method_cuts_over_with_nothing_lost_and_switches_back(logical_la
         on_target = set(r[0] for r in conn.execute("select id from ledger").fetchall())
     assert on_prod and on_prod <= on_target, sorted(on_prod - on_target)[:20]
 
+    # The cutover again (a re-run after a kill that came after the switch): nothing is done twice.
+    again = lab.module("postgres_cnpg_logical_upgrade", namespace=lab.ns, source="pg", name="pg-18", app_service="pg-app",
+                       run_id=run_id, step="cutover")
+    assert not again.get("failed") and again["already_switched"] and not again["changed"], again
+
     # The way back (until the run's owner deletes production): the Service on production, writable again.
     back = lab.module("postgres_cnpg_logical_upgrade", namespace=lab.ns, source="pg", name="pg-18", app_service="pg-app",
                       step="switch_back")

@@ -480,6 +480,7 @@ def cutover(kube, namespace, source, target, service, database, run_id, timeout=
             try:
                 result["sessions_ended_after"] = _end_sessions(prod, database)
                 result["changed"] = drop_subscription(tgt, prod, ident)
+                sql.query(prod, "DROP PUBLICATION IF EXISTS %s" % _ident(ident))
             finally:
                 prod.close()
                 tgt.close()

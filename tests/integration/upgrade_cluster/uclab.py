@@ -139,7 +139,8 @@ def wait_step(reports_dir, prefix, status="running", timeout=300):
 
 def kill_tree(proc):
     """SIGKILL the playbook and every process under it, also the module processes Ansible's workers run in a
-    session of their own (which kill_group misses: a killed run's drain or DELETE would go on): a power cut."""
+    session of their own (killing the process group misses them: a killed run's drain or DELETE would go on): a
+    power cut."""
     import signal  # pylint: disable=import-outside-toplevel
 
     def children(pid):
@@ -169,13 +170,3 @@ def kill_tree(proc):
     proc.wait(timeout=30)
     time.sleep(0.5)
 
-
-def kill_group(proc):
-    """SIGKILL the playbook and everything it started (a power cut, not a polite stop)."""
-    import signal  # pylint: disable=import-outside-toplevel
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=30)
-    time.sleep(0.5)

@@ -186,11 +186,11 @@ def create_green(lke, kube, blue_pool_id, target, deadline, journal=None, check_
             on_change()
         green_raw = lke.create_pool(body)
     out["green_pool_id"] = int(green_raw["id"])
+    if check_mode:  # before the journal: a check-mode run records nothing, not even a pool it found
+        return out
     if journal is not None and (journal.state["facts"].get("green_pools") or {}).get(key) != out["green_pool_id"]:
         journal.set_fact("green_pools", dict(journal.state["facts"].get("green_pools") or {},
                                              **{key: out["green_pool_id"]}))
-    if check_mode:
-        return out
     seen = []
     if not wait:
         _green_ready(lke, kube, out["green_pool_id"], target, seen)

@@ -96,6 +96,15 @@ def test_a_rerun_finds_the_new_pool_by_its_tag_even_without_the_journal_fact():
     assert not again["changed"] and again["green_pool_id"] == 2 and world.created == 1
 
 
+def test_check_mode_records_nothing_in_the_journal_for_a_new_pool_found_by_its_tag():
+    world = World()
+    blue_green.create_green(world, world, 1, "1.34", Deadline(5), journal=Journal())
+    journal = Journal()
+    out = blue_green.create_green(world, world, 1, "1.34", Deadline(5), journal=journal, check_mode=True)
+    assert out["green_pool_id"] == 2 and world.created == 1
+    assert journal.state["facts"] == {}
+
+
 def test_check_mode_buys_nothing_and_an_upgraded_pool_needs_no_new_one():
     world = World()
     out = blue_green.create_green(world, world, 1, "1.34", Deadline(5), check_mode=True)

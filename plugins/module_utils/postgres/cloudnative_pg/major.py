@@ -280,7 +280,7 @@ def _restore_after_failure(clusters, name, keep_run=False):
     the run whose upgrade failed and carries it on (its journal and report) instead of starting anew."""
     try:
         restore_smart_shutdown(clusters, name, keep_run=keep_run)
-    except (K8sApiError, cnpg_cluster.CnpgError):
+    except RunbookError:  # K8sApiError, CnpgError, a dropped connection: the first error is the one to report
         pass
 
 
@@ -379,6 +379,9 @@ def upgrade_in_place(clusters, name, image, timeout, check_mode=False, max_lag_b
         _restore_after_failure(clusters, name, keep_run=True)
         raise cnpg_cluster.CnpgError(str(err) + _carry_on_note(obj, run_id), status=err.status,
                                      details=dict(err.details, run_kept=run_id or upgrade_run(obj)))
+    except RunbookError:  # the API gone for good during the wait: production must not keep the lowered shutdown
+        _restore_after_failure(clusters, name, keep_run=True)
+        raise
     end = clock()
     result["smart_shutdown_restored"] = restore_smart_shutdown(clusters, name)
     result["primary_ready_seconds"] = round(marks.get("primary_ready", end) - started, 1)

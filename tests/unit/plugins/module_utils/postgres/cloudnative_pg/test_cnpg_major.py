@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from ansible_collections.fournines.runbooks.plugins.module_utils.k8s.client import K8sError
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import cluster
 from ansible_collections.fournines.runbooks.plugins.module_utils.postgres.cloudnative_pg import major
 
@@ -416,3 +417,20 @@ def test_rollback_clone_refuses_a_foreign_cluster_and_a_raised_production():
     assert not kube.requests
     with pytest.raises(cluster.CnpgError, match="no pre-upgrade clone"):
         major.promote_rollback_clone(clusters_of(kube), "pg", "pg-preupgrade", timeout=5)
+
+
+class ApiGoneDuringTheWait(FakeKube):
+    """The Kubernetes API answers the patches, then fails for good while the upgrade is waited for."""
+
+    def items(self, path, query=None):
+        if self.patches and len(self.patches) >= 2:
+            raise K8sError("GET %s failed for good: connection refused" % path)
+        return FakeKube.items(self, path, query)
+
+
+def test_an_api_error_during_the_wait_still_puts_the_smart_shutdown_back():
+    kube = ApiGoneDuringTheWait(cnpg(), steps=99)
+    with pytest.raises(K8sError):
+        major.upgrade_in_place(clusters_of(kube), "pg", NEW, timeout=60, interval=0, clock=Clock(),
+                               smart_shutdown_timeout=0, sleep=lambda s: None)
+    assert kube.obj["spec"]["smartShutdownTimeout"] == 180 and kube.obj["metadata"]["annotations"] == {}

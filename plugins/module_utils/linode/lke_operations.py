@@ -233,6 +233,8 @@ def pool_surge(lke, kube, pool_id, target, deadline, journal=None, check_mode=Fa
             surge_id = new[0] if new else None
             if surge_id is not None and journal is not None:
                 journal.set_fact("surge_nodes", dict(facts.get("surge_nodes") or {}, **{key: surge_id}))
+            # a run cut off before it noted its surge node: that node, still joining, looked old above
+            out["old"] = [n for n in old if n["id"] != surge_id]
         out["surge_node_id"] = surge_id
     if surge_id is not None:
         state = node_state(lke, kube, surge_id, target)

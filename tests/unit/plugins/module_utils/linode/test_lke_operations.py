@@ -413,6 +413,20 @@ def test_pool_surge_rerun_finds_the_same_surge_node(journal):
     assert first["surge_node_id"] not in [n["id"] for n in again["old"]]
 
 
+def test_pool_surge_rerun_after_a_kill_before_the_surge_node_was_noted_does_not_roll_it_as_an_old_node(journal):
+    # run 1 was cut off after the resize was asked (pool_nodes noted) and before the surge node was noted;
+    # on the re-run that node has not joined on the target yet, so it looks like an old node at first
+    world = World("1.34", kubelet="v1.33.4", pools={101: 2})
+    journal.set_fact("pool_counts", {"101": 2})  # as cluster_preflight records it before any change
+    first = ops.pool_surge(world, world, 101, "1.34", world.deadline(), journal=journal)
+    journal.set_fact("surge_nodes", {})
+    surge = [n for n in world.pools_[101]["nodes"] if n["id"] == first["surge_node_id"]][0]
+    world.k8s[surge["instance_id"]]["status"]["nodeInfo"]["kubeletVersion"] = "v1.33.4"
+    again = ops.pool_surge(world, world, 101, "1.34", world.deadline(), journal=journal)
+    assert again["surge_node_id"] == first["surge_node_id"] and again["original_count"] == 2
+    assert first["surge_node_id"] not in [n["id"] for n in again["old"]] and len(again["old"]) == 2
+
+
 def test_pool_surge_check_mode_changes_nothing(journal):
     world = World("1.34", kubelet="v1.33.4", pools={101: 2})
     out = ops.pool_surge(world, world, 101, "1.34", world.deadline(), journal=journal, check_mode=True)

@@ -83,7 +83,7 @@ def test_a_held_runbook_lock_starts_nothing_and_says_so_once(pg_pilot, tmp_path)
     assert " ".join(message.split()) in " ".join(out.split()), out[-3000:]  # the run's last word (YAML output wraps lines)
     assert [e["event"] for e in aplab.ledger(tmp_path) if e["event"] in ("started", "applied", "failed")] == []
     assert _runbook_reports(tmp_path) == []  # the runbook never ran
-    assert lab.is_start_state() and uclab.mutations(admin) == []
+    assert lab.is_start_state() and uclab.lke_mutations(admin) == []
 
 
 def test_a_postgres_patch_release_goes_through_the_canary_automatically(pg_pilot, tmp_path):
@@ -119,4 +119,4 @@ def test_a_postgres_patch_release_goes_through_the_canary_automatically(pg_pilot
     assert report["report"]["status"] == "done", report
     assert report["outcome"]["summary"].startswith("Applied postgres -> %s by upgrade_postgres.yml (run %s)" % (target, run_id))
     # nothing else changed: no request to the cloud but reads
-    assert uclab.mutations(admin) == []
+    assert uclab.lke_mutations(admin) == []

@@ -102,6 +102,12 @@ def mutations(admin):
     return [r for r in requests(admin) if r["method"] != "GET"]
 
 
+def lke_mutations(admin):
+    """The mutations of LKE (clusters, pools, nodes): what an upgrade could do. A test on another xdist worker
+    that does not share the simulator's lock (a drill shutting an instance down) writes under /linode/ only."""
+    return [r for r in mutations(admin) if r["path"].startswith("/lke/")]
+
+
 def recycles(admin):
     """LKE node ids with how many recycle requests the simulator executed for each."""
     counts = {}

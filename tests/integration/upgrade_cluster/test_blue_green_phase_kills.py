@@ -156,19 +156,11 @@ def _never_ready(admin, core, tmp_path, blue_id, blue, runs, drains):
     return lost
 
 
-def _stop_probers(reports_dir):
-    """A failed test must not leave a killed run's prober (it outlives the kill by design) running in the lab."""
-    for run in os.listdir(str(reports_dir)):
-        probe = os.path.join(str(reports_dir), run, "probe")
-        if os.path.isdir(probe):
-            uclab.run_module("fournines.runbooks.http_prober", {"dir": probe, "state": "stopped"})
-
-
 def test_killed_in_each_blue_green_phase_a_rerun_carries_on_with_one_new_pool(seeded_lab, tmp_path):
     try:
         _phases(seeded_lab, tmp_path)
     except BaseException:
-        _stop_probers(tmp_path)
+        uclab.stop_probers(tmp_path)
         raise
 
 

@@ -126,20 +126,12 @@ def _pool(admin):
     return pool_id, pool, state
 
 
-def _stop_probers(reports_dir):
-    """A failed test must not leave a killed run's prober (it outlives the kill by design) running in the lab."""
-    for run in os.listdir(str(reports_dir)):
-        probe = os.path.join(str(reports_dir), run, "probe")
-        if os.path.isdir(probe):
-            uclab.run_module("fournines.runbooks.http_prober", {"dir": probe, "state": "stopped"})
-
-
 def test_surge_killed_in_each_phase_a_rerun_carries_on_and_each_pod_moves_once(seeded_lab, tmp_path):
     moves = PodMoves(seeded_lab[1])
     try:
         _phases(seeded_lab, tmp_path, moves)
     except BaseException:
-        _stop_probers(tmp_path)
+        uclab.stop_probers(tmp_path)
         raise
     finally:
         moves.stop()

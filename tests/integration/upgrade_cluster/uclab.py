@@ -102,6 +102,14 @@ def mutations(admin):
     return [r for r in requests(admin) if r["method"] != "GET"]
 
 
+def stop_probers(reports_dir):
+    """A failed test must not leave a killed run's prober (it outlives the kill by design) running in the lab."""
+    for run in os.listdir(str(reports_dir)):
+        probe = os.path.join(str(reports_dir), run, "probe")
+        if os.path.isdir(probe):
+            run_module("fournines.runbooks.http_prober", {"dir": probe, "state": "stopped"})
+
+
 def lke_mutations(admin):
     """The mutations of LKE (clusters, pools, nodes): what an upgrade could do. A test on another xdist worker
     that does not share the simulator's lock (a drill shutting an instance down) writes under /linode/ only."""

@@ -79,6 +79,11 @@ def cluster_path(namespace, name=None):
     return path + "/" + name if name else path
 
 
+def annotations(obj):
+    """An object's annotations ({} when it has none or is None)."""
+    return ((obj or {}).get("metadata") or {}).get("annotations") or {}
+
+
 def _condition(obj, kind):
     for cond in (obj.get("status") or {}).get("conditions") or []:
         if cond.get("type") == kind:
@@ -207,6 +212,11 @@ class CnpgClusters(object):
     def get(self, name):
         return self.kube.get(cluster_path(self.namespace, name), ok_missing=True)
 
+    def merge_patch(self, name, body):
+        """A JSON merge patch of Cluster ``name`` (annotations, spec), retried on 429/5xx; the webhook may refuse."""
+        return self.kube.request("PATCH", cluster_path(self.namespace, name), body=body,
+                                 content_type="application/merge-patch+json", retry_status=True)
+
     def pods(self, name):
         return self.kube.items("/api/v1/namespaces/%s/pods" % self.namespace, {"labelSelector": "cnpg.io/cluster=%s" % name})
 
@@ -239,8 +249,7 @@ class CnpgClusters(object):
         spec = {"imageName": image}
         if switchover:
             spec["primaryUpdateMethod"] = "switchover"
-        return self.kube.request("PATCH", cluster_path(self.namespace, name), body={"spec": spec},
-                                 content_type="application/merge-patch+json", retry_status=True)
+        return self.merge_patch(name, {"spec": spec})
 
     def wait_healthy(self, name, image, timeout, interval=2.0, on_wait=None):
         """Wait until every instance runs ``image`` and the Cluster is healthy; return its summary."""

@@ -154,18 +154,15 @@ def _target_selector(kube, namespace, target):
 def mark_run(clusters, source, target, run_id):
     """Production's annotations name the run and its target (a re-run carries it on)."""
     obj = clusters.require(source)
-    notes = ((obj.get("metadata") or {}).get("annotations") or {})
-    if notes.get(RUN_ANNOTATION) == run_id:
+    if cnpg_cluster.annotations(obj).get(RUN_ANNOTATION) == run_id:
         return False
-    clusters.kube.request("PATCH", cnpg_cluster.cluster_path(clusters.namespace, source),
-                          body={"metadata": {"annotations": {RUN_ANNOTATION: run_id}}},
-                          content_type="application/merge-patch+json", retry_status=True)
+    clusters.merge_patch(source, {"metadata": {"annotations": {RUN_ANNOTATION: run_id}}})
     return True
 
 
 def upgrade_run(obj):
     """The run a logical upgrade of this production Cluster left in its annotation (None: none)."""
-    return (((obj or {}).get("metadata") or {}).get("annotations") or {}).get(RUN_ANNOTATION)
+    return cnpg_cluster.annotations(obj).get(RUN_ANNOTATION)
 
 
 # --- the target Cluster ------------------------------------------------------------------------------
@@ -653,8 +650,6 @@ def remove_target(clusters, source, target, app_service, database, timeout, chec
         prod.close()
     if secret is not None:
         kube.request("DELETE", "/api/v1/namespaces/%s/secrets/%s" % (ns, app_secret_name(target)), ok_missing=True)
-    notes = ((clusters.get(source) or {}).get("metadata") or {}).get("annotations") or {}
-    if RUN_ANNOTATION in notes:
-        kube.request("PATCH", cnpg_cluster.cluster_path(ns, source), body={"metadata": {"annotations": {RUN_ANNOTATION: None}}},
-                     content_type="application/merge-patch+json", retry_status=True)
+    if RUN_ANNOTATION in cnpg_cluster.annotations(clusters.get(source)):
+        clusters.merge_patch(source, {"metadata": {"annotations": {RUN_ANNOTATION: None}}})
     return result

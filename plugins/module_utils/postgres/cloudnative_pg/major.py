@@ -223,13 +223,9 @@ def _primary_ready(obj, pods, major):
     return False
 
 
-def _annotations(obj):
-    return ((obj or {}).get("metadata") or {}).get("annotations") or {}
-
-
 def upgrade_run(obj):
     """The run id a real upgrade left on the Cluster (None when no upgrade of ours is under way)."""
-    return _annotations(obj).get(RUN_ANNOTATION)
+    return cnpg_cluster.annotations(obj).get(RUN_ANNOTATION)
 
 
 def lower_smart_shutdown(clusters, obj, seconds, run_id=None, settle=SMART_SHUTDOWN_SETTLE, sleep=time.sleep):
@@ -241,15 +237,14 @@ def lower_smart_shutdown(clusters, obj, seconds, run_id=None, settle=SMART_SHUTD
     Cluster's own value, not ours). Returns that original value."""
     spec = obj.get("spec") or {}
     current = spec.get("smartShutdownTimeout", DEFAULT_SMART_SHUTDOWN)
-    original = _annotations(obj).get(SMART_SHUTDOWN_ANNOTATION)
+    original = cnpg_cluster.annotations(obj).get(SMART_SHUTDOWN_ANNOTATION)
     if original is None:
         original = str(current)
     notes = {SMART_SHUTDOWN_ANNOTATION: original}
     if run_id:
         notes[RUN_ANNOTATION] = run_id
-    clusters.kube.request("PATCH", cnpg_cluster.cluster_path(clusters.namespace, obj["metadata"]["name"]),
-                          body={"metadata": {"annotations": notes}, "spec": {"smartShutdownTimeout": int(seconds)}},
-                          content_type="application/merge-patch+json", retry_status=True)
+    clusters.merge_patch(obj["metadata"]["name"],
+                         {"metadata": {"annotations": notes}, "spec": {"smartShutdownTimeout": int(seconds)}})
     if int(current) != int(seconds) and settle:
         sleep(settle)
     return int(original)
@@ -260,7 +255,7 @@ def restore_smart_shutdown(clusters, name, keep_run=False):
     annotations; with ``keep_run`` the run's own annotation stays (a failed upgrade: the re-run carries
     that run on). Returns the restored value, or None when nothing was saved."""
     obj = clusters.get(name)
-    notes = _annotations(obj)
+    notes = cnpg_cluster.annotations(obj)
     drop = [SMART_SHUTDOWN_ANNOTATION] + ([] if keep_run else [RUN_ANNOTATION])
     if obj is None or not set(drop) & set(notes):
         return None
@@ -269,8 +264,7 @@ def restore_smart_shutdown(clusters, name, keep_run=False):
     if SMART_SHUTDOWN_ANNOTATION in notes:
         value = int(notes[SMART_SHUTDOWN_ANNOTATION])
         body["spec"] = {"smartShutdownTimeout": value}
-    clusters.kube.request("PATCH", cnpg_cluster.cluster_path(clusters.namespace, name), body=body,
-                          content_type="application/merge-patch+json", retry_status=True)
+    clusters.merge_patch(name, body)
     return value
 
 
@@ -315,7 +309,7 @@ def upgrade_in_place(clusters, name, image, timeout, check_mode=False, max_lag_b
     if before["image"] == image and data_major(obj) == target_major and before["healthy"]:
         result["after"] = before
         # Done already; what a killed run lowered is still to be put back.
-        result["changed"] = bool(set(_annotations(obj)) & set([SMART_SHUTDOWN_ANNOTATION, RUN_ANNOTATION]))
+        result["changed"] = bool(set(cnpg_cluster.annotations(obj)) & set([SMART_SHUTDOWN_ANNOTATION, RUN_ANNOTATION]))
         if result["changed"] and not check_mode:
             result["smart_shutdown_restored"] = restore_smart_shutdown(clusters, name)
         return result
@@ -334,8 +328,7 @@ def upgrade_in_place(clusters, name, image, timeout, check_mode=False, max_lag_b
             result["smart_shutdown_before"] = lower_smart_shutdown(clusters, obj, smart_shutdown_timeout, run_id=run_id,
                                                                    settle=settle, sleep=sleep)
         elif run_id:
-            kube.request("PATCH", cnpg_cluster.cluster_path(ns, name), body={"metadata": {"annotations": {RUN_ANNOTATION: run_id}}},
-                         content_type="application/merge-patch+json", retry_status=True)
+            clusters.merge_patch(name, {"metadata": {"annotations": {RUN_ANNOTATION: run_id}}})
     started = clock()
     if before["image"] != image:
         try:
@@ -525,8 +518,7 @@ def promote_rollback_clone(clusters, source, name, timeout, check_mode=False, in
         return result
     started = clock()
     if replica.get("enabled"):
-        clusters.kube.request("PATCH", cnpg_cluster.cluster_path(ns, name), body=promote_patch(),
-                              content_type="application/merge-patch+json", retry_status=True)
+        clusters.merge_patch(name, promote_patch())
     deadline = Deadline(timeout)
     check = write_check or _write_check(clusters.kube, ns, name, source)
     state = {"since": None, "problem": None, "writes": 0}

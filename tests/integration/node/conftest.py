@@ -1,6 +1,7 @@
 """Fixtures for the real node's tests: lab/node/up once per session, the node's env, helpers
 to run throwaway pods on it (they tolerate its taint and are deleted afterwards)."""
 
+import base64
 import os
 import subprocess
 import sys
@@ -44,6 +45,34 @@ def wait_for(what, check, timeout=120, every=0.5):
             return last
         time.sleep(every)
     raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+
+
+# What a connection to a ClusterIP meets until kube-proxy inside the node has programmed a new
+# Service (the node's namespace has no default route, so it answers "Network is unreachable"), or
+# while the pod behind it restarts. Seen in CI on a busy machine for a -ro Service made 40 s before.
+_NOT_YET_ROUTED = ("Network is unreachable", "Connection refused", "No route to host", "timeout expired")
+
+
+def pg_connect(core, ns, service, secret, user="postgres", dbname="app", retry_for=60, connect_timeout=3):
+    """An autocommit psycopg connection to Service ``ns/service`` as ``user``, password from Secret
+    ``secret``. Retries for ``retry_for`` seconds while the Service is not routed yet (0: one try, for
+    probes that measure outages). The password is read here, not passed in, and a failure is raised
+    afresh, so pytest's traceback (it prints each frame's arguments) never shows it."""
+    import psycopg  # pylint: disable=import-outside-toplevel  # only the Postgres tests need it
+    password = base64.b64decode(core.read_namespaced_secret(secret, ns).data["password"]).decode()
+    ip = core.read_namespaced_service(service, ns).spec.cluster_ip
+    deadline = time.monotonic() + retry_for
+    while True:
+        try:
+            return psycopg.connect(host=ip, port=5432, user=user, password=password, dbname=dbname,
+                                   connect_timeout=connect_timeout, autocommit=True)
+        except psycopg.OperationalError as exc:
+            failure = str(exc).strip()
+        if time.monotonic() >= deadline or not any(s in failure for s in _NOT_YET_ROUTED):
+            break
+        time.sleep(1)
+    raise psycopg.OperationalError("Service %s/%s (%s) as %s, database %s: %s"
+                                   % (ns, service, ip, user, dbname, failure))
 
 
 @pytest.fixture

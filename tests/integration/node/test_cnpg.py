@@ -6,7 +6,6 @@ Connections go from the host to the Cluster's Services (ClusterIPs routed into t
 namespace, where kube-proxy sends them to the pods), as the runbook will.
 """
 
-import base64
 import json
 import os
 import subprocess
@@ -18,7 +17,7 @@ import psycopg
 import pytest
 from kubernetes import client
 
-from conftest import TAINT_KEY, wait_for
+from conftest import TAINT_KEY, pg_connect, wait_for
 
 GROUP, VERSION, PLURAL = "postgresql.cnpg.io", "v1", "clusters"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -67,17 +66,14 @@ def healthy(custom, ns):
     return None
 
 
-def connect(core, ns, service, user="postgres"):
-    secret = core.read_namespaced_secret("pg-superuser" if user == "postgres" else "pg-app", ns)
-    password = base64.b64decode(secret.data["password"]).decode()
-    ip = core.read_namespaced_service(service, ns).spec.cluster_ip
-    return psycopg.connect(host=ip, port=5432, user=user, password=password,
-                           dbname="app", connect_timeout=5, autocommit=True)
+def connect(core, ns, service, user="postgres", retry_for=60):
+    return pg_connect(core, ns, service, "pg-superuser" if user == "postgres" else "pg-app", user=user,
+                      retry_for=retry_for, connect_timeout=5)
 
 
 def try_connect(core, ns, service):
     try:
-        return connect(core, ns, service)
+        return connect(core, ns, service, retry_for=0)
     except psycopg.OperationalError:
         return None
 

@@ -9,7 +9,6 @@ readiness probe takes it out of the Service's endpoints and a passing one brings
 
 import json
 import os
-import time
 import urllib.error
 import urllib.request
 

@@ -12,7 +12,6 @@ One production Cluster (2 instances) serves the file, in this order:
   the pre-upgrade clone, promoted while production was down, holds every row committed before.
 """
 
-import base64
 import json
 import os
 import subprocess
@@ -98,13 +97,10 @@ def _connect_any(lab, cluster, secrets_of):
     """A connection to ``cluster``'s -rw Service with the first superuser Secret that works: a
     promoted clone is a physical copy of production, so production's password is its own until
     the operator resets it from the clone's Secret."""
-    ip = lab.core.read_namespaced_service("%s-rw" % cluster, lab.ns).spec.cluster_ip
     err = None
     for owner in secrets_of:
-        secret = lab.core.read_namespaced_secret("%s-superuser" % owner, lab.ns)
         try:
-            return psycopg.connect(host=ip, port=5432, user="postgres", dbname="app", connect_timeout=3, autocommit=True,
-                                   password=base64.b64decode(secret.data["password"]).decode())
+            return node_helpers.pg_connect(lab.core, lab.ns, "%s-rw" % cluster, "%s-superuser" % owner)
         except psycopg.OperationalError as exc:  # the next Secret
             err = exc
     raise err

@@ -15,7 +15,6 @@ refused at its gate, which removes the target and leaves production as it was):
 - ``step=switch_back`` puts the Service back on production, makes it writable again and the target read-only.
 """
 
-import base64
 import os
 import sys
 
@@ -40,11 +39,9 @@ class AppLab(object):
     def __init__(self, lab):
         self.lab = lab
 
-    def connect(self, cluster=None, service=None, dbname="app"):
-        secret = self.lab.core.read_namespaced_secret("pg-app", self.lab.ns)
-        ip = self.lab.core.read_namespaced_service("pg-app", self.lab.ns).spec.cluster_ip
-        return psycopg.connect(host=ip, port=5432, user="app", password=base64.b64decode(secret.data["password"]).decode(),
-                               dbname=dbname, connect_timeout=3, autocommit=True)
+    def connect(self, cluster=None, service=None, dbname="app", retry_for=60):  # pylint: disable=unused-argument
+        return node_helpers.pg_connect(self.lab.core, self.lab.ns, "pg-app", "pg-app", user="app", dbname=dbname,
+                                       retry_for=retry_for)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +72,7 @@ def logical_lab(real_node, major_images, k8s_client, k8s_core, tmp_path_factory)
 def _answer(app):
     """A connection through pg-app, or None while kube-proxy has not programmed the new Service yet."""
     try:
-        return app.connect()
+        return app.connect(retry_for=0)
     except psycopg.OperationalError:
         return None
 
@@ -204,7 +201,7 @@ def test_logical_method_cuts_over_with_nothing_lost_and_switches_back(logical_la
 def _writable(app):
     """A connection through pg-app that can write (production again), or None while it cannot."""
     try:
-        conn = app.connect()
+        conn = app.connect(retry_for=0)
     except psycopg.OperationalError:
         return None
     try:

@@ -16,8 +16,10 @@ description:
     PostgreSQL version).
   - The releases it could move to are the offered images of the same repository and tag flavour (the part after
     the version, for example C(-bookworm)); other images are listed under C(ignored) with the reason.
-  - An image whose tag names no C(MAJOR.MINOR), or two offered images of one version, fail with an error naming
-    the input.
+  - A tag that names only the major (C(17), C(16-3.4)) tells a major upgrade, not a patch release; an offered image
+    of the Cluster's own major is ignored (with the reason) when either tag lacks the minor.
+  - An image whose tag does not start with a PostgreSQL version, or two offered images of one version, fail with an
+    error naming the input.
 options:
   _input:
     description: The Cluster's image (C(spec.imageName)).

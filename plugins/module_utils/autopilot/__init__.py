@@ -24,7 +24,7 @@ Policy (YAML, the variable ``autopilot_policy`` or a file) -- every key optional
       lke_kubernetes: {minor: approve, major: never, min_release_age_days: 14}
       lke_node_patch: {patch: auto}
       postgres: {backend: host, patch: auto, major: approve}   # backend: host | cloudnative_pg
-      # under cloudnative_pg, the images it may move to (tags MAJOR.MINOR...; cnpg.py):
+      # under cloudnative_pg, the images it may move to (tags MAJOR.MINOR..., MAJOR alone for a major; cnpg.py):
       # postgres: {backend: cloudnative_pg, patch: auto, images: [ghcr.io/cloudnative-pg/postgresql:17.6-bookworm]}
     waves:                           # fleets: clusters (inventory names) in order; first = canary
       - {name: canary, clusters: [staging], soak_hours: 24}

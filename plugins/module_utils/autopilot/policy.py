@@ -203,7 +203,8 @@ def _components(raw, defaults):
 
 def _images(spec, backend, key):
     """components.postgres.images: the PostgreSQL images the CloudNativePG backend may move its Cluster to (the
-    APIs list no image catalogue). Each tag must start with MAJOR.MINOR; only the cloudnative_pg backend takes them."""
+    APIs list no image catalogue). Each tag must start with the PostgreSQL version, MAJOR.MINOR or (enough for a major
+    upgrade, see cnpg.py) MAJOR alone; only the cloudnative_pg backend takes them."""
     images = spec.get("images")
     if images is None or images == []:
         # none listed (a validated policy, validated again, lists [] for the host backend)
@@ -220,12 +221,9 @@ def _images(spec, backend, key):
         if not isinstance(image, str):
             raise PolicyError(name, "%r is not an image reference (text)" % (image,))
         try:
-            major, minor = cluster.image_version(image)
+            cluster.image_version(image)
         except cluster.CnpgError as err:
             raise PolicyError(name, str(err))
-        if minor is None:
-            raise PolicyError(name, "%s names only the major version %d; list images whose tag starts with "
-                              "MAJOR.MINOR, such as %d.5" % (image, major, major))
     return list(images)
 
 

@@ -12,6 +12,8 @@ Two report shapes, one per backend:
 - CloudNativePG (``roles/postgres_cnpg_upgrade/vars/main.yml``): ``{"backend": "cloudnative_pg", "status", "error",
   "steps": [{"step", "status", "detail"}]}``; the canary step's detail names the prediction ("primary back after
   12.3 s (the predicted downtime)"), and a run stopped at its gate failed there with the gate's reason as ``error``.
+  A canary-only minor run (``postgres_cnpg_upgrade_canary_only``, status ``stopped-after-canary``) has a ``smoke``
+  step after its canary: its detail joins the canary's.
 
 :func:`canary_evidence` gives ``{"canary", "canary_detail", "predicted_downtime_seconds", "gate", "runbook_status"}``:
 ``canary`` is ``passed``, ``failed`` or ``not run``; the prediction is None when the canary gave none.
@@ -55,10 +57,16 @@ def _cloudnative_pg(report):
     steps = report.get("steps") or []
     canary = next((s for s in steps if s.get("step") == "canary"), None)
     failed = next((s for s in steps if s.get("status") == "failed"), None)
-    if canary is None and failed is not None and "canary" in str(failed.get("step", "")).lower():
+    # a failed canary task ("Canary - refuse the update when a smoke query failed ...") is the verdict, even after the
+    # canary step itself (the clone became healthy) was recorded ok
+    if failed is not None and "canary" in str(failed.get("step", "")).lower():
         canary = failed
     detail = str((canary or {}).get("detail") or "")
     match = _PREDICTED.search(detail)
+    # the minor flow's checks on the canary are a step of their own: "4 smoke queries passed; rows equal in ..."
+    smoke = next((s for s in steps if s.get("step") == "smoke" and s.get("status") in _PASSED), None)
+    if canary is not None and canary.get("status") in _PASSED and smoke is not None:
+        detail = "%s; %s" % (detail, smoke.get("detail") or "") if detail else str(smoke.get("detail") or "")
     # "gate" (passed) or the failed task "Gate - error budget and explicit confirmation"; not the minor flow's "gates"
     gate = next((s for s in steps if _GATE_STEP.match(str(s.get("step") or ""))), None)
     return {

@@ -1,5 +1,6 @@
 """The autopilot and PostgreSQL under the real CloudNativePG operator (lab/node): a Cluster on the old minor image
-(15.18), the policy `postgres: {backend: cloudnative_pg, patch: auto}` listing the lab's new patch image (15.20). The
+(15.18). First with `patch: approve`: the request's evidence is a canary-only run of the minor flow (production not
+changed). Then the policy `postgres: {backend: cloudnative_pg, patch: auto}` listing the lab's new patch image (15.20). The
 autopilot discovers the Cluster's image through the Kubernetes API, decides `apply` for the patch release, runs
 upgrade_postgres.yml as its child with the operator backend's minor flow (canary clone, rolling update, switchover)
 and the candidate's image, reads the Cluster again, and records `started, applied`; the write outages are charged
@@ -68,6 +69,52 @@ def _delete(lab, k8s_core):
         # seed.py recreates each Released volume; another module's teardown doing the same at that moment makes one
         # create fail with AlreadyExists (seen in the lab): once more finds them Available
         lab.recycle_volumes()
+
+
+def test_a_patch_image_needing_approval_runs_only_its_canary_and_the_request_shows_the_verdict(cnpg_pilot, tmp_path):
+    """patch: approve -> needs approval; the safe part is the minor flow with postgres_cnpg_upgrade_canary_only: the
+    canary clone on the new image passes its smoke queries and row comparison, is removed, and production stays on
+    its image; the request carries that verdict. Leaves the Cluster as it found it (the next test applies the patch)."""
+    lab, admin = cnpg_pilot
+    old, new = lab.node["NODE_IMAGE_PG_OLD"], lab.node["NODE_IMAGE_PG_MINOR"]
+    with lab.connect("pg") as conn:
+        conn.execute("create table if not exists accounts (id int primary key, note text not null)")
+        conn.execute("insert into accounts select i, 'row ' || i from generate_series(1, 500) i on conflict do nothing")
+    pol = aplab.policy(components={"postgres": {"backend": "cloudnative_pg", "patch": "approve", "major": "never",
+                                                "images": [new]}})
+    where = {"postgres_cnpg_upgrade_namespace": lab.ns}
+    runbook_vars = dict(where, postgres_cnpg_upgrade_compare_tables=["public.accounts"],
+                        postgres_slo_ledger=os.path.join(str(tmp_path), "downtime-postgres.jsonl"))
+    release_sim = uclab.labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
+    try:
+        admin.call("DELETE", "/requests")
+        proc = aplab.run(aplab.variables(tmp_path, pol, autopilot_runbook_vars=runbook_vars, **where),
+                         timeout=1500, inventories=("lab", "lab_cnpg"))
+        mutations = uclab.lke_mutations(admin)
+    finally:
+        release_sim()
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+    decision = aplab.decisions(tmp_path)["postgres"]
+    assert (decision["decision"], decision["kind"], decision["candidate"], decision["image"]) == (
+        "needs approval", "patch", "15.20", new), decision
+    evidence = aplab.request(tmp_path, decision["request_id"])["evidence"]
+    assert evidence["safe_part"] == "canary trial (production not changed)", evidence
+    trial = evidence["canary_trial"]
+    assert (trial["canary"], trial["runbook_status"]) == ("passed", "stopped-after-canary"), trial
+    assert "smoke queries passed" in trial["canary_detail"] and "rows equal in public.accounts" in trial["canary_detail"]
+    # the child ran for real (not --check): canary and its checks, then it stopped; no update step
+    with open(os.path.join(str(tmp_path), evidence["plan_run_id"], "report.json")) as handle:
+        child = json.load(handle)
+    steps = [s["step"] for s in child["steps"]]
+    assert (child["status"], child["flow"], child["image_before"]) == ("stopped-after-canary", "minor", old), child
+    assert steps[-2:] == ["smoke", "canary-only"] and "canary" in steps and "update" not in steps, steps
+    # production untouched and healthy, the canary gone, nothing started, nothing charged
+    assert lab.get("pg")["spec"]["imageName"] == old
+    lab.wait_healthy("pg", old, timeout=60)
+    assert lab.get("pg-canary") is None
+    assert [e["event"] for e in aplab.ledger(tmp_path) if e["event"] in ("started", "applied", "failed")] == []
+    assert not os.path.exists(runbook_vars["postgres_slo_ledger"])
+    assert mutations == []
 
 
 def test_a_cloudnative_pg_patch_image_goes_through_the_operator_automatically(cnpg_pilot, tmp_path):

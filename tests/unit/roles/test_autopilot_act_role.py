@@ -179,7 +179,7 @@ def test_a_postgres_major_needing_approval_runs_its_canary_and_the_request_shows
     assert got["run_id"].endswith("-canary")
     assert not (tmp_path / "reports" / "got-lab-cnpg.json").exists()  # the host backend's runbook: group postgres only
     evidence = json.loads((requests / "ap-lab-lke-postgres-17.6.json").read_text())["evidence"]
-    assert evidence["safe_part"] == "canary trial (stopped at the gate)" and evidence["plan_run_id"] == got["run_id"]
+    assert evidence["safe_part"] == "canary trial (production not changed)" and evidence["plan_run_id"] == got["run_id"]
     trial = evidence["canary_trial"]
     assert (trial["canary"], trial["predicted_downtime_seconds"], trial["runbook_status"]) == ("passed", 41.25, "stopped-at-gate")
     assert trial["gate"] == "confirmation: missing"

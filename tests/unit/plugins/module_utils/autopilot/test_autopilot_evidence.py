@@ -64,3 +64,31 @@ def test_the_failed_hosts_error_is_its_detail():
     got = evidence.canary_evidence(dict(HOST_STOPPED, steps=[{"name": "major-canary", "status": "failed",
                                                                "details": {"error": "extension x missing"}}], facts={}))
     assert got["canary_detail"] == "extension x missing"
+
+
+CNPG_CANARY_ONLY = {
+    "run_id": "upgrade-postgres-x-canary", "backend": "cloudnative_pg", "flow": "minor", "status": "stopped-after-canary",
+    "error": "",
+    "steps": [{"step": "preflight", "status": "ok", "detail": "healthy on lab/pg:15.18; update needed: True"},
+              {"step": "gates", "status": "ok", "detail": "not checked: canary only (production is not changed)"},
+              {"step": "canary", "status": "ok", "detail": "healthy on the new image after 21.4 s"},
+              {"step": "smoke", "status": "ok", "detail": "4 smoke queries passed; rows equal in public.accounts"},
+              {"step": "canary-only", "status": "ok", "detail": "stopped after the canary: production not changed"}],
+}
+
+
+def test_a_canary_only_minor_run_shows_the_canary_and_its_checks_without_a_gate():
+    got = evidence.canary_evidence(CNPG_CANARY_ONLY)
+    assert (got["canary"], got["runbook_status"], got["gate"], got["predicted_downtime_seconds"]) == (
+        "passed", "stopped-after-canary", "", None), got
+    assert got["canary_detail"] == "healthy on the new image after 21.4 s; 4 smoke queries passed; rows equal in public.accounts"
+
+
+def test_a_canary_that_became_healthy_but_failed_its_smoke_queries_failed():
+    failed = "the canary pgop/pg-canary on lab/pg:15.20 failed its checks, so production pgop/pg was not changed: relation x"
+    report = dict(CNPG_CANARY_ONLY, status="failed", error=failed,
+                  steps=CNPG_CANARY_ONLY["steps"][:3] + [
+                      {"step": "Canary - refuse the update when a smoke query failed or the rows differ", "status": "failed",
+                       "detail": failed}])
+    got = evidence.canary_evidence(report)
+    assert (got["canary"], got["canary_detail"], got["runbook_status"]) == ("failed", failed, "failed"), got

@@ -169,8 +169,14 @@ def volumes(name, count, base):
     A Released or Failed one is wiped and made Available again (any of the StorageClass, also
     beyond ``count``: a caller passing a smaller count still recycles them all); missing ones up
     to ``count`` are created."""
+    import fcntl
     import os
     import shutil
+    # One pass at a time: two test sessions recycling at once both deleted and re-created the same Released
+    # volume (the second create failed with 409 AlreadyExists). Held until this process ends.
+    os.makedirs(base, exist_ok=True)
+    lock = open(os.path.join(base, ".seed-volumes.lock"), "w")  # noqa: SIM115  pylint: disable=consider-using-with
+    fcntl.flock(lock, fcntl.LOCK_EX)
     api = client.ApiClient()
     core = client.CoreV1Api(api)
     storage = client.StorageV1Api(api)

@@ -4,10 +4,12 @@ patch release and runs upgrade_postgres.yml -e postgres_upgrade=minor as its own
 the switchover), records `applied`, and changes nothing else. And while an earlier run's runbook still holds the
 cluster's runbook lock, a run starts nothing, records nothing and ends with one message.
 
-Runs in the `postgres` xdist group (it changes the Postgres pair). It holds both the upgrade-cluster tests' lock
-(the autopilot reads the simulator, and the test asserts nothing was changed there) and the Postgres tests' lock,
-always in that order: linode_sim first, then postgres. Nobody else holds both: the cluster group never takes the
-Postgres lock (awx_runner's upgrade-postgres job runs in the postgres group), so no two holders wait on each other.
+Runs in the `postgres` xdist group (it changes the Postgres pair). It holds the Postgres tests' lock for the module
+and the upgrade-cluster tests' lock (the autopilot reads the simulator's cluster, which those tests reset, and the
+test asserts LKE got no write) only around each autopilot run, so the cluster tests wait seconds, not this module's
+whole hold (in CI this fixture's setup had waited 246 s for the simulator lock). Nobody else holds both: the cluster
+group never takes the Postgres lock (awx_runner's upgrade-postgres job runs in the postgres group), so no two holders
+wait on each other.
 """
 
 import fcntl
@@ -27,22 +29,29 @@ pytestmark = pytest.mark.xdist_group("postgres")
 
 @pytest.fixture(scope="module")
 def pg_pilot(lab_up):
-    """(PgLab, simulator admin) in the Postgres pair's starting state, both locks held (linode_sim, then postgres);
-    the pair put back into its starting state afterwards."""
+    """(PgLab, simulator admin) in the Postgres pair's starting state, the Postgres tests' lock held; the pair put
+    back into its starting state afterwards."""
     lab_up("postgres", "k8s", "linode_sim", "edge")
+    release_pg = uclab.labenv.hold("postgres", "tests.lock")
+    try:
+        lab = pglab.PgLab(uclab.labenv.component_env("postgres"), "")
+        if not lab.is_start_state():
+            lab.reset()
+        admin = uclab.simlab.SimAdmin(uclab.labenv.component_env("linode_sim")["LINODE_SIM_ADMIN_URL"])
+        yield lab, admin
+        if not lab.is_start_state():
+            lab.reset()
+    finally:
+        release_pg()
+
+
+def _run_alone_on_the_simulator(admin, variables, timeout):
+    """The autopilot run under the simulator lock, and the LKE writes the simulator saw during it."""
     release_sim = uclab.labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
     try:
-        release_pg = uclab.labenv.hold("postgres", "tests.lock")
-        try:
-            lab = pglab.PgLab(uclab.labenv.component_env("postgres"), "")
-            if not lab.is_start_state():
-                lab.reset()
-            admin = uclab.simlab.SimAdmin(uclab.labenv.component_env("linode_sim")["LINODE_SIM_ADMIN_URL"])
-            yield lab, admin
-            if not lab.is_start_state():
-                lab.reset()
-        finally:
-            release_pg()
+        admin.call("DELETE", "/requests")
+        proc = aplab.run(variables, timeout=timeout)
+        return proc, uclab.lke_mutations(admin)
     finally:
         release_sim()
 
@@ -66,10 +75,9 @@ def test_a_held_runbook_lock_starts_nothing_and_says_so_once(pg_pilot, tmp_path)
     lab, admin = pg_pilot
     old = lab.env["PG_OLD_MINOR"]
     (tmp_path / "autopilot").mkdir()
-    admin.call("DELETE", "/requests")
     with open(str(tmp_path / "autopilot" / "runbook-lab-lke.lock"), "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # the runbook of an earlier, killed autopilot run, still running
-        proc = aplab.run(_variables(tmp_path), timeout=600)
+        proc, mutations = _run_alone_on_the_simulator(admin, _variables(tmp_path), timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out[-3000:]
     decision = aplab.decisions(tmp_path)["postgres"]
@@ -83,14 +91,13 @@ def test_a_held_runbook_lock_starts_nothing_and_says_so_once(pg_pilot, tmp_path)
     assert " ".join(message.split()) in " ".join(out.split()), out[-3000:]  # the run's last word (YAML output wraps lines)
     assert [e["event"] for e in aplab.ledger(tmp_path) if e["event"] in ("started", "applied", "failed")] == []
     assert _runbook_reports(tmp_path) == []  # the runbook never ran
-    assert lab.is_start_state() and uclab.lke_mutations(admin) == []
+    assert lab.is_start_state() and mutations == []
 
 
 def test_a_postgres_patch_release_goes_through_the_canary_automatically(pg_pilot, tmp_path):
     lab, admin = pg_pilot
     old, target = lab.env["PG_OLD_MINOR"], lab.minor_target()
-    admin.call("DELETE", "/requests")
-    proc = aplab.run(_variables(tmp_path), timeout=1200)
+    proc, mutations = _run_alone_on_the_simulator(admin, _variables(tmp_path), timeout=1200)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     decisions = aplab.decisions(tmp_path)
     assert list(decisions) == ["postgres"], decisions  # nothing decided for what the policy does not name
@@ -119,4 +126,4 @@ def test_a_postgres_patch_release_goes_through_the_canary_automatically(pg_pilot
     assert report["report"]["status"] == "done", report
     assert report["outcome"]["summary"].startswith("Applied postgres -> %s by upgrade_postgres.yml (run %s)" % (target, run_id))
     # nothing else changed: no request to the cloud but reads
-    assert uclab.lke_mutations(admin) == []
+    assert mutations == []

@@ -55,11 +55,13 @@ options:
     type: str
     required: true
   interval:
-    description: Seconds between two writes.
+    description: Seconds between two writes, more than 0 and at most 60.
     type: float
     default: 0.1
   max_seconds:
-    description: A writer nobody stops (its run was killed and never run again) stops by itself after this many seconds.
+    description:
+      - A writer nobody stops (its run was killed and never run again) stops by itself after this many seconds.
+      - A positive number.
     type: int
     default: 3600
   ledger:
@@ -207,6 +209,7 @@ def main():
     result = {"changed": False}
     try:
         write_prober.check_table(p["table"])
+        write_prober.check_limits(p["interval"], p["max_seconds"])
         handle = write_prober.read_handle(p["directory"])
         running = bool(handle) and write_prober.is_running(handle)
         if p["state"] == "started":

@@ -51,6 +51,16 @@ def check_table(table):
     return table
 
 
+def check_limits(interval, max_seconds):
+    """Refuse a write interval or a self-stop deadline the writer cannot keep (before anything starts)."""
+    if not 0 < float(interval) <= 60:
+        raise PostgresError("interval %r is not valid; give the seconds between two probe writes, more than 0 and at "
+                            "most 60 (such as 0.1)" % (interval,))
+    if int(max_seconds) < 1:
+        raise PostgresError("max_seconds %r is not valid; give a positive number of seconds after which a writer nobody "
+                            "stopped stops by itself (it must outlast the change it measures)" % (max_seconds,))
+
+
 def _append(path, record):
     with open(path, "a") as out:
         out.write(json.dumps(record, sort_keys=True) + "\n")

@@ -58,6 +58,19 @@ def test_bad_probe_table_is_refused(table):
     with pytest.raises(PostgresError, match="probe table"):
         write_prober.check_table(table)
 
+@pytest.mark.parametrize("interval, max_seconds, named", [(0, 3600, "interval"), (-1, 3600, "interval"),
+                                                          (61, 3600, "interval"), (0.1, 0, "max_seconds"),
+                                                          (0.1, -5, "max_seconds")])
+def test_limits_the_writer_cannot_keep_are_refused_by_name(interval, max_seconds, named):
+    with pytest.raises(PostgresError, match="^%s .* is not valid" % named):
+        write_prober.check_limits(interval, max_seconds)
+
+
+def test_the_defaults_and_the_roles_limits_are_accepted():
+    for interval, max_seconds in ((0.1, 3600), (60, 1), (0.05, 2100)):
+        write_prober.check_limits(interval, max_seconds)
+
+
 def test_stop_without_a_started_writer_names_the_folder_and_connects_to_nothing(tmp_path):
     conn = {"host": "127.0.0.1", "port": 1, "user": "postgres", "dbname": "postgres"}  # nothing listens on port 1
     with pytest.raises(PostgresError, match="no write prober in %s; start one first" % tmp_path):

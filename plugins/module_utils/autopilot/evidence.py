@@ -10,8 +10,10 @@ Two report shapes, one per backend:
   "steps": [{"name": "major-canary" | "major-gate", "status", "details"}]}``; a run stopped at its gate has status
   ``stopped-at-gate``.
 - CloudNativePG (``roles/postgres_cnpg_upgrade/vars/main.yml``): ``{"backend": "cloudnative_pg", "status", "error",
-  "steps": [{"step", "status", "detail"}]}``; the canary step's detail names the prediction ("primary back after
-  12.3 s (the predicted downtime)"), and a run stopped at its gate failed there with the gate's reason as ``error``.
+  "steps": [{"step", "status", "detail"}], "method", "predicted_downtime_seconds"}``; the prediction is that number
+  (null when no canary gave one); a report written before the field existed names it only in the canary step's detail
+  ("primary back after 12.3 s (the predicted downtime)"), which is read then. A run stopped at its gate failed there
+  with the gate's reason as ``error``.
   A canary-only minor run (``postgres_cnpg_upgrade_canary_only``, status ``stopped-after-canary``) has a ``smoke``
   step after its canary: its detail joins the canary's.
 
@@ -72,7 +74,9 @@ def _cloudnative_pg(report):
     return {
         "canary": "not run" if canary is None else ("passed" if canary.get("status") in _PASSED else "failed"),
         "canary_detail": detail,
-        "predicted_downtime_seconds": _number(match.group(1)) if match else None,
+        # the report's own number (null when no canary gave one); a report written before it had the field: the text
+        "predicted_downtime_seconds": _number(report["predicted_downtime_seconds"]) if "predicted_downtime_seconds" in report
+        else _number(match.group(1)) if match else None,
         "gate": str((gate or {}).get("detail") or ""),
     }
 

@@ -92,3 +92,18 @@ def test_a_canary_that_became_healthy_but_failed_its_smoke_queries_failed():
                        "detail": failed}])
     got = evidence.canary_evidence(report)
     assert (got["canary"], got["canary_detail"], got["runbook_status"]) == ("failed", failed, "failed"), got
+
+
+def test_the_reports_own_prediction_is_preferred_to_the_canary_steps_text():
+    """report.json's predicted_downtime_seconds (in place: the canary's timed trial; logical: the planned cutover, no
+    such text in its canary step); the text only for a report written before the field existed (CNPG_STOPPED)."""
+    inplace = dict(CNPG_STOPPED, method="inplace", predicted_downtime_seconds=38.417)
+    assert evidence.canary_evidence(inplace)["predicted_downtime_seconds"] == 38.417
+    logical = dict(CNPG_STOPPED, method="logical", predicted_downtime_seconds=10.0,
+                   steps=[{"step": "canary", "status": "ok", "detail": "on the target itself: 4 smoke queries passed on "
+                                                                      "lab/pg:18; planned write downtime 10 s (the cutover)"}])
+    got = evidence.canary_evidence(logical)
+    assert (got["canary"], got["predicted_downtime_seconds"]) == ("passed", 10.0), got
+    # null in the report: no canary gave one, whatever a step's text says
+    assert evidence.canary_evidence(dict(inplace, predicted_downtime_seconds=None))["predicted_downtime_seconds"] is None
+    assert evidence.canary_evidence(CNPG_STOPPED)["predicted_downtime_seconds"] == 38.4

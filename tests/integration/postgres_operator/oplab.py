@@ -21,6 +21,25 @@ GROUP, VERSION, PLURAL = "postgresql.cnpg.io", "v1", "clusters"
 HEALTHY = "Cluster in healthy state"
 
 
+def major_images():
+    """(old, new) references of the major pair (pg-premajor 15 -> pg-major 18, one OS), imported into the node
+    (lab/node/images import: idempotent, builds only what its cache lacks; a node started before pg-premajor existed
+    has no env line for it, so the references come from ``images list``)."""
+    env = dict(os.environ, REPO=REPO, LAB_DIR=os.path.join(REPO, "lab"), LAB_STATE=os.path.join(REPO, ".lab"),
+               LAB_PYTHON=os.path.join(REPO, ".venv", "bin", "python"))
+    with open(os.path.join(REPO, "lab", "ports.env")) as fh:
+        for line in fh:
+            if "=" in line and not line.startswith("#"):
+                key, value = line.strip().split("=", 1)
+                env.setdefault(key, value)
+    images = os.path.join(REPO, "lab", "node", "images")
+    subprocess.run([images, "import", "pg-premajor", "pg-major"], env=env, check=True, timeout=1800)
+    out = subprocess.run([images, "list", "pg-premajor", "pg-major"], env=env, check=True, timeout=60,
+                         capture_output=True, text=True).stdout
+    refs = dict(line.split("=", 1) for line in out.split())
+    return refs["pg-premajor"], refs["pg-major"]
+
+
 class OpLab(object):
     def __init__(self, api_client, node_env, namespace, workdir):
         self.custom = client.CustomObjectsApi(api_client)
@@ -120,6 +139,21 @@ class OpLab(object):
         subprocess.run([os.path.join(REPO, ".venv", "bin", "python"), os.path.join(REPO, "lab", "node", "seed.py"),
                         "volumes", os.path.join(REPO, ".lab", "kubeconfig"), self.node["NODE_NAME"], "12",
                         "/var/lib/fournines-node/volumes"], check=True, timeout=120)
+
+    def remove(self):
+        """Delete this lab's namespace without waiting out PostgreSQL's shutdowns: the Clusters first (the operator
+        recreates nothing), their pods at once (grace 0: nothing in them is kept), the namespace; then its local
+        volumes are made Available again (once more if another module's recycle raced this one: AlreadyExists)."""
+        for obj in self.custom.list_namespaced_custom_object(GROUP, VERSION, self.ns, PLURAL)["items"]:
+            self.custom.delete_namespaced_custom_object(GROUP, VERSION, self.ns, PLURAL, obj["metadata"]["name"])
+        self.core.delete_collection_namespaced_pod(self.ns, grace_period_seconds=0)
+        self.core.delete_namespace(self.ns)
+        node_helpers.wait_for("namespace %s gone" % self.ns, lambda: not [
+            n for n in self.core.list_namespace().items if n.metadata.name == self.ns], timeout=600, every=1)
+        try:
+            self.recycle_volumes()
+        except subprocess.CalledProcessError:
+            self.recycle_volumes()
 
     def reports(self):
         """{run id: report.json} of the runs in this lab's reports folder."""

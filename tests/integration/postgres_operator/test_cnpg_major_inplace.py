@@ -29,30 +29,10 @@ import oplab
 
 pytestmark = pytest.mark.slow
 
-NODE_IMAGES = os.path.join(oplab.REPO, "lab", "node", "images")
-
-
-def _lab_env():
-    env = dict(os.environ, REPO=oplab.REPO, LAB_DIR=os.path.join(oplab.REPO, "lab"),
-               LAB_STATE=os.path.join(oplab.REPO, ".lab"), LAB_PYTHON=os.path.join(oplab.REPO, ".venv", "bin", "python"))
-    with open(os.path.join(oplab.REPO, "lab", "ports.env")) as fh:
-        for line in fh:
-            if "=" in line and not line.startswith("#"):
-                key, value = line.strip().split("=", 1)
-                env.setdefault(key, value)
-    return env
-
-
 @pytest.fixture(scope="module")
 def major_images(real_node):
-    """(old, new) references of the major pair, imported into the node (idempotent; a node
-    started before pg-premajor existed has no env line for it)."""
-    env = _lab_env()
-    subprocess.run([NODE_IMAGES, "import", "pg-premajor", "pg-major"], env=env, check=True, timeout=1800)
-    out = subprocess.run([NODE_IMAGES, "list", "pg-premajor", "pg-major"], env=env, check=True, timeout=60,
-                         capture_output=True, text=True).stdout
-    refs = dict(line.split("=", 1) for line in out.split())
-    return refs["pg-premajor"], refs["pg-major"]
+    """(old, new) references of the major pair, imported into the node (oplab.major_images)."""
+    return oplab.major_images()
 
 
 def _teardown(lab, k8s_core, node_name):

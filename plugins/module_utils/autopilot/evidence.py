@@ -71,12 +71,15 @@ def _cloudnative_pg(report):
         detail = "%s; %s" % (detail, smoke.get("detail") or "") if detail else str(smoke.get("detail") or "")
     # "gate" (passed) or the failed task "Gate - error budget and explicit confirmation"; not the minor flow's "gates"
     gate = next((s for s in steps if _GATE_STEP.match(str(s.get("step") or ""))), None)
+    # the report's own number (null when no canary gave one); a report written before it had the field: the text
+    if "predicted_downtime_seconds" in report:
+        predicted = _number(report["predicted_downtime_seconds"])
+    else:
+        predicted = _number(match.group(1)) if match else None
     return {
         "canary": "not run" if canary is None else ("passed" if canary.get("status") in _PASSED else "failed"),
         "canary_detail": detail,
-        # the report's own number (null when no canary gave one); a report written before it had the field: the text
-        "predicted_downtime_seconds": _number(report["predicted_downtime_seconds"]) if "predicted_downtime_seconds" in report
-        else _number(match.group(1)) if match else None,
+        "predicted_downtime_seconds": predicted,
         "gate": str((gate or {}).get("detail") or ""),
     }
 

@@ -2,7 +2,9 @@
 minor target's binaries offer a newer patch release): with `postgres: {patch: auto}` the autopilot discovers the
 patch release and runs upgrade_postgres.yml -e postgres_upgrade=minor as its own child (canary replica first, then
 the switchover), records `applied`, and changes nothing else. And while an earlier run's runbook still holds the
-cluster's runbook lock, a run starts nothing, records nothing and ends with one message.
+cluster's runbook lock, a run starts nothing, records nothing and ends with one message. And with `major: approve`,
+the new major the inventory installed stops at approval: its safe part is the major flow's canary trial, which stops
+at the gate, and the request carries the canary's verdict and predicted downtime.
 
 Runs in the `postgres` xdist group (it changes the Postgres pair). It holds the Postgres tests' lock for the module
 and the upgrade-cluster tests' lock (the autopilot reads the simulator's cluster, which those tests reset, and the
@@ -126,4 +128,35 @@ def test_a_postgres_patch_release_goes_through_the_canary_automatically(pg_pilot
     assert report["report"]["status"] == "done", report
     assert report["outcome"]["summary"].startswith("Applied postgres -> %s by upgrade_postgres.yml (run %s)" % (target, run_id))
     # nothing else changed: no request to the cloud but reads
+    assert mutations == []
+
+
+def test_a_postgres_major_needing_approval_runs_only_its_canary_trial_and_the_request_shows_it(pg_pilot, tmp_path):
+    """major: approve on hosts: the new major the inventory installed (postgres_new_bindir) is on offer; with no newer
+    patch release (the inventory's minor target is the running one) it is the candidate. The safe part is the major
+    flow without confirmation: check, canary clone upgraded and timed, then it stops at its gate. The request carries
+    the canary's verdict and predicted downtime; production is as it was."""
+    lab, admin = pg_pilot
+    if not lab.is_start_state():
+        lab.reset()
+    old, new_major = lab.env["PG_OLD_MINOR"], uclab.labenv.postgres_version(lab.env["PG_BINDIR_NEW"])
+    pol = aplab.policy(components={"postgres": {"patch": "auto", "major": "approve", "backend": "host"}})
+    variables = aplab.variables(tmp_path, pol, postgres_minor_target_version=old, autopilot_runbook_vars={
+        "postgres_slo_ledger": os.path.join(str(tmp_path), "downtime-postgres.jsonl")})
+    proc, mutations = _run_alone_on_the_simulator(admin, variables, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    decision = aplab.decisions(tmp_path)["postgres"]
+    assert (decision["decision"], decision["kind"], decision["current"], decision["candidate"]) == (
+        "needs approval", "major", old, new_major), decision
+    evidence = aplab.request(tmp_path, decision["request_id"])["evidence"]
+    assert evidence["safe_part"] == "canary trial (production not changed)", evidence
+    trial = evidence["canary_trial"]
+    assert (trial["canary"], trial["runbook_status"]) == ("passed", "stopped-at-gate"), trial
+    assert trial["predicted_downtime_seconds"] > 0 and "confirmation" in trial["gate"], trial
+    with open(os.path.join(str(tmp_path), evidence["plan_run_id"], "report.json")) as handle:
+        child = json.load(handle)
+    assert child["facts"]["flow"] == "major" and pglab.step(child, "major-canary")["status"] == "done", child["steps"]
+    # production untouched (no new data directory, no clone left in the scratch area), nothing started or charged
+    assert lab.is_start_state()
+    assert [e["event"] for e in aplab.ledger(tmp_path) if e["event"] in ("started", "applied", "failed")] == []
     assert mutations == []

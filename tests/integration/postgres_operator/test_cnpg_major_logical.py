@@ -110,6 +110,8 @@ def test_without_confirmation_the_target_is_built_then_removed_and_production_is
     (report,) = [r for r in lab.reports().values() if r["status"] != "check-mode-plan"]
     steps = [s["step"] for s in report["steps"]]
     assert report["status"] == "failed" and "was not cut over" in report["error"], report
+    # the prediction a stopped run reports (the autopilot's approval evidence): the planned cutover, once the canary passed
+    assert report["method"] == "logical" and "planned write downtime %g s" % report["predicted_downtime_seconds"] in report["error"]
     assert steps[:3] == ["preflight", "target", "canary"] and "writes" in steps, steps
     assert report["writes"]["lost"] == 0, report["writes"]
     assert lab.get("pg-18") is None

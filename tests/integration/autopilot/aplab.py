@@ -18,6 +18,22 @@ ANSIBLE_PLAYBOOK = uclab.ANSIBLE_PLAYBOOK
 ALWAYS = [{"start": "00:00", "end": "23:59"}]
 
 
+def operator_lab():
+    """(oplab, node_helpers): the CloudNativePG tests' helpers (tests/integration/postgres_operator/oplab.py and the
+    node helpers it imports), for the autopilot's operator tests; pytest loads those folders' conftest.py only for
+    their own tests, so the node helpers are loaded here under the name oplab imports."""
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    if "node_helpers" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("node_helpers", os.path.join(os.path.dirname(HERE), "node", "conftest.py"))
+        sys.modules["node_helpers"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["node_helpers"])
+    opdir = os.path.join(os.path.dirname(HERE), "postgres_operator")
+    if opdir not in sys.path:
+        sys.path.insert(0, opdir)
+    import oplab  # pylint: disable=import-outside-toplevel
+    return oplab, sys.modules["node_helpers"]
+
+
 def policy(**over):
     doc = {"timezone": "UTC", "windows": ALWAYS, "min_release_age_days": 0, "min_error_budget_percent": 25,
            "min_hours_between_changes": 0,

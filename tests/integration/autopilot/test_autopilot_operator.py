@@ -12,31 +12,21 @@ the test checks the simulator got no write) only around the autopilot's runs: no
 cannot deadlock, and the cluster tests wait minutes, not the CloudNativePG tests' hold. The Cluster lives in its own
 namespace, deleted afterwards with its volumes made Available again."""
 
-import importlib.util
 import json
 import os
-import subprocess
-import sys
 import uuid
 
 import aplab
 import pytest
 
 uclab = aplab.uclab
-_OPDIR = os.path.join(os.path.dirname(aplab.HERE), "postgres_operator")
-if "node_helpers" not in sys.modules:  # oplab imports it; tests/integration/postgres_operator/conftest.py loads it so
-    _SPEC = importlib.util.spec_from_file_location("node_helpers", os.path.join(os.path.dirname(aplab.HERE), "node", "conftest.py"))
-    sys.modules["node_helpers"] = importlib.util.module_from_spec(_SPEC)
-    _SPEC.loader.exec_module(sys.modules["node_helpers"])
-node_helpers = sys.modules["node_helpers"]
-sys.path.insert(0, _OPDIR)
-import oplab  # noqa: E402  pylint: disable=wrong-import-position
+oplab, node_helpers = aplab.operator_lab()
 
 pytestmark = pytest.mark.xdist_group("node")
 
 
 @pytest.fixture(scope="module")
-def cnpg_pilot(lab_up, k8s_client, k8s_core, tmp_path_factory):
+def cnpg_pilot(lab_up, k8s_client, tmp_path_factory):
     """(OpLab with Cluster pg healthy on the old minor image, simulator admin), the CloudNativePG tests' lock held."""
     lab_up("k8s", "linode_sim", "edge")
     node_helpers.node_up()
@@ -50,25 +40,9 @@ def cnpg_pilot(lab_up, k8s_client, k8s_core, tmp_path_factory):
             lab.wait_healthy("pg", node["NODE_IMAGE_PG_OLD"])
             yield lab, uclab.simlab.SimAdmin(uclab.labenv.component_env("linode_sim")["LINODE_SIM_ADMIN_URL"])
         finally:
-            _delete(lab, k8s_core)
+            lab.remove()
     finally:
         release_op()
-
-
-def _delete(lab, k8s_core):
-    """The Clusters first (the operator recreates nothing), their pods at once, the namespace; volumes recycled."""
-    for obj in lab.custom.list_namespaced_custom_object(oplab.GROUP, oplab.VERSION, lab.ns, oplab.PLURAL)["items"]:
-        lab.custom.delete_namespaced_custom_object(oplab.GROUP, oplab.VERSION, lab.ns, oplab.PLURAL, obj["metadata"]["name"])
-    k8s_core.delete_collection_namespaced_pod(lab.ns, grace_period_seconds=0)
-    k8s_core.delete_namespace(lab.ns)
-    node_helpers.wait_for("namespace %s gone" % lab.ns, lambda: not [
-        n for n in k8s_core.list_namespace().items if n.metadata.name == lab.ns], timeout=600, every=1)
-    try:
-        lab.recycle_volumes()
-    except subprocess.CalledProcessError:
-        # seed.py recreates each Released volume; another module's teardown doing the same at that moment makes one
-        # create fail with AlreadyExists (seen in the lab): once more finds them Available
-        lab.recycle_volumes()
 
 
 def test_a_patch_image_needing_approval_runs_only_its_canary_and_the_request_shows_the_verdict(cnpg_pilot, tmp_path):

@@ -14,23 +14,15 @@ approve}` offering the new one (pg-major, 18).
 Runs in the `node` xdist group with the locks of test_autopilot_operator.py: the CloudNativePG tests' lock for the
 module, the simulator's only around the autopilot runs (LKE must get no write)."""
 
-import importlib.util
 import json
 import os
-import sys
 import uuid
 
 import aplab
 import pytest
 
 uclab = aplab.uclab
-_OPDIR = os.path.join(os.path.dirname(aplab.HERE), "postgres_operator")
-if "node_helpers" not in sys.modules:  # oplab imports it; tests/integration/postgres_operator/conftest.py loads it so
-    _SPEC = importlib.util.spec_from_file_location("node_helpers", os.path.join(os.path.dirname(aplab.HERE), "node", "conftest.py"))
-    sys.modules["node_helpers"] = importlib.util.module_from_spec(_SPEC)
-    _SPEC.loader.exec_module(sys.modules["node_helpers"])
-sys.path.insert(0, _OPDIR)
-import oplab  # noqa: E402  pylint: disable=wrong-import-position
+oplab, node_helpers = aplab.operator_lab()
 
 pytestmark = pytest.mark.xdist_group("node")
 
@@ -40,7 +32,7 @@ def major_pilot(lab_up, k8s_client, tmp_path_factory):
     """(OpLab with Cluster pg healthy on the old major and a table of rows, simulator admin, old image, new image),
     the CloudNativePG tests' lock held."""
     lab_up("k8s", "linode_sim", "edge")
-    sys.modules["node_helpers"].node_up()
+    node_helpers.node_up()
     node = uclab.labenv.component_env("node")
     release_op = uclab.labenv.hold("node", "cnpg-tests.lock")
     try:

@@ -171,7 +171,16 @@ class ZoneSnapshot:
 
 
 def _after_cluster_runbook():
-    return _reset_cluster
+    """Hold the simulator's lock (the upgrade-cluster tests') while the runbook changes LKE, then reset the cluster:
+    the autopilot tests on the other workers take it around their runs and check LKE got no write from them."""
+    release = labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
+
+    def restore():
+        try:
+            _reset_cluster()
+        finally:
+            release()
+    return restore
 
 
 def _after_postgres_runbook():

@@ -13,6 +13,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import drilllab  # noqa: E402
+import labenv  # noqa: E402  (lab/, on the path from tests/integration/conftest.py)
 
 _DIRTY = []
 
@@ -29,13 +30,20 @@ def _running():
 
 @pytest.fixture(scope="module")
 def drill_lab(lab_up):
+    """The drill's lab parts, with the simulator's lock held for the module (the upgrade-cluster tests' lock): a
+    drill deletes, recycles and resets LKE nodes, and the autopilot tests on the other xdist workers take that lock
+    around their runs to check LKE got no write from them."""
     if not _running():
         lab_up("k8s", "linode_sim", "edge")
-    adm = drilllab.admin()
-    yield adm
-    if _DIRTY:
-        del _DIRTY[:]
-        drilllab.reset()
+    release = labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
+    try:
+        adm = drilllab.admin()
+        yield adm
+        if _DIRTY:
+            del _DIRTY[:]
+            drilllab.reset()
+    finally:
+        release()
 
 
 @pytest.fixture

@@ -54,7 +54,14 @@ def edge_linode(edge_env):
 @pytest.fixture(scope="module", autouse=True)
 def edge_seeded(edge_env, edge_k8s):
     """Start from the seeded cluster: the edge's answers are only meaningful on it, and an earlier
-    area's destructive test (a drill cut short, a node left offline) must not decide these."""
+    area's destructive test (a drill cut short, a node left offline) must not decide these. The simulator's lock
+    (the upgrade-cluster tests') is held for the module: it resets the simulator and shuts an instance down, and the
+    autopilot tests on the other xdist workers take that lock around their runs."""
     core, apps = edge_k8s
     sim = simlab.labenv.component_env("linode_sim")
-    simlab.restore_seed(simlab.SimAdmin(sim["LINODE_SIM_ADMIN_URL"]), core, apps, 240)
+    release = simlab.labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
+    try:
+        simlab.restore_seed(simlab.SimAdmin(sim["LINODE_SIM_ADMIN_URL"]), core, apps, 240)
+        yield
+    finally:
+        release()

@@ -37,16 +37,22 @@ def k8s_api(k8s_client):
 
 @pytest.fixture(scope="module")
 def lab_cluster(linode, sim_env, sim_admin, k8s_api):
-    """The seeded LKE cluster, back in its seeded state after the module's tests."""
+    """The seeded LKE cluster, back in its seeded state after the module's tests; the simulator's lock (the
+    upgrade-cluster tests') held meanwhile: these tests upgrade, resize and recycle LKE, and the autopilot tests on
+    the other xdist workers take that lock around their runs to check LKE got no write from them."""
     from linode_api4.objects import LKECluster
     core, apps = k8s_api
-    sim_admin.wait_idle()
-    cluster = linode.load(LKECluster, int(sim_env["LKE_CLUSTER_ID"]))
-    versions = [v.id for v in linode.lke.versions()]
-    if cluster.k8s_version.id != versions[-2] or any(
-            n.status != "ready" for p in cluster.pools for n in p.nodes):
-        # an earlier test left it upgraded or changed: start from the seed anyway
+    release = simlab.labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
+    try:
+        sim_admin.wait_idle()
+        cluster = linode.load(LKECluster, int(sim_env["LKE_CLUSTER_ID"]))
+        versions = [v.id for v in linode.lke.versions()]
+        if cluster.k8s_version.id != versions[-2] or any(
+                n.status != "ready" for p in cluster.pools for n in p.nodes):
+            # an earlier test left it upgraded or changed: start from the seed anyway
+            simlab.restore_seed(sim_admin, core, apps)
+            cluster.invalidate()
+        yield cluster
         simlab.restore_seed(sim_admin, core, apps)
-        cluster.invalidate()
-    yield cluster
-    simlab.restore_seed(sim_admin, core, apps)
+    finally:
+        release()

@@ -170,29 +170,27 @@ class ZoneSnapshot:
                     time.sleep(0.2)
 
 
-def _after_cluster_runbook():
-    """Hold the simulator's lock (the upgrade-cluster tests') while the runbook changes LKE, then reset the cluster:
-    the autopilot tests on the other workers take it around their runs and check LKE got no write from them."""
-    release = labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
+def _held_until_reset(lock, reset):
+    """Take the lab part's lock (.lab/<lock...>) now; the function returned runs ``reset`` and then releases it."""
+    release = labenv.hold(*lock)
 
     def restore():
         try:
-            _reset_cluster()
+            reset()
         finally:
             release()
     return restore
+
+
+def _after_cluster_runbook():
+    """Hold the simulator's lock (the upgrade-cluster tests') while the runbook changes LKE, then reset the cluster:
+    the autopilot tests on the other workers take it around their runs and check LKE got no write from them."""
+    return _held_until_reset(("linode_sim", "upgrade-cluster-tests.lock"), _reset_cluster)
 
 
 def _after_postgres_runbook():
     """Hold the Postgres tests' lock (tests/integration/postgres) while the pair is changed, then reset it."""
-    release = labenv.hold("postgres", "tests.lock")
-
-    def restore():
-        try:
-            _reset_postgres()
-        finally:
-            release()
-    return restore
+    return _held_until_reset(("postgres", "tests.lock"), _reset_postgres)
 
 
 def _after_dns_runbook():

@@ -14,8 +14,6 @@ One production Cluster (2 instances) serves the file, in this order:
 
 import json
 import os
-import subprocess
-import sys
 import time
 import uuid
 
@@ -35,23 +33,6 @@ def major_images(real_node):
     return oplab.major_images()
 
 
-def _teardown(lab, k8s_core, node_name):
-    """Delete the namespace without waiting out PostgreSQL's shutdowns: the Clusters first (so the
-    operator recreates nothing), then their pods at once (grace 0: nothing in them is kept), then the
-    namespace; its local volumes are made Available again."""
-    for obj in lab.custom.list_namespaced_custom_object(oplab.GROUP, oplab.VERSION, lab.ns, oplab.PLURAL)["items"]:
-        lab.custom.delete_namespaced_custom_object(oplab.GROUP, oplab.VERSION, lab.ns, oplab.PLURAL, obj["metadata"]["name"])
-    k8s_core.delete_collection_namespaced_pod(lab.ns, grace_period_seconds=0)
-    k8s_core.delete_namespace(lab.ns)
-    started = time.monotonic()
-    node_helpers.wait_for("namespace %s gone" % lab.ns, lambda: not [
-        n for n in k8s_core.list_namespace().items if n.metadata.name == lab.ns], timeout=600, every=1)
-    print("\nnamespace %s deleted in %.0f s" % (lab.ns, time.monotonic() - started))
-    subprocess.run([sys.executable, os.path.join(oplab.REPO, "lab", "node", "seed.py"), "volumes",
-                    os.path.join(oplab.REPO, ".lab", "kubeconfig"), node_name, "12",
-                    "/var/lib/fournines-node/volumes"], check=True, timeout=120)
-
-
 @pytest.fixture(scope="module")
 def maj_lab(real_node, major_images, k8s_client, k8s_core, tmp_path_factory):
     # One CloudNativePG test module at a time on the real node's 12 local volumes.
@@ -68,7 +49,7 @@ def maj_lab(real_node, major_images, k8s_client, k8s_core, tmp_path_factory):
         yield lab
     finally:
         try:
-            _teardown(lab, k8s_core, real_node["NODE_NAME"])
+            lab.remove()  # no waiting out PostgreSQL's shutdowns; volumes made Available again
         finally:
             release()
 

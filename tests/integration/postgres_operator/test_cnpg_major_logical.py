@@ -26,7 +26,7 @@ import node_helpers  # loaded by conftest.py
 import oplab
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_cnpg_major_inplace as inplace  # noqa: E402  its major pair and its quick teardown
+import test_cnpg_major_inplace as inplace  # noqa: E402  its major pair
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +64,7 @@ def logical_lab(real_node, major_images, k8s_client, k8s_core, tmp_path_factory)
         yield lab
     finally:
         try:
-            inplace._teardown(lab, k8s_core, real_node["NODE_NAME"])  # pylint: disable=protected-access
+            lab.remove()
         finally:
             release()
 

@@ -164,6 +164,16 @@ def check_nameserver(ip, port, zone, expectations, timeout):
             reasons.append("%s %s: ttl %d, want %d" % (exp["name"], exp["type"], ans["ttl"], exp["ttl"]))
         elif exp["values"] is not None and ans["values"] != exp["values"]:
             reasons.append("%s %s: values %s, want %s" % (exp["name"], exp["type"], ans["values"], exp["values"]))
+    if not reasons:
+        # A transfer can land between the SOA question and the record questions: the answers are then the
+        # new zone's under the old serial, and wait_converged would see "serials differ" and start every
+        # nameserver's wait again. Only a round that begins and ends on the same serial counts.
+        after = query(ip, port, zone, "SOA", timeout)
+        if "error" in after:
+            return False, soa.get("serial"), answers, after["error"]
+        if after.get("serial") != soa.get("serial"):
+            return False, after.get("serial"), answers, "zone changed while asked (serial %s, then %s)" % (
+                soa.get("serial"), after.get("serial"))
     return not reasons, soa.get("serial"), answers, "; ".join(reasons)
 
 

@@ -24,8 +24,9 @@ ZONE = "lab.example."
 class Nameserver(object):
     """Answers from ``records`` {(name, type): (ttl, [values])}; ``authoritative`` sets the AA flag."""
 
-    def __init__(self, records, serial=1, authoritative=True):
+    def __init__(self, records, serial=1, authoritative=True, after_answer=None):
         self.records, self.serial, self.authoritative = dict(records), serial, authoritative
+        self.after_answer = after_answer  # called with (server, name, type) once each answer is sent
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -53,6 +54,8 @@ class Nameserver(object):
             else:
                 response.set_rcode(dns.rcode.NXDOMAIN)
             self.sock.sendto(response.to_wire(), peer)
+            if self.after_answer:
+                self.after_answer(self, name, rtype)
 
     def close(self):
         self.sock.close()
@@ -215,3 +218,38 @@ def test_resumed_expiry_keeps_the_earlier_moment_of_the_first_attempt(tmp_path):
     moment, why = propagation.resumed_expiry(journal, "verify", propagation.epoch("2026-01-01T01:00:00Z"), "now")
     assert moment == propagation.epoch("2026-01-01T00:00:00Z") and "earlier attempt" in why
     assert propagation.resumed_expiry(journal, "verify", 10.0, "now") == (10.0, "now")  # saved one is later
+
+
+
+def test_a_transfer_landing_mid_round_is_not_taken_for_convergence(servers):
+    soa_questions = []
+
+    def transfer_after_first_soa(server, name, rtype):
+        if rtype == "SOA":
+            soa_questions.append(name)
+            if len(soa_questions) == 1:  # the new zone arrives between the SOA and the record questions
+                server.records[APP], server.serial = (60, ["127.0.0.10"]), 2
+    secondary = servers({APP: (3600, ["127.0.0.10"])}, serial=1, after_answer=transfer_after_first_soa)
+    ok, serial, _answers, why = propagation.check_nameserver("127.0.0.1", secondary.port, ZONE, expect(), 2.0)
+    assert (ok, serial, why) == (False, 2, "zone changed while asked (serial 1, then 2)")
+    assert propagation.check_nameserver("127.0.0.1", secondary.port, ZONE, expect(), 2.0)[:2] == (True, 2)
+
+
+def test_a_torn_round_does_not_restart_the_wait_of_a_converged_primary(servers):
+    primary = servers({APP: (60, ["127.0.0.10"])}, serial=2)
+    soa_questions = []
+
+    def transfer_after_first_soa(server, _name, rtype):
+        if rtype == "SOA":
+            soa_questions.append(1)
+            if len(soa_questions) == 2:  # the second round's transfer lands mid-round
+                server.records[APP], server.serial = (60, ["127.0.0.10"]), 2
+    secondary = servers({APP: (3600, ["127.0.0.10"])}, serial=1, after_answer=transfer_after_first_soa)
+    lines = []
+    results = propagation.wait_converged([primary.entry, secondary.entry], ZONE, expect(), timeout=30,
+                                         interval=0.01, progress=lines.append)
+    assert [r["serial"] for r in results] == [2, 2]
+    assert not any("serials differ" in line for line in lines), lines
+    assert any("zone changed while asked (serial 1, then 2)" in line for line in lines), lines
+    # the primary converged in the first round and kept it
+    assert results[0]["converged_after"] < results[1]["converged_after"]

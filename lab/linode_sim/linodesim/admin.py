@@ -10,8 +10,12 @@ POST   /faults            add a rule (see faults.Faults); latency_ms with a stat
                           refuses it (a DELETE in flight that a killed run never sees answered)
 POST   /faults/burst429   {"count": N, "retry_after": s, "path": regex}
 DELETE /faults            clear all rules
-GET    /requests          the request log (method, path, catalogue op, body, unknown_fields)
+GET    /requests          the request log (method, path, catalogue op, body, unknown_fields, caller:
+                          the caller's token label, "lab" for the lab's own token)
 DELETE /requests          clear it
+POST   /tokens            {"label": "x"}: a new API token for one caller -> {"label", "token"}; the
+                          API accepts it like the lab's own, and keeps that caller's requests apart
+GET    /tokens/<label>/requests   that caller's requests only; /reset and DELETE /requests keep them
 GET    /settings, PUT /settings   {"strict_fields": bool, "profile": {"NODE_PROVISION_SECONDS": 8}}:
                           a profile delay of the running simulator (new nodes join slower, or never
                           within a test's wait); a restart reads the lab profile again
@@ -30,6 +34,9 @@ POST   /clusters          one more LKE cluster (fleets): {"cluster_id", "label",
                           idempotent (same id and label: nothing changes)
 DELETE /clusters/<id>     remove such a cluster with its pools, instances and Nodes
 """
+
+import re
+import secrets
 
 from .lke import check_patch
 from .store import ApiError, bad_request
@@ -111,6 +118,22 @@ def handle(ctx, method, path, body, query):
         with ctx.log_lock:
             ctx.requests.clear()
         return 200, {}
+    if key == ("POST", "/tokens"):
+        label = body.get("label") if isinstance(body, dict) else None
+        if not isinstance(label, str) or not re.match(r"^[A-Za-z0-9_.-]{1,64}$", label) or label == "lab":
+            raise bad_request('tokens: give {"label": "..."}: 1-64 letters, digits, "_", "." or "-", not "lab"',
+                              "label")
+        with ctx.log_lock:
+            token = secrets.token_hex(24)
+            ctx.tokens[token] = label
+            ctx.token_logs.setdefault(label, [])
+        return 200, {"label": label, "token": token}
+    if method == "GET" and key[1].startswith("/tokens/") and key[1].endswith("/requests"):
+        label = key[1][len("/tokens/"):-len("/requests")]
+        with ctx.log_lock:
+            if label not in ctx.token_logs:
+                raise ApiError(404, "no token labelled %r" % label)
+            return 200, {"data": list(ctx.token_logs[label])}
     if key == ("GET", "/settings"):
         return 200, {"strict_fields": ctx.strict_fields, "profile": dict(cloud.profile)}
     if key == ("PUT", "/settings"):

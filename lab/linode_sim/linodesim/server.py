@@ -28,6 +28,19 @@ class SimContext:
         self.strict_fields = strict_fields
         self.requests = []
         self.log_lock = threading.Lock()
+        # more tokens, minted by POST /__admin/tokens: each names one caller, whose requests are also kept
+        # in a log of their own that neither /reset nor DELETE /requests clears (a test on another xdist
+        # worker resets the simulator while this caller runs)
+        self.tokens = {}
+        self.token_logs = {}
+
+    def caller(self, authorization):
+        """The label of the token in an Authorization header: "lab" for the lab's own, None if unknown."""
+        if authorization == "Bearer " + self.token:
+            return "lab"
+        if authorization.startswith("Bearer "):
+            return self.tokens.get(authorization[len("Bearer "):])
+        return None
 
     def read_kubeconfig(self):
         try:
@@ -40,6 +53,10 @@ class SimContext:
         with self.log_lock:
             self.requests.append(entry)
             del self.requests[:-REQUEST_LOG_MAX]
+            if entry.get("caller") in self.token_logs:
+                own = self.token_logs[entry["caller"]]
+                own.append(entry)
+                del own[:-REQUEST_LOG_MAX]
 
 
 def _matches(item, flt):
@@ -156,8 +173,8 @@ class Handler(BaseHTTPRequestHandler):
                  "op": list(route.op) if route not in (None, "405") else None,
                  "body": body, "unknown_fields": [], "status": None}
         try:
-            auth = self.headers.get("Authorization", "")
-            if auth != "Bearer " + ctx.token:
+            entry["caller"] = ctx.caller(self.headers.get("Authorization", ""))
+            if entry["caller"] is None:
                 raise ApiError(401, "Invalid Token")
             latency, fault = ctx.faults.check(method, path)
             if latency:

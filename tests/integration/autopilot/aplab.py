@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "upgrade_cluster"))
@@ -50,8 +51,9 @@ def variables(reports_dir, pol, **more):
     return values
 
 
-def run(variables_, check=False, background=False, timeout=1800, inventories=()):
-    """ansible-playbook playbooks/autopilot.yml; ``inventories`` (names under inventories/) replace ansible.cfg's lab one."""
+def run(variables_, check=False, background=False, timeout=1800, inventories=(), linode_token=None):
+    """ansible-playbook playbooks/autopilot.yml; ``inventories`` (names under inventories/) replace ansible.cfg's lab one.
+    ``linode_token``: the Linode API token the run (and every runbook it starts) uses instead of the lab's (SimCaller)."""
     argv = [ANSIBLE_PLAYBOOK, PLAYBOOK, "-e", json.dumps(variables_)]
     for name in inventories:
         argv += ["-i", os.path.join(REPO, "inventories", name)]
@@ -60,6 +62,10 @@ def run(variables_, check=False, background=False, timeout=1800, inventories=())
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     for key in ("LINODE_TOKEN", "LINODE_API_URL", "K8S_AUTH_KUBECONFIG"):
         env.pop(key, None)
+    if linode_token:
+        # the lab inventory's lke_api_token reads LINODE_TOKEN first; the environment reaches the runbooks the
+        # autopilot starts too, where an extra var on their command line would show in the process list
+        env["LINODE_TOKEN"] = linode_token
     if background:
         return subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)
@@ -110,3 +116,27 @@ def running_probers(folder):
         if prober.is_running(prober.read_handle(directory)):
             found.append(directory)
     return found
+
+
+class SimCaller(object):
+    """An autopilot run's own Linode API token, so a test can tell what that run asked the simulator for.
+
+    The tests of the Postgres autopilot run on other xdist workers than the cluster's: they must not wait for
+    the simulator's lock while an upgrade runs there, yet must show their run wrote nothing to LKE. The
+    simulator keeps this token's requests apart, and /reset or DELETE /requests elsewhere do not clear them.
+    """
+
+    def __init__(self, admin, label):
+        self.admin, self.label = admin, "%s-%s" % (label, uuid.uuid4().hex[:8])
+        self.token = admin.call("POST", "/tokens", {"label": self.label})["token"]
+
+    def run(self, variables_, **kwargs):
+        return run(variables_, linode_token=self.token, **kwargs)
+
+    def lke_mutations(self):
+        """This caller's requests that could change LKE (clusters, pools, nodes), accepted or refused."""
+        return [r for r in self.admin.call("GET", "/tokens/%s/requests" % self.label)["data"]
+                if r["method"] != "GET" and r["path"].startswith("/lke/")]
+
+    def requests(self):
+        return self.admin.call("GET", "/tokens/%s/requests" % self.label)["data"]

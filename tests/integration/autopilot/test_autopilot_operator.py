@@ -7,9 +7,8 @@ and the candidate's image, reads the Cluster again, and records `started, applie
 to the ledger it gave, once.
 
 Runs in the `node` xdist group (the real node's 12 local volumes). It holds the CloudNativePG tests' lock for the whole
-module, and the upgrade-cluster tests' lock (the autopilot reads the simulator's cluster, which those tests reset, and
-the test checks the simulator got no write) only around the autopilot's runs: no one else takes both, so the order
-cannot deadlock, and the cluster tests wait minutes, not the CloudNativePG tests' hold. The Cluster lives in its own
+module, and no simulator lock: each autopilot run uses a Linode API token of its own (aplab.SimCaller) and the test
+checks that token asked LKE for reads only, while the cluster tests on the other worker go on. The Cluster lives in its own
 namespace, deleted afterwards with its volumes made Available again."""
 
 import json
@@ -59,14 +58,10 @@ def test_a_patch_image_needing_approval_runs_only_its_canary_and_the_request_sho
     where = {"postgres_cnpg_upgrade_namespace": lab.ns}
     runbook_vars = dict(where, postgres_cnpg_upgrade_compare_tables=["public.accounts"],
                         postgres_slo_ledger=os.path.join(str(tmp_path), "downtime-postgres.jsonl"))
-    release_sim = uclab.labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
-    try:
-        admin.call("DELETE", "/requests")
-        proc = aplab.run(aplab.variables(tmp_path, pol, autopilot_runbook_vars=runbook_vars, **where),
-                         timeout=1500, inventories=("lab", "lab_cnpg"))
-        mutations = uclab.lke_mutations(admin)
-    finally:
-        release_sim()
+    caller = aplab.SimCaller(admin, "autopilot-cnpg-canary")
+    proc = caller.run(aplab.variables(tmp_path, pol, autopilot_runbook_vars=runbook_vars, **where),
+                      timeout=1500, inventories=("lab", "lab_cnpg"))
+    mutations = caller.lke_mutations()
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
     decision = aplab.decisions(tmp_path)["postgres"]
     assert (decision["decision"], decision["kind"], decision["candidate"], decision["image"]) == (
@@ -99,17 +94,13 @@ def test_a_cloudnative_pg_patch_image_goes_through_the_operator_automatically(cn
                                                 "images": [new]}})
     # the Cluster is the inventory's (inventories/lab_cnpg), in this test's namespace, for discovery and the runbook alike
     where = {"postgres_cnpg_upgrade_namespace": lab.ns}
-    release_sim = uclab.labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
-    try:
-        admin.call("DELETE", "/requests")
-        proc = aplab.run(aplab.variables(tmp_path, pol, autopilot_runbook_vars=dict(where, postgres_slo_ledger=ledger), **where),
-                         timeout=1800, inventories=("lab", "lab_cnpg"))
-        mutations = uclab.lke_mutations(admin)
-        # the next run finds the Cluster on the image: up to date, nothing started
-        again = aplab.run(aplab.variables(tmp_path, pol, **where), timeout=600, inventories=("lab", "lab_cnpg")) \
-            if proc.returncode == 0 else None
-    finally:
-        release_sim()
+    caller = aplab.SimCaller(admin, "autopilot-cnpg-patch")
+    proc = caller.run(aplab.variables(tmp_path, pol, autopilot_runbook_vars=dict(where, postgres_slo_ledger=ledger), **where),
+                      timeout=1800, inventories=("lab", "lab_cnpg"))
+    mutations = caller.lke_mutations()
+    # the next run finds the Cluster on the image: up to date, nothing started
+    again = caller.run(aplab.variables(tmp_path, pol, **where), timeout=600, inventories=("lab", "lab_cnpg")) \
+        if proc.returncode == 0 else None
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
     runs = []  # the autopilot runs, in order
     for event in aplab.ledger(tmp_path):

@@ -6,12 +6,10 @@ cluster's runbook lock, a run starts nothing, records nothing and ends with one 
 the new major the inventory installed stops at approval: its safe part is the major flow's canary trial, which stops
 at the gate, and the request carries the canary's verdict and predicted downtime.
 
-Runs in the `postgres` xdist group (it changes the Postgres pair). It holds the Postgres tests' lock for the module
-and the upgrade-cluster tests' lock (the autopilot reads the simulator's cluster, which those tests reset, and the
-test asserts LKE got no write) only around each autopilot run, so the cluster tests wait seconds, not this module's
-whole hold (in CI this fixture's setup had waited 246 s for the simulator lock). Nobody else holds both: the cluster
-group never takes the Postgres lock (awx_runner's upgrade-postgres job runs in the postgres group), so no two holders
-wait on each other.
+Runs in the `postgres` xdist group (it changes the Postgres pair) and holds the Postgres tests' lock for the module.
+It takes no simulator lock: each autopilot run has a Linode API token of its own (aplab.SimCaller), and the test
+asserts that token asked LKE for reads only, whatever the cluster tests on the other worker do meanwhile (in CI the
+simulator lock had cost the cluster tests minutes of waiting for these runs, and these runs minutes for theirs).
 """
 
 import fcntl
@@ -47,15 +45,11 @@ def pg_pilot(lab_up):
         release_pg()
 
 
-def _run_alone_on_the_simulator(admin, variables, timeout):
-    """The autopilot run under the simulator lock, and the LKE writes the simulator saw during it."""
-    release_sim = uclab.labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
-    try:
-        admin.call("DELETE", "/requests")
-        proc = aplab.run(variables, timeout=timeout)
-        return proc, uclab.lke_mutations(admin)
-    finally:
-        release_sim()
+def _run_with_own_token(admin, variables, timeout):
+    """The autopilot run with a Linode token of its own, and the LKE writes the simulator saw from that token."""
+    caller = aplab.SimCaller(admin, "autopilot-postgres")
+    proc = caller.run(variables, timeout=timeout)
+    return proc, caller.lke_mutations()
 
 
 def _policy():
@@ -79,7 +73,7 @@ def test_a_held_runbook_lock_starts_nothing_and_says_so_once(pg_pilot, tmp_path)
     (tmp_path / "autopilot").mkdir()
     with open(str(tmp_path / "autopilot" / "runbook-lab-lke.lock"), "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # the runbook of an earlier, killed autopilot run, still running
-        proc, mutations = _run_alone_on_the_simulator(admin, _variables(tmp_path), timeout=600)
+        proc, mutations = _run_with_own_token(admin, _variables(tmp_path), timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out[-3000:]
     decision = aplab.decisions(tmp_path)["postgres"]
@@ -99,7 +93,7 @@ def test_a_held_runbook_lock_starts_nothing_and_says_so_once(pg_pilot, tmp_path)
 def test_a_postgres_patch_release_goes_through_the_canary_automatically(pg_pilot, tmp_path):
     lab, admin = pg_pilot
     old, target = lab.env["PG_OLD_MINOR"], lab.minor_target()
-    proc, mutations = _run_alone_on_the_simulator(admin, _variables(tmp_path), timeout=1200)
+    proc, mutations = _run_with_own_token(admin, _variables(tmp_path), timeout=1200)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     decisions = aplab.decisions(tmp_path)
     assert list(decisions) == ["postgres"], decisions  # nothing decided for what the policy does not name
@@ -143,7 +137,7 @@ def test_a_postgres_major_needing_approval_runs_only_its_canary_trial_and_the_re
     pol = aplab.policy(components={"postgres": {"patch": "auto", "major": "approve", "backend": "host"}})
     variables = aplab.variables(tmp_path, pol, postgres_minor_target_version=old, autopilot_runbook_vars={
         "postgres_slo_ledger": os.path.join(str(tmp_path), "downtime-postgres.jsonl")})
-    proc, mutations = _run_alone_on_the_simulator(admin, variables, timeout=1200)
+    proc, mutations = _run_with_own_token(admin, variables, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     decision = aplab.decisions(tmp_path)["postgres"]
     assert (decision["decision"], decision["kind"], decision["current"], decision["candidate"]) == (

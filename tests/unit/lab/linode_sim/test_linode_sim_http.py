@@ -34,6 +34,28 @@ def test_requests_without_the_token_get_401(sim, token):
     assert body == {"errors": [{"reason": "Invalid Token"}]}
 
 
+def test_a_minted_token_is_accepted_and_its_requests_are_kept_apart(sim):
+    status, minted, _ = call(sim, "POST", "/tokens", {"label": "autopilot-node"}, admin=True)
+    assert status == 200 and minted["label"] == "autopilot-node" and minted["token"] != sim.token
+    own = {"Authorization": "Bearer " + minted["token"]}
+    assert call(sim, "GET", "/lke/clusters", token=False, headers=own)[0] == 200
+    assert call(sim, "PUT", "/lke/clusters/314159", {"label": "x" * 100}, token=False, headers=own)[0] == 400
+    assert call(sim, "GET", "/lke/clusters")[0] == 200  # the lab's own token, not this caller's
+    call(sim, "DELETE", "/requests", admin=True)
+    call(sim, "POST", "/reset", {}, admin=True)
+    _, log, _ = call(sim, "GET", "/tokens/autopilot-node/requests", admin=True)
+    assert [(r["method"], r["path"], r["caller"], r["status"]) for r in log["data"]] == [
+        ("GET", "/lke/clusters", "autopilot-node", 200), ("PUT", "/lke/clusters/314159", "autopilot-node", 400)]
+    assert "token" not in json.dumps(log["data"])  # the log names the caller, never the token
+    assert call(sim, "GET", "/tokens/nobody/requests", admin=True)[0] == 404
+
+
+@pytest.mark.parametrize("body", [{}, {"label": "lab"}, {"label": "has space"}, {"label": "x" * 65}])
+def test_a_token_needs_a_label_of_its_own(sim, body):
+    status, answer, _ = call(sim, "POST", "/tokens", body, admin=True)
+    assert status == 400 and answer["errors"][0]["field"] == "label"
+
+
 def test_profile_answers_with_the_token(sim):
     status, body, _ = call(sim, "GET", "/profile")
     assert status == 200 and body["username"] == "lab"

@@ -80,23 +80,29 @@ def lab_profile(lab_up):
 # changes; a group runs on one worker, in file order, so no two tests that change the same part
 # ever overlap. Without -n the marks change nothing.
 # - cluster: the seeded LKE cluster (the Linode simulator's /reset rebuilds it and wipes its Domains
-#   and fault rules), its kwok Nodes and the app on them, the edge. dns is here because its Linode
-#   provider tests use the simulator's Domains and faults; autopilot and awx_runner run the cluster runbooks.
+#   and fault rules), its kwok Nodes and the app on them, the edge; autopilot and awx_runner run the
+#   cluster runbooks.
 # - postgres: the host PostgreSQL pair; certificates: the TLS lab; node: the real kubelet node and
-#   the CloudNativePG operator on it.
+#   the CloudNativePG operator on it; dns: the PowerDNS/Knot zone (its Linode provider tests use the
+#   simulator's Domains, which a cluster test's /reset wipes: their fixture holds the simulator's lock).
+# A group a worker has not started yet goes to the first worker almost out of work: the more groups,
+# the better two workers share the run (the cluster group alone is most of it).
 # A directory not listed (a new area) joins cluster, the safe choice until someone checks it.
 # Session-scoped fixtures are per worker: the tests.lock files of dns and postgres are then held by
 # the one worker that runs that group (labenv.hold is re-entrant within a process), which is why
 # awx_runner's jobs go to the group of the part their runbook changes rather than all to one worker.
 XDIST_GROUPS = {
-    "cluster": ("upgrade_cluster", "drill", "responder", "k8s", "edge", "linode_sim", "autopilot", "dns",
-                "awx_runner"),
+    "cluster": ("upgrade_cluster", "drill", "responder", "k8s", "edge", "linode_sim", "autopilot", "awx_runner"),
+    "dns": ("dns",),
     "postgres": ("postgres",),
     "certificates": ("certificates",),
     "node": ("node", "postgres_operator"),
 }
 AWX_RUNBOOK_GROUPS = {"playbooks/upgrade-postgres.yml": "postgres",
-                      "playbooks/check-certificates.yml": "certificates"}
+                      "playbooks/check-certificates.yml": "certificates",
+                      "playbooks/dns-migration.yml": "dns",
+                      "playbooks/lower-dns-ttl.yml": "dns",
+                      "playbooks/restore-dns-ttl.yml": "dns"}
 _DIR_GROUP = {d: g for g, dirs in XDIST_GROUPS.items() for d in dirs}
 
 
@@ -129,3 +135,28 @@ def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argu
 def pytest_configure(config):
     # pytest-xdist registers it too; without xdist the mark must still be known
     config.addinivalue_line("markers", "xdist_group(name): run on the same xdist worker as the group's other tests")
+    config.addinivalue_line("markers", "slow: a test of several minutes (the CloudNativePG majors)")
+
+
+# Seconds per (xdist worker, group), setup and teardown included (lock waits show here): printed at the end so
+# a CI log says which worker the run waited for and what a new group would balance.
+_GROUP_SECONDS = {}
+
+
+def pytest_runtest_logreport(report):
+    gateway = getattr(getattr(report, "node", None), "gateway", None)
+    worker = gateway.id if gateway is not None else "main"
+    group = report.nodeid.rsplit("@", 1)[1] if "@" in report.nodeid else "-"
+    _GROUP_SECONDS[(worker, group)] = _GROUP_SECONDS.get((worker, group), 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    workers = sorted(set(worker for worker, _group in _GROUP_SECONDS))
+    if not workers:
+        return
+    terminalreporter.section("seconds per worker and xdist group (setup and teardown included)")
+    for worker in workers:
+        groups = sorted(((seconds, group) for (w, group), seconds in _GROUP_SECONDS.items() if w == worker),
+                        reverse=True)
+        terminalreporter.write_line("%s: %.0f s: %s" % (worker, sum(s for s, _g in groups),
+                                                       ", ".join("%s %.0f s" % (g, s) for s, g in groups)))

@@ -108,13 +108,19 @@ def seeded(dns_env, make_provider, nameservers, lag):
 
 @pytest.fixture
 def linode_provider():
+    """A Linode DNS provider on the simulator, its lock held for the test: the dns group runs beside the cluster
+    group, whose tests reset the simulator (and with it its Domains)."""
     from ansible_collections.fournines.runbooks.plugins.module_utils.dns.providers.linode import (
         LinodeProvider,
     )
     env = labenv.component_env("linode_sim")
     if not env:
         pytest.fail("the Linode simulator is not running (no .lab/linode_sim/env): run lab/up")
-    return lambda token=env["LINODE_TOKEN"]: LinodeProvider(token, env["LINODE_API_URL"], 20)
+    release = labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
+    try:
+        yield lambda token=env["LINODE_TOKEN"]: LinodeProvider(token, env["LINODE_API_URL"], 20)
+    finally:
+        release()
 
 
 @pytest.fixture

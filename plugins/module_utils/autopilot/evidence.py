@@ -12,8 +12,9 @@ Two report shapes, one per backend:
 - CloudNativePG (``roles/postgres_cnpg_upgrade/vars/main.yml``): ``{"backend": "cloudnative_pg", "status", "error",
   "steps": [{"step", "status", "detail"}], "method", "predicted_downtime_seconds"}``; the prediction is that number
   (null when no canary gave one); a report written before the field existed names it only in the canary step's detail
-  ("primary back after 12.3 s (the predicted downtime)"), which is read then. A run stopped at its gate failed there
-  with the gate's reason as ``error``.
+  ("primary back after 12.3 s (the predicted downtime)"), which is read then. A run stopped at its gate has status
+  ``stopped-at-gate``, its gate step ``refused`` and the gate's reason as ``error`` (a report written before said
+  ``failed`` for both).
   A canary-only minor run (``postgres_cnpg_upgrade_canary_only``, status ``stopped-after-canary``) has a ``smoke``
   step after its canary: its detail joins the canary's.
 

@@ -11,8 +11,8 @@ approve}` offering the new one (pg-major, 18).
   clone, the operator's pg_upgrade of production, post steps), ledger `started, applied`, the Cluster on 18 and
   healthy with its rows, the request applied, the report's outcome saying so.
 
-Runs in the `node` xdist group with the locks of test_autopilot_operator.py: the CloudNativePG tests' lock for the
-module, the simulator's only around the autopilot runs (LKE must get no write)."""
+Runs in the `node` xdist group with the lock of test_autopilot_operator.py (the CloudNativePG tests') for the module;
+the runs use a Linode API token of their own, which must ask LKE for reads only."""
 
 import json
 import os
@@ -78,45 +78,41 @@ def test_a_postgres_major_waits_for_approval_with_its_canary_trial_then_the_appr
     # rows compared on the canary; no base backup after the real upgrade (test_cnpg_major_inplace proves it; lean)
     given = dict(where, postgres_slo_ledger=ledger, postgres_cnpg_upgrade_compare_tables=["public.accounts"],
                  postgres_cnpg_upgrade_base_backup=False)
-    release_sim = uclab.labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
-    try:
-        admin.call("DELETE", "/requests")
-        first = aplab.run(aplab.variables(tmp_path, pol, autopilot_runbook_vars=given, **where),
-                          timeout=1800, inventories=("lab", "lab_cnpg"))
-        assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-2000:]
-        decision = list(aplab.decisions(tmp_path).values())
-        assert [(d["component"], d["decision"], d["kind"], d["current"], d["candidate"], d.get("image"))
-                for d in decision] == [("postgres", "needs approval", "major", "15", "18", new)], decision
-        rid = decision[0]["request_id"]
-        request = aplab.request(tmp_path, rid)
-        # run 1's request and its evidence: the canary trial's verdict and prediction, as the runbook's report has them
-        assert request["status"] == "pending" and request["kind"] == "major" and request["image"] == new, request
-        evidence = request["evidence"]
-        trial = evidence["canary_trial"]
-        with open(os.path.join(str(tmp_path), evidence["plan_run_id"], "report.json")) as handle:
-            canary_run = json.load(handle)
-        assert (canary_run["flow"], canary_run["method"], canary_run["image_before"], canary_run["image_target"]) == (
-            "major", "inplace", old, new), canary_run
-        assert trial["canary"] == "passed", trial
-        assert isinstance(trial["predicted_downtime_seconds"], (int, float)) and trial["predicted_downtime_seconds"] > 0, trial
-        assert trial["predicted_downtime_seconds"] == canary_run["predicted_downtime_seconds"], (trial, canary_run)
-        assert trial["runbook_status"] == canary_run["status"] == "failed", (trial, canary_run["status"])
-        assert "confirmation: missing" in trial["gate"] and "Nothing of production was changed" in trial["gate"], trial
-        assert "rows equal in public.accounts" in trial["canary_detail"], trial
-        # what run 1 did to production: nothing (the canary trial ran on a clone and stopped at the gate)
-        prod = lab.get("pg")
-        assert prod["spec"]["imageName"] == old and prod["status"]["pgDataImageInfo"]["majorVersion"] == 15
-        assert not [k for k in (prod["metadata"].get("annotations") or {}) if k.startswith("fournines.io/")], prod["metadata"]
-        lab.wait_healthy("pg", old, timeout=120)
-        assert _rows(lab) == before
-        assert lab.get("pg-canary") is None and lab.get("pg-preupgrade") is None
-        assert _changes(tmp_path) == []
+    caller = aplab.SimCaller(admin, "autopilot-cnpg-major")
+    first = caller.run(aplab.variables(tmp_path, pol, autopilot_runbook_vars=given, **where),
+                       timeout=1800, inventories=("lab", "lab_cnpg"))
+    assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-2000:]
+    decision = list(aplab.decisions(tmp_path).values())
+    assert [(d["component"], d["decision"], d["kind"], d["current"], d["candidate"], d.get("image"))
+            for d in decision] == [("postgres", "needs approval", "major", "15", "18", new)], decision
+    rid = decision[0]["request_id"]
+    request = aplab.request(tmp_path, rid)
+    # run 1's request and its evidence: the canary trial's verdict and prediction, as the runbook's report has them
+    assert request["status"] == "pending" and request["kind"] == "major" and request["image"] == new, request
+    evidence = request["evidence"]
+    trial = evidence["canary_trial"]
+    with open(os.path.join(str(tmp_path), evidence["plan_run_id"], "report.json")) as handle:
+        canary_run = json.load(handle)
+    assert (canary_run["flow"], canary_run["method"], canary_run["image_before"], canary_run["image_target"]) == (
+        "major", "inplace", old, new), canary_run
+    assert trial["canary"] == "passed", trial
+    assert isinstance(trial["predicted_downtime_seconds"], (int, float)) and trial["predicted_downtime_seconds"] > 0, trial
+    assert trial["predicted_downtime_seconds"] == canary_run["predicted_downtime_seconds"], (trial, canary_run)
+    assert trial["runbook_status"] == canary_run["status"] == "stopped-at-gate", (trial, canary_run["status"])
+    assert "confirmation: missing" in trial["gate"] and "Nothing of production was changed" in trial["gate"], trial
+    assert "rows equal in public.accounts" in trial["canary_detail"], trial
+    # what run 1 did to production: nothing (the canary trial ran on a clone and stopped at the gate)
+    prod = lab.get("pg")
+    assert prod["spec"]["imageName"] == old and prod["status"]["pgDataImageInfo"]["majorVersion"] == 15
+    assert not [k for k in (prod["metadata"].get("annotations") or {}) if k.startswith("fournines.io/")], prod["metadata"]
+    lab.wait_healthy("pg", old, timeout=120)
+    assert _rows(lab) == before
+    assert lab.get("pg-canary") is None and lab.get("pg-preupgrade") is None
+    assert _changes(tmp_path) == []
 
-        second = aplab.run(aplab.variables(tmp_path, pol, autopilot_runbook_vars=given, autopilot_approve=rid, **where),
-                           timeout=2400, inventories=("lab", "lab_cnpg"))
-        mutations = uclab.lke_mutations(admin)
-    finally:
-        release_sim()
+    second = caller.run(aplab.variables(tmp_path, pol, autopilot_runbook_vars=given, autopilot_approve=rid, **where),
+                        timeout=2400, inventories=("lab", "lab_cnpg"))
+    mutations = caller.lke_mutations()
 
     # run 2: approved, applied by the confirmed major flow
     assert second.returncode == 0, second.stdout[-5000:] + second.stderr[-2000:]
@@ -147,7 +143,7 @@ def test_a_postgres_major_waits_for_approval_with_its_canary_trial_then_the_appr
     report = _autopilot_report(tmp_path, runs[1])
     assert report["report"]["status"] == "done", report
     assert report["outcome"]["summary"].startswith("Applied postgres -> 18 by upgrade_postgres.yml (run %s)" % run_id), report
-    assert mutations == []  # LKE got only reads (a drill on the other worker may shut an instance down)
+    assert mutations == []  # this run's token asked LKE for reads only
     print("\nmajor 15 -> 18 through the autopilot: canary predicted %s s (run 1, request %s); the approved run's write "
           "downtime %s s, predicted %s s" % (trial["predicted_downtime_seconds"], rid, child["writes"].get("downtime_seconds"),
                                               child["predicted_downtime_seconds"]))

@@ -41,6 +41,14 @@ def test_cloudnative_pg_run_stopped_at_its_gate():
     assert got["gate"].startswith("production pgop/pg was not upgraded") and "primary back after" in got["canary_detail"]
 
 
+def test_cloudnative_pg_run_stopped_at_its_gate_as_the_runbook_reports_it_now():
+    # status stopped-at-gate and the gate step "refused" (before: "failed" for both)
+    steps = [dict(s, status="refused") if s["step"].startswith("Gate") else s for s in CNPG_STOPPED["steps"]]
+    got = evidence.canary_evidence(dict(CNPG_STOPPED, status="stopped-at-gate", steps=steps))
+    assert (got["canary"], got["predicted_downtime_seconds"], got["runbook_status"]) == ("passed", 38.4, "stopped-at-gate")
+    assert got["gate"].startswith("production pgop/pg was not upgraded") and "primary back after" in got["canary_detail"]
+
+
 @pytest.mark.parametrize("report, verdict", [
     # the host trial failed: its rescue recorded the step failed, with the error
     (dict(HOST_STOPPED, status="failed", facts={}, steps=[{"name": "major-canary", "status": "failed",

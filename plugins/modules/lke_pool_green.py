@@ -178,10 +178,11 @@ def main():
         names = [n["node_name"] for n in out["old"] if n.get("node_name")]
         out.update(plan=plan, batches=blue_green.batches(names, plan["batch_size"]))
         step = journal.find_step(rec.name) if journal is not None and not module.check_mode else None
-        # done once the pool is Ready: also when a re-run found the pool (by its tag) that a killed run created
+        # done once the pool is Ready: also when a re-run found the pool (by its tag) that a killed run created. No
+        # "found" here: this waiting call finds the pool the creating call (wait=false) bought, so it cannot tell
+        # which run bought it; the step's start (recorded by the call that sent the create) says that.
         if p["wait"] and out["green_pool_id"] is not None and (step is None or step["status"] != "done"):
-            rec.done(green_pool_id=out["green_pool_id"], nodes=out["count"], extra_node_hours=plan["extra_node_hours"],
-                     found=not out["changed"])
+            rec.done(green_pool_id=out["green_pool_id"], nodes=out["count"], extra_node_hours=plan["extra_node_hours"])
     except RunbookError as err:
         out = dict(out, **dict((k, v) for k, v in (err.details or {}).items() if k in ("green_pool_id", "green")))
         rec.failed(str(err))

@@ -11,6 +11,7 @@ component tells its clients from .lab/<component>/env (KEY=VALUE lines).
     labenv.component_env("k8s")          # {"KUBECONFIG": ..., "K8S_API_SERVER": ...}
 """
 
+import contextlib
 import fcntl
 import os
 import re
@@ -55,6 +56,20 @@ def hold(*parts):
             del _HELD[path]
             entry[0].close()
     return release
+
+
+# The lock of every test that writes to LKE or resets the Linode simulator (one such test at a time on the lab).
+SIMULATOR_LOCK = ("linode_sim", "upgrade-cluster-tests.lock")
+
+
+@contextlib.contextmanager
+def held(*parts):
+    """hold() as a with-block: the lock is released however the block ends."""
+    release = hold(*parts)
+    try:
+        yield
+    finally:
+        release()
 
 
 def read_env_file(path):

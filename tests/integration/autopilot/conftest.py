@@ -17,15 +17,12 @@ uclab = aplab.uclab
 def ap_lab(lab_up, k8s_client):
     from kubernetes import client
     lab_up("k8s", "linode_sim", "edge")
-    release = uclab.labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
-    try:
+    with uclab.labenv.held(*uclab.labenv.SIMULATOR_LOCK):
         admin = uclab.simlab.SimAdmin(uclab.labenv.component_env("linode_sim")["LINODE_SIM_ADMIN_URL"])
         lab = (admin, client.CoreV1Api(k8s_client), client.AppsV1Api(k8s_client))
         uclab.seeded(*lab)
         yield lab
         uclab.seeded(*lab)
-    finally:
-        release()
 
 
 @pytest.fixture(autouse=True)

@@ -30,8 +30,7 @@ def cnpg_pilot(lab_up, k8s_client, tmp_path_factory):
     lab_up("k8s", "linode_sim", "edge")
     node_helpers.node_up()
     node = uclab.labenv.component_env("node")
-    release_op = uclab.labenv.hold("node", "cnpg-tests.lock")
-    try:
+    with uclab.labenv.held("node", "cnpg-tests.lock"):
         lab = oplab.OpLab(k8s_client, node, "appg-" + uuid.uuid4().hex[:6], str(tmp_path_factory.mktemp("appg")))
         lab.create_namespace()
         try:
@@ -40,8 +39,6 @@ def cnpg_pilot(lab_up, k8s_client, tmp_path_factory):
             yield lab, uclab.simlab.SimAdmin(uclab.labenv.component_env("linode_sim")["LINODE_SIM_ADMIN_URL"])
         finally:
             lab.remove()
-    finally:
-        release_op()
 
 
 def test_a_patch_image_needing_approval_runs_only_its_canary_and_the_request_shows_the_verdict(cnpg_pilot, tmp_path):

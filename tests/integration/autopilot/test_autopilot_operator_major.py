@@ -34,8 +34,7 @@ def major_pilot(lab_up, k8s_client, tmp_path_factory):
     lab_up("k8s", "linode_sim", "edge")
     node_helpers.node_up()
     node = uclab.labenv.component_env("node")
-    release_op = uclab.labenv.hold("node", "cnpg-tests.lock")
-    try:
+    with uclab.labenv.held("node", "cnpg-tests.lock"):
         old, new = oplab.major_images()
         lab = oplab.OpLab(k8s_client, node, "apmaj-" + uuid.uuid4().hex[:6], str(tmp_path_factory.mktemp("apmaj")))
         lab.create_namespace()
@@ -49,8 +48,6 @@ def major_pilot(lab_up, k8s_client, tmp_path_factory):
             yield lab, uclab.simlab.SimAdmin(uclab.labenv.component_env("linode_sim")["LINODE_SIM_ADMIN_URL"]), old, new
         finally:
             lab.remove()
-    finally:
-        release_op()
 
 
 def _rows(lab):

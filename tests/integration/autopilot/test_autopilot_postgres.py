@@ -32,8 +32,7 @@ def pg_pilot(lab_up):
     """(PgLab, simulator admin) in the Postgres pair's starting state, the Postgres tests' lock held; the pair put
     back into its starting state afterwards."""
     lab_up("postgres", "k8s", "linode_sim", "edge")
-    release_pg = uclab.labenv.hold("postgres", "tests.lock")
-    try:
+    with uclab.labenv.held("postgres", "tests.lock"):
         lab = pglab.PgLab(uclab.labenv.component_env("postgres"), "")
         if not lab.is_start_state():
             lab.reset()
@@ -41,8 +40,6 @@ def pg_pilot(lab_up):
         yield lab, admin
         if not lab.is_start_state():
             lab.reset()
-    finally:
-        release_pg()
 
 
 def _run_with_own_token(admin, variables, timeout):

@@ -185,7 +185,7 @@ def _held_until_reset(lock, reset):
 def _after_cluster_runbook():
     """Hold the simulator's lock (the upgrade-cluster tests') while the runbook changes LKE, then reset the cluster:
     the autopilot tests on the other workers take it around their runs and check LKE got no write from them."""
-    return _held_until_reset(("linode_sim", "upgrade-cluster-tests.lock"), _reset_cluster)
+    return _held_until_reset(labenv.SIMULATOR_LOCK, _reset_cluster)
 
 
 def _after_postgres_runbook():

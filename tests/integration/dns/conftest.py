@@ -27,12 +27,9 @@ def dns_env():
     if not env:
         pytest.fail("the lab DNS is not running (no .lab/dns/env): run lab/up dns")
     # One DNS test session at a time on the shared lab (another make test may be running).
-    release = labenv.hold("dns", "tests.lock")
-    try:
+    with labenv.held("dns", "tests.lock"):
         _reseed_if_changed(env)
         yield env
-    finally:
-        release()
 
 
 def _reseed_if_changed(env):
@@ -116,11 +113,8 @@ def linode_provider():
     env = labenv.component_env("linode_sim")
     if not env:
         pytest.fail("the Linode simulator is not running (no .lab/linode_sim/env): run lab/up")
-    release = labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
-    try:
+    with labenv.held(*labenv.SIMULATOR_LOCK):
         yield lambda token=env["LINODE_TOKEN"]: LinodeProvider(token, env["LINODE_API_URL"], 20)
-    finally:
-        release()
 
 
 @pytest.fixture

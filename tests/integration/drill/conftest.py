@@ -35,15 +35,12 @@ def drill_lab(lab_up):
     around their runs to check LKE got no write from them."""
     if not _running():
         lab_up("k8s", "linode_sim", "edge")
-    release = labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
-    try:
+    with labenv.held(*labenv.SIMULATOR_LOCK):
         adm = drilllab.admin()
         yield adm
         if _DIRTY:
             del _DIRTY[:]
             drilllab.reset()
-    finally:
-        release()
 
 
 @pytest.fixture

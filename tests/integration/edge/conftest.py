@@ -59,9 +59,6 @@ def edge_seeded(edge_env, edge_k8s):
     autopilot tests on the other xdist workers take that lock around their runs."""
     core, apps = edge_k8s
     sim = simlab.labenv.component_env("linode_sim")
-    release = simlab.labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
-    try:
+    with simlab.labenv.held(*simlab.labenv.SIMULATOR_LOCK):
         simlab.restore_seed(simlab.SimAdmin(sim["LINODE_SIM_ADMIN_URL"]), core, apps, 240)
         yield
-    finally:
-        release()

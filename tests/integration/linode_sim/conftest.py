@@ -42,8 +42,7 @@ def lab_cluster(linode, sim_env, sim_admin, k8s_api):
     the other xdist workers take that lock around their runs to check LKE got no write from them."""
     from linode_api4.objects import LKECluster
     core, apps = k8s_api
-    release = simlab.labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
-    try:
+    with simlab.labenv.held(*simlab.labenv.SIMULATOR_LOCK):
         sim_admin.wait_idle()
         cluster = linode.load(LKECluster, int(sim_env["LKE_CLUSTER_ID"]))
         versions = [v.id for v in linode.lke.versions()]
@@ -54,5 +53,3 @@ def lab_cluster(linode, sim_env, sim_admin, k8s_api):
             cluster.invalidate()
         yield cluster
         simlab.restore_seed(sim_admin, core, apps)
-    finally:
-        release()

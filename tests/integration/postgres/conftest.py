@@ -19,11 +19,8 @@ def pg_lab(lab_up, tmp_path_factory):
                 env[key] = value
     # One Postgres test session at a time on the shared lab pair (another make test may be running):
     # a reset or a switchover of the other session would pull the pair from under a test.
-    release = labenv.hold("postgres", "tests.lock")
-    try:
+    with labenv.held("postgres", "tests.lock"):
         yield PgLab(env, str(tmp_path_factory.mktemp("pg-reports")))
-    finally:
-        release()
 
 
 @pytest.fixture

@@ -35,21 +35,18 @@ def real_node(lab_up, lab_env):
 def op_lab(real_node, k8s_client, k8s_core, tmp_path_factory):
     """A fresh namespace with Cluster ``pg`` (2 instances, the old minor image), healthy; the CloudNativePG tests'
     lock held (the node's 12 local volumes are shared: another session's Clusters would take them)."""
-    release = labenv.hold("node", "cnpg-tests.lock")
     ns = "pgop-" + uuid.uuid4().hex[:6]
     lab = oplab.OpLab(k8s_client, real_node, ns, str(tmp_path_factory.mktemp("pgop")))
-    try:
-        lab.create_namespace()
-        lab.create_cluster("pg", real_node["NODE_IMAGE_PG_OLD"])
-        lab.wait_healthy("pg", real_node["NODE_IMAGE_PG_OLD"])
-        yield lab
-    finally:
+    with labenv.held("node", "cnpg-tests.lock"):
         try:
+            lab.create_namespace()
+            lab.create_cluster("pg", real_node["NODE_IMAGE_PG_OLD"])
+            lab.wait_healthy("pg", real_node["NODE_IMAGE_PG_OLD"])
+            yield lab
+        finally:
             k8s_core.delete_namespace(ns)
             node_helpers.wait_for("namespace %s gone" % ns, lambda: not [
                 n for n in k8s_core.list_namespace().items if n.metadata.name == ns], timeout=300, every=2)
             subprocess.run([sys.executable, os.path.join(REPO, "lab", "node", "seed.py"), "volumes",
                             os.path.join(REPO, ".lab", "kubeconfig"), real_node["NODE_NAME"], "6",
                             "/var/lib/fournines-node/volumes"], check=True, timeout=120)
-        finally:
-            release()

@@ -36,22 +36,19 @@ def major_images(real_node):
 @pytest.fixture(scope="module")
 def maj_lab(real_node, major_images, k8s_client, k8s_core, tmp_path_factory):
     # One CloudNativePG test module at a time on the real node's 12 local volumes.
-    release = labenv.hold("node", "cnpg-tests.lock")
     ns = "pgmaj-" + uuid.uuid4().hex[:6]
     lab = oplab.OpLab(k8s_client, real_node, ns, str(tmp_path_factory.mktemp("pgmaj")))
-    lab.create_namespace()
-    try:
-        lab.create_cluster("pg", major_images[0])
-        lab.wait_healthy("pg", major_images[0])
-        with lab.connect("pg") as conn:
-            conn.execute("create table accounts as select g as id, md5(g::text) as note from generate_series(1, 20000) g")
-            conn.execute("alter table accounts add primary key (id)")
-        yield lab
-    finally:
+    with labenv.held("node", "cnpg-tests.lock"):
+        lab.create_namespace()
         try:
-            lab.remove()  # no waiting out PostgreSQL's shutdowns; volumes made Available again
+            lab.create_cluster("pg", major_images[0])
+            lab.wait_healthy("pg", major_images[0])
+            with lab.connect("pg") as conn:
+                conn.execute("create table accounts as select g as id, md5(g::text) as note from generate_series(1, 20000) g")
+                conn.execute("alter table accounts add primary key (id)")
+            yield lab
         finally:
-            release()
+            lab.remove()  # no waiting out PostgreSQL's shutdowns; volumes made Available again
 
 
 def _connect_any(lab, cluster, secrets_of):

@@ -46,27 +46,24 @@ class AppLab(object):
 
 @pytest.fixture(scope="module")
 def logical_lab(real_node, major_images, k8s_client, k8s_core, tmp_path_factory):
-    release = labenv.hold("node", "cnpg-tests.lock")
     ns = "pglog-" + os.urandom(3).hex()
     lab = oplab.OpLab(k8s_client, real_node, ns, str(tmp_path_factory.mktemp("pglog")))
-    lab.create_namespace()
-    try:
-        lab.create_cluster("pg", major_images[0], instances=1)
-        lab.wait_healthy("pg", major_images[0])
-        selector = lab.core.read_namespaced_service("pg-rw", ns).spec.selector
-        lab.core.create_namespaced_service(ns, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "pg-app"},
-                                                "spec": {"selector": selector, "ports": [{"port": 5432, "targetPort": 5432}]}})
-        with node_helpers.wait_for("Service pg-app answering", lambda: _answer(AppLab(lab)), timeout=120, every=1) as conn:
-            conn.execute("create table accounts as select g as id, md5(g::text) as note from generate_series(1, 20000) g")
-            conn.execute("alter table accounts add primary key (id)")
-            conn.execute("create table orders (id bigserial primary key, note text)")
-            conn.execute("insert into orders (note) select 'o' || g from generate_series(1, 500) g")
-        yield lab
-    finally:
+    with labenv.held("node", "cnpg-tests.lock"):
+        lab.create_namespace()
         try:
-            lab.remove()
+            lab.create_cluster("pg", major_images[0], instances=1)
+            lab.wait_healthy("pg", major_images[0])
+            selector = lab.core.read_namespaced_service("pg-rw", ns).spec.selector
+            lab.core.create_namespaced_service(ns, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "pg-app"},
+                                                    "spec": {"selector": selector, "ports": [{"port": 5432, "targetPort": 5432}]}})
+            with node_helpers.wait_for("Service pg-app answering", lambda: _answer(AppLab(lab)), timeout=120, every=1) as conn:
+                conn.execute("create table accounts as select g as id, md5(g::text) as note from generate_series(1, 20000) g")
+                conn.execute("alter table accounts add primary key (id)")
+                conn.execute("create table orders (id bigserial primary key, note text)")
+                conn.execute("insert into orders (note) select 'o' || g from generate_series(1, 500) g")
+            yield lab
         finally:
-            release()
+            lab.remove()
 
 
 def _answer(app):

@@ -22,15 +22,12 @@ def responder_lab(lab_up):
         responderlab.drilllab.clients()[0].list_namespace(limit=1)
     except Exception:  # noqa: BLE001 - anything missing means: start it
         lab_up("k8s", "linode_sim", "edge")
-    release = labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
-    try:
+    with labenv.held(*labenv.SIMULATOR_LOCK):
         yield responderlab.drilllab.admin()
         if _DIRTY:
             del _DIRTY[:]
             responderlab.untaint_all(responderlab.drilllab.clients()[0])
             responderlab.drilllab.reset()
-    finally:
-        release()
 
 
 @pytest.fixture

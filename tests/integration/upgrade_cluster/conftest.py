@@ -21,16 +21,13 @@ def uc_lab(lab_up, k8s_client):
     from kubernetes import client
     lab_up("k8s", "linode_sim", "edge")
     # one upgrade-cluster test session at a time on the shared cluster (each one resets the simulator)
-    release = uclab.labenv.hold("linode_sim", "upgrade-cluster-tests.lock")
-    try:
+    with uclab.labenv.held(*uclab.labenv.SIMULATOR_LOCK):
         admin = uclab.simlab.SimAdmin(uclab.labenv.component_env("linode_sim")["LINODE_SIM_ADMIN_URL"])
         lab = (admin, client.CoreV1Api(k8s_client), client.AppsV1Api(k8s_client))
         yield lab
         if _DIRTY:
             del _DIRTY[:]
             uclab.seeded(*lab)
-    finally:
-        release()
 
 
 @pytest.fixture

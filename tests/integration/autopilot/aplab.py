@@ -133,10 +133,10 @@ class SimCaller(object):
     def run(self, variables_, **kwargs):
         return run(variables_, linode_token=self.token, **kwargs)
 
-    def lke_mutations(self):
-        """This caller's requests that could change LKE (clusters, pools, nodes), accepted or refused."""
-        return [r for r in self.admin.call("GET", "/tokens/%s/requests" % self.label)["data"]
-                if r["method"] != "GET" and r["path"].startswith("/lke/")]
-
     def requests(self):
+        """What this caller asked the simulator for (its own log)."""
         return self.admin.call("GET", "/tokens/%s/requests" % self.label)["data"]
+
+    def lke_mutations(self):
+        """This caller's requests that could change LKE, accepted or refused."""
+        return uclab.lke_writes(self.requests())

@@ -110,10 +110,9 @@ def stop_probers(reports_dir):
             run_module("fournines.runbooks.http_prober", {"dir": probe, "state": "stopped"})
 
 
-def lke_mutations(admin):
-    """The mutations of LKE (clusters, pools, nodes): what an upgrade could do. A test on another xdist worker
-    that does not share the simulator's lock (a drill shutting an instance down) writes under /linode/ only."""
-    return [r for r in mutations(admin) if r["path"].startswith("/lke/")]
+def lke_writes(logged):
+    """Of simulator request-log entries, those that could change LKE (clusters, pools, nodes), accepted or refused."""
+    return [r for r in logged if r["method"] != "GET" and r["path"].startswith("/lke/")]
 
 
 def recycles(admin):
